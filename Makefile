@@ -1,0 +1,133 @@
+# stethoscope — one non-recursive Makefile.
+#
+#   make                 build every tool into build/
+#   make test            install missing packages, build, run every test
+#   make check           the same suite under ASan+UBSan (build/san-address-undefined/)
+#   make run             run the main job on the bundled default
+#   make bench           print benchmark figures
+#   make fuzz            run each libFuzzer target for FUZZ_SECONDS (clang)
+#   make SANITIZER=address,undefined   sanitizer build in its own directory
+#   make install PREFIX=/usr/local
+
+.DEFAULT_GOAL := all
+comma := ,
+PREFIX ?= /usr/local
+CC ?= cc
+CFLAGS ?= -O2 -g
+SANITIZER ?=
+FUZZ_SECONDS ?= 60
+
+ifneq ($(SANITIZER),)
+B := build/san-$(subst $(comma),-,$(SANITIZER))
+SANFLAGS := -fsanitize=$(SANITIZER) -fno-omit-frame-pointer -fno-sanitize-recover=all
+CPPFLAGS += -DSTH_SANITIZER=1
+else
+B := build
+SANFLAGS :=
+endif
+
+WARN := -std=c11 -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes \
+	-Wmissing-prototypes -Wpointer-arith -Wvla -Werror
+PKGS := libpcap json-c libevent
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lpcap -ljson-c -levent)
+CPPFLAGS += -D_GNU_SOURCE -Icommon $(PKG_CFLAGS)
+ALL_CFLAGS = $(WARN) $(CFLAGS) $(SANFLAGS) -MMD -MP
+LDLIBS += $(PKG_LIBS) -lm -lpthread
+ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
+
+COMMON_SRC := $(filter-out common/dump.c,$(wildcard common/*.c))
+COMMON_OBJ := $(COMMON_SRC:%.c=$(B)/obj/%.o)
+LIBCOMMON := $(B)/libcommon.a
+
+# Each daemon: every .c of its folder; main.c is left out of the
+# library the unit tests link against.
+define daemon
+$(1)_SRC := $$(wildcard $(1)/*.c)
+$(1)_LIBOBJ := $$(patsubst %.c,$(B)/obj/%.o,$$(filter-out $(1)/main.c,$$($(1)_SRC)))
+$(B)/$(1): $(B)/obj/$(1)/main.o $$($(1)_LIBOBJ) $(LIBCOMMON)
+	$$(CC) $$(ALL_LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+endef
+DAEMONS := capd reasmd sinkd ctld
+$(foreach d,$(DAEMONS),$(eval $(call daemon,$(d))))
+
+TOOLS := $(B)/stethoscope-dump
+PROGS := $(addprefix $(B)/,$(DAEMONS)) $(TOOLS)
+
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+HELPER_SRC := $(wildcard tests/helpers/*.c)
+HELPER_BIN := $(HELPER_SRC:tests/helpers/%.c=$(B)/tests/%)
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_REPLAY := $(FUZZ_SRC:tests/fuzz/%.c=$(B)/tests/replay_%)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
+
+all: $(PROGS)
+tests-build: $(PROGS) $(UNIT_BIN) $(HELPER_BIN) $(FUZZ_REPLAY)
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+$(LIBCOMMON): $(COMMON_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(B)/stethoscope-dump: $(B)/obj/common/dump.o $(LIBCOMMON)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Unit tests link the library of every daemon (not its main.c).
+ALL_LIBOBJ := $(foreach d,$(DAEMONS),$($(d)_LIBOBJ))
+$(B)/tests/test_%: $(B)/obj/tests/unit/test_%.o $(ALL_LIBOBJ) $(LIBCOMMON)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+$(B)/tests/%: $(B)/obj/tests/helpers/%.o $(ALL_LIBOBJ) $(LIBCOMMON)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+# Fuzz targets, replayed over their corpora by any compiler...
+$(B)/tests/replay_%: $(B)/obj/tests/fuzz/%.o $(B)/obj/tests/fuzz/replay.o $(ALL_LIBOBJ) $(LIBCOMMON)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+# ...and run by libFuzzer when built with clang (make fuzz).
+FUZZ_CFLAGS := -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer -O1 -g
+build/fuzz/%: tests/fuzz/%.c $(COMMON_SRC) $(foreach d,$(DAEMONS),$(filter-out $(d)/main.c,$($(d)_SRC)))
+	@mkdir -p $(@D)
+	clang $(CPPFLAGS) -std=c11 -Wall -Wextra $(FUZZ_CFLAGS) -o $@ $^ $(PKG_LIBS) -lm -lpthread
+
+deps:
+	@scripts/deps.sh build
+
+test: tests-deps
+	@$(MAKE) --no-print-directory tests-build
+	@tests/run.sh $(B)
+
+tests-deps:
+	@scripts/deps.sh test
+
+check: tests-deps
+	@$(MAKE) --no-print-directory SANITIZER=address,undefined tests-build
+	@STH_SANITIZER=1 tests/run.sh build/san-address-undefined
+
+fuzz: tests-deps $(FUZZ_BIN)
+	@for f in $(FUZZ_BIN); do n=$${f##*/}; mkdir -p build/fuzz/corpus-$$n; \
+	  echo "== $$n ($(FUZZ_SECONDS)s)"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 build/fuzz/corpus-$$n tests/fuzz/corpus/$$n || exit 1; done
+
+run: 
+	@scripts/deps.sh run
+	@$(MAKE) --no-print-directory all
+	@scripts/run-demo.sh $(B)
+
+bench: 
+	@scripts/deps.sh bench
+	@$(MAKE) --no-print-directory all $(B)/tests/ringbench
+	@tests/bench/bench.sh $(B)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/libexec/stethoscope
+	install -m 0755 $(PROGS) $(DESTDIR)$(PREFIX)/bin/
+
+clean:
+	rm -rf build
+
+.PHONY: all tests-build deps test tests-deps check fuzz run bench install clean
+.DELETE_ON_ERROR:
+
+-include $(shell find $(B)/obj -name "*.d" 2>/dev/null)

@@ -1,0 +1,137 @@
+/*
+ * conf.h — stethoscope's configuration: the schema of DESIGN.md section 5
+ * read from one json-ish file into a plain C struct.
+ *
+ * One table (conf.c) holds every key: its path, type, default and range.
+ * From it come the defaults, the type checks, the effective-config dump
+ * and the "unknown key" warnings (with the nearest known key).  Errors read
+ * "FILE:LINE:COL: key.path: expected WHAT, found WHAT"; all errors found
+ * are reported, not just the first.  The Go version's spellings are
+ * accepted: io.output.listner (or listener), iface, verbosity,
+ * retry-every, pcap.path (legacy for dir), scapy_bufsize.
+ */
+#ifndef STH_CONF_H
+#define STH_CONF_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct conf_strlist {
+	char **v;
+	size_t n;
+};
+
+struct conf_intlist {
+	int64_t *v;
+	size_t n;
+};
+
+enum conf_role { ROLE_CLIENT = 0, ROLE_SERVER };
+enum conf_overflow { OVERFLOW_DROP = 0, OVERFLOW_BLOCK };
+
+struct conf {
+	/* io.input.capture */
+	char *iface, *local_ip, *remote_ip, *bpf_filter, *linktype, *file;
+	int64_t remote_port, local_port;	/* 0 = not given */
+	double session_idle_sec;
+	int64_t buffer_bytes, c2s_buffer_bytes, s2c_buffer_bytes;
+	int64_t scapy_bufsize, snaplen;
+	bool promisc;
+	/* io.output.remote-host (the connector) */
+	bool conn_enabled;
+	char *conn_host;
+	int64_t conn_requests_port, conn_responses_port;
+	double conn_connect_sec, conn_retry_every_sec;
+	/* io.output.listner (the listener) */
+	bool lst_enabled;
+	char *lst_bind_ip;
+	int64_t lst_range_start, lst_range_end, lst_first_requests_port,
+	    lst_first_responses_port;
+	double lst_ack_stall_sec;	/* 0 = off */
+	/* io.output.pcap */
+	bool pcap_enabled, pcap_per_session, pcap_sync, pcap_close_on_fin;
+	char *pcap_dir, *pcap_format, *pcap_name;
+	int64_t pcap_queue_size, pcap_rotate_bytes;
+	double pcap_idle_close_sec, pcap_fin_close_grace_sec;
+	/* io.output.json */
+	bool json_enabled;
+	char *json_path;
+	struct conf_strlist json_cats;
+	/* io.mapping */
+	char *role_name;
+	/* control */
+	char *ctl_bind_ip, *ctl_unix_socket, *ctl_token;
+	int64_t ctl_listen_port, ctl_metrics_port;
+	struct conf_strlist ctl_default_cats;
+	/* logging */
+	char *log_console_verbosity, *log_file_path, *log_file_verbosity;
+	bool log_file_enabled;
+	double log_stats_report_interval;
+	/* runtime */
+	int64_t workers, capture_queue_size, max_output_buffer_bytes,
+	    drain_timeout_ms, close_grace_ms, ring_bytes, max_open_files;
+	double close_linger_sec, stats_interval_sec;
+	char *overflow_name, *user, *capture_user, *group, *run_dir;
+	/* reasm */
+	int64_t max_sessions, ooo_bytes_per_dir, memcap, frag_memcap;
+	double frag_timeout_sec;
+	/* voip */
+	bool voip_enabled, voip_rtp, voip_per_call_pcap;
+	struct conf_intlist sip_ports;
+	struct conf_strlist sipuser;
+	char *rtp_port_range;
+
+	/* Derived after loading (not keys of the file). */
+	char *path;			/* the file, or NULL when none */
+	char *name;			/* base name without extension, "default" */
+	enum conf_role role;
+	enum conf_overflow overflow;
+	double stats_interval;		/* effective; 0 = off */
+	int64_t drain_timeout_eff_ms;	/* drain_timeout_ms, 0 -> 5000 */
+	bool filter_is_template;	/* bpf_filter has {placeholders} */
+	unsigned char *given;		/* per schema entry: key present */
+};
+
+/* A value given on a command line, applied over the file's. */
+struct conf_override {
+	const char *path;		/* schema path, e.g. "io.input.capture.file" */
+	const char *value;		/* parsed by the key's type */
+};
+
+#define CONF_STRICT 0x1		/* unknown keys are errors */
+
+struct conf_diag {
+	char **errors, **warnings;
+	size_t nerrors, nwarnings;
+};
+
+/*
+ * Loads path (NULL: no file, all defaults) into *c, applies the overrides,
+ * checks everything and fills diag with every error and warning found.
+ * Returns 0 when there are no errors, -1 otherwise (c is still freed by
+ * conf_free).  Relative paths stay as written (the caller's cwd).
+ */
+int conf_load(struct conf *c, const char *path,
+    const struct conf_override *ov, size_t nov, int flags,
+    struct conf_diag *diag);
+
+/* Was the key at path present in the file (or set by an override)? */
+bool conf_given(const struct conf *c, const char *path);
+
+/* Prints the effective configuration as indented JSON. */
+void conf_print_effective(const struct conf *c, FILE *out);
+
+/* The capture filter: an explicit filter as is, the template filled from
+ * local_ip, remote_ip, remote_port, local_port (the Go rule: a local_port
+ * adds "tcp port N" when the template lacks {local_port}), or "tcp" when
+ * nothing selects a flow.  Returns a new string (caller frees). */
+char *conf_capture_filter(const struct conf *c);
+
+void conf_free(struct conf *c);
+void conf_diag_free(struct conf_diag *d);
+
+/* Levenshtein distance (for "nearest known key"); exposed for tests. */
+size_t conf_edit_distance(const char *a, const char *b);
+
+#endif

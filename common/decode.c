@@ -1,0 +1,442 @@
+/*
+ * decode.c — link, IPv4/IPv6 and TCP/UDP headers, every read bounds-checked.
+ *
+ * IPv4 header (RFC 791):              TCP header (RFC 9293):
+ *  0      4      8              16     0              16              31
+ * +------+------+--------------+-----+ +--------------+---------------+
+ * |Ver=4 | IHL  |     TOS      | Total length        | | Source port  | Dest port     |
+ * | Identification             |Flags| Fragment offset | Sequence number              |
+ * | TTL         | Protocol     | Header checksum     | | Acknowledgment number        |
+ * | Source address                                   | |Off| Flags    | Window        |
+ * | Destination address                              | | Checksum     | Urgent        |
+ * | Options (IHL > 5)                                | | Options (Off > 5)            |
+ *
+ * Truncation policy: an IP total length shorter than the frame trims
+ * link-layer padding; a total length beyond the capture (snaplen) is
+ * recorded in `missing` so the reassembler can count the hole; an IPv4
+ * total length of 0 (TSO / BIG TCP captures) means "the whole frame".
+ */
+#include <string.h>
+
+#include "decode.h"
+
+#define ETH_IPV4 0x0800
+#define ETH_IPV6 0x86DD
+#define ETH_VLAN 0x8100
+#define ETH_QINQ 0x88A8
+#define ETH_QINQ_OLD 0x9100
+
+static const char *const res_names[DEC_RES_MAX] = {
+	[DEC_OK] = "ok", [DEC_NOT_IP] = "not_ip", [DEC_NOT_TCP_UDP] = "not_tcp_udp",
+	[DEC_UNSUPPORTED_LINK] = "unsupported_link", [DEC_TRUNC_LINK] = "truncated_link",
+	[DEC_TRUNC_IP] = "truncated_ip", [DEC_BAD_IP_VERSION] = "bad_ip_version",
+	[DEC_BAD_IP_HLEN] = "bad_ip_header_length", [DEC_BAD_IP_LEN] = "bad_ip_length",
+	[DEC_TRUNC_IP6_EXT] = "truncated_ipv6_extension", [DEC_BAD_IP6_EXT] = "bad_ipv6_extension",
+	[DEC_TRUNC_TCP] = "truncated_tcp", [DEC_BAD_TCP_HLEN] = "bad_tcp_header_length",
+	[DEC_BAD_TCP_OPT] = "bad_tcp_option", [DEC_TRUNC_UDP] = "truncated_udp",
+	[DEC_BAD_UDP_LEN] = "bad_udp_length", [DEC_BAD_FRAGMENT] = "bad_fragment",
+};
+
+const char *
+decode_res_name(enum decode_res r)
+{
+	return r < DEC_RES_MAX ? res_names[r] : "unknown";
+}
+
+static inline uint16_t
+rd16(const uint8_t *p)
+{
+	return (uint16_t)((p[0] << 8) | p[1]);
+}
+
+static inline uint32_t
+rd32(const uint8_t *p)
+{
+	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+/* Returns the ethertype-like protocol of the L3 payload and its offset, or
+ * a negative decode_res. */
+static int
+link_l3(int dlt, const uint8_t *p, size_t caplen, size_t *off, uint16_t *etype)
+{
+	switch (dlt) {
+	case STH_DLT_EN10MB: {
+		size_t o = 14;
+		uint16_t t;
+		if (caplen < 14)
+			return -DEC_TRUNC_LINK;
+		t = rd16(p + 12);
+		/* Up to two VLAN tags (802.1Q, QinQ). */
+		for (int k = 0; k < 2 && (t == ETH_VLAN || t == ETH_QINQ || t == ETH_QINQ_OLD); k++) {
+			if (caplen < o + 4)
+				return -DEC_TRUNC_LINK;
+			t = rd16(p + o + 2);
+			o += 4;
+		}
+		*off = o;
+		*etype = t;
+		return 0;
+	}
+	case STH_DLT_LINUX_SLL:
+		if (caplen < 16)
+			return -DEC_TRUNC_LINK;
+		*off = 16;
+		*etype = rd16(p + 14);
+		return 0;
+	case STH_DLT_LINUX_SLL2:
+		if (caplen < 20)
+			return -DEC_TRUNC_LINK;
+		*off = 20;
+		*etype = rd16(p);
+		return 0;
+	case STH_DLT_NULL:
+	case STH_DLT_LOOP: {
+		uint32_t af;
+		if (caplen < 4)
+			return -DEC_TRUNC_LINK;
+		/* NULL: host byte order of the capturing machine; LOOP: network.
+		 * AF_INET is 2 everywhere; AF_INET6 is 10, 24, 28 or 30. */
+		memcpy(&af, p, 4);
+		if (dlt == STH_DLT_LOOP)
+			af = rd32(p);
+		else if (af > 0xFFFF)
+			af = rd32(p);
+		*off = 4;
+		if (af == 2)
+			*etype = ETH_IPV4;
+		else if (af == 10 || af == 24 || af == 28 || af == 30)
+			*etype = ETH_IPV6;
+		else
+			*etype = 0;
+		return 0;
+	}
+	case STH_DLT_RAW:
+	case STH_DLT_RAW_LT:
+	case STH_DLT_IPV4:
+	case STH_DLT_IPV6:
+		if (caplen < 1)
+			return -DEC_TRUNC_LINK;
+		*off = 0;
+		*etype = (p[0] >> 4) == 6 ? ETH_IPV6 : ETH_IPV4;
+		return 0;
+	}
+	return -DEC_UNSUPPORTED_LINK;
+}
+
+int
+decode_l3_offset(int dlt, const uint8_t *pkt, size_t caplen, size_t *off)
+{
+	uint16_t et;
+
+	if (link_l3(dlt, pkt, caplen, off, &et) < 0)
+		return -1;
+	if (et == ETH_IPV4)
+		return 4;
+	if (et == ETH_IPV6)
+		return 6;
+	return -1;
+}
+
+enum decode_res
+decode_l4(const uint8_t *p, size_t len, struct decoded *d)
+{
+	if (d->proto == 6) {
+		size_t hl;
+		if (len < 20)
+			return DEC_TRUNC_TCP;
+		hl = (size_t)(p[12] >> 4) * 4;
+		if (hl < 20)
+			return DEC_BAD_TCP_HLEN;
+		if (hl > len)
+			return DEC_TRUNC_TCP;
+		d->sport = rd16(p);
+		d->dport = rd16(p + 2);
+		d->seq = rd32(p + 4);
+		d->ack = rd32(p + 8);
+		d->flags = p[13];
+		d->win = rd16(p + 14);
+		d->wscale = 0xFF;
+		d->mss = 0;
+		d->sack_ok = false;
+		d->has_ts = false;
+		for (size_t o = 20; o < hl;) {
+			uint8_t kind = p[o], olen;
+			if (kind == 0)
+				break;
+			if (kind == 1) {
+				o++;
+				continue;
+			}
+			if (o + 2 > hl)
+				return DEC_BAD_TCP_OPT;
+			olen = p[o + 1];
+			if (olen < 2 || o + olen > hl)
+				return DEC_BAD_TCP_OPT;
+			switch (kind) {
+			case 2:
+				if (olen == 4)
+					d->mss = rd16(p + o + 2);
+				break;
+			case 3:
+				if (olen == 3)
+					d->wscale = p[o + 2] > 14 ? 14 : p[o + 2];
+				break;
+			case 4:
+				d->sack_ok = true;
+				break;
+			case 8:
+				if (olen == 10) {
+					d->has_ts = true;
+					d->tsval = rd32(p + o + 2);
+					d->tsecr = rd32(p + o + 6);
+				}
+				break;
+			}
+			o += olen;
+		}
+		d->l4 = p;
+		d->payload = p + hl;
+		d->payload_len = len - hl;
+		return DEC_OK;
+	}
+	if (d->proto == 17) {
+		uint16_t ulen;
+		if (len < 8)
+			return DEC_TRUNC_UDP;
+		d->sport = rd16(p);
+		d->dport = rd16(p + 2);
+		ulen = rd16(p + 4);
+		/* 0 is a UDP length only for IPv6 jumbograms: use the IP's. */
+		if (ulen != 0 && ulen < 8)
+			return DEC_BAD_UDP_LEN;
+		d->l4 = p;
+		d->payload = p + 8;
+		d->payload_len = len - 8;
+		if (ulen != 0 && (size_t)ulen - 8 < d->payload_len)
+			d->payload_len = (size_t)ulen - 8;	/* trailing bytes */
+		return DEC_OK;
+	}
+	return DEC_NOT_TCP_UDP;
+}
+
+static enum decode_res
+decode_ipv4(const uint8_t *p, size_t caplen, struct decoded *d)
+{
+	size_t hl, tot;
+	uint16_t fo;
+
+	if (caplen < 20)
+		return DEC_TRUNC_IP;
+	if ((p[0] >> 4) != 4)
+		return DEC_BAD_IP_VERSION;
+	hl = (size_t)(p[0] & 0x0F) * 4;
+	if (hl < 20)
+		return DEC_BAD_IP_HLEN;
+	if (hl > caplen)
+		return DEC_TRUNC_IP;
+	tot = rd16(p + 2);
+	if (tot == 0)
+		tot = caplen;		/* TSO: the length was left for the NIC */
+	if (tot < hl)
+		return DEC_BAD_IP_LEN;
+	d->family = 4;
+	memset(d->src, 0, 16);
+	memset(d->dst, 0, 16);
+	memcpy(d->src, p + 12, 4);
+	memcpy(d->dst, p + 16, 4);
+	d->proto = p[9];
+	d->ip_len = tot;
+	d->missing = tot > caplen ? (uint32_t)(tot - caplen) : 0;
+	if (tot > caplen)
+		tot = caplen;
+	fo = rd16(p + 6);
+	d->is_fragment = (fo & 0x3FFF) != 0;	/* MF or an offset */
+	if (d->is_fragment) {
+		d->more_frags = (fo & 0x2000) != 0;
+		d->frag_off = (uint32_t)(fo & 0x1FFF) * 8;
+		d->frag_id = rd16(p + 4);
+		d->frag_proto = p[9];
+		d->frag_hdr_len = hl;
+		d->payload = p + hl;
+		d->payload_len = tot - hl;
+		return DEC_OK;
+	}
+	return decode_l4(p + hl, tot - hl, d);
+}
+
+static enum decode_res
+decode_ipv6(const uint8_t *p, size_t caplen, struct decoded *d)
+{
+	size_t plen, tot, o = 40;
+	uint8_t nh;
+
+	if (caplen < 40)
+		return DEC_TRUNC_IP;
+	if ((p[0] >> 4) != 6)
+		return DEC_BAD_IP_VERSION;
+	plen = rd16(p + 4);
+	tot = plen + 40;
+	if (plen == 0)
+		tot = caplen;		/* a jumbogram or TSO: the whole frame */
+	d->family = 6;
+	memcpy(d->src, p + 8, 16);
+	memcpy(d->dst, p + 24, 16);
+	d->ip_len = tot;
+	d->missing = tot > caplen ? (uint32_t)(tot - caplen) : 0;
+	if (tot > caplen)
+		tot = caplen;
+	nh = p[6];
+	d->is_fragment = false;
+	/* Extension headers (RFC 8200 section 4), at most 16 of them. */
+	for (int k = 0; k < 16; k++) {
+		switch (nh) {
+		case 0:		/* hop-by-hop */
+		case 43:	/* routing */
+		case 60:	/* destination options */
+		case 135:	/* mobility */
+			if (o + 8 > tot)
+				return DEC_TRUNC_IP6_EXT;
+			{
+				size_t el = ((size_t)p[o + 1] + 1) * 8;
+				if (o + el > tot)
+					return DEC_TRUNC_IP6_EXT;
+				nh = p[o];
+				o += el;
+			}
+			continue;
+		case 51: {	/* authentication header: length in 4-byte units */
+			size_t el;
+			if (o + 8 > tot)
+				return DEC_TRUNC_IP6_EXT;
+			el = ((size_t)p[o + 1] + 2) * 4;
+			if (o + el > tot)
+				return DEC_TRUNC_IP6_EXT;
+			nh = p[o];
+			o += el;
+			continue;
+		}
+		case 44: {	/* fragment */
+			uint16_t fo;
+			if (o + 8 > tot)
+				return DEC_TRUNC_IP6_EXT;
+			fo = rd16(p + o + 2);
+			d->frag_proto = p[o];
+			d->frag_off = (uint32_t)(fo & 0xFFF8);
+			d->more_frags = (fo & 1) != 0;
+			d->frag_id = rd32(p + o + 4);
+			o += 8;
+			if (d->frag_off == 0 && !d->more_frags) {
+				/* An atomic fragment: just a header to skip. */
+				nh = d->frag_proto;
+				continue;
+			}
+			d->is_fragment = true;
+			d->proto = d->frag_proto;
+			d->frag_hdr_len = o;
+			d->payload = p + o;
+			d->payload_len = tot - o;
+			return DEC_OK;
+		}
+		case 59:	/* no next header */
+			d->proto = nh;
+			return DEC_NOT_TCP_UDP;
+		default:
+			d->proto = nh;
+			return decode_l4(p + o, tot - o, d);
+		}
+	}
+	return DEC_BAD_IP6_EXT;
+}
+
+enum decode_res
+decode_ip(const uint8_t *ip, size_t len, struct decoded *d)
+{
+	if (len < 1)
+		return DEC_TRUNC_IP;
+	switch (ip[0] >> 4) {
+	case 4:
+		return decode_ipv4(ip, len, d);
+	case 6:
+		return decode_ipv6(ip, len, d);
+	}
+	return DEC_BAD_IP_VERSION;
+}
+
+enum decode_res
+decode_frame(int dlt, const uint8_t *pkt, size_t caplen, struct decoded *d)
+{
+	size_t off;
+	uint16_t et;
+	int r = link_l3(dlt, pkt, caplen, &off, &et);
+	enum decode_res res;
+
+	if (r < 0)
+		return (enum decode_res)-r;
+	d->l3_off = off;
+	if (et != ETH_IPV4 && et != ETH_IPV6)
+		return DEC_NOT_IP;
+	res = decode_ip(pkt + off, caplen - off, d);
+	if (res == DEC_OK && !d->is_fragment &&
+	    ((et == ETH_IPV4 && d->family != 4) || (et == ETH_IPV6 && d->family != 6)))
+		return DEC_BAD_IP_VERSION;
+	return res;
+}
+
+/* FNV-1a over bytes. */
+static uint32_t
+fnv(uint32_t h, const uint8_t *p, size_t n)
+{
+	for (size_t k = 0; k < n; k++) {
+		h ^= p[k];
+		h *= 16777619u;
+	}
+	return h;
+}
+
+static uint32_t
+mix32(uint32_t h)
+{
+	h ^= h >> 16;
+	h *= 0x7feb352d;
+	h ^= h >> 15;
+	h *= 0x846ca68b;
+	h ^= h >> 16;
+	return h;
+}
+
+uint32_t
+decode_pair_hash(uint8_t family, const uint8_t *a, const uint8_t *b)
+{
+	size_t n = family == 6 ? 16 : 4;
+	const uint8_t *lo = a, *hi = b;
+
+	if (memcmp(a, b, n) > 0) {
+		lo = b;
+		hi = a;
+	}
+	return mix32(fnv(fnv(2166136261u ^ family, lo, n), hi, n));
+}
+
+uint32_t
+decode_flow_hash(uint8_t family, const uint8_t *a, uint16_t pa,
+    const uint8_t *b, uint16_t pb)
+{
+	size_t n = family == 6 ? 16 : 4;
+	int c = memcmp(a, b, n);
+	uint8_t ports[4];
+
+	if (c > 0 || (c == 0 && pa > pb)) {
+		const uint8_t *t = a;
+		uint16_t tp = pa;
+		a = b;
+		b = t;
+		pa = pb;
+		pb = tp;
+	}
+	ports[0] = (uint8_t)(pa >> 8);
+	ports[1] = (uint8_t)pa;
+	ports[2] = (uint8_t)(pb >> 8);
+	ports[3] = (uint8_t)pb;
+	return mix32(fnv(fnv(fnv(2166136261u ^ family, a, n), b, n), ports, 4));
+}

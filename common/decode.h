@@ -1,0 +1,123 @@
+/*
+ * decode.h — bounds-checked decoding of captured frames down to TCP/UDP.
+ *
+ * Link layers: Ethernet (with 802.1Q, 802.1ad/QinQ tags), Linux cooked
+ * capture v1 and v2 (SLL, SLL2), raw IP (DLT_RAW, LINKTYPE_RAW, IPV4,
+ * IPV6), BSD null/loopback.  Network: IPv4 with options (RFC 791), IPv6
+ * with extension headers (RFC 8200).  Transport: TCP with options (MSS,
+ * window scale, SACK-permitted, timestamps; RFC 9293, 7323, 2018) and UDP
+ * (RFC 768).
+ *
+ * Every read is checked against the captured length; a packet that does
+ * not hold what its headers claim gets a reason code and is never read
+ * past its end.  A fragment is reported as such (is_fragment) with its
+ * payload, for the caller to reassemble and decode with decode_ip().
+ */
+#ifndef STH_DECODE_H
+#define STH_DECODE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum decode_res {
+	DEC_OK = 0,
+	DEC_NOT_IP,		/* ARP, LLDP, ...: not ours, not an error */
+	DEC_NOT_TCP_UDP,	/* ICMP, SCTP, ...: not ours, not an error */
+	DEC_UNSUPPORTED_LINK,
+	DEC_TRUNC_LINK,
+	DEC_TRUNC_IP,
+	DEC_BAD_IP_VERSION,
+	DEC_BAD_IP_HLEN,
+	DEC_BAD_IP_LEN,
+	DEC_TRUNC_IP6_EXT,
+	DEC_BAD_IP6_EXT,
+	DEC_TRUNC_TCP,
+	DEC_BAD_TCP_HLEN,
+	DEC_BAD_TCP_OPT,
+	DEC_TRUNC_UDP,
+	DEC_BAD_UDP_LEN,
+	DEC_BAD_FRAGMENT,
+	DEC_RES_MAX
+};
+
+/* DLT values (pcap/dlt.h) we decode; LINKTYPE_RAW (101) maps to DLT_RAW. */
+#define STH_DLT_NULL 0
+#define STH_DLT_EN10MB 1
+#define STH_DLT_RAW 12
+#define STH_DLT_RAW_LT 101
+#define STH_DLT_LOOP 108
+#define STH_DLT_LINUX_SLL 113
+#define STH_DLT_IPV4 228
+#define STH_DLT_IPV6 229
+#define STH_DLT_LINUX_SLL2 276
+
+#define TH_FIN 0x01
+#define TH_SYN 0x02
+#define TH_RST 0x04
+#define TH_PUSH 0x08
+#define TH_ACK 0x10
+#define TH_URG 0x20
+
+struct decoded {
+	uint8_t family;			/* 4 or 6 */
+	uint8_t proto;			/* IPPROTO_TCP, IPPROTO_UDP, ... */
+	uint8_t src[16], dst[16];	/* network order; IPv4 in the first 4 */
+	uint16_t sport, dport;		/* host order */
+	size_t l3_off;			/* offset of the IP header in the frame */
+	size_t ip_len;			/* IP header + payload as the header says */
+	uint32_t missing;		/* bytes the IP header claims beyond the capture */
+
+	/* Fragments (IPv4 or IPv6 fragment header). */
+	bool is_fragment, more_frags;
+	uint32_t frag_id;
+	uint32_t frag_off;		/* bytes */
+	uint8_t frag_proto;		/* protocol of the reassembled payload */
+	size_t frag_hdr_len;		/* IP header (and extension headers) length */
+
+	/* TCP */
+	uint32_t seq, ack;
+	uint8_t flags;
+	uint16_t win;
+	uint8_t wscale;			/* 0xFF: no window scale option */
+	uint16_t mss;			/* 0: none */
+	bool sack_ok, has_ts;
+	uint32_t tsval, tsecr;
+
+	const uint8_t *l4;		/* transport header */
+	const uint8_t *payload;		/* captured payload */
+	size_t payload_len;		/* captured payload bytes */
+};
+
+/*
+ * Decodes a frame of the given DLT.  DEC_OK with is_fragment set means a
+ * fragment (payload = the fragment's data, no transport fields); DEC_OK
+ * otherwise means family, addresses, ports and (TCP) the header fields
+ * are set.  Other results say why the frame was not decoded.
+ */
+enum decode_res decode_frame(int dlt, const uint8_t *pkt, size_t caplen,
+    struct decoded *d);
+
+/* Decodes from an IP header (e.g. a reassembled datagram). */
+enum decode_res decode_ip(const uint8_t *ip, size_t len, struct decoded *d);
+
+/* Decodes a transport header and payload into d (d->proto set). */
+enum decode_res decode_l4(const uint8_t *p, size_t len, struct decoded *d);
+
+/* Offset of the IP header in a frame of the DLT, and its version (4, 6),
+ * or -1 when the frame carries no IP.  Used by capd, which decodes no
+ * further than the addresses. */
+int decode_l3_offset(int dlt, const uint8_t *pkt, size_t caplen, size_t *off);
+
+/* The reason code's name for counters ("truncated_tcp", ...). */
+const char *decode_res_name(enum decode_res r);
+
+/* A hash of the unordered address pair: the same for both directions and
+ * for every fragment of a datagram.  capd shards with it. */
+uint32_t decode_pair_hash(uint8_t family, const uint8_t *a, const uint8_t *b);
+
+/* A hash of the unordered (address, port) pairs: the same both ways. */
+uint32_t decode_flow_hash(uint8_t family, const uint8_t *a, uint16_t pa,
+    const uint8_t *b, uint16_t pb);
+
+#endif
