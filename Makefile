@@ -79,11 +79,14 @@ $(B)/stethoscope-dump: $(B)/obj/common/dump.o $(LIBCOMMON)
 # Unit tests link the library of every daemon (not its main.c).
 ALL_LIBOBJ := $(foreach d,$(DAEMONS),$($(d)_LIBOBJ))
 $(B)/tests/test_%: $(B)/obj/tests/unit/test_%.o $(ALL_LIBOBJ) $(LIBCOMMON)
+	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 $(B)/tests/%: $(B)/obj/tests/helpers/%.o $(ALL_LIBOBJ) $(LIBCOMMON)
+	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 # Fuzz targets, replayed over their corpora by any compiler...
 $(B)/tests/replay_%: $(B)/obj/tests/fuzz/%.o $(B)/obj/tests/fuzz/replay.o $(ALL_LIBOBJ) $(LIBCOMMON)
+	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 # ...and run by libFuzzer when built with clang (make fuzz).
 FUZZ_CFLAGS := -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer -O1 -g
@@ -117,7 +120,7 @@ run:
 
 bench: 
 	@scripts/deps.sh bench
-	@$(MAKE) --no-print-directory all $(B)/tests/ringbench
+	@$(MAKE) --no-print-directory all $(B)/tests/ringstress
 	@tests/bench/bench.sh $(B)
 
 install: all
@@ -131,3 +134,8 @@ clean:
 .DELETE_ON_ERROR:
 
 -include $(shell find $(B)/obj -name "*.d" 2>/dev/null)
+
+# ThreadSanitizer build of the ring stress (two threads), for tests/01-ring.bats.
+build/tsan/ringstress: tests/helpers/ringstress.c common/ring.c common/chan.c common/util.c common/log.c common/wire.c
+	@mkdir -p $(@D)
+	clang $(CPPFLAGS) -std=c11 -Wall -Wextra -fsanitize=thread -O1 -g -o $@ $^ -lpthread

@@ -107,7 +107,7 @@ static const struct ckey conf_schema[] = {
 	{ "logging.file.verbosity", CT_ENUM, O(log_file_verbosity), "INFO", 0, 0, 0, "DEBUG|INFO|WARNING|ERROR", NULL },
 	{ "logging.stats.report_interval", CT_DOUBLE, O(log_stats_report_interval), NULL, 5, 0, 86400, NULL, "seconds" },
 	/* runtime */
-	{ "runtime.workers", CT_INT, O(workers), NULL, 0, 0, 1e9, NULL, NULL },
+	{ "runtime.workers", CT_INT, O(workers), NULL, 0, -1e9, 1e9, NULL, NULL },
 	{ "runtime.capture_queue_size", CT_INT, O(capture_queue_size), NULL, 50000, 1000, 5000000, NULL, "packets" },
 	{ "runtime.max_output_buffer_bytes", CT_INT, O(max_output_buffer_bytes), NULL, 1000000, 0, 1e12, NULL, "bytes" },
 	{ "runtime.drain_timeout_ms", CT_INT, O(drain_timeout_ms), NULL, 0, 0, 3600000, NULL, "ms" },
@@ -839,9 +839,10 @@ read_file(const char *path, size_t *len, char *err, size_t errlen)
 	return buf;
 }
 
-int
-conf_load(struct conf *c, const char *path, const struct conf_override *ov,
-    size_t nov, int flags, struct conf_diag *diag)
+/* Loads from text (NULL: no file); `path` names it in messages. */
+static int
+conf_load_common(struct conf *c, const char *path, const char *text, size_t len,
+    const struct conf_override *ov, size_t nov, int flags, struct conf_diag *diag)
 {
 	struct jsonish_doc doc = { 0 };
 	struct cload L = { .c = c, .d = diag, .file = path ? path : "(no file)", .flags = flags };
@@ -865,24 +866,15 @@ conf_load(struct conf *c, const char *path, const struct conf_override *ov,
 	} else
 		c->name = xstrdup("default");
 
-	if (path != NULL) {
-		size_t len;
-		char *text = read_file(path, &len, err, sizeof(err));
-		if (text == NULL) {
-			cl_error(&L, "%s", err);
-			return -1;
-		}
+	if (text != NULL) {
 		if (memchr(text, '\0', len) != NULL) {
-			cl_error(&L, "%s:1:1: expected text, found a NUL byte (binary file?)", path);
-			free(text);
+			cl_error(&L, "%s:1:1: expected text, found a NUL byte (binary file?)", L.file);
 			return -1;
 		}
 		if (jsonish_parse(text, len, &doc, err, sizeof(err)) < 0) {
-			cl_error(&L, "%s:%s", path, err);
-			free(text);
+			cl_error(&L, "%s:%s", L.file, err);
 			return -1;
 		}
-		free(text);
 		L.doc = &doc;
 		walk(&L, doc.root, "");
 	}
@@ -891,6 +883,37 @@ conf_load(struct conf *c, const char *path, const struct conf_override *ov,
 	derive_and_check(&L);
 	jsonish_free(&doc);
 	return diag->nerrors > 0 ? -1 : 0;
+}
+
+int
+conf_load_text(struct conf *c, const char *name, const char *text, size_t len,
+    int flags, struct conf_diag *diag)
+{
+	return conf_load_common(c, name ? name : "(text)", text, len, NULL, 0, flags, diag);
+}
+
+int
+conf_load(struct conf *c, const char *path, const struct conf_override *ov,
+    size_t nov, int flags, struct conf_diag *diag)
+{
+	char err[512];
+	size_t len = 0;
+	char *text = NULL;
+	int r;
+
+	if (path != NULL && (text = read_file(path, &len, err, sizeof(err))) == NULL) {
+		struct cload L = { .c = c, .d = diag, .file = path, .flags = flags };
+		memset(c, 0, sizeof(*c));
+		memset(diag, 0, sizeof(*diag));
+		c->given = xcalloc(NKEYS, 1);
+		set_defaults(c);
+		c->name = xstrdup("default");
+		cl_error(&L, "%s", err);
+		return -1;
+	}
+	r = conf_load_common(c, path, text, len, ov, nov, flags, diag);
+	free(text);
+	return r;
 }
 
 char *

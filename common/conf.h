@@ -116,6 +116,11 @@ int conf_load(struct conf *c, const char *path,
     const struct conf_override *ov, size_t nov, int flags,
     struct conf_diag *diag);
 
+/* The same from text in memory (no overrides); `name` is used in
+ * messages.  For tests and the fuzzer. */
+int conf_load_text(struct conf *c, const char *name, const char *text,
+    size_t len, int flags, struct conf_diag *diag);
+
 /* Was the key at path present in the file (or set by an override)? */
 bool conf_given(const struct conf *c, const char *path);
 

@@ -5,7 +5,8 @@
  *
  * It builds json-c objects (json-c itself keeps no positions) and a map
  * from each key path ("io.output.listner.port_range_start",
- * "control.default_cats[1]") to the line and column where its value starts.
+ * "control.default_cats[1]") to the line and column where it starts: the
+ * key of an object member, the value of an array element.
  */
 #ifndef STH_JSONISH_H
 #define STH_JSONISH_H
@@ -15,7 +16,7 @@
 
 struct jsonish_pos {
 	char *path;
-	int line, col;		/* 1-based, of the value (the key for objects' members) */
+	int line, col;		/* 1-based: the key (array elements: the value) */
 };
 
 struct jsonish_doc {

@@ -1,0 +1,113 @@
+#!/usr/bin/env bats
+# Configuration: the bad-config table, the Go version's configs, the
+# options every daemon shares.
+
+load helper
+
+@test "every bad config gives exactly its message and exit 2" {
+	cd "$FIX/conf/bad"
+	n=0
+	for f in *.json; do
+		run "$B/capd" -c "$f" --check-config
+		[ "$status" -eq 2 ] || { echo "$f: status $status"; return 1; }
+		diff <(printf '%s\n' "$output") "${f%.json}.expected" || { echo "$f: message differs"; return 1; }
+		n=$((n + 1))
+	done
+	[ "$n" -ge 15 ]
+}
+
+@test "go-config.json loads; only verbosity_levels_available is warned" {
+	run "$B/capd" -c "$FIX/compat/go-config.json" --check-config
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"configuration OK"* ]]
+	[ "$(grep -c 'warning:' <<<"$output")" -eq 1 ]
+	[[ "$output" == *"logging.verbosity_levels_available: unknown key"* ]]
+	[[ "$output" == *'"requests_port": 33030'* ]]
+	[[ "$output" == *'"c2s_buffer_bytes": 2097152'* ]]
+	[[ "$output" == *'"dir": "tcpdumps/"'* ]]
+}
+
+@test "go_11 config: _-prefixed keys are ignored silently" {
+	run "$B/capd" -c "$FIX/compat/go-go_11-config.json" --check-config
+	[ "$status" -eq 0 ]
+	[[ "$output" != *"_iface"* ]]
+	[[ "$output" != *"_local_ip"* ]]
+	[ "$(grep -c 'warning:' <<<"$output")" -eq 1 ]
+	[[ "$output" == *"verbosity_levels_available"* ]]
+	[[ "$output" == *'"c2s_buffer_bytes": 4194304'* ]]
+}
+
+@test "config.json.example: unquoted keys and trailing commas; bind_interface warned" {
+	run "$B/capd" -c "$FIX/compat/go-config.json.example" --check-config
+	[ "$status" -eq 0 ]
+	[ "$(grep -c 'warning:' <<<"$output")" -eq 1 ]
+	[[ "$output" == *"io.output.listner.bind_interface: unknown key, ignored (nearest known key: io.output.listner.bind_ip)"* ]]
+	[[ "$output" == *'"local_port": 56221'* ]]
+	[[ "$output" == *"and tcp port 56221"* ]]
+}
+
+@test "the older prototype's layout loads with a warning per unknown key" {
+	run "$B/capd" -c "$FIX/compat/go-config.json.ok.nas_test_no_vpn" --check-config
+	[ "$status" -eq 0 ]
+	[ "$(grep -c 'warning:' <<<"$output")" -eq 4 ]
+	for k in io.output.remote-host.hex_encode_binary_payloads io.output.file control.plain-socket control.http; do
+		[[ "$output" == *"$k: unknown key"* ]]
+	done
+	[[ "$output" == *'"listen_port": 50005'* ]]
+}
+
+@test "--strict turns unknown keys into errors" {
+	run "$B/capd" -c "$FIX/compat/go-config.json.example" --check-config --strict
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"error:"*"bind_interface: expected a known key (nearest: io.output.listner.bind_ip), found unknown key"* ]]
+}
+
+@test "every daemon takes -c and --check-config, and STETHOSCOPE_CONFIG" {
+	for d in capd reasmd sinkd ctld; do
+		run "$B/$d" -c "$FIX/compat/go-config.json" --check-config
+		[ "$status" -eq 0 ] || { echo "$d: $output"; return 1; }
+		[[ "$output" == *"configuration OK"* ]]
+		STETHOSCOPE_CONFIG="$FIX/conf/bad/port-as-string.json" run "$B/$d" --check-config
+		[ "$status" -eq 2 ]
+		[[ "$output" == *"control.listen_port: expected integer"* ]]
+	done
+}
+
+@test "a missing config file is a clear error" {
+	run "$B/ctld" -c /nonexistent/x.json --check-config
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"/nonexistent/x.json: cannot open: No such file or directory"* ]]
+}
+
+@test "--log-level and STETHOSCOPE_LOG_LEVEL are checked" {
+	run "$B/sinkd" --log-level LOUD --check-config
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"--log-level: expected DEBUG, INFO, WARNING or ERROR, found \"LOUD\""* ]]
+	STETHOSCOPE_LOG_LEVEL=noisy run "$B/sinkd" --check-config
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"STETHOSCOPE_LOG_LEVEL: expected"* ]]
+}
+
+@test "--run-dir and --user override the config; --help lists the shared options" {
+	run "$B/capd" --run-dir "$T/rd" --user daemon --check-config
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"\"run_dir\": \"$T/rd\""* ]]
+	[[ "$output" == *'"user": "daemon"'* ]]
+	for d in capd reasmd sinkd ctld; do
+		run "$B/$d" --help
+		[ "$status" -eq 0 ]
+		for o in --config --check-config --strict --user --ready-fd --log-level --run-dir; do
+			[[ "$output" == *"$o"* ]] || { echo "$d --help lacks $o"; return 1; }
+		done
+	done
+}
+
+@test "a binary or hostile file is refused without a crash" {
+	head -c 4096 /dev/urandom > rnd.json
+	printf '{"a":' > deep.json
+	for i in $(seq 1 5000); do printf '['; done >> deep.json
+	for f in rnd.json deep.json "$TOP/tests/corpus/sngrep-aaa.pcap"; do
+		run "$B/capd" -c "$f" --check-config
+		[ "$status" -eq 2 ]
+	done
+}

@@ -1,0 +1,199 @@
+/* test_decode.c — frames built byte by byte, every link type and the
+ * truncation cases. */
+#include <arpa/inet.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "decode.h"
+#include "t.h"
+
+/* Builds IPv4 + TCP with options and payload at p; returns the length. */
+static size_t
+ipv4_tcp(uint8_t *p, const char *payload, int ip_opts, int frag_mf)
+{
+	size_t plen = strlen(payload), ihl = 20 + (size_t)ip_opts, thl = 20 + 20;
+	size_t tot = ihl + thl + plen;
+	memset(p, 0, tot);
+	p[0] = (uint8_t)(0x40 | (ihl / 4));
+	p[2] = (uint8_t)(tot >> 8);
+	p[3] = (uint8_t)tot;
+	p[4] = 0x12; p[5] = 0x34;
+	if (frag_mf)
+		p[6] = 0x20;
+	p[8] = 64;
+	p[9] = 6;
+	memcpy(p + 12, "\x0a\x00\x00\x01", 4);
+	memcpy(p + 16, "\x0a\x00\x00\x02", 4);
+	uint8_t *t = p + ihl;
+	t[0] = 0x30; t[1] = 0x39;	/* 12345 */
+	t[2] = 0x00; t[3] = 0x50;	/* 80 */
+	t[4] = 0xAA; t[5] = 0xBB; t[6] = 0xCC; t[7] = 0xDD;
+	t[11] = 7;
+	t[12] = (uint8_t)((thl / 4) << 4);
+	t[13] = TH_SYN | TH_ACK;
+	t[14] = 0xFF; t[15] = 0xFF;
+	/* MSS 1460, SACK-permitted, timestamps, NOP, wscale 7 */
+	uint8_t opts[20] = { 2, 4, 0x05, 0xB4, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2, 1, 3, 3, 7 };
+	memcpy(t + 20, opts, 20);
+	memcpy(t + thl, payload, plen);
+	return tot;
+}
+
+static void
+decode_ethernet_ipv4_tcp(void)
+{
+	uint8_t f[256];
+	struct decoded d;
+	size_t n;
+
+	memset(f, 0, 14);
+	f[12] = 0x08;
+	n = 14 + ipv4_tcp(f + 14, "hello", 4, 0);
+	T_EQ_U(decode_frame(STH_DLT_EN10MB, f, n, &d), DEC_OK);
+	T_EQ_U(d.family, 4);
+	T_EQ_U(d.sport, 12345);
+	T_EQ_U(d.dport, 80);
+	T_EQ_U(d.seq, 0xAABBCCDD);
+	T_EQ_U(d.ack, 7);
+	T_EQ_U(d.mss, 1460);
+	T_EQ_U(d.wscale, 7);
+	T_CHECK(d.sack_ok && d.has_ts);
+	T_EQ_U(d.tsval, 1);
+	T_EQ_U(d.tsecr, 2);
+	T_EQ_U(d.payload_len, 5);
+	T_CHECK(memcmp(d.payload, "hello", 5) == 0);
+	T_CHECK(!d.is_fragment);
+	/* Ethernet padding beyond the IP total length is not payload. */
+	memset(f + n, 0xEE, 10);
+	T_EQ_U(decode_frame(STH_DLT_EN10MB, f, n + 10, &d), DEC_OK);
+	T_EQ_U(d.payload_len, 5);
+	/* Every truncation of the frame is refused or reported, never read past. */
+	for (size_t k = 0; k < n; k++) {
+		enum decode_res r = decode_frame(STH_DLT_EN10MB, f, k, &d);
+		T_CHECK(r != DEC_OK || d.missing > 0);
+	}
+}
+
+static void
+decode_vlan_qinq_sll_sll2_null_raw(void)
+{
+	uint8_t f[256], ip[128];
+	struct decoded d;
+	size_t n = ipv4_tcp(ip, "x", 0, 0);
+
+	/* QinQ: 88a8, 8100, then IPv4. */
+	memset(f, 0, 22);
+	f[12] = 0x88; f[13] = 0xA8; f[16] = 0x81; f[17] = 0x00; f[20] = 0x08; f[21] = 0x00;
+	memcpy(f + 22, ip, n);
+	T_EQ_U(decode_frame(STH_DLT_EN10MB, f, 22 + n, &d), DEC_OK);
+	T_EQ_U(d.l3_off, 22);
+	/* SLL */
+	memset(f, 0, 16);
+	f[14] = 0x08;
+	memcpy(f + 16, ip, n);
+	T_EQ_U(decode_frame(STH_DLT_LINUX_SLL, f, 16 + n, &d), DEC_OK);
+	/* SLL2 */
+	memset(f, 0, 20);
+	f[0] = 0x08;
+	memcpy(f + 20, ip, n);
+	T_EQ_U(decode_frame(STH_DLT_LINUX_SLL2, f, 20 + n, &d), DEC_OK);
+	/* BSD null, host order AF_INET = 2 */
+	uint32_t af = 2;
+	memcpy(f, &af, 4);
+	memcpy(f + 4, ip, n);
+	T_EQ_U(decode_frame(STH_DLT_NULL, f, 4 + n, &d), DEC_OK);
+	/* raw */
+	T_EQ_U(decode_frame(STH_DLT_RAW, ip, n, &d), DEC_OK);
+	T_EQ_U(decode_frame(STH_DLT_RAW_LT, ip, n, &d), DEC_OK);
+	/* ARP is not IP, not an error */
+	memset(f, 0, 60);
+	f[12] = 0x08; f[13] = 0x06;
+	T_EQ_U(decode_frame(STH_DLT_EN10MB, f, 60, &d), DEC_NOT_IP);
+	T_EQ_U(decode_frame(12345, f, 60, &d), DEC_UNSUPPORTED_LINK);
+}
+
+static void
+decode_ipv6_ext_headers_and_fragments(void)
+{
+	uint8_t p[200];
+	struct decoded d;
+
+	memset(p, 0, sizeof(p));
+	p[0] = 0x60;
+	p[6] = 0;		/* hop-by-hop */
+	p[8] = 0x20; p[9] = 0x01; p[23] = 1;
+	p[24] = 0x20; p[25] = 0x01; p[39] = 2;
+	p[40] = 60; p[41] = 0;	/* -> destination options, 8 bytes */
+	p[48] = 17; p[49] = 0;	/* -> UDP */
+	p[56] = 0x13; p[57] = 0xC4; p[58] = 0x13; p[59] = 0xC4; p[61] = 12;
+	memcpy(p + 64, "SIP!", 4);
+	p[5] = 68 - 40;
+	T_EQ_U(decode_ip(p, 68, &d), DEC_OK);
+	T_EQ_U(d.family, 6);
+	T_EQ_U(d.proto, 17);
+	T_EQ_U(d.sport, 5060);
+	T_EQ_U(d.payload_len, 4);
+	/* A fragment header with an offset: a fragment. */
+	p[6] = 44;
+	p[40] = 17; p[41] = 0; p[42] = 0x00; p[43] = 0x11;	/* offset 16, M=1 */
+	p[44] = 0; p[45] = 0; p[46] = 0x12; p[47] = 0x34;
+	T_EQ_U(decode_ip(p, 68, &d), DEC_OK);
+	T_CHECK(d.is_fragment && d.more_frags);
+	T_EQ_U(d.frag_off, 16);
+	T_EQ_U(d.frag_id, 0x1234);
+	T_EQ_U(d.frag_proto, 17);
+	/* A truncated extension header. */
+	p[6] = 0;
+	p[41] = 10;
+	T_EQ_U(decode_ip(p, 68, &d), DEC_TRUNC_IP6_EXT);
+}
+
+static void
+decode_bad_headers(void)
+{
+	uint8_t p[128];
+	struct decoded d;
+	size_t n = ipv4_tcp(p, "abc", 0, 0);
+
+	p[0] = 0x44;		/* IHL 16 bytes */
+	T_EQ_U(decode_ip(p, n, &d), DEC_BAD_IP_HLEN);
+	p[0] = 0x45;
+	p[20 + 12] = 0x40;	/* TCP data offset 16 */
+	T_EQ_U(decode_ip(p, n, &d), DEC_BAD_TCP_HLEN);
+	p[20 + 12] = 0xA0;
+	p[20 + 20] = 2; p[20 + 21] = 40;	/* option longer than the header */
+	T_EQ_U(decode_ip(p, n, &d), DEC_BAD_TCP_OPT);
+	p[2] = 0; p[3] = 10;	/* total length below the header */
+	T_EQ_U(decode_ip(p, n, &d), DEC_BAD_IP_LEN);
+	/* IPv4 fragment */
+	n = ipv4_tcp(p, "abc", 0, 1);
+	T_EQ_U(decode_ip(p, n, &d), DEC_OK);
+	T_CHECK(d.is_fragment);
+	/* snaplen: header says more than captured */
+	n = ipv4_tcp(p, "abcdefgh", 0, 0);
+	T_EQ_U(decode_ip(p, n - 3, &d), DEC_OK);
+	T_EQ_U(d.missing, 3);
+	T_EQ_U(d.payload_len, 5);
+	T_CHECK(strcmp(decode_res_name(DEC_TRUNC_TCP), "truncated_tcp") == 0);
+}
+
+static void
+decode_hashes_symmetric(void)
+{
+	uint8_t a[16] = { 10, 0, 0, 1 }, b[16] = { 10, 0, 0, 2 };
+
+	T_EQ_U(decode_pair_hash(4, a, b), decode_pair_hash(4, b, a));
+	T_EQ_U(decode_flow_hash(4, a, 1000, b, 80), decode_flow_hash(4, b, 80, a, 1000));
+	T_CHECK(decode_flow_hash(4, a, 1000, b, 80) != decode_flow_hash(4, a, 1001, b, 80));
+}
+
+int
+main(void)
+{
+	T_RUN(decode_ethernet_ipv4_tcp);
+	T_RUN(decode_vlan_qinq_sll_sll2_null_raw);
+	T_RUN(decode_ipv6_ext_headers_and_fragments);
+	T_RUN(decode_bad_headers);
+	T_RUN(decode_hashes_symmetric);
+	return T_DONE();
+}

@@ -1,0 +1,140 @@
+/* test_wire.c — record streams: round trip, and every bad header and
+ * record rejected with a clear message. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "recio.h"
+#include "t.h"
+#include "wire.h"
+
+static int
+tmpfile_fd(void)
+{
+	char path[] = "/tmp/sth-wire-XXXXXX";
+	int fd = mkstemp(path);
+	unlink(path);
+	return fd;
+}
+
+static void
+wire_roundtrip(void)
+{
+	int fd = tmpfile_fd();
+	struct recw *w = recw_open(fd, 0);
+	struct rec_chunk c = { .session_id = 42, .offset = 7, .dir = DIR_RESPONSES };
+	struct rec_tick t = { 123456789 };
+	const struct wire_rec *r;
+	char err[128];
+	static char big[300000];
+
+	memset(big, 'x', sizeof(big));
+	T_CHECK(recw_put(w, REC_CHUNK, &c, sizeof(c), "hello", 5) == 0);
+	T_CHECK(recw_put(w, REC_TICK, &t, sizeof(t), NULL, 0) == 0);
+	T_CHECK(recw_put(w, REC_CHUNK, &c, sizeof(c), big, sizeof(big)) == 0);
+	T_CHECK(recw_close(w) == 0);
+	lseek(fd, 0, SEEK_SET);
+	struct recr *rr = recr_open(fd, 1, err, sizeof(err));
+	T_CHECK(rr != NULL);
+	if (rr == NULL)
+		return;
+	T_EQ_U(recr_next(rr, &r, err, sizeof(err)), 1);
+	T_EQ_U(r->type, REC_CHUNK);
+	T_EQ_U(r->len, 8 + sizeof(c) + 5);
+	T_EQ_U(((const struct rec_chunk *)rec_body(r))->session_id, 42);
+	T_CHECK(memcmp((const char *)rec_body(r) + sizeof(c), "hello", 5) == 0);
+	T_EQ_U(recr_next(rr, &r, err, sizeof(err)), 1);
+	T_EQ_U(((const struct rec_tick *)rec_body(r))->ts_ns, 123456789);
+	T_EQ_U(recr_next(rr, &r, err, sizeof(err)), 1);
+	T_EQ_U(r->len, 8 + sizeof(c) + sizeof(big));
+	T_EQ_U(recr_next(rr, &r, err, sizeof(err)), 0);
+	recr_close(rr);
+}
+
+static void
+expect_open_error(const void *bytes, size_t n, const char *msg)
+{
+	int fd = tmpfile_fd();
+	char err[256] = "";
+	struct recr *rr;
+
+	(void)!write(fd, bytes, n);
+	lseek(fd, 0, SEEK_SET);
+	rr = recr_open(fd, 1, err, sizeof(err));
+	T_CHECK(rr == NULL);
+	if (rr)
+		recr_close(rr);
+	T_EQ_S(err, msg);
+}
+
+static void
+wire_bad_headers(void)
+{
+	uint32_t pcap[4] = { 0xa1b2c3d4, 0, 0, 0 };
+	struct wire_stream_hdr h = { WIRE_MAGIC, 99, WIRE_BOM, 16, 0 };
+
+	expect_open_error(pcap, sizeof(pcap), "this is a pcap file, not a stethoscope record stream (read it with reasmd -r)");
+	expect_open_error(&h, sizeof(h), "record stream version 99, this build reads version 1");
+	expect_open_error("", 0, "empty input: no record stream header");
+	expect_open_error("abcdefghijklmnopq", 17, "not a stethoscope record stream (magic 0x64636261, expected 0x52485453)");
+}
+
+static void
+wire_bad_records(void)
+{
+	char err[256];
+	uint8_t buf[64] = { 0 };
+	struct wire_rec *r = (struct wire_rec *)buf;
+
+	r->type = 77;
+	r->len = 16;
+	T_CHECK(wire_rec_check(r, 64, err, sizeof(err)) < 0);
+	T_EQ_S(err, "unknown record type 77 (this build knows 1..10)");
+	r->type = REC_CHUNK;
+	r->len = 10;
+	T_CHECK(wire_rec_check(r, 64, err, sizeof(err)) < 0);
+	T_EQ_S(err, "chunk record with bad length 10");
+	r->type = REC_PACKET;
+	r->len = 8 + 32 + 4;
+	((struct rec_packet *)(r + 1))->caplen = 5;	/* says 5, holds 4 */
+	T_CHECK(wire_rec_check(r, 64, err, sizeof(err)) < 0);
+	r->len = 100;
+	T_CHECK(wire_rec_check(r, 64, err, sizeof(err)) < 0);
+	T_EQ_S(err, "truncated packet record (100 bytes, 64 available)");
+	T_EQ_S(wire_close_reason_name(CLOSE_IDLE), "idle_timeout");
+	T_EQ_U(wire_close_reason_parse("rst"), CLOSE_RST);
+	T_CHECK(sid_shard(sid_make(3, 17, 99)) == 17 && sid_gen(sid_make(3, 17, 99)) == 3);
+	T_CHECK(sid_make(255, 255, (1ULL << 37) - 1) < (1ULL << 53));
+}
+
+static void
+wire_truncated_stream(void)
+{
+	int fd = tmpfile_fd();
+	struct recw *w = recw_open(fd, 0);
+	struct rec_tick t = { 1 };
+	const struct wire_rec *r;
+	char err[256];
+
+	recw_put(w, REC_TICK, &t, sizeof(t), NULL, 0);
+	recw_put(w, REC_TICK, &t, sizeof(t), NULL, 0);
+	recw_close(w);
+	T_CHECK(ftruncate(fd, 16 + 16 + 10) == 0);
+	lseek(fd, 0, SEEK_SET);
+	struct recr *rr = recr_open(fd, 1, err, sizeof(err));
+	T_EQ_U(recr_next(rr, &r, err, sizeof(err)), 1);
+	T_CHECK(recr_next(rr, &r, err, sizeof(err)) < 0);
+	T_EQ_S(err, "truncated tick record at end of input (10 of 16 bytes)");
+	recr_close(rr);
+}
+
+int
+main(void)
+{
+	T_RUN(wire_roundtrip);
+	T_RUN(wire_bad_headers);
+	T_RUN(wire_bad_records);
+	T_RUN(wire_truncated_stream);
+	return T_DONE();
+}
