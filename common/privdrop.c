@@ -27,6 +27,25 @@ privdrop_can_regain(void)
 }
 
 int
+privdrop_give(const char *path, const struct privdrop_opts *o, char *err, size_t errlen)
+{
+	struct passwd *pw;
+
+	if (geteuid() != 0)
+		return 0;
+	if ((pw = getpwnam(o->user ? o->user : "nobody")) == NULL) {
+		snprintf(err, errlen, "user \"%s\" does not exist (runtime.user or --user)",
+		    o->user ? o->user : "nobody");
+		return -1;
+	}
+	if (chown(path, pw->pw_uid, (gid_t)-1) < 0) {
+		snprintf(err, errlen, "chown %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int
 privdrop(const struct privdrop_opts *o, char *err, size_t errlen)
 {
 	const char *user = o->user ? o->user : "nobody";

@@ -21,6 +21,12 @@ struct privdrop_opts {
 /* Drops privileges.  Returns 0 (also when not root), or -1 with err. */
 int privdrop(const struct privdrop_opts *o, char *err, size_t errlen);
 
+/* Hands path (a file or directory made before the drop) to the user the
+ * process will drop to, so that it can still write there afterwards, as
+ * tcpdump -Z does for its output file.  A no-op when not root.  Returns 0
+ * or -1 with err. */
+int privdrop_give(const char *path, const struct privdrop_opts *o, char *err, size_t errlen);
+
 /* Returns 1 if the process could become root again (a failed drop). */
 int privdrop_can_regain(void);
 

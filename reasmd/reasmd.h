@@ -1,0 +1,115 @@
+/*
+ * reasmd.h — the reassembler's engine and its outputs.
+ *
+ * tcp.c turns decoded TCP segments into per-direction byte streams:
+ * sessions in a bounded table, sequence numbers mapped to 64-bit stream
+ * offsets (wrap-around safe), out-of-order segments buffered up to
+ * reasm.ooo_bytes_per_dir and reasm.memcap, holes declared as gaps when the
+ * receiver's ACK covers them, when a limit forces it, or at close.  It
+ * calls the output hooks (output.c) for each open, chunk, gap and close.
+ */
+#ifndef REASMD_H
+#define REASMD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "conf.h"
+#include "decode.h"
+#include "wire.h"
+
+struct seg;
+
+struct rdir {
+	bool have_base, fin_seen, closed, syn_seen;
+	uint32_t base;			/* sequence number of stream offset 0 */
+	uint64_t next;			/* next stream offset expected */
+	uint64_t fin_off;
+	uint64_t ooo_bytes;
+	struct seg *ooo;		/* sorted by offset, non-overlapping */
+	struct wire_dir_counters c;
+	uint64_t gap_offsets[8];	/* first gaps' offsets, for sessions.jsonl */
+	uint64_t gap_lens[8];
+};
+
+struct session {
+	uint64_t id;
+	struct session *hnext;		/* hash chain */
+	struct session *lprev, *lnext;	/* activity list, oldest first */
+	uint8_t family;
+	uint8_t cip[16], sip[16];	/* client, server */
+	uint16_t cport, sport;
+	bool role_guessed, rst;
+	uint8_t local_side;
+	uint64_t first_ns, last_ns;
+	struct rdir d[2];		/* DIR_REQUESTS (client->server), DIR_RESPONSES */
+	int fd[2];			/* -o files, -1 when closed */
+	struct session *fprev, *fnext;	/* open-file LRU */
+};
+
+struct reasm_stats {
+	uint64_t packets, tcp_packets, bytes_delivered, gap_bytes, gaps;
+	uint64_t sessions, table_full_packets, ooo_limit_bytes;
+	uint64_t decode_err[DEC_RES_MAX];
+	uint64_t not_tcp, fragments;
+	uint64_t close_reason[CLOSE_REASON_MAX];
+};
+
+struct reasm;
+
+/* Output hooks (output.c). */
+void out_open(struct reasm *R, struct session *s);
+void out_chunk(struct reasm *R, struct session *s, int dir, uint64_t off,
+    const uint8_t *p, size_t n);
+void out_gap(struct reasm *R, struct session *s, int dir, uint64_t off, uint64_t len);
+void out_half_close(struct reasm *R, struct session *s, int dir);
+void out_close(struct reasm *R, struct session *s, unsigned reason);
+void out_packet(struct reasm *R, struct session *s, int dir, uint64_t ts_ns,
+    const uint8_t *frame, uint32_t caplen, uint32_t origlen);
+
+struct out_opts {
+	const char *dir;		/* -o */
+	FILE *events;			/* --events */
+	struct recw *w;			/* -w */
+	int linktype, snaplen;
+	unsigned max_open_files;
+};
+
+struct reasm {
+	const struct conf *conf;
+	struct out_opts out;
+	unsigned gen, shard;
+	uint64_t next_ctr;
+	struct session **buckets;
+	size_t nbuckets, nsessions, max_sessions;
+	struct session *lru_head, *lru_tail;
+	uint64_t mem_used, memcap, ooo_limit;
+	uint64_t idle_ns, now_ns, last_sweep_ns;
+	bool have_local;
+	uint8_t local_family, local_ip[16];
+	struct reasm_stats st;
+	/* output state */
+	FILE *sessions_jsonl;
+	struct session *fhead, *ftail;
+	unsigned open_files;
+};
+
+void reasm_init(struct reasm *R, const struct conf *c, unsigned gen, unsigned shard);
+/* One captured frame. */
+void reasm_frame(struct reasm *R, uint64_t ts_ns, const uint8_t *frame,
+    uint32_t caplen, uint32_t origlen);
+/* Capture time moved (a tick): runs the idle timers. */
+void reasm_tick(struct reasm *R, uint64_t ts_ns);
+/* Closes every session with `reason` (eof, shutdown). */
+void reasm_close_all(struct reasm *R, unsigned reason);
+void reasm_free(struct reasm *R);
+void reasm_summary(const struct reasm *R, FILE *f);
+
+/* Before the privilege drop: makes -o's directory and sessions.jsonl. */
+int out_init(struct reasm *R, char *err, size_t errlen);
+/* After the input is open: the interface record of -w. */
+void out_interface(struct reasm *R);
+void out_finish(struct reasm *R);
+
+#endif
