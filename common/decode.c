@@ -138,6 +138,10 @@ decode_l3_offset(int dlt, const uint8_t *pkt, size_t caplen, size_t *off)
 	return -1;
 }
 
+/* IP in IP (RFC 2003, protocol 4) and IPv6 in IP (RFC 4213, 41): the
+ * inner datagram is what the flow is about.  Two levels at most. */
+static enum decode_res decode_ip_depth(const uint8_t *ip, size_t len, struct decoded *d, int depth);
+
 enum decode_res
 decode_l4(const uint8_t *p, size_t len, struct decoded *d)
 {
@@ -221,7 +225,7 @@ decode_l4(const uint8_t *p, size_t len, struct decoded *d)
 }
 
 static enum decode_res
-decode_ipv4(const uint8_t *p, size_t caplen, struct decoded *d)
+decode_ipv4(const uint8_t *p, size_t caplen, struct decoded *d, int depth)
 {
 	size_t hl, tot;
 	uint16_t fo;
@@ -262,11 +266,13 @@ decode_ipv4(const uint8_t *p, size_t caplen, struct decoded *d)
 		d->payload_len = tot - hl;
 		return DEC_OK;
 	}
+	if ((d->proto == 4 || d->proto == 41) && depth < 2)
+		return decode_ip_depth(p + hl, tot - hl, d, depth + 1);
 	return decode_l4(p + hl, tot - hl, d);
 }
 
 static enum decode_res
-decode_ipv6(const uint8_t *p, size_t caplen, struct decoded *d)
+decode_ipv6(const uint8_t *p, size_t caplen, struct decoded *d, int depth)
 {
 	size_t plen, tot, o = 40;
 	uint8_t nh;
@@ -341,6 +347,11 @@ decode_ipv6(const uint8_t *p, size_t caplen, struct decoded *d)
 		case 59:	/* no next header */
 			d->proto = nh;
 			return DEC_NOT_TCP_UDP;
+		case 4:
+		case 41:
+			if (depth < 2)
+				return decode_ip_depth(p + o, tot - o, d, depth + 1);
+			/* FALLTHROUGH */
 		default:
 			d->proto = nh;
 			return decode_l4(p + o, tot - o, d);
@@ -349,18 +360,24 @@ decode_ipv6(const uint8_t *p, size_t caplen, struct decoded *d)
 	return DEC_BAD_IP6_EXT;
 }
 
-enum decode_res
-decode_ip(const uint8_t *ip, size_t len, struct decoded *d)
+static enum decode_res
+decode_ip_depth(const uint8_t *ip, size_t len, struct decoded *d, int depth)
 {
 	if (len < 1)
 		return DEC_TRUNC_IP;
 	switch (ip[0] >> 4) {
 	case 4:
-		return decode_ipv4(ip, len, d);
+		return decode_ipv4(ip, len, d, depth);
 	case 6:
-		return decode_ipv6(ip, len, d);
+		return decode_ipv6(ip, len, d, depth);
 	}
 	return DEC_BAD_IP_VERSION;
+}
+
+enum decode_res
+decode_ip(const uint8_t *ip, size_t len, struct decoded *d)
+{
+	return decode_ip_depth(ip, len, d, 0);
 }
 
 enum decode_res
@@ -369,18 +386,17 @@ decode_frame(int dlt, const uint8_t *pkt, size_t caplen, struct decoded *d)
 	size_t off;
 	uint16_t et;
 	int r = link_l3(dlt, pkt, caplen, &off, &et);
-	enum decode_res res;
 
 	if (r < 0)
 		return (enum decode_res)-r;
 	d->l3_off = off;
 	if (et != ETH_IPV4 && et != ETH_IPV6)
 		return DEC_NOT_IP;
-	res = decode_ip(pkt + off, caplen - off, d);
-	if (res == DEC_OK && !d->is_fragment &&
-	    ((et == ETH_IPV4 && d->family != 4) || (et == ETH_IPV6 && d->family != 6)))
+	if (caplen <= off)
+		return DEC_TRUNC_IP;
+	if ((pkt[off] >> 4) != (et == ETH_IPV4 ? 4 : 6))
 		return DEC_BAD_IP_VERSION;
-	return res;
+	return decode_ip(pkt + off, caplen - off, d);
 }
 
 /* FNV-1a over bytes. */

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/types.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <arpa/inet.h>
 #include <unistd.h>
 
@@ -194,4 +195,27 @@ addr_parse(const char *s, uint8_t *family, uint8_t *out)
 		return 0;
 	}
 	return -1;
+}
+
+int
+mkdir_p(const char *path, unsigned mode)
+{
+	char buf[4096];
+	size_t n = sth_strlcpy(buf, path, sizeof(buf));
+
+	if (n >= sizeof(buf)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, (mode_t)mode) < 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(buf, (mode_t)mode) < 0 && errno != EEXIST)
+		return -1;
+	return 0;
 }

@@ -62,6 +62,9 @@ int fd_set_cloexec(int fd);
 
 
 
+/* Creates a directory and its missing parents (mkdir -p). Returns 0 or -1. */
+int mkdir_p(const char *path, unsigned mode);
+
 /* Formats an address (family 4 or 6, network order) into buf (>= 46). */
 void addr_fmt(uint8_t family, const uint8_t *ip, char *buf, size_t size);
 /* Parses a textual IPv4/IPv6 address into out[16]; sets *family.

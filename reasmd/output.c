@@ -29,13 +29,18 @@ out_init(struct reasm *R, char *err, size_t errlen)
 {
 	if (R->out.dir != NULL) {
 		char p[4096];
-		if (mkdir(R->out.dir, 0755) < 0 && errno != EEXIST) {
+		int fd;
+		if (mkdir_p(R->out.dir, 0755) < 0) {
 			snprintf(err, errlen, "%s: %s", R->out.dir, strerror(errno));
 			return -1;
 		}
+		/* The directory stays open: files are made with openat(), which
+		 * needs no search permission on its parents after the drop. */
+		R->out.dirfd = open(R->out.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		snprintf(p, sizeof(p), "%s/sessions.jsonl", R->out.dir);
-		R->sessions_jsonl = fopen(p, "w");
-		if (R->sessions_jsonl == NULL) {
+		fd = R->out.dirfd < 0 ? -1 : openat(R->out.dirfd, "sessions.jsonl",
+		    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (fd < 0 || (R->sessions_jsonl = fdopen(fd, "w")) == NULL) {
 			snprintf(err, errlen, "%s: %s", p, strerror(errno));
 			return -1;
 		}
@@ -57,6 +62,8 @@ out_finish(struct reasm *R)
 {
 	if (R->sessions_jsonl)
 		fclose(R->sessions_jsonl);
+	if (R->out.dirfd >= 0)
+		close(R->out.dirfd);
 	if (R->out.w) {
 		recw_put(R->out.w, REC_EOS, NULL, 0, NULL, 0);
 		recw_flush(R->out.w);
@@ -184,10 +191,11 @@ file_for(struct reasm *R, struct session *s, int dir)
 	}
 	while (R->open_files + 1 > R->out.max_open_files && R->fhead != NULL)
 		files_close(R, R->fhead);
-	snprintf(p, sizeof(p), "%s/%" PRIu64 ".%s", R->out.dir, s->id, dir_names[dir]);
-	s->fd[dir] = open(p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	snprintf(p, sizeof(p), "%" PRIu64 ".%s", s->id, dir_names[dir]);
+	s->fd[dir] = openat(R->out.dirfd, p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	if (s->fd[dir] < 0) {
-		log_warn("%s", p);
+		static struct log_rl rl;
+		log_ratelimited(&rl, 3, 10000, LOG_WARNING, "%s/%s: %s", R->out.dir, p, strerror(errno));
 		return -1;
 	}
 	R->open_files++;
@@ -210,6 +218,7 @@ out_chunk(struct reasm *R, struct session *s, int dir, uint64_t off, const uint8
 		int fd = file_for(R, s, dir);
 		if (fd < 0 || write_all(fd, p, n) < 0) {
 			static struct log_rl rl;
+			R->st.write_error_bytes += n;
 			log_ratelimited(&rl, 3, 10000, LOG_WARNING, "session %" PRIu64 ": cannot write %s: %s",
 			    s->id, dir_names[dir], strerror(errno));
 		}
@@ -267,10 +276,10 @@ dir_json(const struct session *s, int k, const char *outdir)
 	json_object_object_add(o, "gap_count", json_object_new_int64((int64_t)D->c.gap_count));
 	json_object_object_add(o, "gap_bytes", json_object_new_int64((int64_t)D->c.gap_bytes));
 	json_object_object_add(o, "ooo_limit_bytes", json_object_new_int64((int64_t)D->c.dropped_ooo));
-	for (uint64_t i = 0; i < D->c.gap_count && i < ARRAY_SIZE(D->gap_offsets); i++) {
+	for (uint64_t i = 0; i < D->c.gap_count && i < GAPS_KEPT; i++) {
 		struct json_object *e = json_object_new_object();
-		json_object_object_add(e, "offset", json_object_new_int64((int64_t)D->gap_offsets[i]));
-		json_object_object_add(e, "length", json_object_new_int64((int64_t)D->gap_lens[i]));
+		json_object_object_add(e, "offset", json_object_new_int64((int64_t)D->gapv[i].off));
+		json_object_object_add(e, "length", json_object_new_int64((int64_t)D->gapv[i].len));
 		json_object_array_add(g, e);
 	}
 	json_object_object_add(o, "gaps", g);
@@ -331,12 +340,11 @@ out_close(struct reasm *R, struct session *s, unsigned reason)
 }
 
 void
-out_packet(struct reasm *R, struct session *s, int dir, uint64_t ts_ns,
-    const uint8_t *frame, uint32_t caplen, uint32_t origlen)
+out_packet(struct reasm *R, struct session *s, int dir, const struct frame *f)
 {
 	if (R->out.w) {
-		struct rec_packet p = { ts_ns, s->id, 0, caplen, origlen < caplen ? caplen : origlen,
-		    (uint8_t)dir, { 0 } };
-		recw_put(R->out.w, REC_PACKET, &p, sizeof(p), frame, caplen);
+		struct rec_packet p = { f->ts_ns, s->id, 0, f->caplen,
+		    f->origlen < f->caplen ? f->caplen : f->origlen, (uint8_t)dir, { 0 } };
+		recw_put(R->out.w, REC_PACKET, &p, sizeof(p), f->data, f->caplen);
 	}
 }

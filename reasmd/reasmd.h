@@ -29,8 +29,12 @@ struct rdir {
 	uint64_t ooo_bytes;
 	struct seg *ooo;		/* sorted by offset, non-overlapping */
 	struct wire_dir_counters c;
-	uint64_t gap_offsets[8];	/* first gaps' offsets, for sessions.jsonl */
-	uint64_t gap_lens[8];
+	struct gaprec *gapv;		/* the first GAPS_KEPT gaps, for sessions.jsonl */
+};
+
+#define GAPS_KEPT 8
+struct gaprec {
+	uint64_t off, len;
 };
 
 struct session {
@@ -40,7 +44,7 @@ struct session {
 	uint8_t family;
 	uint8_t cip[16], sip[16];	/* client, server */
 	uint16_t cport, sport;
-	bool role_guessed, rst;
+	bool role_guessed, rst, closed;	/* closed: a tombstone for close_grace_ms */
 	uint8_t local_side;
 	uint64_t first_ns, last_ns;
 	struct rdir d[2];		/* DIR_REQUESTS (client->server), DIR_RESPONSES */
@@ -49,10 +53,12 @@ struct session {
 };
 
 struct reasm_stats {
-	uint64_t packets, tcp_packets, bytes_delivered, gap_bytes, gaps;
+	uint64_t packets, tcp_packets, bytes_delivered, gap_bytes, gaps, late_packets;
+	uint64_t frag_datagrams, frag_overlaps, frag_timeouts, frag_limit_packets;
 	uint64_t sessions, table_full_packets, ooo_limit_bytes;
 	uint64_t decode_err[DEC_RES_MAX];
 	uint64_t not_tcp, fragments;
+	uint64_t write_error_bytes;	/* -o bytes that could not be written */
 	uint64_t close_reason[CLOSE_REASON_MAX];
 };
 
@@ -65,11 +71,17 @@ void out_chunk(struct reasm *R, struct session *s, int dir, uint64_t off,
 void out_gap(struct reasm *R, struct session *s, int dir, uint64_t off, uint64_t len);
 void out_half_close(struct reasm *R, struct session *s, int dir);
 void out_close(struct reasm *R, struct session *s, unsigned reason);
-void out_packet(struct reasm *R, struct session *s, int dir, uint64_t ts_ns,
-    const uint8_t *frame, uint32_t caplen, uint32_t origlen);
+/* A captured frame as it came, or several (the fragments of a datagram). */
+struct frame {
+	uint64_t ts_ns;
+	const uint8_t *data;
+	uint32_t caplen, origlen;
+};
+void out_packet(struct reasm *R, struct session *s, int dir, const struct frame *f);
 
 struct out_opts {
 	const char *dir;		/* -o */
+	int dirfd;			/* -o, opened before the privilege drop */
 	FILE *events;			/* --events */
 	struct recw *w;			/* -w */
 	int linktype, snaplen;
@@ -84,6 +96,9 @@ struct reasm {
 	struct session **buckets;
 	size_t nbuckets, nsessions, max_sessions;
 	struct session *lru_head, *lru_tail;
+	struct session *tomb_head, *tomb_tail;	/* closed, kept close_grace_ms */
+	uint64_t grace_ns;
+	struct fragtab *frags;
 	uint64_t mem_used, memcap, ooo_limit;
 	uint64_t idle_ns, now_ns, last_sweep_ns;
 	bool have_local;
@@ -104,6 +119,16 @@ void reasm_tick(struct reasm *R, uint64_t ts_ns);
 /* Closes every session with `reason` (eof, shutdown). */
 void reasm_close_all(struct reasm *R, unsigned reason);
 void reasm_free(struct reasm *R);
+
+/* frag.c: IPv4 and IPv6 fragment reassembly (RFC 791, RFC 8200 4.5),
+ * bounded by reasm.frag_memcap and frag_timeout_sec.  Returns 1 with the
+ * datagram decoded into out and its fragments' frames in frames and nframes
+ * (valid until the next call) when this fragment completes one, else 0. */
+struct fragtab *frag_new(const struct conf *c);
+int frag_add(struct reasm *R, const struct decoded *d, const struct frame *f,
+    struct decoded *out, const struct frame **frames, size_t *nframes);
+void frag_expire(struct reasm *R, uint64_t now_ns);
+void frag_free(struct fragtab *t);
 void reasm_summary(const struct reasm *R, FILE *f);
 
 /* Before the privilege drop: makes -o's directory and sessions.jsonl. */

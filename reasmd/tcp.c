@@ -51,6 +51,9 @@ reasm_init(struct reasm *R, const struct conf *c, unsigned gen, unsigned shard)
 	R->memcap = (uint64_t)c->memcap;
 	R->ooo_limit = (uint64_t)c->ooo_bytes_per_dir;
 	R->idle_ns = (uint64_t)(c->session_idle_sec * 1e9);
+	R->grace_ns = (uint64_t)c->close_grace_ms * 1000000ULL;
+	R->frags = frag_new(c);
+	R->out.dirfd = -1;
 	if (c->local_ip && addr_parse(c->local_ip, &R->local_family, R->local_ip) == 0)
 		R->have_local = true;
 }
@@ -182,9 +185,11 @@ declare_gap(struct reasm *R, struct session *s, int dir, uint64_t off, uint64_t 
 
 	if (len == 0)
 		return;
-	if (D->c.gap_count < ARRAY_SIZE(D->gap_offsets)) {
-		D->gap_offsets[D->c.gap_count] = off;
-		D->gap_lens[D->c.gap_count] = len;
+	if (D->c.gap_count < GAPS_KEPT) {
+		if (D->gapv == NULL)
+			D->gapv = xcalloc(GAPS_KEPT, sizeof(*D->gapv));
+		D->gapv[D->c.gap_count].off = off;
+		D->gapv[D->c.gap_count].len = len;
 	}
 	D->c.gap_count++;
 	D->c.gap_bytes += len;
@@ -374,6 +379,26 @@ ack_covers(struct reasm *R, struct session *s, int dir, uint32_t ack)
 		force_gap(R, s, o, aoff);
 }
 
+/* Frees what a closed session no longer needs: buffered segments, gaps. */
+static void
+session_state_free(struct reasm *R, struct session *s)
+{
+	for (int k = 0; k < 2; k++) {
+		struct seg *g = s->d[k].ooo;
+		while (g) {
+			struct seg *n = g->next;
+			R->mem_used -= g->len;
+			free(g);
+			g = n;
+		}
+		s->d[k].ooo = NULL;
+		s->d[k].ooo_bytes = 0;
+		free(s->d[k].gapv);
+		s->d[k].gapv = NULL;
+	}
+}
+
+/* Removes a tombstone from the table for good. */
 static void
 session_free(struct reasm *R, struct session *s)
 {
@@ -384,27 +409,30 @@ session_free(struct reasm *R, struct session *s)
 			*pp = s->hnext;
 			break;
 		}
-	lru_unlink(R, s);
-	for (int k = 0; k < 2; k++) {
-		struct seg *g = s->d[k].ooo;
-		while (g) {
-			struct seg *n = g->next;
-			R->mem_used -= g->len;
-			free(g);
-			g = n;
-		}
-	}
+	/* Tombstones sit on their own list, oldest first. */
+	if (s->lprev)
+		s->lprev->lnext = s->lnext;
+	else
+		R->tomb_head = s->lnext;
+	if (s->lnext)
+		s->lnext->lprev = s->lprev;
+	else
+		R->tomb_tail = s->lprev;
 	R->nsessions--;
 	free(s);
 }
 
+/*
+ * Closes a session: holes before buffered data and the known tail become
+ * gaps, the outputs get the close, and the session stays as a tombstone
+ * for close_grace_ms so that late frames still belong to it (and do not
+ * open a mid-stream session of their own).
+ */
 static void
 session_close(struct reasm *R, struct session *s, unsigned reason)
 {
 	for (int k = 0; k < 2; k++) {
 		struct rdir *D = &s->d[k];
-		/* Holes before buffered data become gaps; so does the tail
-		 * the stream is known to have but the capture never held. */
 		while (D->ooo)
 			force_gap(R, s, k, D->ooo->off);
 		if (D->c.stream_bytes > D->next)
@@ -412,7 +440,17 @@ session_close(struct reasm *R, struct session *s, unsigned reason)
 	}
 	R->st.close_reason[reason < CLOSE_REASON_MAX ? reason : 0]++;
 	out_close(R, s, reason);
-	session_free(R, s);
+	session_state_free(R, s);
+	lru_unlink(R, s);
+	s->closed = true;
+	s->last_ns = R->now_ns;
+	s->lprev = R->tomb_tail;
+	s->lnext = NULL;
+	if (R->tomb_tail)
+		R->tomb_tail->lnext = s;
+	else
+		R->tomb_head = s;
+	R->tomb_tail = s;
 }
 
 static void
@@ -436,22 +474,41 @@ reasm_tick(struct reasm *R, uint64_t ts_ns)
 	R->last_sweep_ns = R->now_ns;
 	while (R->lru_head && R->now_ns - R->lru_head->last_ns >= R->idle_ns)
 		session_close(R, R->lru_head, CLOSE_IDLE);
+	while (R->tomb_head && R->now_ns - R->tomb_head->last_ns >= R->grace_ns)
+		session_free(R, R->tomb_head);
+	frag_expire(R, R->now_ns);
 }
 
 static void
-tcp_segment(struct reasm *R, const struct decoded *d, uint64_t ts_ns,
-    const uint8_t *frame, uint32_t caplen, uint32_t origlen)
+tcp_segment(struct reasm *R, const struct decoded *d, const struct frame *fr, size_t nfr)
 {
 	size_t bucket;
 	int dir = 0;
 	struct session *s = lookup(R, d, &bucket, &dir);
 	bool syn = d->flags & TH_SYN, ack = d->flags & TH_ACK;
+	uint64_t ts_ns = fr[nfr - 1].ts_ns;
 	struct rdir *D;
 
+	if (s != NULL && s->closed) {
+		if (syn && !ack) {
+			session_free(R, s);	/* port reuse after the close */
+			s = NULL;
+		} else {
+			/* A late frame of a closed session: its frame, no data. */
+			R->st.late_packets++;
+			for (size_t k = 0; k < nfr; k++)
+				out_packet(R, s, dir, &fr[k]);
+			return;
+		}
+	}
+
 	/* Port reuse: a new SYN on a closing or closed 4-tuple. */
-	if (s != NULL && syn && !ack && (s->d[0].fin_seen || s->d[1].fin_seen || s->rst ||
+	if (s != NULL && syn && !ack && (s->d[0].fin_seen || s->d[1].fin_seen ||
 	    (s->d[dir].syn_seen && s->d[dir].base != d->seq + 1))) {
-		session_close(R, s, s->rst ? CLOSE_RST : CLOSE_FIN);
+		/* A new SYN on a closing 4-tuple (or with a new ISN: the
+		 * client started over) ends the old session. */
+		session_close(R, s, s->d[0].fin_seen || s->d[1].fin_seen ? CLOSE_FIN : CLOSE_RST);
+		session_free(R, s);
 		s = NULL;
 	}
 	if (s == NULL) {
@@ -478,7 +535,8 @@ tcp_segment(struct reasm *R, const struct decoded *d, uint64_t ts_ns,
 	lru_unlink(R, s);
 	lru_append(R, s);
 	D->c.packets++;
-	out_packet(R, s, dir, ts_ns, frame, caplen, origlen);
+	for (size_t k = 0; k < nfr; k++)
+		out_packet(R, s, dir, &fr[k]);
 
 	if (syn) {
 		if (!D->have_base) {
@@ -519,7 +577,10 @@ void
 reasm_frame(struct reasm *R, uint64_t ts_ns, const uint8_t *frame, uint32_t caplen,
     uint32_t origlen)
 {
-	struct decoded d;
+	struct decoded d, whole;
+	struct frame f = { ts_ns, frame, caplen, origlen };
+	const struct frame *frs = &f;
+	size_t nfr = 1;
 	enum decode_res r;
 
 	R->st.packets++;
@@ -538,14 +599,16 @@ reasm_frame(struct reasm *R, uint64_t ts_ns, const uint8_t *frame, uint32_t capl
 	}
 	if (d.is_fragment) {
 		R->st.fragments++;
-		return;
+		if (!frag_add(R, &d, &f, &whole, &frs, &nfr))
+			return;
+		d = whole;
 	}
 	if (d.proto != 6) {
 		R->st.not_tcp++;
 		return;
 	}
 	R->st.tcp_packets++;
-	tcp_segment(R, &d, ts_ns, frame, caplen, origlen);
+	tcp_segment(R, &d, frs, nfr);
 }
 
 void
@@ -559,6 +622,9 @@ void
 reasm_free(struct reasm *R)
 {
 	reasm_close_all(R, CLOSE_SHUTDOWN);
+	while (R->tomb_head)
+		session_free(R, R->tomb_head);
+	frag_free(R->frags);
 	free(R->buckets);
 }
 
@@ -573,9 +639,17 @@ reasm_summary(const struct reasm *R, FILE *f)
 	for (unsigned k = 1; k < CLOSE_REASON_MAX; k++)
 		if (R->st.close_reason[k])
 			fprintf(f, " %s=%llu", wire_close_reason_name(k), (unsigned long long)R->st.close_reason[k]);
-	fprintf(f, "\nreasmd: drops: table_full=%llu packets, ooo_limit=%llu bytes; not TCP: %llu packets; fragments (not reassembled): %llu\n",
+	fprintf(f, "\nreasmd: drops: table_full=%llu packets, ooo_limit=%llu bytes, frag_limit=%llu packets; "
+	    "not TCP: %llu packets; late frames of closed sessions: %llu\n",
 	    (unsigned long long)R->st.table_full_packets, (unsigned long long)R->st.ooo_limit_bytes,
-	    (unsigned long long)R->st.not_tcp, (unsigned long long)R->st.fragments);
+	    (unsigned long long)R->st.frag_limit_packets, (unsigned long long)R->st.not_tcp,
+	    (unsigned long long)R->st.late_packets);
+	if (R->st.write_error_bytes)
+		fprintf(f, "reasmd: write_error=%llu bytes could not be written to the -o files\n",
+		    (unsigned long long)R->st.write_error_bytes);
+	fprintf(f, "reasmd: fragments: %llu packets, %llu datagrams reassembled, %llu overlapping, %llu timed out\n",
+	    (unsigned long long)R->st.fragments, (unsigned long long)R->st.frag_datagrams,
+	    (unsigned long long)R->st.frag_overlaps, (unsigned long long)R->st.frag_timeouts);
 	for (unsigned k = 0; k < DEC_RES_MAX; k++)
 		if (R->st.decode_err[k])
 			fprintf(f, "reasmd: decode_error.%s=%llu\n", decode_res_name(k),

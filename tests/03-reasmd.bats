@@ -1,0 +1,197 @@
+#!/usr/bin/env bats
+# reasmd on capture files: ground truth for every behaviour, tshark as an
+# oracle on every stream, the accounting equation, the outputs agreeing.
+
+load helper
+
+gen() {
+	python3 "$TOP/tests/gen/pcapgen.py" "$T/gen"
+}
+
+# run_case NAME: reasmd -r gen/NAME.pcap -o out/NAME (with the case's config)
+run_case() {
+	local cfg
+	cfg=$(python3 -c "import json; print(json.load(open('$T/gen/$1.expect.json')).get('config',''))")
+	if [ -n "$cfg" ]; then
+		echo "$cfg" > "$T/gen/$1.conf"
+		"$B/reasmd" -c "$T/gen/$1.conf" -r "$T/gen/$1.pcap" -o "$T/out/$1"
+	else
+		"$B/reasmd" -r "$T/gen/$1.pcap" -o "$T/out/$1"
+	fi
+}
+
+@test "every generated behaviour comes out byte-exact against ground truth" {
+	gen
+	n=0
+	for e in "$T"/gen/*.expect.json; do
+		name=$(basename "$e" .expect.json)
+		run_case "$name" 2>"$T/$name.err" || { cat "$T/$name.err"; return 1; }
+		run python3 "$TOP/tests/gen/check.py" "$e" "$T/out/$name"
+		[ "$status" -eq 0 ] || { echo "$name: $output"; return 1; }
+		n=$((n + 1))
+	done
+	[ "$n" -ge 19 ]
+}
+
+@test "oracle: every TCP stream of the public corpus equals tshark follow,tcp,raw" {
+	require_cmd tshark
+	for f in "$TOP"/tests/corpus/*.pcap*; do
+		name=$(basename "$f")
+		"$B/reasmd" -r "$f" -o "$T/o/$name" 2>/dev/null
+		run python3 "$TOP/tests/gen/oracle.py" "$f" "$T/o/$name"
+		echo "$output"
+		[ "$status" -eq 0 ]
+	done
+}
+
+@test "oracle: the generated captures against tshark, with the known exceptions named" {
+	require_cmd tshark
+	gen
+	for f in "$T"/gen/*.pcap; do
+		name=$(basename "$f" .pcap)
+		run_case "$name" 2>/dev/null
+		run python3 "$TOP/tests/gen/oracle.py" "$f" "$T/out/$name"
+		echo "$output"
+		[ "$status" -eq 0 ]
+	done
+	# The exceptions are the ones the oracle names, and only those.
+	run python3 "$TOP/tests/gen/oracle.py" "$T/gen/rst.pcap" "$T/out/rst"
+	[[ "$output" == *"bytes sent after the RST"* ]]
+	run python3 "$TOP/tests/gen/oracle.py" "$T/gen/gap_acked.pcap" "$T/out/gap_acked"
+	[[ "$output" == *"capture gap"* ]]
+}
+
+@test "reasmd reads stdin: tcpdump -w - | reasmd -r - works" {
+	require_cmd tcpdump
+	tcpdump -r "$TOP/tests/corpus/heplify-sip_ipv4_tcp_retrans.pcap" -w - 2>/dev/null |
+	    "$B/reasmd" -r - -o pipe 2>/dev/null
+	"$B/reasmd" -r "$TOP/tests/corpus/heplify-sip_ipv4_tcp_retrans.pcap" -o file 2>/dev/null
+	for f in file/*.requests file/*.responses; do
+		cmp "$f" "pipe/${f#file/}"
+	done
+	[ "$(wc -l < pipe/sessions.jsonl)" -eq 13 ]
+}
+
+@test "-w - | stethoscope-dump shows the same sessions, chunks and gaps as -o" {
+	gen
+	for name in gap_acked port_reuse out_of_order; do
+		"$B/reasmd" -r "$T/gen/$name.pcap" -o "$T/o/$name" -w "$T/$name.sth" 2>/dev/null
+		"$B/stethoscope-dump" "$T/$name.sth" > "$T/$name.txt"
+		opens=$(grep -c '^session_open ' "$T/$name.txt")
+		closes=$(grep -c '^session_close ' "$T/$name.txt")
+		[ "$opens" -eq "$(wc -l < "$T/o/$name/sessions.jsonl")" ]
+		[ "$closes" -eq "$opens" ]
+		# per session and direction: chunk bytes = -o file size, gap bytes = jsonl
+		python3 - "$T/$name.txt" "$T/o/$name" <<'PY'
+import json, os, re, sys
+txt, out = sys.argv[1], sys.argv[2]
+chunks, gaps = {}, {}
+for l in open(txt):
+    m = re.match(r"chunk session=(\d+) dir=(\w+) offset=\d+ len=(\d+)", l)
+    if m:
+        k = (int(m[1]), m[2]); chunks[k] = chunks.get(k, 0) + int(m[3])
+    m = re.match(r"gap session=(\d+) dir=(\w+) offset=\d+ len=(\d+)", l)
+    if m:
+        k = (int(m[1]), m[2]); gaps[k] = gaps.get(k, 0) + int(m[3])
+for l in open(os.path.join(out, "sessions.jsonl")):
+    s = json.loads(l)
+    for d in ("requests", "responses"):
+        k = (s["session_id"], d)
+        assert chunks.get(k, 0) == os.path.getsize(os.path.join(out, s[d]["file"])), k
+        assert gaps.get(k, 0) == s[d]["gap_bytes"], k
+PY
+	done
+}
+
+@test "--events writes the control plane's events; each line parses" {
+	gen
+	"$B/reasmd" -r "$T/gen/gap_acked.pcap" --events ev.jsonl 2>/dev/null
+	python3 -c "
+import json
+ev = [json.loads(l) for l in open('ev.jsonl')]
+names = [e['event'] for e in ev]
+assert names[0] == 'tcp_open' and 'tcp_gap' in names and 'tcp_half_close' in names
+assert names[-2:] == ['tcp_close', 'session_summary'], names
+for e in ev:
+    assert e['cat'] == 'session' and e['ts'].endswith('Z') and 'session_id' in e['flow']
+g = [e for e in ev if e['event'] == 'tcp_gap']
+assert [(x['direction'], x['offset'], x['length']) for x in g] == [('responses', 2000, 1000), ('responses', 5000, 1000)], g
+"
+}
+
+@test "the summary on stderr names sessions, bytes, gaps and decode errors by reason" {
+	gen
+	run "$B/reasmd" -r "$T/gen/malformed.pcap"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"1 sessions"* ]]
+	[[ "$output" == *"decode_error.bad_tcp_header_length=1"* ]]
+	[[ "$output" == *"decode_error.truncated_ip=1"* ]]
+	[[ "$output" == *"decode_error.bad_ip_length=1"* ]]
+	[[ "$output" == *"closed: fin=1"* ]]
+}
+
+@test "many concurrent sessions stay under max_open_files, and no byte is lost" {
+	python3 -c "
+import sys; sys.path.insert(0, '$TOP/tests/gen')
+import pcapgen as g
+pc = g.Pcap('many.pcap')
+conns = [g.Conn(pc, ('10.1.%d.%d' % (i // 200, i % 200 + 1), 30000 + i), ('10.9.9.9', 80), cisn=i * 1000) for i in range(300)]
+for c in conns: c.handshake()
+for r in range(3):
+    for i, c in enumerate(conns):
+        c.send(True, bytes([i % 256]) * (100 + r)); c.send(False, bytes([(i + 1) % 256]) * (200 + r))
+for c in conns: c.close()
+pc.close()
+"
+	run "$B/reasmd" -r many.pcap -o many --max-open-files 8
+	[ "$status" -eq 0 ]
+	[ "$(wc -l < many/sessions.jsonl)" -eq 300 ]
+	[ "$(cat many/*.requests | wc -c)" -eq $((300 * (100 + 101 + 102))) ]
+	[ "$(cat many/*.responses | wc -c)" -eq $((300 * (200 + 201 + 202))) ]
+}
+
+@test "a truncated capture file closes its sessions with eof and says why" {
+	head -c 15000 "$TOP/tests/corpus/heplify-sip_ipv4_tcp.pcap" > trunc.pcap
+	run "$B/reasmd" -r trunc.pcap -o t
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"truncated"* || "$output" == *"closed: eof="* ]]
+	grep -q '"reason":"eof"' t/sessions.jsonl
+}
+
+@test "reasmd refuses bad input clearly" {
+	run "$B/reasmd" -r /nonexistent.pcap
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"/nonexistent.pcap: No such file or directory"* ]]
+	echo "not a capture" > bad.pcap
+	run "$B/reasmd" -r bad.pcap
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"bad.pcap: unknown file format"* ]]
+	run "$B/reasmd"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"no input: give -r FILE"* ]]
+}
+
+@test "with endpoints configured, requests and responses follow io.mapping.role" {
+	gen
+	cat > srv.json <<'J'
+{ io: { input: { capture: { local_ip: "10.0.0.2" } }, mapping: { role: "server" } } }
+J
+	"$B/reasmd" -c srv.json -r "$T/gen/basic.pcap" -o o 2>/dev/null
+	python3 -c "
+import json
+s = json.loads(open('o/sessions.jsonl').readline())
+f = s['flow']
+assert f['local_ip'] == '10.0.0.2' and f['remote_ip'] == '10.0.0.1', f
+assert f['client_ip'] == '10.0.0.1' and s['requests']['bytes'] == 27, s
+"
+	cat > cli.json <<'J'
+{ io: { input: { capture: { local_ip: "10.0.0.2" } }, mapping: { role: "client" } } }
+J
+	"$B/reasmd" -c cli.json -r "$T/gen/basic.pcap" -o o2 2>/dev/null
+	python3 -c "
+import json
+s = json.loads(open('o2/sessions.jsonl').readline())
+assert s['flow']['client_ip'] == '10.0.0.2' and s['flow']['local_ip'] == '10.0.0.2', s
+assert s['responses']['bytes'] == 27, s
+"
+}
