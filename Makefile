@@ -120,7 +120,7 @@ run:
 
 bench: 
 	@scripts/deps.sh bench
-	@$(MAKE) --no-print-directory all $(B)/tests/ringstress
+	@$(MAKE) --no-print-directory all $(B)/tests/ringstress $(B)/tests/benchgen $(B)/tests/pcaploop
 	@tests/bench/bench.sh $(B)
 
 install: all

@@ -48,8 +48,8 @@ struct session {
 	uint8_t local_side;
 	uint64_t first_ns, last_ns;
 	struct rdir d[2];		/* DIR_REQUESTS (client->server), DIR_RESPONSES */
-	int fd[2];			/* -o files, -1 when closed */
-	struct session *fprev, *fnext;	/* open-file LRU */
+	struct oslot *slot[2];		/* -o output slot, NULL when none */
+	bool written[2];		/* -o file exists (append from now on) */
 };
 
 struct reasm_stats {
@@ -65,6 +65,8 @@ struct reasm_stats {
 struct reasm;
 
 /* Output hooks (output.c). */
+/* The capture clock moved on (every 250 ms of capture time): flush. */
+void out_tick(struct reasm *R);
 void out_open(struct reasm *R, struct session *s);
 void out_chunk(struct reasm *R, struct session *s, int dir, uint64_t off,
     const uint8_t *p, size_t n);
@@ -106,8 +108,9 @@ struct reasm {
 	struct reasm_stats st;
 	/* output state */
 	FILE *sessions_jsonl;
-	struct session *fhead, *ftail;
-	unsigned open_files;
+	struct oslot *slots;		/* max_open_files of them */
+	struct oslot *shead, *stail;	/* in-use slots, least recently written first */
+	struct oslot *sfree;
 };
 
 void reasm_init(struct reasm *R, const struct conf *c, unsigned gen, unsigned shard);

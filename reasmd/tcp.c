@@ -136,7 +136,6 @@ session_new(struct reasm *R, const struct decoded *d, size_t bucket, bool src_is
 		s->sport = d->sport;
 	}
 	s->role_guessed = guessed;
-	s->fd[0] = s->fd[1] = -1;
 	if (R->have_local && R->local_family == s->family) {
 		if (memcmp(R->local_ip, s->cip, n) == 0)
 			s->local_side = 1;
@@ -472,6 +471,7 @@ reasm_tick(struct reasm *R, uint64_t ts_ns)
 	if (R->now_ns - R->last_sweep_ns < 1000000000ULL / 4)
 		return;
 	R->last_sweep_ns = R->now_ns;
+	out_tick(R);
 	while (R->lru_head && R->now_ns - R->lru_head->last_ns >= R->idle_ns)
 		session_close(R, R->lru_head, CLOSE_IDLE);
 	while (R->tomb_head && R->now_ns - R->tomb_head->last_ns >= R->grace_ns)

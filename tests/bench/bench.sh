@@ -14,3 +14,63 @@ echo "   with a 4 MiB ring (fits the last-level cache):"
 for size in 64 1500; do
 	"$B/tests/ringstress" bench $size "$secs" 4194304
 done
+
+# ---- reasmd against its peers, on the same files, in the same run ----
+tmp=${BENCH_DIR:-/dev/shm}/sth-bench.$$
+mkdir -p "$tmp"
+trap 'rm -rf "$tmp"' EXIT INT TERM
+bulk_mib=${BENCH_BULK_MIB:-1024}
+small_frames=${BENCH_SMALL_FRAMES:-20000000}
+
+# measure NAME CMD...: runs CMD, prints wall, CPU and peak RSS; sets $wall
+measure() {
+	name=$1; shift
+	/usr/bin/time -f "%e %U %S %M" -o "$tmp/time" "$@" >"$tmp/out" 2>"$tmp/err" || {
+		echo "$name failed:"; tail -5 "$tmp/err"; return 1; }
+	read -r wall user sys rss < "$tmp/time"
+	wall=$(awk -v w="$wall" 'BEGIN { print (w < 0.001 ? 0.001 : w) }')
+}
+
+rate() {	# rate BYTES PACKETS -> "X MB/s, Y Mpackets/s"
+	awk -v b="$1" -v p="$2" -v w="$wall" 'BEGIN { printf "%8.0f MB/s %7.2f Mpkt/s", b / w / 1e6, p / w / 1e6 }'
+}
+
+run_file() {	# run_file LABEL FILE EXPECTED_PAYLOAD
+	label=$1 f=$2 expect=$3
+	bytes=$(stat -c %s "$f")
+	pkts=$("$B/tests/pcaploop" "$f" | sed 's/packets=\([0-9]*\).*/\1/')
+	echo
+	echo "== $label: $(awk -v b="$bytes" 'BEGIN { printf "%.2f GB", b / 1e9 }'), $pkts packets"
+	printf '%-34s %s %s\n' "" "   throughput                 " "wall    user    sys   peak RSS"
+	measure "libpcap loop" "$B/tests/pcaploop" "$f"
+	t_pcap=$wall; printf '%-34s %s %6.2fs %6.2fs %6.2fs %7d KB\n' "bare libpcap read loop (ceiling)" "$(rate "$bytes" "$pkts")" "$wall" "$user" "$sys" "$rss"
+	measure "cat" sh -c "cat '$f' > '$tmp/cat.out'"
+	t_cat=$wall; printf '%-34s %s %6.2fs %6.2fs %6.2fs %7d KB\n' "cat F > tmpfs (ceiling)" "$(rate "$bytes" "$pkts")" "$wall" "$user" "$sys" "$rss"
+	rm -f "$tmp/cat.out"
+	measure "tcpdump" tcpdump -Z root -r "$f" -w /dev/null
+	t_dump=$wall; printf '%-34s %s %6.2fs %6.2fs %6.2fs %7d KB\n' "tcpdump -r F -w /dev/null" "$(rate "$bytes" "$pkts")" "$wall" "$user" "$sys" "$rss"
+	rm -rf "$tmp/tf"; mkdir -p "$tmp/tf"
+	measure "tcpflow" tcpflow -r "$f" -o "$tmp/tf"
+	t_flow=$wall; printf '%-34s %s %6.2fs %6.2fs %6.2fs %7d KB\n' "tcpflow -r F -o tmpfs" "$(rate "$bytes" "$pkts")" "$wall" "$user" "$sys" "$rss"
+	tf_bytes=$(find "$tmp/tf" -type f ! -name '*.xml' -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
+	rm -rf "$tmp/tf" "$tmp/ro"
+	measure "reasmd" "$B/reasmd" -r "$f" -o "$tmp/ro"
+	t_reasm=$wall; printf '%-34s %s %6.2fs %6.2fs %6.2fs %7d KB\n' "reasmd -r F -o tmpfs" "$(rate "$bytes" "$pkts")" "$wall" "$user" "$sys" "$rss"
+	got=$(find "$tmp/ro" -type f ! -name sessions.jsonl -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
+	gaps=$(grep -o 'bytes delivered, [0-9]* gaps' "$tmp/err" | awk '{ print $3 }')
+	if [ "$got" = "$expect" ] && [ "$gaps" = 0 ]; then verdict="exact ($got bytes, 0 gaps)"; else verdict="NOT EXACT: $got of $expect bytes, $gaps gaps"; fi
+	echo "   reasmd output: $verdict; tcpflow wrote $tf_bytes bytes"
+	rm -rf "$tmp/ro"
+	awk -v r="$t_reasm" -v f="$t_flow" -v d="$t_dump" -v p="$t_pcap" -v c="$t_cat" 'BEGIN {
+		printf "   ratios: reasmd/tcpflow %.2fx   reasmd/tcpdump %.2fx   of the libpcap-loop ceiling %.0f%%   of the cat ceiling %.0f%%\n",
+		    f / r, d / r, 100 * p / r, 100 * c / r }'
+}
+
+"$B/tests/benchgen" bulk "$tmp/bulk.pcap" "$bulk_mib" > "$tmp/bulk.info"
+run_file "bulk capture (10,000 flows, 64 active, MSS segments, ~1% reordered, ~1% retransmitted)" \
+    "$tmp/bulk.pcap" "$(sed 's/.*payload_bytes=//' "$tmp/bulk.info")"
+rm -f "$tmp/bulk.pcap"
+"$B/tests/benchgen" small "$tmp/small.pcap" "$small_frames" > "$tmp/small.info"
+run_file "64-byte frames (100,000 flows, 256 active)" \
+    "$tmp/small.pcap" "$(sed 's/.*payload_bytes=//' "$tmp/small.info")"
+rm -f "$tmp/small.pcap"

@@ -1,0 +1,210 @@
+/*
+ * benchgen.c — writes the benchmark captures and prints the bytes a
+ * correct reassembler must deliver.
+ *
+ *   benchgen bulk FILE [MIB]   >= MIB (default 1024) MiB: 10,000 flows, 64
+ *                              active at a time, MSS-sized bulk responses
+ *                              after a small request, ~1% of segments out of
+ *                              order and ~1% retransmitted
+ *   benchgen small FILE [N]    N (default 20,000,000) 64-byte frames: 100,000
+ *                              flows, 256 active, 10-byte segments
+ *
+ * Prints "flows=F frames=N payload_bytes=B" (B: stream bytes, both
+ * directions, every byte once).  Checksums are left zero (nothing here
+ * verifies them).
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MSS 1460
+
+static FILE *out;
+static uint64_t frames, ts_us = 1700000000ULL * 1000000ULL;
+static uint64_t rng = 88172645463325252ULL;
+
+static uint64_t
+xr(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+static void
+put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
+static void
+put32(uint8_t *p, uint32_t v) { p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16); p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v; }
+
+struct flow {
+	uint32_t cip, sip;
+	uint16_t cport, sport;
+	uint32_t cseq, sseq;
+	uint64_t req_left, resp_left;
+	int stage;		/* 0 syn, 1 synack, 2 ack, 3 data, 4 fin, 5 done */
+	uint32_t held_seq, held_len;	/* a segment held back (out of order) */
+	int held;
+	unsigned since_ack;
+};
+
+static uint8_t payload[65536];
+
+static void
+frame(const struct flow *f, int from_client, uint32_t seq, uint32_t ack, uint8_t flags,
+    uint32_t len)
+{
+	uint8_t h[16 + 14 + 20 + 20];
+	uint8_t *e = h + 16, *ip = e + 14, *t = ip + 20;
+	uint32_t caplen = 54 + len;
+
+	memset(h, 0, sizeof(h));
+	ts_us += 1;
+	uint32_t sec = (uint32_t)(ts_us / 1000000), usec = (uint32_t)(ts_us % 1000000);
+	memcpy(h, &sec, 4);
+	memcpy(h + 4, &usec, 4);
+	memcpy(h + 8, &caplen, 4);
+	memcpy(h + 12, &caplen, 4);
+	e[0] = 2; e[5] = 2; e[6] = 2; e[11] = 1;
+	e[12] = 0x08;
+	ip[0] = 0x45;
+	put16(ip + 2, (uint16_t)(40 + len));
+	ip[8] = 64;
+	ip[9] = 6;
+	put32(ip + 12, from_client ? f->cip : f->sip);
+	put32(ip + 16, from_client ? f->sip : f->cip);
+	put16(t, from_client ? f->cport : f->sport);
+	put16(t + 2, from_client ? f->sport : f->cport);
+	put32(t + 4, seq);
+	put32(t + 8, ack);
+	t[12] = 0x50;
+	t[13] = flags;
+	put16(t + 14, 65535);
+	fwrite(h, 1, sizeof(h), out);
+	if (len)
+		fwrite(payload + (seq & 1023), 1, len, out);
+	frames++;
+}
+
+/* Emits the flow's next packet; returns 0 when the flow is done. */
+static int
+step(struct flow *f, uint32_t seglen)
+{
+	switch (f->stage) {
+	case 0: frame(f, 1, f->cseq++, 0, 0x02, 0); f->stage = 1; return 1;
+	case 1: frame(f, 0, f->sseq++, f->cseq, 0x12, 0); f->stage = 2; return 1;
+	case 2: frame(f, 1, f->cseq, f->sseq, 0x10, 0); f->stage = 3; return 1;
+	case 3:
+		if (f->req_left > 0) {
+			uint32_t n = (uint32_t)(f->req_left < seglen ? f->req_left : seglen);
+			frame(f, 1, f->cseq, f->sseq, 0x18, n);
+			f->cseq += n;
+			f->req_left -= n;
+			return 1;
+		}
+		if (f->resp_left > 0 || f->held) {
+			uint32_t n = (uint32_t)(f->resp_left < seglen ? f->resp_left : seglen);
+			uint64_t r = xr() % 100;
+			if (f->held && (n == 0 || r < 50)) {
+				/* the held-back segment, now after its successor */
+				frame(f, 0, f->held_seq, f->cseq, 0x18, f->held_len);
+				f->held = 0;
+				return 1;
+			}
+			if (n == 0)
+				return 1;
+			if (r == 0 && !f->held && f->resp_left > n) {
+				f->held = 1;	/* ~1%: sent later, out of order */
+				f->held_seq = f->sseq;
+				f->held_len = n;
+			} else {
+				frame(f, 0, f->sseq, f->cseq, 0x18, n);
+				if (r == 1)	/* ~1%: retransmitted */
+					frame(f, 0, f->sseq, f->cseq, 0x18, n);
+			}
+			f->sseq += n;
+			f->resp_left -= n;
+			if (++f->since_ack >= 4) {
+				f->since_ack = 0;
+				frame(f, 1, f->cseq, f->held ? f->held_seq : f->sseq, 0x10, 0);
+			}
+			return 1;
+		}
+		f->stage = 4;
+		/* FALLTHROUGH */
+	case 4:
+		frame(f, 1, f->cseq++, f->sseq, 0x11, 0);
+		frame(f, 0, f->sseq++, f->cseq, 0x11, 0);
+		frame(f, 1, f->cseq, f->sseq, 0x10, 0);
+		f->stage = 5;
+		return 0;
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	uint32_t hdr[6] = { 0xa1b2c3d4, 0x00040002, 0, 0, 262144, 1 };
+	int bulk;
+	unsigned nflows, active;
+	uint64_t target, total_payload = 0;
+	uint32_t seglen;
+	struct flow *fl;
+	unsigned started = 0, done = 0;
+
+	if (argc < 3 || (strcmp(argv[1], "bulk") && strcmp(argv[1], "small"))) {
+		fprintf(stderr, "usage: benchgen bulk FILE [MIB] | small FILE [FRAMES]\n");
+		return 2;
+	}
+	bulk = strcmp(argv[1], "bulk") == 0;
+	out = fopen(argv[2], "wb");
+	if (out == NULL) {
+		perror(argv[2]);
+		return 1;
+	}
+	setvbuf(out, NULL, _IOFBF, 1 << 20);
+	for (size_t k = 0; k < sizeof(payload); k++)
+		payload[k] = (uint8_t)(xr() >> 32);
+	fwrite(hdr, 1, 24, out);
+	nflows = bulk ? 10000 : 100000;
+	active = bulk ? 64 : 256;
+	seglen = bulk ? MSS : 10;
+	target = bulk ? (argc > 3 ? strtoull(argv[3], NULL, 10) : 1024) << 20
+	    : (argc > 3 ? strtoull(argv[3], NULL, 10) : 20000000);
+	fl = calloc(active, sizeof(*fl));
+	/* Bulk: each flow carries an equal share of the bytes.  Small: of the
+	 * frames; a flow of X segments each way takes 7 control frames, 2X
+	 * data frames and X/4 ACKs. */
+	uint64_t per_flow = bulk ? target / nflows + 1 :
+	    2 * 10 * (uint64_t)((double)(target / nflows - 7) / 2.25);
+	for (unsigned k = 0; k < active; k++)
+		fl[k].stage = 5;
+	while (done < nflows) {
+		for (unsigned k = 0; k < active; k++) {
+			struct flow *f = &fl[k];
+			if (f->stage == 5) {
+				if (started >= nflows)
+					continue;
+				memset(f, 0, sizeof(*f));
+				f->cip = 0x0A000000u | (started & 0xFFFF);
+				f->sip = 0x0A640000u | ((started >> 16) & 0xFF);
+				f->cport = (uint16_t)(10000 + started % 50000);
+				f->sport = bulk ? 80 : 5060;
+				f->cseq = (uint32_t)xr();
+				f->sseq = (uint32_t)xr();
+				f->req_left = bulk ? 200 : per_flow / 2;
+				f->resp_left = bulk ? per_flow : per_flow / 2;
+				total_payload += f->req_left + f->resp_left;
+				started++;
+			}
+			if (!step(f, seglen))
+				done++;
+		}
+	}
+	fclose(out);
+	printf("flows=%u frames=%llu payload_bytes=%llu\n", nflows,
+	    (unsigned long long)frames, (unsigned long long)total_payload);
+	return 0;
+}
