@@ -101,6 +101,7 @@ main(int argc, char **argv)
 	if (rfile == NULL) {
 		log_errorx("no input: give -r FILE (or -r - for stdin); live input comes from capd");
 		usage(stderr);
+		conf_free(&c);
 		return 2;
 	}
 	if (odir == NULL && wfile == NULL && events == NULL)

@@ -640,7 +640,7 @@ reasm_summary(const struct reasm *R, FILE *f)
 		if (R->st.close_reason[k])
 			fprintf(f, " %s=%llu", wire_close_reason_name(k), (unsigned long long)R->st.close_reason[k]);
 	fprintf(f, "\nreasmd: drops: table_full=%llu packets, ooo_limit=%llu bytes, frag_limit=%llu packets; "
-	    "not TCP: %llu packets; late frames of closed sessions: %llu\n",
+	    "not TCP: %llu packets; frames after their session closed (final ACKs, stray segments): %llu\n",
 	    (unsigned long long)R->st.table_full_packets, (unsigned long long)R->st.ooo_limit_bytes,
 	    (unsigned long long)R->st.frag_limit_packets, (unsigned long long)R->st.not_tcp,
 	    (unsigned long long)R->st.late_packets);

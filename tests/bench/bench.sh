@@ -74,3 +74,18 @@ rm -f "$tmp/bulk.pcap"
 run_file "64-byte frames (100,000 flows, 256 active)" \
     "$tmp/small.pcap" "$(sed 's/.*payload_bytes=//' "$tmp/small.info")"
 rm -f "$tmp/small.pcap"
+
+# ---- memory per idle session ----
+echo
+echo "== memory per idle session (handshake and one byte each way, nothing buffered)"
+n_idle=${BENCH_IDLE_SESSIONS:-1000000}
+"$B/tests/benchgen" idle "$tmp/idle.pcap" "$n_idle" > /dev/null
+"$B/tests/benchgen" idle "$tmp/idle0.pcap" 1000 > /dev/null
+measure "reasmd idle" "$B/reasmd" -r "$tmp/idle.pcap"
+rss_n=$rss
+measure "reasmd idle baseline" "$B/reasmd" -r "$tmp/idle0.pcap"
+rss_0=$rss
+awk -v a="$rss_n" -v b="$rss_0" -v n="$n_idle" 'BEGIN {
+	printf "   %d sessions open at once: peak RSS %d KB vs %d KB for 1,000: %.0f bytes per idle session (limit 512)\n",
+	    n, a, b, (a - b) * 1024 / (n - 1000) }'
+rm -f "$tmp/idle.pcap" "$tmp/idle0.pcap"

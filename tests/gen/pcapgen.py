@@ -456,7 +456,38 @@ def special_cases(out):
     json.dump({"sessions": [c.truth()]}, open(os.path.join(out, "ipv4_fragments.expect.json"), "w"))
 
 
+def demo(path):
+    """A small HTTP exchange and a SIP call set up over TCP."""
+    pc = Pcap(path)
+    h = Conn(pc, ("192.0.2.10", 51000), ("192.0.2.80", 80))
+    h.handshake()
+    h.send(True, b"GET /hello.txt HTTP/1.1\r\nHost: demo.example\r\nUser-Agent: curl/8.0\r\nAccept: */*\r\n\r\n")
+    h.ack(False)
+    body = b"Hello from the stethoscope demo.\n"
+    h.send(False, b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+    h.ack(True)
+    h.close()
+    s = Conn(pc, ("192.0.2.20", 5062), ("192.0.2.60", 5060))
+    s.t = h.t
+    s.handshake()
+    sdp = b"v=0\r\no=alice 1 1 IN IP4 192.0.2.20\r\ns=-\r\nc=IN IP4 192.0.2.20\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\n"
+    hdr = (b"Via: SIP/2.0/TCP 192.0.2.20:5062;branch=z9hG4bK1\r\nFrom: <sip:alice@demo.example>;tag=a1\r\n"
+           b"To: <sip:bob@demo.example>\r\nCall-ID: demo-call-1\r\n")
+    s.send(True, b"INVITE sip:bob@demo.example SIP/2.0\r\n" + hdr + b"CSeq: 1 INVITE\r\nContent-Type: application/sdp\r\nContent-Length: %d\r\n\r\n" % len(sdp) + sdp)
+    s.send(False, b"SIP/2.0 100 Trying\r\n" + hdr + b"CSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n")
+    s.send(False, b"SIP/2.0 200 OK\r\n" + hdr.replace(b"bob@demo.example>", b"bob@demo.example>;tag=b2") + b"CSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n")
+    s.send(True, b"ACK sip:bob@demo.example SIP/2.0\r\n" + hdr + b"CSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n")
+    s.t += 2
+    s.send(True, b"BYE sip:bob@demo.example SIP/2.0\r\n" + hdr + b"CSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n")
+    s.send(False, b"SIP/2.0 200 OK\r\n" + hdr + b"CSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n")
+    s.close()
+    pc.close()
+
+
 def main():
+    if sys.argv[1] == "--demo":
+        demo(sys.argv[2])
+        return
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
     for name, fn in CASES.items():

@@ -8,6 +8,8 @@
  *                              order and ~1% retransmitted
  *   benchgen small FILE [N]    N (default 20,000,000) 64-byte frames: 100,000
  *                              flows, 256 active, 10-byte segments
+ *   benchgen idle FILE N       N sessions opened (handshake and one byte each
+ *                              way) and left open: for the per-session memory
  *
  * Prints "flows=F frames=N payload_bytes=B" (B: stream bytes, both
  * directions, every byte once).  Checksums are left zero (nothing here
@@ -154,9 +156,36 @@ main(int argc, char **argv)
 	struct flow *fl;
 	unsigned started = 0, done = 0;
 
-	if (argc < 3 || (strcmp(argv[1], "bulk") && strcmp(argv[1], "small"))) {
-		fprintf(stderr, "usage: benchgen bulk FILE [MIB] | small FILE [FRAMES]\n");
+	if (argc < 3 || (strcmp(argv[1], "bulk") && strcmp(argv[1], "small") && strcmp(argv[1], "idle"))) {
+		fprintf(stderr, "usage: benchgen bulk FILE [MIB] | small FILE [FRAMES] | idle FILE N\n");
 		return 2;
+	}
+	if (strcmp(argv[1], "idle") == 0) {
+		unsigned n = argc > 3 ? (unsigned)strtoul(argv[3], NULL, 10) : 1000000;
+		struct flow f;
+		out = fopen(argv[2], "wb");
+		if (out == NULL) {
+			perror(argv[2]);
+			return 1;
+		}
+		setvbuf(out, NULL, _IOFBF, 1 << 20);
+		fwrite(hdr, 1, 24, out);
+		for (unsigned k = 0; k < n; k++) {
+			memset(&f, 0, sizeof(f));
+			f.cip = 0x0A000000u | (k & 0xFFFFFF);
+			f.sip = 0x0A640001u;
+			f.cport = (uint16_t)(1024 + k % 60000);
+			f.sport = 80;
+			f.cseq = (uint32_t)xr();
+			f.sseq = (uint32_t)xr();
+			f.req_left = 1;
+			f.resp_left = 1;
+			for (int st = 0; st < 5; st++)	/* SYN, SYN-ACK, ACK, 1 byte, 1 byte */
+				step(&f, 1);
+		}
+		fclose(out);
+		printf("flows=%u frames=%llu\n", n, (unsigned long long)frames);
+		return 0;
 	}
 	bulk = strcmp(argv[1], "bulk") == 0;
 	out = fopen(argv[2], "wb");

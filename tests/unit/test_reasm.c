@@ -1,0 +1,391 @@
+/* test_reasm.c — the reassembler fed packets built in C, one test per
+ * behaviour; the record stream (-w) is read back and checked. */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "log.h"
+#include "reasmd.h"
+#include "recio.h"
+#include "t.h"
+#include "util.h"
+#include "wire.h"
+
+#define MAXS 8
+struct result {
+	int nsess;
+	uint64_t id[MAXS];
+	uint8_t bytes[MAXS][2][70000];
+	size_t len[MAXS][2];
+	uint64_t gap[MAXS][2];
+	unsigned reason[MAXS];
+	uint8_t guessed[MAXS];
+	uint16_t cport[MAXS];
+	struct wire_dir_counters c[MAXS][2];
+	int order_gap_before_chunk;	/* a gap record came before chunk N */
+	int events_half_close;
+};
+
+static struct reasm R;
+static struct conf C;
+static FILE *tmp;
+static uint64_t now = 1700000000ULL * NSEC_PER_SEC;
+
+static void
+start(const char *conftext)
+{
+	struct conf_diag d;
+
+	conf_load_text(&C, "t", conftext, strlen(conftext), 0, &d);
+	conf_diag_free(&d);
+	reasm_init(&R, &C, 0, 3);
+	tmp = tmpfile();
+	R.out.linktype = STH_DLT_RAW;
+	R.out.w = recw_open(fileno(tmp), 0);
+}
+
+static int
+sidx(struct result *r, uint64_t id)
+{
+	for (int k = 0; k < r->nsess; k++)
+		if (r->id[k] == id)
+			return k;
+	return -1;
+}
+
+static void
+finish(struct result *r)
+{
+	const struct wire_rec *rec;
+	char err[256];
+	struct recr *rr;
+	int chunks = 0;
+
+	reasm_close_all(&R, CLOSE_EOF);
+	recw_close(R.out.w);
+	R.out.w = NULL;
+	reasm_free(&R);
+	conf_free(&C);
+	memset(r, 0, sizeof(*r));
+	rewind(tmp);
+	rr = recr_open(dup(fileno(tmp)), 1, err, sizeof(err));
+	fclose(tmp);
+	while (rr && recr_next(rr, &rec, err, sizeof(err)) == 1) {
+		const void *b = rec + 1;
+		int k;
+		switch (rec->type) {
+		case REC_SESSION_OPEN: {
+			const struct rec_session_open *o = b;
+			if (r->nsess < MAXS) {
+				r->id[r->nsess] = o->session_id;
+				r->guessed[r->nsess] = o->flow.role_guessed;
+				r->cport[r->nsess] = o->flow.client_port;
+				r->nsess++;
+			}
+			break;
+		}
+		case REC_CHUNK: {
+			const struct rec_chunk *c = b;
+			size_t n = rec->len - sizeof(*rec) - sizeof(*c);
+			k = sidx(r, c->session_id);
+			if (k >= 0 && r->len[k][c->dir] + n <= sizeof(r->bytes[k][0])) {
+				memcpy(r->bytes[k][c->dir] + r->len[k][c->dir], c + 1, n);
+				r->len[k][c->dir] += n;
+			}
+			chunks++;
+			break;
+		}
+		case REC_GAP: {
+			const struct rec_gap *g = b;
+			k = sidx(r, g->session_id);
+			if (k >= 0)
+				r->gap[k][g->dir] += g->len;
+			if (!r->order_gap_before_chunk)
+				r->order_gap_before_chunk = chunks + 1;
+			break;
+		}
+		case REC_SESSION_CLOSE: {
+			const struct rec_session_close *c = b;
+			k = sidx(r, c->session_id);
+			if (k >= 0) {
+				r->reason[k] = c->reason;
+				r->c[k][0] = c->dir[0];
+				r->c[k][1] = c->dir[1];
+			}
+			break;
+		}
+		case REC_EVENT:
+			if (strstr((const char *)b + 8, "tcp_half_close"))
+				r->events_half_close++;
+			break;
+		}
+	}
+	recr_close(rr);
+}
+
+/* A raw IPv4 TCP packet. */
+static void
+pkt(int from_client, uint32_t seq, uint32_t ack, uint8_t flags, const void *data, size_t n)
+{
+	static uint8_t b[70000];
+	uint16_t cp = 40000, sp = 80;
+	size_t tot = 40 + n;
+
+	memset(b, 0, 40);
+	b[0] = 0x45;
+	b[2] = (uint8_t)(tot >> 8);
+	b[3] = (uint8_t)tot;
+	b[8] = 64;
+	b[9] = 6;
+	uint32_t a = htonl(0x0A000001), z = htonl(0x0A000002);
+	memcpy(b + 12, from_client ? &a : &z, 4);
+	memcpy(b + 16, from_client ? &z : &a, 4);
+	uint8_t *t = b + 20;
+	t[0] = (uint8_t)((from_client ? cp : sp) >> 8); t[1] = (uint8_t)(from_client ? cp : sp);
+	t[2] = (uint8_t)((from_client ? sp : cp) >> 8); t[3] = (uint8_t)(from_client ? sp : cp);
+	t[4] = (uint8_t)(seq >> 24); t[5] = (uint8_t)(seq >> 16); t[6] = (uint8_t)(seq >> 8); t[7] = (uint8_t)seq;
+	t[8] = (uint8_t)(ack >> 24); t[9] = (uint8_t)(ack >> 16); t[10] = (uint8_t)(ack >> 8); t[11] = (uint8_t)ack;
+	t[12] = 0x50;
+	t[13] = flags;
+	if (n)
+		memcpy(b + 40, data, n);
+	now += 1000000;
+	reasm_frame(&R, now, b, (uint32_t)tot, (uint32_t)tot);
+}
+
+#define CISN 1000u
+#define SISN 5000u
+static void
+handshake(uint32_t ci, uint32_t si)
+{
+	pkt(1, ci, 0, TH_SYN, NULL, 0);
+	pkt(0, si, ci + 1, TH_SYN | TH_ACK, NULL, 0);
+	pkt(1, ci + 1, si + 1, TH_ACK, NULL, 0);
+}
+
+static void
+reasm_in_order_and_fin(void)
+{
+	struct result r;
+
+	start("{}");
+	handshake(CISN, SISN);
+	pkt(1, CISN + 1, SISN + 1, TH_ACK | TH_PUSH, "hello ", 6);
+	pkt(1, CISN + 7, SISN + 1, TH_ACK | TH_PUSH, "world", 5);
+	pkt(0, SISN + 1, CISN + 12, TH_ACK | TH_PUSH, "ok", 2);
+	pkt(1, CISN + 12, SISN + 3, TH_FIN | TH_ACK, NULL, 0);
+	pkt(0, SISN + 3, CISN + 13, TH_FIN | TH_ACK, NULL, 0);
+	finish(&r);
+	T_EQ_U(r.nsess, 1);
+	T_EQ_U(r.len[0][0], 11);
+	T_CHECK(memcmp(r.bytes[0][0], "hello world", 11) == 0);
+	T_EQ_U(r.len[0][1], 2);
+	T_EQ_U(r.reason[0], CLOSE_FIN);
+	T_EQ_U(r.events_half_close, 2);
+	T_EQ_U(sid_shard(r.id[0]), 3);
+	T_EQ_U(r.guessed[0], 0);
+}
+
+static void
+reasm_out_of_order_and_retransmission(void)
+{
+	struct result r;
+
+	start("{}");
+	handshake(CISN, SISN);
+	pkt(1, CISN + 6, SISN + 1, TH_ACK, "world", 5);	/* early */
+	pkt(1, CISN + 1, SISN + 1, TH_ACK, "hello", 5);
+	pkt(1, CISN + 1, SISN + 1, TH_ACK, "hello", 5);	/* retransmitted */
+	pkt(1, CISN + 3, SISN + 1, TH_ACK, "llowo", 5);	/* overlapping, same bytes */
+	finish(&r);
+	T_EQ_U(r.len[0][0], 10);
+	T_CHECK(memcmp(r.bytes[0][0], "helloworld", 10) == 0);
+	T_EQ_U(r.c[0][0].retrans_bytes, 10);
+	T_EQ_U(r.c[0][0].stream_bytes, 10);
+	T_EQ_U(r.reason[0], CLOSE_EOF);
+}
+
+static void
+reasm_conflicting_overlap_first_wins(void)
+{
+	struct result r;
+
+	start("{}");
+	handshake(CISN, SISN);
+	pkt(1, CISN + 11, SISN + 1, TH_ACK, "AAAAA", 5);	/* held out of order */
+	pkt(1, CISN + 11, SISN + 1, TH_ACK, "BBBBB", 5);	/* conflicts with the held copy */
+	pkt(1, CISN + 1, SISN + 1, TH_ACK, "0123456789", 10);
+	finish(&r);
+	T_EQ_U(r.len[0][0], 15);
+	T_CHECK(memcmp(r.bytes[0][0] + 10, "AAAAA", 5) == 0);
+	T_EQ_U(r.c[0][0].overlap_conflicts, 1);
+	T_EQ_U(r.c[0][0].overlap_bytes, 5);
+}
+
+static void
+reasm_sequence_wraparound(void)
+{
+	struct result r;
+	uint32_t ci = 0xFFFFFFF8u;
+	char d[40];
+
+	memset(d, 'w', sizeof(d));
+	start("{}");
+	handshake(ci, SISN);
+	pkt(1, ci + 1, SISN + 1, TH_ACK, d, 20);	/* crosses 2^32 */
+	pkt(1, ci + 21, SISN + 1, TH_ACK, d, 20);
+	finish(&r);
+	T_EQ_U(r.len[0][0], 40);
+	T_EQ_U(r.gap[0][0], 0);
+}
+
+static void
+reasm_ack_declares_gap_at_once(void)
+{
+	struct result r;
+
+	start("{}");
+	handshake(CISN, SISN);
+	pkt(0, SISN + 1, CISN + 1, TH_ACK, "aaaaa", 5);
+	pkt(0, SISN + 11, CISN + 1, TH_ACK, "ccccc", 5);	/* bbbbb never captured */
+	pkt(1, CISN + 1, SISN + 16, TH_ACK, NULL, 0);	/* the client got it all */
+	pkt(1, CISN + 1, SISN + 16, TH_ACK | TH_PUSH, "next", 4);
+	finish(&r);
+	T_EQ_U(r.gap[0][1], 5);
+	T_EQ_U(r.len[0][1], 10);
+	/* The gap came right after the first chunk: at the ACK, before the
+	 * client's next chunk, not at the close. */
+	T_EQ_U(r.order_gap_before_chunk, 2);
+	T_EQ_U(r.c[0][1].stream_bytes, 15);
+}
+
+static void
+reasm_syn_data_rst_and_port_reuse(void)
+{
+	struct result r;
+
+	start("{}");
+	pkt(1, CISN, 0, TH_SYN, "early", 5);
+	pkt(0, SISN, CISN + 6, TH_SYN | TH_ACK, NULL, 0);
+	pkt(0, SISN + 1, CISN + 6, TH_RST | TH_ACK, NULL, 0);
+	pkt(1, CISN + 6, SISN + 1, TH_ACK, "late", 4);		/* after the RST: no new session */
+	now += 1000000000ULL;					/* past close_grace_ms */
+	handshake(90000, 7000);					/* same ports, new connection */
+	pkt(1, 90001, 7001, TH_ACK, "again", 5);
+	finish(&r);
+	T_EQ_U(r.nsess, 2);
+	T_CHECK(r.id[0] != r.id[1]);
+	T_EQ_U(r.len[0][0], 5);
+	T_EQ_U(r.reason[0], CLOSE_RST);
+	T_EQ_U(r.len[1][0], 5);
+	T_CHECK(memcmp(r.bytes[1][0], "again", 5) == 0);
+}
+
+static void
+reasm_midstream_guesses_client(void)
+{
+	struct result r;
+
+	start("{}");
+	pkt(0, 123456, 999, TH_ACK | TH_PUSH, "from server", 11);	/* port 80 side */
+	pkt(1, 999, 123467, TH_ACK | TH_PUSH, "from client", 11);
+	finish(&r);
+	T_EQ_U(r.nsess, 1);
+	T_EQ_U(r.guessed[0], 1);
+	T_EQ_U(r.cport[0], 40000);
+	T_EQ_U(r.len[0][1], 11);
+	T_EQ_U(r.len[0][0], 11);
+}
+
+static void
+reasm_idle_timeout_on_capture_time(void)
+{
+	struct result r;
+
+	start("{io:{input:{capture:{session_idle_sec:10}}}}");
+	handshake(CISN, SISN);
+	pkt(1, CISN + 1, SISN + 1, TH_ACK, "x", 1);
+	now += 11 * NSEC_PER_SEC;
+	reasm_tick(&R, now);
+	T_EQ_U(R.st.close_reason[CLOSE_IDLE], 1);
+	finish(&r);
+	T_EQ_U(r.reason[0], CLOSE_IDLE);
+}
+
+static void
+reasm_ooo_limit_forces_gap(void)
+{
+	struct result r;
+	char d[1000];
+
+	memset(d, 'z', sizeof(d));
+	start("{reasm:{ooo_bytes_per_dir:3000}}");
+	handshake(CISN, SISN);
+	for (int k = 1; k <= 5; k++)	/* the first 1000 bytes never come */
+		pkt(1, CISN + 1 + 1000u * (unsigned)k, SISN + 1, TH_ACK, d, 1000);
+	T_CHECK(R.mem_used <= 3000);
+	finish(&r);
+	T_EQ_U(r.gap[0][0], 1000);
+	T_EQ_U(r.len[0][0], 5000);
+	T_EQ_U(r.c[0][0].dropped_ooo, 1000);
+	T_EQ_U(r.c[0][0].stream_bytes, r.c[0][0].delivered + r.c[0][0].gap_bytes);
+}
+
+static void
+reasm_table_full_counted(void)
+{
+	struct result r;
+
+	start("{reasm:{max_sessions:1}}");
+	handshake(CISN, SISN);
+	/* another 4-tuple: the table is full */
+	{
+		static uint8_t b[60];
+		memset(b, 0, sizeof(b));
+		b[0] = 0x45; b[3] = 40; b[8] = 64; b[9] = 6;
+		b[12] = 10; b[15] = 9; b[16] = 10; b[19] = 2;
+		b[20] = 0x11; b[22] = 0; b[23] = 80; b[32] = 0x50; b[33] = TH_SYN;
+		reasm_frame(&R, now, b, 40, 40);
+	}
+	T_EQ_U(R.st.table_full_packets, 1);
+	finish(&r);
+	T_EQ_U(r.nsess, 1);
+}
+
+static void
+reasm_malformed_counted(void)
+{
+	struct result r;
+	uint8_t bad[30] = { 0x45, 0, 0, 30, 0, 0, 0, 0, 64, 6 };
+
+	start("{}");
+	reasm_frame(&R, now, bad, 30, 30);		/* TCP header cut */
+	bad[0] = 0x75;
+	reasm_frame(&R, now, bad, 30, 30);		/* IP version 7 */
+	handshake(CISN, SISN);
+	pkt(1, CISN + 1, SISN + 1, TH_ACK, "fine", 4);
+	T_EQ_U(R.st.decode_err[DEC_TRUNC_TCP], 1);
+	T_EQ_U(R.st.decode_err[DEC_BAD_IP_VERSION], 1);
+	finish(&r);
+	T_EQ_U(r.len[0][0], 4);
+}
+
+int
+main(void)
+{
+	log_set_console_level(LOG_ERROR);
+	T_RUN(reasm_in_order_and_fin);
+	T_RUN(reasm_out_of_order_and_retransmission);
+	T_RUN(reasm_conflicting_overlap_first_wins);
+	T_RUN(reasm_sequence_wraparound);
+	T_RUN(reasm_ack_declares_gap_at_once);
+	T_RUN(reasm_syn_data_rst_and_port_reuse);
+	T_RUN(reasm_midstream_guesses_client);
+	T_RUN(reasm_idle_timeout_on_capture_time);
+	T_RUN(reasm_ooo_limit_forces_gap);
+	T_RUN(reasm_table_full_counted);
+	T_RUN(reasm_malformed_counted);
+	return T_DONE();
+}
