@@ -9,6 +9,9 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+extern volatile uint8_t fuzz_sink;
+volatile uint8_t fuzz_sink;
+
 static const int dlts[] = { STH_DLT_EN10MB, STH_DLT_RAW, STH_DLT_LINUX_SLL,
     STH_DLT_LINUX_SLL2, STH_DLT_NULL, STH_DLT_LOOP, STH_DLT_IPV4, STH_DLT_IPV6 };
 
@@ -26,9 +29,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int dlt = dlts[data[0] % (sizeof(dlts) / sizeof(dlts[0]))];
 	if (decode_frame(dlt, f, size - 1, &d) == DEC_OK) {
 		/* Touch every byte the decoder says is payload. */
-		static volatile uint8_t sum;
+		uint8_t sum = 0;
 		for (size_t k = 0; k < d.payload_len; k++)
 			sum ^= d.payload[k];
+		fuzz_sink = sum;
 		(void)decode_flow_hash(d.family, d.src, d.sport, d.dst, d.dport);
 	}
 	(void)decode_l3_offset(dlt, f, size - 1, &off);
