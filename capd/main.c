@@ -1,44 +1,321 @@
 /*
- * capd/main.c — the privileged capture daemon.
+ * capd/main.c — the capture daemon: the only privileged process.
  *
- * This version reads and checks the configuration (--check-config); the
- * daemon's work arrives with its own issue.
+ * Reads top to bottom: options and configuration; acquire what needs
+ * privileges (capture handles opened, configured, activated and filtered;
+ * for -r only the file's descriptor; the -w output; capd.sock bound); drop
+ * privileges (chroot to an empty directory, setgroups, setresgid,
+ * setresuid, no_new_privs, verified) and enter the sandbox; then read
+ * packets, hand them to the shards and to -w, until the end of the file,
+ * SIGTERM/SIGINT (flush the rings, exit 0) or a lost interface (exit 3).
  */
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
-#include "conf.h"
+#include "capd.h"
+#include "chan.h"
 #include "log.h"
 #include "opts.h"
+#include "privdrop.h"
+#include "sandbox.h"
+#include "util.h"
+
+enum { OPT_SPEED = OPT_DAEMON_BASE, OPT_NO_PROMISC, OPT_IMMEDIATE, OPT_SHARDS };
 
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: capd [options]\n"
-	    "capd: the privileged capture daemon of stethoscope.\n\n%s", opts_common_help);
+	fprintf(f,
+	    "usage: capd -i IFACE[,IFACE...]|any [options]\n"
+	    "       capd -r FILE|- [--speed X] [options]\n"
+	    "The privileged capture daemon of stethoscope: captures packets, drops its\n"
+	    "privileges before reading any, and hands them to the reasmd shards on\n"
+	    "RUN_DIR/capd.sock and/or writes them as pcap (-w).\n\n"
+	    "  -i IFACE            capture on IFACE (also \"a,b\" or \"any\"); io.input.capture.iface\n"
+	    "  -r FILE|-           read a pcap/pcapng file or stdin instead\n"
+	    "      --speed X       pace a replay at X times the original rate (0: as fast as possible)\n"
+	    "  -f FILTER           BPF filter (else the config's bpf-filter template, else \"tcp\")\n"
+	    "  -s SNAPLEN          bytes captured per packet (io.input.capture.snaplen)\n"
+	    "  -B KIB              capture buffer in KiB, as tcpdump -B (scapy_bufsize, in bytes)\n"
+	    "      --no-promisc    do not put the interface in promiscuous mode\n"
+	    "      --immediate     deliver packets at once (low latency, more wake-ups)\n"
+	    "  -w FILE|-           also write the packets as pcap (like tcpdump -w)\n"
+	    "  -Z USER             user to run as after opening the capture (runtime.capture_user)\n"
+	    "      --shards W      number of reasmd shards (runtime.workers)\n"
+	    "Exit status: 0 done (end of file, SIGTERM), 1 error, 2 bad usage or config,\n"
+	    "3 a live interface went away or down.  SIGUSR1 prints the counters.\n\n"
+	    "%s", opts_common_help);
+}
+
+static struct capd C;
+
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	(void)arg;
+	if (sig == SIGUSR1) {
+		source_read_stats(&C);
+		capd_print_counters(&C, stderr);
+		return;
+	}
+	log_info("%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	C.stopping = true;
+	event_base_loopbreak(C.base);
+}
+
+static void
+on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	uint64_t t;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (!C.file_mode) {
+		/* Live: also drain handles whose descriptors stay quiet until
+		 * a buffer block fills. */
+		source_resume(&C);
+		t = now_wall_ns();
+	} else if (C.speed > 0 && C.first_ts_ns != 0)
+		t = C.first_ts_ns + (uint64_t)((double)(now_mono_ns() - C.start_mono_ns) * C.speed);
+	else
+		t = C.last_ts_ns;
+	if (t > C.last_ts_ns && !C.file_mode)
+		C.last_ts_ns = t;
+	shards_tick(&C, t);
+	if (C.dumper != NULL)
+		pcap_dump_flush(C.dumper);
+}
+
+static void
+on_stats(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	source_read_stats(&C);
+	if (source_check_ifaces(&C) < 0) {
+		C.exit_code = CAPD_EXIT_IFACE_LOST;
+		event_base_loopbreak(C.base);
+	}
+}
+
+/* An empty directory to chroot into, made while root. */
+static const char *
+empty_dir(const char *run_dir, char *buf, size_t size)
+{
+	struct stat sb;
+
+	if (stat("/var/empty", &sb) == 0 && S_ISDIR(sb.st_mode) && sb.st_uid == 0 &&
+	    !(sb.st_mode & 022))
+		return "/var/empty";
+	snprintf(buf, size, "%s/empty", run_dir);
+	if (mkdir_p(buf, 0555) < 0 || chmod(buf, 0555) < 0)
+		return NULL;
+	return buf;
 }
 
 int
 main(int argc, char **argv)
 {
-	static const struct option longopts[] = { COMMON_LONGOPTS, { NULL, 0, NULL, 0 } };
+	static const struct option longopts[] = {
+		COMMON_LONGOPTS,
+		{ "speed", required_argument, NULL, OPT_SPEED },
+		{ "no-promisc", no_argument, NULL, OPT_NO_PROMISC },
+		{ "immediate", no_argument, NULL, OPT_IMMEDIATE },
+		{ "shards", required_argument, NULL, OPT_SHARDS },
+		{ NULL, 0, NULL, 0 },
+	};
 	struct daemon_opts o;
 	struct conf c;
+	const char *wpath = NULL, *filter_arg = NULL;
+	char err[512], bufsize[32], pathbuf[512], emptybuf[512];
+	bool immediate = false;
 	int ch;
 
 	opts_init(&o, "capd");
-	while ((ch = getopt_long(argc, argv, COMMON_SHORTOPTS, longopts, NULL)) != -1) {
+	memset(&C, 0, sizeof(C));
+	C.lfd = -1;
+	C.ifsock = -1;
+	while ((ch = getopt_long(argc, argv, COMMON_SHORTOPTS "i:r:f:s:B:w:Z:", longopts, NULL)) != -1) {
 		if (opts_common(&o, ch, optarg))
 			continue;
-		if (ch == 'h') {
-			usage(stdout);
-			return 0;
+		switch (ch) {
+		case 'i': opts_override(&o, "io.input.capture.iface", optarg); break;
+		case 'r': opts_override(&o, "io.input.capture.file", optarg); break;
+		case 'f': filter_arg = optarg; opts_override(&o, "io.input.capture.bpf-filter", optarg); break;
+		case 's': opts_override(&o, "io.input.capture.snaplen", optarg); break;
+		case 'B': {
+			uint64_t kib;
+			if (parse_u64(optarg, 1, 2u * 1024 * 1024, &kib) < 0) {
+				fprintf(stderr, "capd: -B: expected a buffer size in KiB, found \"%s\"\n", optarg);
+				return 2;
+			}
+			snprintf(bufsize, sizeof(bufsize), "%llu", (unsigned long long)kib * 1024);
+			opts_override(&o, "io.input.capture.scapy_bufsize", bufsize);
+			break;
 		}
+		case 'w': wpath = optarg; break;
+		case 'Z': opts_override(&o, "runtime.capture_user", optarg); break;
+		case OPT_SPEED: {
+			char *end;
+			C.speed = strtod(optarg, &end);
+			if (*optarg == '\0' || *end != '\0' || C.speed < 0 || C.speed > 1e6) {
+				fprintf(stderr, "capd: --speed: expected a rate factor >= 0, found \"%s\"\n", optarg);
+				return 2;
+			}
+			break;
+		}
+		case OPT_NO_PROMISC: opts_override(&o, "io.input.capture.promisc", "false"); break;
+		case OPT_IMMEDIATE: immediate = true; break;
+		case OPT_SHARDS: opts_override(&o, "runtime.workers", optarg); break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "capd: unexpected argument \"%s\"\n", argv[optind]);
 		usage(stderr);
 		return 2;
 	}
 	opts_load_config(&o, &c);
-	log_errorx("this build of capd only checks configurations (--check-config)");
-	conf_free(&c);
-	return 2;
+	C.c = &c;
+	C.nshards = (unsigned)c.workers;
+	C.shards = xcalloc(C.nshards, sizeof(*C.shards));
+	for (unsigned k = 0; k < C.nshards; k++)
+		C.shards[k].idx = k;
+	C.block = c.overflow == OVERFLOW_BLOCK;
+	/* Shards are served unless capd only writes a pipe (-w without --run-dir). */
+	C.serve = wpath == NULL || o.run_dir != NULL;
+	if (c.file == NULL && c.iface == NULL) {
+		log_errorx("nothing to capture: give -i IFACE or -r FILE (or io.input.capture.iface/file)");
+		usage(stderr);
+		return 2;
+	}
+	if (immediate && c.file == NULL)
+		C.speed = -1;	/* see source_open_live */
+
+	/* ---- acquire, privileged ---- */
+	if (c.file != NULL) {
+		if (source_open_file_fd(&C, c.file, err, sizeof(err)) < 0)
+			fatalx("%s", err);
+	} else {
+		char *filter;
+		if (source_open_live(&C, c.iface, err, sizeof(err)) < 0)
+			fatalx("%s", err);
+		filter = conf_capture_filter(&c);
+		if (source_set_filter(&C, filter, err, sizeof(err)) < 0)
+			fatalx("%s", err);
+		log_info("capturing on %s with filter \"%s\"", c.iface, filter);
+		free(filter);
+		if (immediate)
+			C.speed = 0;
+	}
+	if (wpath != NULL) {
+		C.wfile = strcmp(wpath, "-") == 0 ? stdout : fopen(wpath, "wb");
+		if (C.wfile == NULL)
+			fatal("-w %s", wpath);
+	}
+	if (C.serve) {
+		if (mkdir_p(c.run_dir, 0750) < 0)
+			fatal("run directory %s", c.run_dir);
+		snprintf(pathbuf, sizeof(pathbuf), "%s/capd.sock", c.run_dir);
+		C.lfd = chan_listen(pathbuf, c.group, err, sizeof(err));
+		if (C.lfd < 0)
+			fatalx("%s", err);
+		if (geteuid() == 0) {
+			/* The shards run as runtime.user in runtime.group. */
+			struct group *g = getgrnam(c.group);
+			if (g != NULL && chown(c.run_dir, 0, g->gr_gid) == 0)
+				chmod(c.run_dir, 0750);
+		}
+	}
+
+	/* ---- drop privileges, then the sandbox ---- */
+	{
+		struct privdrop_opts po = { c.capture_user, c.group, NULL };
+		if (geteuid() == 0)
+			po.chroot_dir = empty_dir(C.serve ? c.run_dir : "/run/stethoscope", emptybuf, sizeof(emptybuf));
+		if (privdrop(&po, err, sizeof(err)) < 0)
+			fatalx("%s", err);
+		log_info("running as uid %ld (effective %ld), gid %ld", (long)getuid(), (long)geteuid(), (long)getgid());
+	}
+	signal(SIGPIPE, SIG_IGN);
+	C.base = event_base_new();
+	if (C.base == NULL)
+		fatalx("cannot create the event loop");
+	{
+		int r = sandbox_enter(SANDBOX_CAPD, err, sizeof(err));
+		if (r < 0)
+			fatalx("%s", err);
+		log_info(r ? "seccomp sandbox in force" : "no system-call sandbox in this build");
+	}
+
+	/* ---- only now is packet data read ---- */
+	if (C.file_mode) {
+		char *filter;
+		if (source_start_file(&C, err, sizeof(err)) < 0)
+			fatalx("%s", err);
+		if (filter_arg != NULL || conf_given(&c, "io.input.capture.bpf-filter") || c.local_ip || c.remote_ip) {
+			filter = conf_capture_filter(&c);
+			if (source_set_filter(&C, filter, err, sizeof(err)) < 0)
+				fatalx("%s", err);
+			free(filter);
+		}
+	}
+	if (C.wfile != NULL) {
+		for (int k = 1; k < C.nsrc; k++)
+			if (C.src[k].dlt != C.src[0].dlt)
+				fatalx("-w: %s and %s have different link types; one pcap file needs one",
+				    C.src[0].name, C.src[k].name);
+		C.dumper = pcap_dump_fopen(C.src[0].p, C.wfile);
+		if (C.dumper == NULL)
+			fatalx("-w %s: %s", wpath, pcap_geterr(C.src[0].p));
+	}
+	{
+		struct event *sigs[4];
+		int signos[4] = { SIGTERM, SIGINT, SIGUSR1, SIGHUP };
+		struct timeval tick = { 0, 100000 }, sec = { 1, 0 };
+		for (int k = 0; k < 4; k++) {
+			sigs[k] = evsignal_new(C.base, signos[k], on_signal, NULL);
+			if (signos[k] != SIGHUP)
+				event_add(sigs[k], NULL);
+		}
+		C.ev_tick = event_new(C.base, -1, EV_PERSIST, on_tick, NULL);
+		event_add(C.ev_tick, &tick);
+		C.ev_stats = event_new(C.base, -1, EV_PERSIST, on_stats, NULL);
+		event_add(C.ev_stats, &sec);
+		if (C.serve)
+			shard_listen_events(&C);
+		source_arm(&C);
+		opts_ready(&o);
+		if (C.file_mode && C.serve && C.block)
+			log_info("waiting for %u shard%s before reading (block mode: a replay is lossless)",
+			    C.nshards, C.nshards == 1 ? "" : "s");
+		event_base_dispatch(C.base);
+		for (int k = 0; k < 4; k++)
+			event_free(sigs[k]);
+	}
+
+	/* ---- the end: everything captured goes out, then EOF ---- */
+	if (C.pend && C.serve && !C.stopping) {
+		/* nothing more will free space in a dead loop; count it */
+		C.shards[C.pend_shard < C.nshards ? C.pend_shard : 0].ring_full_packets++;
+	}
+	source_read_stats(&C);
+	shards_close(&C);
+	if (C.dumper != NULL) {
+		pcap_dump_flush(C.dumper);
+		pcap_dump_close(C.dumper);
+	}
+	capd_print_counters(&C, stderr);
+	return C.exit_code;
 }

@@ -23,10 +23,144 @@
 #include "reasmd.h"
 #include "recio.h"
 #include "util.h"
+#include "chan.h"
+#include "ringev.h"
 
-enum { OPT_EVENTS = OPT_DAEMON_BASE, OPT_MAX_OPEN };
+#define CAPD_IFACES 16
+
+enum { OPT_EVENTS = OPT_DAEMON_BASE, OPT_MAX_OPEN, OPT_FROM, OPT_SHARD };
 
 static volatile sig_atomic_t reasmd_stop;
+
+/* ---- input from capd's ring (--from SOCK --shard N/W) ---- */
+
+struct ringin {
+	struct reasm *R;
+	struct event_base *base;
+	const char *path;
+	unsigned shard, nshards;
+	struct ringev *re;
+	struct event *ev_retry;
+	struct backoff bo;
+	int dlt[CAPD_IFACES];
+	bool eos, stop;
+};
+
+static int
+ringin_record(const struct wire_rec *rec, void *arg)
+{
+	struct ringin *I = arg;
+	const void *b = rec + 1;
+
+	switch (rec->type) {
+	case REC_INTERFACE: {
+		const struct rec_interface *i = b;
+		if (i->id < CAPD_IFACES)
+			I->dlt[i->id] = (int)i->linktype;
+		if (I->R->out.linktype < 0) {
+			I->R->out.linktype = (int)i->linktype;
+			I->R->out.snaplen = (int)i->snaplen;
+			out_interface(I->R);
+		}
+		break;
+	}
+	case REC_PACKET: {
+		const struct rec_packet *p = b;
+		int dlt = p->ifid < CAPD_IFACES ? I->dlt[p->ifid] : -1;
+		reasm_frame(I->R, dlt, p->ts_ns, (const uint8_t *)(p + 1), p->caplen, p->origlen);
+		break;
+	}
+	case REC_TICK:
+		reasm_tick(I->R, ((const struct rec_tick *)b)->ts_ns);
+		break;
+	case REC_EOS:
+		I->eos = true;
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+static void ringin_connect(evutil_socket_t fd, short what, void *arg);
+
+static void
+ringin_lost(struct ringev *re, void *arg)
+{
+	struct ringin *I = arg;
+	unsigned ms;
+	struct timeval tv;
+
+	(void)re;
+	if (I->eos || I->stop) {
+		event_base_loopbreak(I->base);
+		return;
+	}
+	ms = backoff_next(&I->bo);
+	log_warnx("capd went away; reconnecting to %s in %u ms (sessions stay open)", I->path, ms);
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(I->ev_retry, &tv);
+}
+
+/* Connects (again) to capd and starts reading its ring.  Returns 0 or -1
+ * (a retry is scheduled when the loop runs). */
+static int
+ringin_open(struct ringin *I, char *err, size_t errlen)
+{
+	struct msg_hello h;
+	struct msg_hello_ok ok;
+	struct ring *r;
+	int sock, rfd;
+	char name[32];
+
+	snprintf(name, sizeof(name), "reasmd %u/%u", I->shard, I->nshards);
+	chan_hello_init(&h, ROLE_REASMD, I->shard, I->nshards,
+	    REC_WANT(REC_INTERFACE) | REC_WANT(REC_PACKET) | REC_WANT(REC_TICK) | REC_WANT(REC_EOS), name);
+	sock = chan_handshake(I->path, &h, &ok, &rfd, 5000, err, errlen);
+	if (sock < 0)
+		return -1;
+	r = ring_attach(rfd, err, errlen);
+	close(rfd);
+	if (r == NULL) {
+		close(sock);
+		return -1;
+	}
+	if (I->re != NULL)
+		ringev_free(I->re);
+	I->re = ringev_consumer_new(I->base, sock, r, ringin_record, ringin_lost, I, 1024);
+	backoff_reset(&I->bo);
+	return 0;
+}
+
+static void
+ringin_connect(evutil_socket_t fd, short what, void *arg)
+{
+	struct ringin *I = arg;
+	char err[256];
+
+	(void)fd;
+	(void)what;
+	if (ringin_open(I, err, sizeof(err)) < 0) {
+		unsigned ms = backoff_next(&I->bo);
+		struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+		static struct log_rl rl;
+		log_ratelimited(&rl, 1, 30000, LOG_WARNING, "%s (retrying in %u ms)", err, ms);
+		evtimer_add(I->ev_retry, &tv);
+	} else
+		log_info("connected to %s as shard %u/%u", I->path, I->shard, I->nshards);
+}
+
+static void
+ringin_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct ringin *I = arg;
+
+	(void)sig;
+	(void)what;
+	I->stop = true;
+	event_base_loopbreak(I->base);
+}
 
 static void
 on_signal(int sig)
@@ -40,8 +174,11 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: reasmd -r FILE|- [-o DIR] [-w FILE|-] [--events FILE|-] [options]\n"
+	    "       reasmd --from RUN/capd.sock --shard N/W [-o DIR] [-w FILE|-] [--events FILE|-]\n"
 	    "Rebuilds the byte streams of every TCP connection in a capture.\n\n"
 	    "  -r FILE|-           read a pcap or pcapng file, or stdin\n"
+	    "      --from SOCK     read the packets capd hands to one shard (capd.sock)\n"
+	    "      --shard N/W     which shard this is, of how many (default 0/1)\n"
 	    "  -o DIR              write DIR/<session>.requests, .responses and sessions.jsonl\n"
 	    "  -w FILE|-           write the record stream (see stethoscope-dump)\n"
 	    "      --events FILE|- write session events as JSON lines\n"
@@ -66,13 +203,18 @@ main(int argc, char **argv)
 		COMMON_LONGOPTS,
 		{ "events", required_argument, NULL, OPT_EVENTS },
 		{ "max-open-files", required_argument, NULL, OPT_MAX_OPEN },
+		{ "from", required_argument, NULL, OPT_FROM },
+		{ "shard", required_argument, NULL, OPT_SHARD },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct daemon_opts o;
 	struct conf c;
 	const char *rfile = NULL, *odir = NULL, *wfile = NULL, *events = NULL, *maxopen = NULL;
+	const char *from = NULL;
+	unsigned shard = 0, nshards = 1;
 	char err[PCAP_ERRBUF_SIZE + 256];
 	struct reasm R;
+	struct ringin I;
 	struct pcap_pkthdr *h;
 	const u_char *pkt;
 	FILE *in = NULL, *wf = NULL;
@@ -89,6 +231,14 @@ main(int argc, char **argv)
 		case 'w': wfile = optarg; break;
 		case OPT_EVENTS: events = optarg; break;
 		case OPT_MAX_OPEN: maxopen = optarg; break;
+		case OPT_FROM: from = optarg; break;
+		case OPT_SHARD:
+			if (sscanf(optarg, "%u/%u", &shard, &nshards) != 2 || nshards == 0 ||
+			    nshards > 256 || shard >= nshards) {
+				fprintf(stderr, "reasmd: --shard: expected N/W with N < W <= 256, found \"%s\"\n", optarg);
+				return 2;
+			}
+			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -98,8 +248,8 @@ main(int argc, char **argv)
 	if (maxopen != NULL)
 		opts_override(&o, "runtime.max_open_files", maxopen);
 	opts_load_config(&o, &c);
-	if (rfile == NULL) {
-		log_errorx("no input: give -r FILE (or -r - for stdin); live input comes from capd");
+	if (rfile == NULL && from == NULL) {
+		log_errorx("no input: give -r FILE (or -r - for stdin), or --from RUN/capd.sock --shard N/W");
 		usage(stderr);
 		conf_free(&c);
 		return 2;
@@ -107,17 +257,39 @@ main(int argc, char **argv)
 	if (odir == NULL && wfile == NULL && events == NULL)
 		log_info("no output chosen (-o, -w, --events): printing the summary only");
 
+	if (rfile != NULL && from != NULL) {
+		log_errorx("-r and --from: choose one input");
+		conf_free(&c);
+		return 2;
+	}
 	/* Acquire: the input and the outputs, before any privilege drop. */
-	in = strcmp(rfile, "-") == 0 ? stdin : fopen(rfile, "rb");
-	if (in == NULL)
-		fatal("%s", rfile);
+	if (rfile != NULL) {
+		in = strcmp(rfile, "-") == 0 ? stdin : fopen(rfile, "rb");
+		if (in == NULL)
+			fatal("%s", rfile);
+	}
 	if (wfile != NULL)
 		wf = open_out(wfile, "-w");
-	reasm_init(&R, &c, 0, 0);
+	reasm_init(&R, &c, 0, shard);
 	R.out.dir = odir;
 	R.out.max_open_files = (unsigned)c.max_open_files;
 	R.out.events = events ? open_out(events, "--events") : NULL;
 	R.out.w = wf ? recw_open(fileno(wf), 0) : NULL;
+	memset(&I, 0, sizeof(I));
+	if (from != NULL) {
+		/* Connect while privileged, like every other acquisition: the
+		 * run directory may not be reachable by runtime.user. */
+		I.R = &R;
+		I.path = from;
+		I.shard = shard;
+		I.nshards = nshards;
+		for (int k = 0; k < CAPD_IFACES; k++)
+			I.dlt[k] = -1;
+		backoff_init(&I.bo, 100, 5000);
+		I.base = event_base_new();
+		if (ringin_open(&I, err, sizeof(err)) < 0)
+			fatalx("%s", err);
+	}
 	{
 		struct privdrop_opts po = { c.user, c.group, NULL };
 		if (out_init(&R, err, sizeof(err)) < 0)
@@ -131,6 +303,34 @@ main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 
+	if (from != NULL) {
+		struct event *sigs[2];
+		R.out.linktype = -1;
+		I.ev_retry = evtimer_new(I.base, ringin_connect, &I);
+		sigs[0] = evsignal_new(I.base, SIGTERM, ringin_signal, &I);
+		sigs[1] = evsignal_new(I.base, SIGINT, ringin_signal, &I);
+		event_add(sigs[0], NULL);
+		event_add(sigs[1], NULL);
+		log_info("connected to %s as shard %u/%u", from, shard, nshards);
+		opts_ready(&o);
+		event_base_dispatch(I.base);
+		reasm_close_all(&R, I.eos ? CLOSE_EOF : CLOSE_SHUTDOWN);
+		out_finish(&R);
+		if (R.out.w && recw_close(R.out.w) < 0)
+			log_warn("-w %s", wfile);
+		if (R.out.events && R.out.events != stdout)
+			fclose(R.out.events);
+		reasm_summary(&R, stderr);
+		reasm_free(&R);
+		if (I.re)
+			ringev_free(I.re);
+		event_free(I.ev_retry);
+		event_free(sigs[0]);
+		event_free(sigs[1]);
+		event_base_free(I.base);
+		conf_free(&c);
+		return 0;
+	}
 	p = pcap_fopen_offline_with_tstamp_precision(in, PCAP_TSTAMP_PRECISION_NANO, err);
 	if (p == NULL)
 		fatalx("%s: %s", rfile, err);
@@ -143,7 +343,7 @@ main(int argc, char **argv)
 		uint64_t ts = (uint64_t)h->ts.tv_sec * NSEC_PER_SEC + (uint64_t)h->ts.tv_usec;
 		if (r == 0)
 			continue;
-		reasm_frame(&R, ts, pkt, h->caplen, h->len);
+		reasm_frame(&R, R.out.linktype, ts, pkt, h->caplen, h->len);
 	}
 	if (!reasmd_stop && r == PCAP_ERROR)
 		log_warnx("%s: %s (the sessions read so far are closed with reason eof)", rfile, pcap_geterr(p));

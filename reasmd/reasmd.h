@@ -114,8 +114,8 @@ struct reasm {
 };
 
 void reasm_init(struct reasm *R, const struct conf *c, unsigned gen, unsigned shard);
-/* One captured frame. */
-void reasm_frame(struct reasm *R, uint64_t ts_ns, const uint8_t *frame,
+/* One captured frame of the given link type (DLT). */
+void reasm_frame(struct reasm *R, int dlt, uint64_t ts_ns, const uint8_t *frame,
     uint32_t caplen, uint32_t origlen);
 /* Capture time moved (a tick): runs the idle timers. */
 void reasm_tick(struct reasm *R, uint64_t ts_ns);

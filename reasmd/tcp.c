@@ -574,7 +574,7 @@ tcp_segment(struct reasm *R, const struct decoded *d, const struct frame *fr, si
 }
 
 void
-reasm_frame(struct reasm *R, uint64_t ts_ns, const uint8_t *frame, uint32_t caplen,
+reasm_frame(struct reasm *R, int dlt, uint64_t ts_ns, const uint8_t *frame, uint32_t caplen,
     uint32_t origlen)
 {
 	struct decoded d, whole;
@@ -585,7 +585,7 @@ reasm_frame(struct reasm *R, uint64_t ts_ns, const uint8_t *frame, uint32_t capl
 
 	R->st.packets++;
 	reasm_tick(R, ts_ns);
-	r = decode_frame(R->out.linktype, frame, caplen, &d);
+	r = decode_frame(dlt, frame, caplen, &d);
 	if (r == DEC_NOT_IP || r == DEC_NOT_TCP_UDP) {
 		R->st.not_tcp++;
 		return;

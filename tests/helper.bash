@@ -49,3 +49,79 @@ wait_for() {
 		sleep 0.05
 	done
 }
+
+# ---- network namespaces (live tests; root) ----
+# netns_up: two namespaces joined by a veth pair.
+#   $NSA has $VA = 10.77.0.1/24; $NSB has $VB = 10.77.0.2/24 and 10.77.0.3/24.
+netns_up() {
+	local id
+	id=$(printf '%04x' $(( ($$ + RANDOM) % 65536 )))
+	NSA=sth-a-$id NSB=sth-b-$id VA=stha$id VB=sthb$id
+	ip netns add "$NSA" && ip netns add "$NSB" || return 1
+	ip link add "$VA" type veth peer name "$VB" || return 1
+	ip link set "$VA" netns "$NSA" && ip link set "$VB" netns "$NSB"
+	ip -n "$NSA" addr add 10.77.0.1/24 dev "$VA"
+	ip -n "$NSB" addr add 10.77.0.2/24 dev "$VB"
+	ip -n "$NSB" addr add 10.77.0.3/24 dev "$VB"
+	ip -n "$NSA" link set lo up && ip -n "$NSB" link set lo up
+	ip -n "$NSA" link set "$VA" up && ip -n "$NSB" link set "$VB" up
+	# wait until B answers A (no bare sleep): a connection to a closed port
+	# refused by B's stack proves the path works both ways
+	wait_for netns_reachable
+}
+
+netns_reachable() {
+	ip netns exec "$NSA" timeout 2 bash -c 'exec 3<>/dev/tcp/10.77.0.2/1' 2>&1 | grep -q refused
+}
+
+netns_down() {
+	[ -n "${NSA:-}" ] && ip netns del "$NSA" 2>/dev/null
+	[ -n "${NSB:-}" ] && ip netns del "$NSB" 2>/dev/null
+	NSA= NSB=
+}
+
+# in_a / in_b CMD...: run CMD in a namespace
+in_a() { ip netns exec "$NSA" "$@"; }
+in_b() { ip netns exec "$NSB" "$@"; }
+
+# start_capd_a LOG ARGS...: capd in namespace A, backgrounded; waits for its
+# ready line.  Sets CAPD_PID (capd, for signals) and CAPD_JOB (for wait).
+start_capd_a() {
+	local log=$1; shift
+	rm -f "$T/capd.ready"
+	ip netns exec "$NSA" timeout 120 "$B/capd" --ready-fd 3 "$@" 3>"$T/capd.ready" 2>"$log" &
+	CAPD_JOB=$!	# wait on this: its status is capd's
+	wait_for pgrep -f "^$B/capd --ready-fd 3" >/dev/null
+	CAPD_PID=$(pgrep -f "^$B/capd --ready-fd 3" | head -1)
+	wait_for grep -q ready "$T/capd.ready" || { cat "$log"; return 1; }
+}
+
+# socat_transfer PORT FILE [DSTIP]: server in B writes what it receives to
+# FILE.recv; client in A sends FILE; returns when the server has it all.
+socat_transfer() {
+	local port=$1 file=$2 dst=${3:-10.77.0.2}
+	in_b timeout 60 socat -u "TCP-LISTEN:$port,bind=$dst,reuseaddr" "CREATE:$file.recv" &
+	local spid=$!
+	wait_for in_b sh -c "ss -ltn | grep -q ':$port '"
+	in_a timeout 60 socat -u "FILE:$file" "TCP:$dst:$port"
+	wait $spid
+}
+
+# sessions_with FILE OUTDIRS...: the session ids whose requests equal FILE
+requests_equal() {
+	python3 - "$@" <<'PY'
+import hashlib, json, os, sys
+want = hashlib.sha256(open(sys.argv[1], "rb").read()).hexdigest()
+n = 0
+for d in sys.argv[2:]:
+    p = os.path.join(d, "sessions.jsonl")
+    if not os.path.exists(p):
+        continue
+    for l in open(p):
+        s = json.loads(l)
+        f = os.path.join(d, s["requests"]["file"])
+        if hashlib.sha256(open(f, "rb").read()).hexdigest() == want:
+            n += 1
+print(n)
+PY
+}

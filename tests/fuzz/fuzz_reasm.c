@@ -53,7 +53,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		f = malloc(n ? n : 1);
 		memcpy(f, data + i, n);
 		ts += (data[0] & 0x80) ? 5000000000ULL : 1000000ULL;
-		reasm_frame(&R, ts, f, (uint32_t)n, (uint32_t)n);
+		reasm_frame(&R, STH_DLT_RAW, ts, f, (uint32_t)n, (uint32_t)n);
 		free(f);
 		i += n;
 	}

@@ -152,7 +152,7 @@ pkt(int from_client, uint32_t seq, uint32_t ack, uint8_t flags, const void *data
 	if (n)
 		memcpy(b + 40, data, n);
 	now += 1000000;
-	reasm_frame(&R, now, b, (uint32_t)tot, (uint32_t)tot);
+	reasm_frame(&R, STH_DLT_RAW, now, b, (uint32_t)tot, (uint32_t)tot);
 }
 
 #define CISN 1000u
@@ -347,7 +347,7 @@ reasm_table_full_counted(void)
 		b[0] = 0x45; b[3] = 40; b[8] = 64; b[9] = 6;
 		b[12] = 10; b[15] = 9; b[16] = 10; b[19] = 2;
 		b[20] = 0x11; b[22] = 0; b[23] = 80; b[32] = 0x50; b[33] = TH_SYN;
-		reasm_frame(&R, now, b, 40, 40);
+		reasm_frame(&R, STH_DLT_RAW, now, b, 40, 40);
 	}
 	T_EQ_U(R.st.table_full_packets, 1);
 	finish(&r);
@@ -361,9 +361,9 @@ reasm_malformed_counted(void)
 	uint8_t bad[30] = { 0x45, 0, 0, 30, 0, 0, 0, 0, 64, 6 };
 
 	start("{}");
-	reasm_frame(&R, now, bad, 30, 30);		/* TCP header cut */
+	reasm_frame(&R, STH_DLT_RAW, now, bad, 30, 30);		/* TCP header cut */
 	bad[0] = 0x75;
-	reasm_frame(&R, now, bad, 30, 30);		/* IP version 7 */
+	reasm_frame(&R, STH_DLT_RAW, now, bad, 30, 30);		/* IP version 7 */
 	handshake(CISN, SISN);
 	pkt(1, CISN + 1, SISN + 1, TH_ACK, "fine", 4);
 	T_EQ_U(R.st.decode_err[DEC_TRUNC_TCP], 1);

@@ -1,0 +1,97 @@
+/*
+ * capd.h — the capture daemon's state, shared by its files: main.c
+ * (start-up, privilege drop, loop), source.c (libpcap handles: live
+ * interfaces or a file, pacing, counters), shard.c (the reasmd shards on
+ * capd.sock: hello, rings, packets, ticks).
+ */
+#ifndef CAPD_H
+#define CAPD_H
+
+#include <pcap/pcap.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <event2/event.h>
+
+#include "conf.h"
+#include "ringev.h"
+#include "wire.h"
+
+#define CAPD_MAX_IF 16
+#define CAPD_EXIT_IFACE_LOST 3	/* distinct status: the launcher restarts capd */
+
+struct shard {
+	unsigned idx;
+	struct ringev *re;		/* NULL while no reasmd is connected */
+	uint64_t handed_packets, handed_bytes;
+	uint64_t ring_full_packets, ring_full_bytes;
+	uint64_t disconnects;
+};
+
+struct source {
+	pcap_t *p;
+	char name[64];
+	int ifid, dlt, snaplen;
+	struct event *ev;
+	struct pcap_stat last;		/* the kernel's counters as last read */
+	uint64_t kernel_drops, if_drops, received;
+};
+
+struct capd {
+	struct event_base *base;
+	struct conf *c;
+	unsigned nshards;
+	struct shard *shards;
+	bool serve;			/* shards on capd.sock */
+	int lfd;
+	struct event *ev_accept;
+	struct source src[CAPD_MAX_IF];
+	int nsrc;
+	bool file_mode, block, eof, stopping;
+	double speed;
+	FILE *in;			/* -r: opened before the drop */
+	const char *in_name;
+	pcap_dumper_t *dumper;
+	FILE *wfile;			/* -w: opened before the drop */
+	int ifsock;			/* for interface-state ioctls */
+	uint64_t captured_packets, captured_bytes;
+	uint64_t last_ts_ns;		/* capture time */
+	uint64_t first_ts_ns, start_mono_ns;	/* --speed pacing */
+	uint64_t not_ip_packets;
+	struct event *ev_read, *ev_tick, *ev_stats, *ev_pace;
+	/* A packet read but not yet handed on (full ring in block mode, or
+	 * waiting for its time under --speed). */
+	bool pend;
+	unsigned pend_shard;
+	int pend_src;
+	struct pcap_pkthdr pend_hdr;
+	uint8_t *pend_data;
+	int exit_code;
+};
+
+/* source.c */
+int source_open_live(struct capd *C, const char *ifaces, char *err, size_t errlen);
+int source_open_file_fd(struct capd *C, const char *path, char *err, size_t errlen);
+int source_start_file(struct capd *C, char *err, size_t errlen);
+int source_set_filter(struct capd *C, const char *filter, char *err, size_t errlen);
+void source_arm(struct capd *C);
+void source_resume(struct capd *C);
+void source_read_stats(struct capd *C);
+int source_check_ifaces(struct capd *C);
+
+/* shard.c */
+void shard_listen_events(struct capd *C);
+/* Hands one packet on: -w, then its shard's ring.  Returns 0, or -1 when
+ * the shard's ring is full in block mode (the caller keeps the packet). */
+int shard_dispatch(struct capd *C, int src, const struct pcap_pkthdr *h,
+    const uint8_t *data, unsigned *shard_out);
+int shard_push(struct capd *C, unsigned shard, int src, const struct pcap_pkthdr *h,
+    const uint8_t *data);
+unsigned shard_of(const struct capd *C, int dlt, const uint8_t *data, uint32_t caplen);
+bool shards_all_connected(const struct capd *C);
+void shards_tick(struct capd *C, uint64_t ts_ns);
+void shards_flush(struct capd *C);
+void shards_close(struct capd *C);
+void capd_print_counters(struct capd *C, FILE *f);
+uint64_t capd_ts_ns(const struct pcap_pkthdr *h);
+
+#endif

@@ -1,0 +1,269 @@
+/*
+ * shard.c — capd's consumers: one reasmd per shard, each on its own ring.
+ *
+ * A shard connects to capd.sock and says which shard it is (N of W); capd
+ * answers with a fresh sealed ring.  Packets go to shard
+ * hash(unordered address pair) % W, so both directions of a connection
+ * and every fragment of a datagram meet in one shard.  A full ring drops
+ * and counts (ring_full, packets and bytes, per shard) in drop mode, or
+ * holds the capture back in block mode; a shard that is not connected has
+ * its packets counted under ring_full too.  Every 100 ms each shard gets a
+ * tick with the capture time.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "capd.h"
+#include "chan.h"
+#include "decode.h"
+#include "log.h"
+#include "util.h"
+
+uint64_t
+capd_ts_ns(const struct pcap_pkthdr *h)
+{
+	/* The handles are opened with nanosecond precision. */
+	return (uint64_t)h->ts.tv_sec * NSEC_PER_SEC + (uint64_t)h->ts.tv_usec;
+}
+
+unsigned
+shard_of(const struct capd *C, int dlt, const uint8_t *data, uint32_t caplen)
+{
+	size_t off;
+	int v;
+
+	if (C->nshards <= 1)
+		return 0;
+	v = decode_l3_offset(dlt, data, caplen, &off);
+	if (v == 4 && off + 20 <= caplen)
+		return decode_pair_hash(4, data + off + 12, data + off + 16) % C->nshards;
+	if (v == 6 && off + 40 <= caplen)
+		return decode_pair_hash(6, data + off + 8, data + off + 24) % C->nshards;
+	return 0;
+}
+
+static struct capd *shard_capd;	/* the one capd of this process */
+
+static void
+shard_space(struct ringev *re, void *arg)
+{
+	(void)re;
+	(void)arg;
+	source_resume(shard_capd);
+}
+
+static void
+shard_lost(struct ringev *re, void *arg)
+{
+	struct shard *S = arg;
+
+	(void)re;
+	log_warnx("shard %u disconnected; its packets are counted as ring_full until it reconnects", S->idx);
+	S->disconnects++;
+	ringev_free(S->re);
+	S->re = NULL;
+	/* A capture held back for this shard goes on (its packets drop). */
+	source_resume(shard_capd);
+}
+
+static void
+shard_send_interfaces(struct capd *C, struct shard *S)
+{
+	for (int k = 0; k < C->nsrc; k++) {
+		struct rec_interface i = { (uint32_t)C->src[k].ifid, (uint32_t)C->src[k].dlt,
+		    (uint32_t)C->src[k].snaplen, (uint32_t)strlen(C->src[k].name) };
+		ringev_push(S->re, REC_INTERFACE, &i, sizeof(i), C->src[k].name, i.name_len);
+	}
+	ringev_flush(S->re);
+}
+
+static void
+shard_reject(int fd, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_warnx("refused a consumer: %s", msg);
+	chan_send(fd, MSG_REJECT, msg, strlen(msg), -1);
+	close(fd);
+}
+
+static void
+shard_on_accept(evutil_socket_t lfd, short what, void *arg)
+{
+	struct capd *C = arg;
+	char body[WIRE_MSG_MAX], err[256];
+	struct msg_hello h;
+	struct msg_hello_ok ok;
+	struct ring *r;
+	unsigned type;
+	int fd, n;
+
+	(void)what;
+	fd = accept(lfd, NULL, NULL);
+	if (fd < 0)
+		return;
+	fd_set_cloexec(fd);
+	n = chan_recv(fd, &type, body, sizeof(body), NULL, 2000, err, sizeof(err));
+	if (n < 0 || type != MSG_HELLO || chan_hello_check(body, n, &h, err, sizeof(err)) < 0) {
+		shard_reject(fd, "bad hello: %s", n < 0 || type == MSG_HELLO ? err : "not a hello");
+		return;
+	}
+	if (h.nshards != C->nshards || h.shard >= C->nshards) {
+		shard_reject(fd, "capd runs %u shard%s (runtime.workers); %s asked for shard %u/%u",
+		    C->nshards, C->nshards == 1 ? "" : "s", h.name, h.shard, h.nshards);
+		return;
+	}
+	if (C->shards[h.shard].re != NULL) {
+		shard_reject(fd, "shard %u/%u is already connected", h.shard, h.nshards);
+		return;
+	}
+	r = ring_create((size_t)C->c->ring_bytes, err, sizeof(err));
+	if (r == NULL) {
+		shard_reject(fd, "cannot make a ring: %s", err);
+		return;
+	}
+	ok.ring_bytes = ring_size(r);
+	ok.shard = h.shard;
+	ok.flags = 0;
+	if (chan_send(fd, MSG_HELLO_OK, &ok, sizeof(ok), ring_fd(r)) < 0) {
+		log_warn("shard %u: sending its ring", h.shard);
+		ring_free(r);
+		close(fd);
+		return;
+	}
+	C->shards[h.shard].re = ringev_producer_new(C->base, fd, r, C->block,
+	    shard_space, shard_lost, &C->shards[h.shard]);
+	log_info("shard %u/%u connected (%s)", h.shard, h.nshards, h.name);
+	shard_send_interfaces(C, &C->shards[h.shard]);
+	source_resume(C);
+}
+
+void
+shard_listen_events(struct capd *C)
+{
+	shard_capd = C;
+	C->ev_accept = event_new(C->base, C->lfd, EV_READ | EV_PERSIST, shard_on_accept, C);
+	event_add(C->ev_accept, NULL);
+}
+
+bool
+shards_all_connected(const struct capd *C)
+{
+	for (unsigned k = 0; k < C->nshards; k++)
+		if (C->shards[k].re == NULL)
+			return false;
+	return true;
+}
+
+int
+shard_push(struct capd *C, unsigned shard, int src, const struct pcap_pkthdr *h,
+    const uint8_t *data)
+{
+	struct shard *S = &C->shards[shard];
+	struct rec_packet p = { capd_ts_ns(h), 0, (uint32_t)C->src[src].ifid, h->caplen,
+	    h->len < h->caplen ? h->caplen : h->len, 0, { 0 } };
+	size_t bytes = sizeof(struct wire_rec) + sizeof(p) + h->caplen;
+
+	if (S->re == NULL) {
+		S->ring_full_packets++;
+		S->ring_full_bytes += h->caplen;
+		return 0;
+	}
+	if (ringev_push(S->re, REC_PACKET, &p, sizeof(p), data, h->caplen) < 0) {
+		if (C->block && !ringev_lost(S->re) && bytes <= ring_max_record(ringev_ring(S->re)))
+			return -1;	/* held back: shard_space resumes */
+		S->ring_full_packets++;
+		S->ring_full_bytes += h->caplen;
+		return 0;
+	}
+	S->handed_packets++;
+	S->handed_bytes += h->caplen;
+	return 0;
+}
+
+int
+shard_dispatch(struct capd *C, int src, const struct pcap_pkthdr *h,
+    const uint8_t *data, unsigned *shard_out)
+{
+	unsigned s;
+
+	C->last_ts_ns = capd_ts_ns(h);
+	if (C->dumper != NULL)
+		pcap_dump((u_char *)C->dumper, h, data);
+	if (!C->serve)
+		return 0;
+	s = shard_of(C, C->src[src].dlt, data, h->caplen);
+	*shard_out = s;
+	return shard_push(C, s, src, h, data);
+}
+
+void
+shards_tick(struct capd *C, uint64_t ts_ns)
+{
+	struct rec_tick t = { ts_ns };
+
+	for (unsigned k = 0; k < C->nshards; k++)
+		if (C->shards[k].re != NULL) {
+			ringev_push(C->shards[k].re, REC_TICK, &t, sizeof(t), NULL, 0);
+			ringev_flush(C->shards[k].re);
+		}
+}
+
+void
+shards_flush(struct capd *C)
+{
+	for (unsigned k = 0; k < C->nshards; k++)
+		if (C->shards[k].re != NULL)
+			ringev_flush(C->shards[k].re);
+}
+
+void
+shards_close(struct capd *C)
+{
+	for (unsigned k = 0; k < C->nshards; k++)
+		if (C->shards[k].re != NULL) {
+			ringev_push(C->shards[k].re, REC_EOS, NULL, 0, NULL, 0);
+			ringev_close_producer(C->shards[k].re);
+		}
+}
+
+void
+capd_print_counters(struct capd *C, FILE *f)
+{
+	uint64_t handed = 0, full = 0, kernel = 0;
+
+	for (unsigned k = 0; k < C->nshards; k++) {
+		handed += C->shards[k].handed_packets;
+		full += C->shards[k].ring_full_packets;
+	}
+	fprintf(f, "capd: captured %" PRIu64 " packets (%" PRIu64 " bytes): handed to shards %" PRIu64
+	    ", ring_full %" PRIu64 "\n", C->captured_packets, C->captured_bytes, handed, full);
+	for (unsigned k = 0; C->serve && k < C->nshards; k++) {
+		struct shard *S = &C->shards[k];
+		fprintf(f, "capd: shard %u: handed %" PRIu64 " packets (%" PRIu64 " bytes), ring_full %"
+		    PRIu64 " packets (%" PRIu64 " bytes), disconnects %" PRIu64 "%s\n", k,
+		    S->handed_packets, S->handed_bytes, S->ring_full_packets, S->ring_full_bytes,
+		    S->disconnects, S->re ? "" : " (not connected)");
+	}
+	for (int k = 0; k < C->nsrc; k++) {
+		struct source *s = &C->src[k];
+		if (C->file_mode)
+			continue;
+		kernel += s->kernel_drops + s->if_drops;
+		fprintf(f, "capd: %s: pcap_kernel %" PRIu64 " packets (dropped by the kernel %" PRIu64
+		    ", by the interface %" PRIu64 "), received %" PRIu64 "\n", s->name,
+		    s->kernel_drops + s->if_drops, s->kernel_drops, s->if_drops, s->received);
+	}
+	(void)kernel;
+	fflush(f);
+}

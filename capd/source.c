@@ -1,0 +1,376 @@
+/*
+ * source.c — capd's packet sources: live interfaces (one libpcap handle
+ * each, opened, configured and activated while privileged) or one capture
+ * file (only its descriptor is opened while privileged; libpcap parses it
+ * after the drop).  Reading is driven by the event loop: a live handle's
+ * selectable descriptor, or for a file a read event that re-arms itself,
+ * paced by --speed and held back while a ring is full in block mode.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "capd.h"
+#include "log.h"
+#include "util.h"
+
+#define READ_BATCH 512
+
+static void
+source_on_live(evutil_socket_t fd, short what, void *arg);
+
+static void
+handle_packet(struct capd *C, int src, const struct pcap_pkthdr *h, const uint8_t *data)
+{
+	unsigned shard = 0;
+
+	C->captured_packets++;
+	C->captured_bytes += h->caplen;
+	if (shard_dispatch(C, src, h, data, &shard) < 0) {
+		/* Block mode, full ring: keep it until the shard has room. */
+		C->pend = true;
+		C->pend_shard = shard;
+		C->pend_src = src;
+		C->pend_hdr = *h;
+		memcpy(C->pend_data, data, h->caplen);
+	}
+}
+
+static void
+live_cb(u_char *user, const struct pcap_pkthdr *h, const u_char *data)
+{
+	struct capd *C = (struct capd *)user;
+	int src = 0;
+
+	/* Which handle: pcap_dispatch is called per source with C as user;
+	 * the source index rides in C->pend_src meanwhile. */
+	src = C->pend_src;
+	handle_packet(C, src, h, data);
+}
+
+int
+source_open_live(struct capd *C, const char *ifaces, char *err, size_t errlen)
+{
+	char *list = xstrdup(ifaces), *save = NULL;
+	char perr[PCAP_ERRBUF_SIZE];
+
+	for (char *name = strtok_r(list, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
+		struct source *s;
+		pcap_t *p;
+		int r;
+
+		while (*name == ' ')
+			name++;
+		if (C->nsrc == CAPD_MAX_IF) {
+			snprintf(err, errlen, "more than %d interfaces", CAPD_MAX_IF);
+			goto bad;
+		}
+		p = pcap_create(name, perr);
+		if (p == NULL) {
+			snprintf(err, errlen, "%s: %s", name, perr);
+			goto bad;
+		}
+		pcap_set_snaplen(p, (int)C->c->snaplen);
+		pcap_set_promisc(p, C->c->promisc ? 1 : 0);
+		pcap_set_timeout(p, 100);
+		if (C->c->scapy_bufsize > 0)
+			pcap_set_buffer_size(p, (int)C->c->scapy_bufsize);
+		pcap_set_tstamp_precision(p, PCAP_TSTAMP_PRECISION_NANO);
+		if (C->speed < 0)	/* --immediate rides on a negative speed */
+			pcap_set_immediate_mode(p, 1);
+		r = pcap_activate(p);
+		if (r == PCAP_ERROR_PERM_DENIED || (r == PCAP_ERROR && geteuid() != 0 &&
+		    strstr(pcap_geterr(p), "ermission") != NULL)) {
+			snprintf(err, errlen, "%s: no permission to capture (%s). Run capd as root, or give it the "
+			    "capabilities: setcap cap_net_raw,cap_net_admin+ep %s", name, pcap_geterr(p), "capd");
+			pcap_close(p);
+			goto bad;
+		}
+		if (r == PCAP_ERROR_NO_SUCH_DEVICE) {
+			snprintf(err, errlen, "%s: no such interface (%s)", name, pcap_geterr(p));
+			pcap_close(p);
+			goto bad;
+		}
+		if (r < 0) {
+			snprintf(err, errlen, "%s: %s", name, pcap_geterr(p));
+			pcap_close(p);
+			goto bad;
+		}
+		if (r > 0)
+			log_warnx("%s: %s", name, pcap_statustostr(r));
+		s = &C->src[C->nsrc];
+		memset(s, 0, sizeof(*s));
+		s->p = p;
+		s->ifid = C->nsrc;
+		s->dlt = pcap_datalink(p);
+		s->snaplen = pcap_snapshot(p);
+		sth_strlcpy(s->name, name, sizeof(s->name));
+		C->nsrc++;
+	}
+	free(list);
+	if (C->nsrc == 0) {
+		snprintf(err, errlen, "no interface given");
+		return -1;
+	}
+	/* A socket for interface-state ioctls after the drop. */
+	C->ifsock = socket(AF_INET, SOCK_DGRAM, 0);
+	return 0;
+bad:
+	free(list);
+	return -1;
+}
+
+int
+source_open_file_fd(struct capd *C, const char *path, char *err, size_t errlen)
+{
+	C->in_name = path;
+	C->in = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+	if (C->in == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	C->file_mode = true;
+	return 0;
+}
+
+/* After the drop: libpcap reads the file's header. */
+int
+source_start_file(struct capd *C, char *err, size_t errlen)
+{
+	char perr[PCAP_ERRBUF_SIZE];
+	struct source *s = &C->src[0];
+	pcap_t *p = pcap_fopen_offline_with_tstamp_precision(C->in, PCAP_TSTAMP_PRECISION_NANO, perr);
+
+	if (p == NULL) {
+		snprintf(err, errlen, "%s: %s", C->in_name, perr);
+		return -1;
+	}
+	memset(s, 0, sizeof(*s));
+	s->p = p;
+	s->dlt = pcap_datalink(p);
+	s->snaplen = pcap_snapshot(p);
+	sth_strlcpy(s->name, C->in_name, sizeof(s->name));
+	C->nsrc = 1;
+	return 0;
+}
+
+int
+source_set_filter(struct capd *C, const char *filter, char *err, size_t errlen)
+{
+	for (int k = 0; k < C->nsrc; k++) {
+		struct bpf_program prog;
+		if (pcap_compile(C->src[k].p, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) < 0) {
+			snprintf(err, errlen, "filter \"%s\": %s", filter, pcap_geterr(C->src[k].p));
+			return -1;
+		}
+		if (pcap_setfilter(C->src[k].p, &prog) < 0) {
+			snprintf(err, errlen, "%s: setting the filter: %s", C->src[k].name, pcap_geterr(C->src[k].p));
+			pcap_freecode(&prog);
+			return -1;
+		}
+		pcap_freecode(&prog);
+	}
+	return 0;
+}
+
+/* Reads from one live handle until it has nothing more (non-blocking). */
+static void
+live_drain(struct capd *C, int k)
+{
+	int n;
+
+	if (C->pend)
+		return;
+	do {
+		C->pend_src = k;
+		n = pcap_dispatch(C->src[k].p, READ_BATCH, live_cb, (u_char *)C);
+	} while (n > 0 && !C->pend && !C->stopping);
+	if (n == PCAP_ERROR) {
+		log_errorx("%s: %s: capture stopped", C->src[k].name, pcap_geterr(C->src[k].p));
+		C->exit_code = CAPD_EXIT_IFACE_LOST;
+		event_base_loopbreak(C->base);
+	}
+	shards_flush(C);
+}
+
+static void
+source_on_live(evutil_socket_t fd, short what, void *arg)
+{
+	struct capd *C = arg;
+
+	(void)fd;
+	(void)what;
+	for (int k = 0; k < C->nsrc; k++)
+		live_drain(C, k);
+}
+
+/* The capture time of a paced replay: where the original clock is now. */
+static uint64_t
+pace_target_mono(struct capd *C, uint64_t ts)
+{
+	return C->start_mono_ns + (uint64_t)((double)(ts - C->first_ts_ns) / C->speed);
+}
+
+static void
+file_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct capd *C = arg;
+	struct pcap_pkthdr *h;
+	const u_char *data;
+	int r = 1;
+
+	(void)fd;
+	(void)what;
+	if (C->pend || C->eof || C->stopping)
+		return;
+	if (C->serve && C->block && !shards_all_connected(C))
+		return;		/* a lossless replay waits for every shard */
+	for (int n = 0; n < READ_BATCH && !C->pend; n++) {
+		r = pcap_next_ex(C->src[0].p, &h, &data);
+		if (r != 1)
+			break;
+		if (C->speed > 0) {
+			uint64_t ts = capd_ts_ns(h);
+			if (C->first_ts_ns == 0) {
+				C->first_ts_ns = ts;
+				C->start_mono_ns = now_mono_ns();
+			}
+			uint64_t due = ts < C->first_ts_ns ? C->start_mono_ns : pace_target_mono(C, ts);
+			uint64_t now = now_mono_ns();
+			if (due > now + 1000000) {
+				/* Not yet: keep it and come back at its time. */
+				struct timeval tv = { (time_t)((due - now) / NSEC_PER_SEC),
+				    (suseconds_t)(((due - now) % NSEC_PER_SEC) / 1000) };
+				C->captured_packets++;
+				C->captured_bytes += h->caplen;
+				C->pend = true;
+				C->pend_src = 0;
+				C->pend_hdr = *h;
+				C->pend_shard = (unsigned)-1;	/* not dispatched yet */
+				memcpy(C->pend_data, data, h->caplen);
+				shards_flush(C);
+				event_add(C->ev_pace, &tv);
+				return;
+			}
+		}
+		handle_packet(C, 0, h, data);
+	}
+	shards_flush(C);
+	if (r == 1 || C->pend) {
+		if (!C->pend)
+			event_active(C->ev_read, EV_TIMEOUT, 0);
+		return;
+	}
+	if (r == PCAP_ERROR)
+		log_warnx("%s: %s (stopping at the last good packet)", C->in_name, pcap_geterr(C->src[0].p));
+	C->eof = true;
+	log_info("%s: end of file after %llu packets", C->in_name, (unsigned long long)C->captured_packets);
+	event_base_loopbreak(C->base);
+}
+
+/* Hands on the packet held back, then reads on. */
+void
+source_resume(struct capd *C)
+{
+	if (C == NULL || C->stopping)
+		return;
+	if (C->pend) {
+		struct capd *c = C;
+		if (c->pend_shard == (unsigned)-1) {
+			/* A paced packet whose time has come. */
+			unsigned shard = 0;
+			c->pend = false;
+			if (shard_dispatch(c, c->pend_src, &c->pend_hdr, c->pend_data, &shard) < 0) {
+				c->pend = true;
+				c->pend_shard = shard;
+				return;
+			}
+		} else if (c->serve) {
+			if (shard_push(c, c->pend_shard, c->pend_src, &c->pend_hdr, c->pend_data) < 0)
+				return;
+			c->pend = false;
+		} else
+			c->pend = false;
+		shards_flush(c);
+	}
+	if (C->file_mode)
+		event_active(C->ev_read, EV_TIMEOUT, 0);
+	else
+		for (int k = 0; k < C->nsrc; k++)
+			live_drain(C, k);
+}
+
+static void
+on_pace(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	source_resume(arg);
+}
+
+void
+source_arm(struct capd *C)
+{
+	C->pend_data = xmalloc(262144 + 64);
+	C->ev_pace = event_new(C->base, -1, 0, on_pace, C);
+	if (C->file_mode) {
+		C->ev_read = event_new(C->base, -1, 0, file_read, C);
+		event_active(C->ev_read, EV_TIMEOUT, 0);
+		return;
+	}
+	for (int k = 0; k < C->nsrc; k++) {
+		int fd;
+		char perr[PCAP_ERRBUF_SIZE];
+		if (pcap_setnonblock(C->src[k].p, 1, perr) < 0)
+			log_warnx("%s: %s", C->src[k].name, perr);
+		fd = pcap_get_selectable_fd(C->src[k].p);
+		if (fd >= 0) {
+			C->src[k].ev = event_new(C->base, fd, EV_READ | EV_PERSIST, source_on_live, C);
+			event_add(C->src[k].ev, NULL);
+		}
+	}
+}
+
+void
+source_read_stats(struct capd *C)
+{
+	for (int k = 0; k < C->nsrc && !C->file_mode; k++) {
+		struct source *s = &C->src[k];
+		struct pcap_stat st;
+		if (pcap_stats(s->p, &st) < 0)
+			continue;
+		/* The counters are 32-bit and wrap: add the differences. */
+		s->kernel_drops += (uint32_t)(st.ps_drop - s->last.ps_drop);
+		s->if_drops += (uint32_t)(st.ps_ifdrop - s->last.ps_ifdrop);
+		s->received += (uint32_t)(st.ps_recv - s->last.ps_recv);
+		s->last = st;
+	}
+}
+
+/* Returns -1 (and says why) when a live interface went away or down. */
+int
+source_check_ifaces(struct capd *C)
+{
+	for (int k = 0; k < C->nsrc && !C->file_mode && C->ifsock >= 0; k++) {
+		struct ifreq ifr;
+		if (strcmp(C->src[k].name, "any") == 0)
+			continue;
+		memset(&ifr, 0, sizeof(ifr));
+		sth_strlcpy(ifr.ifr_name, C->src[k].name, sizeof(ifr.ifr_name));
+		if (ioctl(C->ifsock, SIOCGIFFLAGS, &ifr) < 0) {
+			log_errorx("%s: interface went away (%s)", C->src[k].name, strerror(errno));
+			return -1;
+		}
+		if (!(ifr.ifr_flags & IFF_UP)) {
+			log_errorx("%s: interface is down", C->src[k].name);
+			return -1;
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,255 @@
+#!/usr/bin/env bats
+# capd: privilege separation, shards, flow control, and live capture across
+# a veth pair between two network namespaces made by the test.
+
+load helper
+
+teardown() {
+	[ -n "${CAPD_PID:-}" ] && kill "$CAPD_PID" 2>/dev/null
+	jobs -p | xargs -r kill 2>/dev/null
+	netns_down
+	cd /
+	[ -n "${T:-}" ] && rm -rf "$T"
+}
+
+@test "capd -r F -w - writes a pcap that tshark reads, identical packets" {
+	require_cmd tshark
+	F=$TOP/tests/corpus/heplify-sip_ipv4_tcp_retrans.pcap
+	"$B/capd" -r "$F" -w out.pcap 2>capd.err
+	[ "$(tshark -r out.pcap 2>/dev/null | wc -l)" -eq "$(tshark -r "$F" 2>/dev/null | wc -l)" ]
+	diff <(tshark -r out.pcap -T fields -e frame.len -e frame.time_epoch 2>/dev/null) \
+	     <(tshark -r "$F" -T fields -e frame.len -e frame.time_epoch 2>/dev/null)
+	grep -q "captured 196 packets" capd.err
+}
+
+@test "capd -r F -w - | reasmd -r - gives what reasmd -r F gives" {
+	F=$TOP/tests/corpus/heplify-sip_ipv4_tcp_fragmented.pcap
+	"$B/capd" -r "$F" -w - 2>/dev/null | "$B/reasmd" -r - -o pipe 2>/dev/null
+	"$B/reasmd" -r "$F" -o direct 2>/dev/null
+	diff <(cd pipe && cat *.requests *.responses | sha256sum) <(cd direct && cat *.requests *.responses | sha256sum)
+}
+
+@test "a file replayed through capd.sock to two shards: lossless, whole flows per shard" {
+	F=$TOP/tests/corpus/heplify-rtp_rtcp_sip_ipv4_udp.pcap
+	timeout 120 "$B/capd" -r "$F" --run-dir "$T/run" --shards 2 2>capd.err &
+	wait_for test -S "$T/run/capd.sock"
+	timeout 120 "$B/reasmd" --from "$T/run/capd.sock" --shard 0/2 -o s0 2>r0.err &
+	timeout 120 "$B/reasmd" --from "$T/run/capd.sock" --shard 1/2 -o s1 2>r1.err &
+	wait
+	"$B/reasmd" -r "$F" -o direct 2>/dev/null
+	[ "$(cat s0/sessions.jsonl s1/sessions.jsonl | wc -l)" -eq "$(wc -l < direct/sessions.jsonl)" ]
+	[ "$(cat s0/*.re* s1/*.re* | wc -c)" -eq "$(cat direct/*.re* | wc -c)" ]
+	grep -q "ring_full 0$" capd.err
+	# no flow is split: each client/server pair is in one shard only
+	python3 - <<'PY'
+import json
+seen = {}
+for shard in ("s0", "s1"):
+    for l in open(shard + "/sessions.jsonl"):
+        f = json.loads(l)["flow"]
+        pair = tuple(sorted([f["client_ip"], f["server_ip"]]))
+        assert seen.setdefault(pair, shard) == shard, pair
+assert len(set(seen.values())) == 2, "both shards got flows"
+PY
+}
+
+@test "a consumer asking for the wrong shard count is refused with the reason" {
+	timeout 120 "$B/capd" -r "$TOP/tests/corpus/sngrep-aaa.pcap" --run-dir "$T/run" --shards 2 2>capd.err &
+	pid=$!
+	wait_for test -S "$T/run/capd.sock"
+	run "$B/stethoscope-dump" --from "$T/run/capd.sock" --shard 0/3
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"capd runs 2 shards (runtime.workers); stethoscope-dump asked for shard 0/3"* ]]
+	kill $pid
+	wait $pid || true
+}
+
+@test "--speed 1 paces a replay at the original rate" {
+	python3 "$TOP/tests/gen/pcapgen.py" "$T/gen" >/dev/null
+	# idle_timeout.pcap spans 200 s; basic.pcap about 20 ms: use a 2 s capture
+	python3 -c "
+import sys; sys.path.insert(0, '$TOP/tests/gen')
+import pcapgen as g
+pc = g.Pcap('slow.pcap')
+c = g.Conn(pc, g.C, g.S); c.handshake()
+for i in range(4):
+    c.t += 0.5; c.send(True, b'tick %d' % i)
+c.close(); pc.close()"
+	start=$(date +%s%N)
+	"$B/capd" -r slow.pcap --speed 1 -w out.pcap 2>/dev/null
+	ms=$(( ($(date +%s%N) - start) / 1000000 ))
+	echo "took $ms ms"
+	[ "$ms" -ge 1800 ] && [ "$ms" -lt 6000 ]
+	start=$(date +%s%N)
+	"$B/capd" -r slow.pcap --speed 4 -w out.pcap 2>/dev/null
+	ms=$(( ($(date +%s%N) - start) / 1000000 ))
+	[ "$ms" -ge 400 ] && [ "$ms" -lt 1800 ]
+}
+
+@test "capd refuses bad usage clearly" {
+	run "$B/capd"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"nothing to capture: give -i IFACE or -r FILE"* ]]
+	run "$B/capd" -r /nonexistent.pcap -w /dev/null
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"/nonexistent.pcap: No such file or directory"* ]]
+	run "$B/capd" --speed fast -r x
+	[ "$status" -eq 2 ]
+	run "$B/capd" -r "$TOP/tests/corpus/sngrep-aaa.pcap" -f "tcp and (" -w /dev/null
+	[ "$status" -eq 1 ]
+	[[ "$output" == *'filter "tcp and ("'* ]]
+}
+
+@test "live: an unknown interface, and no permission, give clear messages" {
+	require_root
+	run "$B/capd" -i sth-no-such0 -w /dev/null
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"sth-no-such0: no such interface"* ]]
+	run setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all "$B/capd" -i lo -w /dev/null
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"no permission to capture"*"setcap cap_net_raw,cap_net_admin+ep"* ]]
+}
+
+@test "live: HTTP and a socat bulk transfer, through capd -w - | reasmd -r -, byte-exact" {
+	require_root
+	require_cmd socat curl
+	netns_up
+	head -c 3000000 /dev/urandom > bulk.bin
+	mkdir www && head -c 500000 /dev/urandom > www/page.bin
+	in_b timeout 120 python3 -m http.server 8080 --bind 10.77.0.2 --directory www >/dev/null 2>&1 &
+	wait_for in_b sh -c "ss -ltn | grep -q ':8080 '"
+	ip netns exec "$NSA" timeout 120 "$B/capd" -i "$VA" -f tcp --ready-fd 3 -w - 3>capd.ready 2>capd.err |
+	    timeout 120 "$B/reasmd" -r - -o out 2>reasmd.err &
+	wait_for grep -q ready capd.ready
+	CAPD_PID=$(pgrep -f "^$B/capd -i $VA")
+	# capd runs without root while it captures
+	[ "$(ps -o euid= -p "$CAPD_PID" | tr -d ' ')" != 0 ]
+	socat_transfer 9000 bulk.bin
+	cmp bulk.bin bulk.bin.recv
+	in_a curl -s -o got.bin http://10.77.0.2:8080/page.bin
+	cmp got.bin www/page.bin
+	WAIT_SECS=20 wait_for sh -c "[ \$(requests_equal bulk.bin out 2>/dev/null || echo 0) -ge 1 ] 2>/dev/null || [ -s out/sessions.jsonl ] && grep -q 8080 out/sessions.jsonl"
+	kill -TERM "$CAPD_PID"
+	wait
+	[ "$(requests_equal bulk.bin out)" -eq 1 ]
+	python3 - <<'PY'
+import json, os
+body = open("www/page.bin", "rb").read()
+ok = False
+for l in open("out/sessions.jsonl"):
+    s = json.loads(l)
+    if s["flow"]["server_port"] == 8080:
+        req = open(os.path.join("out", s["requests"]["file"]), "rb").read()
+        resp = open(os.path.join("out", s["responses"]["file"]), "rb").read()
+        assert req.startswith(b"GET /page.bin HTTP/1.1\r\n"), req[:40]
+        assert resp.endswith(body) and resp.startswith(b"HTTP/1.0 200"), len(resp)
+        assert s["responses"]["gap_bytes"] == 0 and s["requests"]["gap_bytes"] == 0
+        ok = True
+assert ok
+PY
+	grep -q "ring_full 0" capd.err || true
+}
+
+@test "live: through capd.sock with two shards, each flow whole in one shard, byte-exact" {
+	require_root
+	require_cmd socat
+	netns_up
+	head -c 2000000 /dev/urandom > one.bin
+	head -c 1500000 /dev/urandom > two.bin
+	start_capd_a capd.err -i "$VA" -f tcp --run-dir "$T/run" --shards 2
+	timeout 120 "$B/reasmd" --from "$T/run/capd.sock" --shard 0/2 -o s0 2>r0.err &
+	R0=$!
+	timeout 120 "$B/reasmd" --from "$T/run/capd.sock" --shard 1/2 -o s1 2>r1.err &
+	R1=$!
+	wait_for grep -q "shard 1/2 connected" capd.err
+	wait_for grep -q "shard 0/2 connected" capd.err
+	socat_transfer 9001 one.bin 10.77.0.2
+	socat_transfer 9002 two.bin 10.77.0.3
+	WAIT_SECS=20 wait_for sh -c "[ \$(cat s0/sessions.jsonl s1/sessions.jsonl 2>/dev/null | wc -l) -ge 2 ]"
+	kill -TERM "$CAPD_PID"
+	wait "$CAPD_JOB" || true
+	wait $R0 $R1
+	[ "$(requests_equal one.bin s0 s1)" -eq 1 ]
+	[ "$(requests_equal two.bin s0 s1)" -eq 1 ]
+	grep -q "capd: shard 0: handed" capd.err
+}
+
+@test "live: the config's filter template picks exactly the configured flow" {
+	require_root
+	require_cmd socat
+	netns_up
+	cat > tap.json <<J
+{ io: { input: { capture: { iface: "$VA", local_ip: "10.77.0.1", remote_ip: "10.77.0.2", remote_port: 9100,
+    "bpf-filter": "tcp and ((src host {local_ip} and dst host {remote_ip} and dst port {remote_port}) or (src host {remote_ip} and src port {remote_port} and dst host {local_ip}))" } } } }
+J
+	head -c 100000 /dev/urandom > a.bin
+	ip netns exec "$NSA" timeout 120 "$B/capd" -c tap.json --ready-fd 3 -w - 3>capd.ready 2>capd.err |
+	    timeout 120 "$B/reasmd" -c tap.json -r - -o out 2>reasmd.err &
+	wait_for grep -q ready capd.ready
+	CAPD_PID=$(pgrep -f "^$B/capd -c tap.json")
+	socat_transfer 9101 a.bin
+	socat_transfer 9100 a.bin
+	socat_transfer 9102 a.bin
+	socat_transfer 9100 a.bin 10.77.0.3
+	WAIT_SECS=20 wait_for sh -c "[ -s out/sessions.jsonl ] || [ \$(ls out | wc -l) -ge 3 ]"
+	kill -TERM "$CAPD_PID"
+	wait
+	[ "$(wc -l < out/sessions.jsonl)" -eq 1 ]
+	grep -q '"server_port":9100' out/sessions.jsonl
+	grep -q '"remote_ip":"10.77.0.2"' out/sessions.jsonl
+	[ "$(requests_equal a.bin out)" -eq 1 ]
+}
+
+@test "live: a tiny ring that is not read fills, and ring_full counts exactly what was not handed" {
+	require_root
+	require_cmd socat
+	netns_up
+	echo '{ runtime: { ring_bytes: 65536, workers: 1, overflow: "drop" } }' > tiny.json
+	head -c 2000000 /dev/urandom > big.bin
+	start_capd_a capd.err -c tiny.json -i "$VA" -f tcp --run-dir "$T/run"
+	timeout 120 "$B/stethoscope-dump" --from "$T/run/capd.sock" --wants packet > dump.txt 2>dump.err &
+	DUMP=$!
+	wait_for grep -q "shard 0/1 connected" capd.err
+	kill -STOP $DUMP		# the consumer stops reading: its ring fills
+	socat_transfer 9200 big.bin
+	kill -USR1 "$CAPD_PID"
+	wait_for grep -q "shard 0: handed" capd.err
+	kill -TERM "$CAPD_PID"
+	wait "$CAPD_JOB" || true
+	kill -CONT $DUMP
+	wait $DUMP
+	captured=$(sed -n 's/^capd: captured \([0-9]*\) packets.*/\1/p' capd.err | tail -1)
+	handed=$(sed -n 's/^capd: shard 0: handed \([0-9]*\) packets.*/\1/p' capd.err | tail -1)
+	full=$(sed -n 's/^capd: shard 0: .* ring_full \([0-9]*\) packets.*/\1/p' capd.err | tail -1)
+	echo "captured=$captured handed=$handed ring_full=$full dumped=$(grep -c '^packet ' dump.txt)"
+	[ "$full" -gt 0 ]
+	[ "$captured" -eq $((handed + full)) ]
+	[ "$(grep -c '^packet ' dump.txt)" -eq "$handed" ]
+}
+
+@test "live: an interface that goes away stops capd with status 3 and says why" {
+	require_root
+	netns_up
+	start_capd_a capd.err -i "$VA" -f tcp -w /dev/null
+	ip -n "$NSA" link del "$VA"
+	status=0
+	wait "$CAPD_JOB" || status=$?
+	CAPD_PID=
+	[ "$status" -eq 3 ]
+	grep -Eq "interface (went away|is down)|capture stopped" capd.err
+}
+
+@test "live: SIGTERM stops capture, flushes and exits 0; capd drops root before reading" {
+	require_root
+	netns_up
+	start_capd_a capd.err -i "$VA" -f tcp -w /dev/null
+	[ "$(ps -o euid= -p "$CAPD_PID" | tr -d ' ')" = 65534 ]
+	grep -q "dropped privileges to nobody" capd.err
+	grep -q "seccomp sandbox in force\|no system-call sandbox in this build" capd.err
+	kill -TERM "$CAPD_PID"
+	status=0
+	wait "$CAPD_JOB" || status=$?
+	CAPD_PID=
+	[ "$status" -eq 0 ]
+	grep -q "capd: captured" capd.err
+}
