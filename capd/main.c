@@ -123,6 +123,35 @@ empty_dir(const char *run_dir, char *buf, size_t size)
 	return buf;
 }
 
+/* Frees what the loop used (the sanitizers check that nothing leaks). */
+static void
+capd_free(struct capd *c)
+{
+	for (unsigned k = 0; k < c->nshards; k++)
+		if (c->shards[k].re != NULL)
+			ringev_free(c->shards[k].re);
+	free(c->shards);
+	for (int k = 0; k < c->nsrc; k++) {
+		if (c->src[k].ev)
+			event_free(c->src[k].ev);
+		pcap_close(c->src[k].p);
+	}
+	if (c->ev_accept)
+		event_free(c->ev_accept);
+	if (c->ev_read)
+		event_free(c->ev_read);
+	if (c->ev_pace)
+		event_free(c->ev_pace);
+	event_free(c->ev_tick);
+	event_free(c->ev_stats);
+	event_base_free(c->base);
+	free(c->pend_data);
+	if (c->lfd >= 0)
+		close(c->lfd);
+	if (c->ifsock >= 0)
+		close(c->ifsock);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -198,6 +227,8 @@ main(int argc, char **argv)
 	if (c.file == NULL && c.iface == NULL) {
 		log_errorx("nothing to capture: give -i IFACE or -r FILE (or io.input.capture.iface/file)");
 		usage(stderr);
+		free(C.shards);
+		conf_free(&c);
 		return 2;
 	}
 	if (immediate && c.file == NULL)
@@ -317,5 +348,7 @@ main(int argc, char **argv)
 		pcap_dump_close(C.dumper);
 	}
 	capd_print_counters(&C, stderr);
+	capd_free(&C);
+	conf_free(&c);
 	return C.exit_code;
 }
