@@ -126,6 +126,11 @@ bench:
 	@$(MAKE) --no-print-directory all $(B)/tests/ringstress $(B)/tests/benchgen $(B)/tests/pcaploop
 	@tests/bench/bench.sh $(B)
 
+bench-live:
+	@scripts/deps.sh bench
+	@$(MAKE) --no-print-directory all $(B)/tests/benchgen
+	@tests/bench/bench-live.sh $(B)
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/libexec/stethoscope
 	install -m 0755 $(PROGS) $(DESTDIR)$(PREFIX)/bin/
@@ -133,7 +138,7 @@ install: all
 clean:
 	rm -rf build
 
-.PHONY: all tests-build deps test tests-deps check fuzz run bench install clean
+.PHONY: all tests-build deps test tests-deps check fuzz run bench bench-live install clean
 .DELETE_ON_ERROR:
 
 -include $(shell find $(B)/obj -name "*.d" 2>/dev/null)

@@ -16,6 +16,9 @@ for size in 64 1500; do
 done
 
 # ---- reasmd against its peers, on the same files, in the same run ----
+# No file written here may exceed 4 GiB: /dev/shm is memory, and a runaway
+# writer must not take the machine with it.
+ulimit -f 4194304
 tmp=${BENCH_DIR:-/dev/shm}/sth-bench.$$
 mkdir -p "$tmp"
 trap 'rm -rf "$tmp"' EXIT INT TERM

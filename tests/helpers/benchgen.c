@@ -199,6 +199,11 @@ main(int argc, char **argv)
 	fwrite(hdr, 1, 24, out);
 	nflows = bulk ? 10000 : 100000;
 	active = bulk ? 64 : 256;
+	if (!bulk && argc > 3 && strtoull(argv[3], NULL, 10) < 20000000) {
+		/* Fewer frames: fewer flows, about 200 frames each. */
+		uint64_t f = strtoull(argv[3], NULL, 10) / 200;
+		nflows = (unsigned)(f < 256 ? 256 : f);
+	}
 	seglen = bulk ? MSS : 10;
 	target = bulk ? (argc > 3 ? strtoull(argv[3], NULL, 10) : 1024) << 20
 	    : (argc > 3 ? strtoull(argv[3], NULL, 10) : 20000000);
@@ -206,8 +211,10 @@ main(int argc, char **argv)
 	/* Bulk: each flow carries an equal share of the bytes.  Small: of the
 	 * frames; a flow of X segments each way takes 7 control frames, 2X
 	 * data frames and X/4 ACKs. */
-	uint64_t per_flow = bulk ? target / nflows + 1 :
-	    2 * 10 * (uint64_t)((double)(target / nflows - 7) / 2.25);
+	double segs = ((double)target / nflows - 7.0) / 2.25;
+	if (!bulk && segs < 1.0)
+		segs = 1.0;	/* at least one segment each way (no unsigned wrap) */
+	uint64_t per_flow = bulk ? target / nflows + 1 : 2 * 10 * (uint64_t)segs;
 	for (unsigned k = 0; k < active; k++)
 		fl[k].stage = 5;
 	while (done < nflows) {
