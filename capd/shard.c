@@ -83,7 +83,7 @@ shard_send_interfaces(struct capd *C, struct shard *S)
 	ringev_flush(S->re);
 }
 
-static void
+static void __attribute__((format(printf, 2, 3)))
 shard_reject(int fd, const char *fmt, ...)
 {
 	char msg[256];
