@@ -186,6 +186,22 @@ usage(FILE *f)
 	    "%s", opts_common_help);
 }
 
+/* Closes every session with `reason`, completes the outputs (the -o files
+ * and sessions.jsonl, -w, --events) and prints the summary. */
+static void
+reasmd_finish(struct reasm *R, unsigned reason, const char *wfile)
+{
+	reasm_close_all(R, reason);
+	out_finish(R);
+	if (R->out.w && recw_close(R->out.w) < 0)
+		log_warn("-w %s", wfile);
+	R->out.w = NULL;
+	if (R->out.events && R->out.events != stdout)
+		fclose(R->out.events);
+	reasm_summary(R, stderr);
+	reasm_free(R);
+}
+
 static FILE *
 open_out(const char *path, const char *what)
 {
@@ -314,14 +330,7 @@ main(int argc, char **argv)
 		log_info("connected to %s as shard %u/%u", from, shard, nshards);
 		opts_ready(&o);
 		event_base_dispatch(I.base);
-		reasm_close_all(&R, I.eos ? CLOSE_EOF : CLOSE_SHUTDOWN);
-		out_finish(&R);
-		if (R.out.w && recw_close(R.out.w) < 0)
-			log_warn("-w %s", wfile);
-		if (R.out.events && R.out.events != stdout)
-			fclose(R.out.events);
-		reasm_summary(&R, stderr);
-		reasm_free(&R);
+		reasmd_finish(&R, I.eos ? CLOSE_EOF : CLOSE_SHUTDOWN, wfile);
 		if (I.re)
 			ringev_free(I.re);
 		event_free(I.ev_retry);
@@ -347,14 +356,7 @@ main(int argc, char **argv)
 	}
 	if (!reasmd_stop && r == PCAP_ERROR)
 		log_warnx("%s: %s (the sessions read so far are closed with reason eof)", rfile, pcap_geterr(p));
-	reasm_close_all(&R, reasmd_stop ? CLOSE_SHUTDOWN : CLOSE_EOF);
-	out_finish(&R);
-	if (R.out.w && recw_close(R.out.w) < 0)
-		log_warn("-w %s", wfile);
-	if (R.out.events && R.out.events != stdout)
-		fclose(R.out.events);
-	reasm_summary(&R, stderr);
-	reasm_free(&R);
+	reasmd_finish(&R, reasmd_stop ? CLOSE_SHUTDOWN : CLOSE_EOF, wfile);
 	pcap_close(p);
 	conf_free(&c);
 	return 0;
