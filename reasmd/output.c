@@ -520,6 +520,19 @@ out_half_close(struct reasm *R, struct session *s, int dir)
 	emit_event(R, s, "session", "tcp_half_close", x);
 }
 
+void
+out_note(struct reasm *R, struct session *s, int dir, const char *note,
+    uint64_t off, uint64_t len)
+{
+	struct json_object *x = json_object_new_object();
+
+	json_object_object_add(x, "direction", json_object_new_string(dir_names[dir]));
+	json_object_object_add(x, "note", json_object_new_string(note));
+	json_object_object_add(x, "offset", json_object_new_int64((int64_t)off));
+	json_object_object_add(x, "length", json_object_new_int64((int64_t)len));
+	emit_event(R, s, "flow", "tcp_note", x);
+}
+
 static struct json_object *
 dir_json(const struct session *s, int k, const char *outdir)
 {

@@ -30,6 +30,9 @@ struct rdir {
 	struct seg *ooo;		/* sorted by offset, non-overlapping */
 	struct wire_dir_counters c;
 	struct gaprec *gapv;		/* the first GAPS_KEPT gaps, for sessions.jsonl */
+	uint64_t acked;			/* offset the receiver has acknowledged */
+	uint64_t unacked_since;		/* capture time data went unacknowledged, 0: none */
+	bool stall_noted;
 };
 
 #define GAPS_KEPT 8
@@ -72,6 +75,10 @@ void out_chunk(struct reasm *R, struct session *s, int dir, uint64_t off,
     const uint8_t *p, size_t n);
 void out_gap(struct reasm *R, struct session *s, int dir, uint64_t off, uint64_t len);
 void out_half_close(struct reasm *R, struct session *s, int dir);
+/* A per-packet note (category flow, event tcp_note): "ack_stall",
+ * "overlap_conflict", with the stream range it is about. */
+void out_note(struct reasm *R, struct session *s, int dir, const char *note,
+    uint64_t off, uint64_t len);
 void out_close(struct reasm *R, struct session *s, unsigned reason);
 /* A captured frame as it came, or several (the fragments of a datagram). */
 struct frame {
@@ -103,6 +110,7 @@ struct reasm {
 	struct fragtab *frags;
 	uint64_t mem_used, memcap, ooo_limit;
 	uint64_t idle_ns, now_ns, last_sweep_ns;
+	uint64_t stall_ns;		/* ack_stall_sec; 0: off */
 	bool have_local;
 	uint8_t local_family, local_ip[16];
 	struct reasm_stats st;

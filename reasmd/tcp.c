@@ -52,6 +52,7 @@ reasm_init(struct reasm *R, const struct conf *c, unsigned gen, unsigned shard)
 	R->ooo_limit = (uint64_t)c->ooo_bytes_per_dir;
 	R->idle_ns = (uint64_t)(c->session_idle_sec * 1e9);
 	R->grace_ns = (uint64_t)c->close_grace_ms * 1000000ULL;
+	R->stall_ns = (uint64_t)(c->lst_ack_stall_sec * 1e9);
 	R->frags = frag_new(c);
 	R->out.dirfd = -1;
 	if (c->local_ip && addr_parse(c->local_ip, &R->local_family, R->local_ip) == 0)
@@ -253,8 +254,10 @@ buffer_ooo(struct reasm *R, struct session *s, int dir, uint64_t off, const uint
 			uint64_t ov = MIN(end, g->off + g->len) - off;
 			D->c.overlap_bytes += ov;
 			D->c.retrans_bytes += ov;
-			if (memcmp(g->data + (off - g->off), p, (size_t)ov) != 0)
+			if (memcmp(g->data + (off - g->off), p, (size_t)ov) != 0) {
 				D->c.overlap_conflicts++;
+				out_note(R, s, dir, "overlap_conflict", off, ov);
+			}
 			p += ov;
 			off += ov;
 			pp = &g->next;
@@ -376,6 +379,26 @@ ack_covers(struct reasm *R, struct session *s, int dir, uint32_t ack)
 		aoff = D->fin_off;	/* the FIN's own sequence number */
 	if (aoff > D->next && (int64_t)(aoff - D->next) < (1LL << 30))
 		force_gap(R, s, o, aoff);
+	/* Ack-stall bookkeeping: progress restarts the clock. */
+	if (aoff > D->acked && aoff - D->acked < (1ULL << 31)) {
+		D->acked = aoff;
+		D->stall_noted = false;
+		D->unacked_since = aoff >= D->c.stream_bytes ? 0 : R->now_ns;
+	}
+}
+
+/* A direction whose data has waited for an acknowledgment longer than
+ * ack_stall_sec (capture time) gets one tcp_note per stall. */
+static void
+stall_check(struct reasm *R, struct session *s)
+{
+	for (int k = 0; k < 2 && R->stall_ns; k++) {
+		struct rdir *D = &s->d[k];
+		if (D->unacked_since && !D->stall_noted && R->now_ns - D->unacked_since >= R->stall_ns) {
+			D->stall_noted = true;
+			out_note(R, s, k, "ack_stall", D->acked, D->c.stream_bytes - D->acked);
+		}
+	}
 }
 
 /* Frees what a closed session no longer needs: buffered segments, gaps. */
@@ -553,8 +576,11 @@ tcp_segment(struct reasm *R, const struct decoded *d, const struct frame *fr, si
 		session_close(R, s, CLOSE_RST);
 		return;
 	}
-	if (d->payload_len > 0 || d->missing > 0)
+	if (d->payload_len > 0 || d->missing > 0) {
 		data(R, s, dir, syn ? d->seq + 1 : d->seq, d->payload, d->payload_len, d->missing);
+		if (D->unacked_since == 0 && D->c.stream_bytes > D->acked)
+			D->unacked_since = ts_ns;
+	}
 	if (d->flags & TH_FIN) {
 		uint32_t fseq = (syn ? d->seq + 1 : d->seq) + (uint32_t)d->payload_len + d->missing;
 		uint64_t foff = seq_off(D, fseq, D->next);
@@ -567,6 +593,7 @@ tcp_segment(struct reasm *R, const struct decoded *d, const struct frame *fr, si
 	}
 	if (ack)
 		ack_covers(R, s, dir, d->ack);
+	stall_check(R, s);
 	fin_check(R, s, dir);
 	fin_check(R, s, !dir);
 	if (s->d[0].closed && s->d[1].closed)

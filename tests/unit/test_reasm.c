@@ -26,6 +26,7 @@ struct result {
 	struct wire_dir_counters c[MAXS][2];
 	int order_gap_before_chunk;	/* a gap record came before chunk N */
 	int events_half_close;
+	int notes_stall, notes_conflict;
 };
 
 static struct reasm R;
@@ -119,6 +120,10 @@ finish(struct result *r)
 		case REC_EVENT:
 			if (strstr((const char *)b + 8, "tcp_half_close"))
 				r->events_half_close++;
+			if (strstr((const char *)b + 8, "\"note\":\"ack_stall\""))
+				r->notes_stall++;
+			if (strstr((const char *)b + 8, "\"note\":\"overlap_conflict\""))
+				r->notes_conflict++;
 			break;
 		}
 	}
@@ -222,6 +227,29 @@ reasm_conflicting_overlap_first_wins(void)
 	T_CHECK(memcmp(r.bytes[0][0] + 10, "AAAAA", 5) == 0);
 	T_EQ_U(r.c[0][0].overlap_conflicts, 1);
 	T_EQ_U(r.c[0][0].overlap_bytes, 5);
+	T_EQ_U(r.notes_conflict, 1);
+}
+
+static void
+reasm_ack_stall_noted_once(void)
+{
+	struct result r;
+	char d[100];
+
+	memset(d, 'q', sizeof(d));
+	start("{io:{output:{listner:{timeouts:{ack_stall_sec:2}}}}}");
+	handshake(CISN, SISN);
+	pkt(1, CISN + 1, SISN + 1, TH_ACK | TH_PUSH, d, 100);
+	pkt(0, SISN + 1, CISN + 1, TH_ACK, NULL, 0);		/* acks nothing new */
+	now += 3 * NSEC_PER_SEC;
+	pkt(0, SISN + 1, CISN + 1, TH_ACK, NULL, 0);		/* still nothing: a stall */
+	pkt(1, CISN + 1, SISN + 1, TH_ACK | TH_PUSH, d, 100);	/* retransmission */
+	pkt(0, SISN + 1, CISN + 101, TH_ACK, NULL, 0);	/* finally acked */
+	now += 3 * NSEC_PER_SEC;
+	pkt(0, SISN + 1, CISN + 101, TH_ACK, NULL, 0);	/* all acked: no stall */
+	finish(&r);
+	T_EQ_U(r.notes_stall, 1);
+	T_EQ_U(r.len[0][0], 100);
 }
 
 static void
@@ -379,6 +407,7 @@ main(void)
 	T_RUN(reasm_in_order_and_fin);
 	T_RUN(reasm_out_of_order_and_retransmission);
 	T_RUN(reasm_conflicting_overlap_first_wins);
+	T_RUN(reasm_ack_stall_noted_once);
 	T_RUN(reasm_sequence_wraparound);
 	T_RUN(reasm_ack_declares_gap_at_once);
 	T_RUN(reasm_syn_data_rst_and_port_reuse);
