@@ -91,8 +91,17 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 	if (t > C.last_ts_ns && !C.file_mode)
 		C.last_ts_ns = t;
 	shards_tick(&C, t);
-	if (C.dumper != NULL)
-		pcap_dump_flush(C.dumper);
+	if (C.dumper != NULL && pcap_dump_flush(C.dumper) < 0) {
+		/* The reader of a pipe went away, or the disk is full: say so
+		 * and stop writing; with nothing else to feed, stop. */
+		log_warn("-w: writing the packets failed; -w is off from now on");
+		pcap_dump_close(C.dumper);
+		C.dumper = NULL;
+		if (!C.serve) {
+			C.exit_code = 1;
+			event_base_loopbreak(C.base);
+		}
+	}
 }
 
 static void

@@ -64,6 +64,13 @@ PY
 	wait $pid || true
 }
 
+@test "a -w reader that goes away stops capd with the reason, not silently" {
+	F=$TOP/tests/corpus/heplify-rtp_rtcp_sip_ipv4_udp.pcap
+	timeout 60 "$B/capd" -r "$F" --speed 1 -w - 2>capd.err | head -c 1000 > /dev/null
+	grep -q -- "-w: writing the packets failed; -w is off from now on: Broken pipe" capd.err
+	grep -q "^capd: captured" capd.err
+}
+
 @test "--speed 1 paces a replay at the original rate" {
 	python3 "$TOP/tests/gen/pcapgen.py" "$T/gen" >/dev/null
 	# idle_timeout.pcap spans 200 s; basic.pcap about 20 ms: use a 2 s capture
