@@ -29,7 +29,9 @@ uint64_t
 capd_ts_ns(const struct pcap_pkthdr *h)
 {
 	/* The handles are opened with nanosecond precision. */
-	return (uint64_t)h->ts.tv_sec * NSEC_PER_SEC + (uint64_t)h->ts.tv_usec;
+	/* Capture files hold seconds as an unsigned 32-bit field (libpcap
+	 * reads it signed): times after 2038 stay after 2038. */
+	return (uint64_t)(uint32_t)h->ts.tv_sec * NSEC_PER_SEC + (uint64_t)h->ts.tv_usec;
 }
 
 unsigned

@@ -241,6 +241,12 @@ ring_free_bytes(struct ring *r, size_t need)
 	return r->size - used;
 }
 
+size_t
+ring_space(struct ring *r)
+{
+	return ring_free_bytes(r, r->size);
+}
+
 void *
 ring_reserve(struct ring *r, uint32_t len)
 {

@@ -68,6 +68,9 @@ void ring_commit(struct ring *r, unsigned type, uint32_t len);
 int ring_push(struct ring *r, unsigned type, const void *fixed, size_t flen,
     const void *var, size_t vlen, bool count_drop);
 
+/* Free bytes the producer could use now (reads the consumer's tail). */
+size_t ring_space(struct ring *r);
+
 /* Makes committed records visible.  Returns 1 if the consumer sleeps and
  * must be sent a doorbell, else 0. */
 int ring_publish(struct ring *r);

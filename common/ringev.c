@@ -21,7 +21,7 @@ struct ringev {
 	unsigned batch;
 	size_t unpublished;
 	ringev_record_cb on_record;
-	ringev_cb on_space, on_lost;
+	ringev_cb on_space, on_lost, on_idle;
 	void *arg;
 };
 
@@ -79,6 +79,11 @@ ringev_consume(struct ringev *re, bool all)
 			}
 			if (all)
 				return;
+			if (re->on_idle) {
+				re->on_idle(re, re->arg);
+				if (re->lost)
+					return;
+			}
 			if (ring_eof(re->ring)) {
 				/* The producer finished: report it as lost
 				 * once everything has been read. */
@@ -230,6 +235,53 @@ ringev_push(struct ringev *re, unsigned type, const void *fixed, size_t flen,
 		return -1;
 	}
 pushed:
+	re->unpublished += len;
+	if (re->unpublished >= ring_size(re->ring) / 16)
+		ringev_flush(re);
+	return 0;
+}
+
+void
+ringev_set_idle(struct ringev *re, ringev_cb on_idle)
+{
+	re->on_idle = on_idle;
+}
+
+int
+ringev_push_wait(struct ringev *re, unsigned type, const void *fixed, size_t flen,
+    const void *var, size_t vlen, unsigned warn_ms, const char *who)
+{
+	size_t len = sizeof(struct wire_rec) + flen + vlen;
+	uint64_t since = 0;
+
+	if (re->lost)
+		return -1;
+	if (wire_padded((uint32_t)len) > ring_max_record(re->ring)) {
+		struct ring_stats *st = (struct ring_stats *)ring_stats(re->ring);
+		st->drop_records++;
+		st->drop_bytes += len;
+		return -1;
+	}
+	while (ring_push(re->ring, type, fixed, flen, var, vlen, false) < 0) {
+		ringev_flush(re);
+		if (re->lost)
+			return -1;
+		if (!ring_producer_sleep(re->ring, (uint32_t)len))
+			continue;
+		/* Blocked: this side waits, as block mode says; the wait is
+		 * bounded only by the consumer, which is told in the log. */
+		if (since == 0)
+			since = now_mono_ns();
+		int w = ring_wait(re->sock, (int)(warn_ms ? warn_ms : 5000));
+		if (w < 0) {
+			ringev_set_lost(re);
+			return -1;
+		}
+		if (w == 0)
+			log_warnx("%s: ring full for %llu ms (block mode: waiting for it to read)",
+			    who ? who : "consumer",
+			    (unsigned long long)((now_mono_ns() - since) / 1000000));
+	}
 	re->unpublished += len;
 	if (re->unpublished >= ring_size(re->ring) / 16)
 		ringev_flush(re);

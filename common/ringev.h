@@ -39,6 +39,20 @@ struct ringev *ringev_producer_new(struct event_base *base, int sock,
  * counted and on_space runs once there is room for it. */
 int ringev_push(struct ringev *re, unsigned type, const void *fixed,
     size_t flen, const void *var, size_t vlen);
+/* Consumer: on_idle runs each time the ring is found empty, before the
+ * consumer sleeps (a place to flush what the records produced). */
+void ringev_set_idle(struct ringev *re, ringev_cb on_idle);
+
+/*
+ * Producer, block mode, for callers that cannot yield to the loop in the
+ * middle of their work: pushes a record, waiting on the socket for the
+ * consumer to make room.  Logs every warn_ms while it waits.  Returns 0,
+ * or -1 when the consumer is gone (then reported lost) or the record is
+ * larger than the ring takes.
+ */
+int ringev_push_wait(struct ringev *re, unsigned type, const void *fixed,
+    size_t flen, const void *var, size_t vlen, unsigned warn_ms, const char *who);
+
 /* Producer: publishes what was pushed and rings a sleeping consumer. */
 void ringev_flush(struct ringev *re);
 /* Producer: marks the end of the stream and flushes. */

@@ -119,6 +119,12 @@ frag_expire(struct reasm *R, uint64_t now_ns)
 	}
 }
 
+uint64_t
+frag_oldest_ns(const struct fragtab *t)
+{
+	return t->age_head ? t->age_head->first_ns : UINT64_MAX;
+}
+
 int
 frag_add(struct reasm *R, const struct decoded *d, const struct frame *f,
     struct decoded *out, const struct frame **frames, size_t *nframes)

@@ -28,7 +28,7 @@
 
 #define CAPD_IFACES 16
 
-enum { OPT_EVENTS = OPT_DAEMON_BASE, OPT_MAX_OPEN, OPT_FROM, OPT_SHARD };
+enum { OPT_EVENTS = OPT_DAEMON_BASE, OPT_MAX_OPEN, OPT_FROM, OPT_SHARD, OPT_LISTEN, OPT_SINKS };
 
 static volatile sig_atomic_t reasmd_stop;
 
@@ -40,6 +40,8 @@ struct ringin {
 	const char *path;
 	unsigned shard, nshards;
 	struct ringev *re;
+	int pend_sock;			/* connected, waiting for the sinks */
+	struct ring *pend_ring;
 	struct event *ev_retry;
 	struct backoff bo;
 	int dlt[CAPD_IFACES];
@@ -55,18 +57,23 @@ ringin_record(const struct wire_rec *rec, void *arg)
 	switch (rec->type) {
 	case REC_INTERFACE: {
 		const struct rec_interface *i = b;
+		char name[32];
+		size_t nl = MIN((size_t)i->name_len, sizeof(name) - 1);
+		memcpy(name, i + 1, nl);
+		name[nl] = '\0';
 		if (i->id < CAPD_IFACES)
 			I->dlt[i->id] = (int)i->linktype;
 		if (I->R->out.linktype < 0) {
 			I->R->out.linktype = (int)i->linktype;
 			I->R->out.snaplen = (int)i->snaplen;
-			out_interface(I->R);
 		}
+		out_interface(I->R, i->id, (int)i->linktype, (int)i->snaplen, name);
 		break;
 	}
 	case REC_PACKET: {
 		const struct rec_packet *p = b;
 		int dlt = p->ifid < CAPD_IFACES ? I->dlt[p->ifid] : -1;
+		I->R->cur_ifid = p->ifid;
 		reasm_frame(I->R, dlt, p->ts_ns, (const uint8_t *)(p + 1), p->caplen, p->origlen);
 		break;
 	}
@@ -103,6 +110,30 @@ ringin_lost(struct ringev *re, void *arg)
 	evtimer_add(I->ev_retry, &tv);
 }
 
+static void
+ringin_idle(struct ringev *re, void *arg)
+{
+	struct ringin *I = arg;
+
+	(void)re;
+	sinks_flush(I->R);
+}
+
+/* Starts reading capd's ring (once the sinks reasmd waits for are there). */
+static void
+ringin_go(void *arg)
+{
+	struct ringin *I = arg;
+
+	if (I->pend_ring == NULL)
+		return;
+	I->re = ringev_consumer_new(I->base, I->pend_sock, I->pend_ring, ringin_record,
+	    ringin_lost, I, 1024);
+	ringev_set_idle(I->re, ringin_idle);
+	I->pend_ring = NULL;
+	I->pend_sock = -1;
+}
+
 /* Connects (again) to capd and starts reading its ring.  Returns 0 or -1
  * (a retry is scheduled when the loop runs). */
 static int
@@ -128,8 +159,12 @@ ringin_open(struct ringin *I, char *err, size_t errlen)
 	}
 	if (I->re != NULL)
 		ringev_free(I->re);
-	I->re = ringev_consumer_new(I->base, sock, r, ringin_record, ringin_lost, I, 1024);
+	I->re = NULL;
+	I->pend_sock = sock;
+	I->pend_ring = r;
 	backoff_reset(&I->bo);
+	if (sinks_ready(I->R))
+		ringin_go(I);
 	return 0;
 }
 
@@ -174,11 +209,14 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: reasmd -r FILE|- [-o DIR] [-w FILE|-] [--events FILE|-] [options]\n"
-	    "       reasmd --from RUN/capd.sock --shard N/W [-o DIR] [-w FILE|-] [--events FILE|-]\n"
+	    "       reasmd --from RUN/capd.sock --shard N/W [--listen RUN/reasmd.N.sock [--sinks K]]\n"
+	    "              [-o DIR] [-w FILE|-] [--events FILE|-]\n"
 	    "Rebuilds the byte streams of every TCP connection in a capture.\n\n"
 	    "  -r FILE|-           read a pcap or pcapng file, or stdin\n"
 	    "      --from SOCK     read the packets capd hands to one shard (capd.sock)\n"
 	    "      --shard N/W     which shard this is, of how many (default 0/1)\n"
+	    "      --listen SOCK   serve the sink daemons on SOCK (RUN/reasmd.N.sock)\n"
+	    "      --sinks K       read nothing until K sinks are connected (default 0)\n"
 	    "  -o DIR              write DIR/<session>.requests, .responses and sessions.jsonl\n"
 	    "  -w FILE|-           write the record stream (see stethoscope-dump)\n"
 	    "      --events FILE|- write session events as JSON lines\n"
@@ -193,6 +231,7 @@ reasmd_finish(struct reasm *R, unsigned reason, const char *wfile)
 {
 	reasm_close_all(R, reason);
 	out_finish(R);
+	sinks_summary(R, stderr);
 	if (R->out.w && recw_close(R->out.w) < 0)
 		log_warn("-w %s", wfile);
 	R->out.w = NULL;
@@ -200,6 +239,7 @@ reasmd_finish(struct reasm *R, unsigned reason, const char *wfile)
 		fclose(R->out.events);
 	reasm_summary(R, stderr);
 	reasm_free(R);
+	sinks_free(R);
 }
 
 static FILE *
@@ -221,13 +261,15 @@ main(int argc, char **argv)
 		{ "max-open-files", required_argument, NULL, OPT_MAX_OPEN },
 		{ "from", required_argument, NULL, OPT_FROM },
 		{ "shard", required_argument, NULL, OPT_SHARD },
+		{ "listen", required_argument, NULL, OPT_LISTEN },
+		{ "sinks", required_argument, NULL, OPT_SINKS },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct daemon_opts o;
 	struct conf c;
 	const char *rfile = NULL, *odir = NULL, *wfile = NULL, *events = NULL, *maxopen = NULL;
-	const char *from = NULL;
-	unsigned shard = 0, nshards = 1;
+	const char *from = NULL, *listen_path = NULL;
+	unsigned shard = 0, nshards = 1, nsinks = 0;
 	char err[PCAP_ERRBUF_SIZE + 256];
 	struct reasm R;
 	struct ringin I;
@@ -248,6 +290,16 @@ main(int argc, char **argv)
 		case OPT_EVENTS: events = optarg; break;
 		case OPT_MAX_OPEN: maxopen = optarg; break;
 		case OPT_FROM: from = optarg; break;
+		case OPT_LISTEN: listen_path = optarg; break;
+		case OPT_SINKS: {
+			uint64_t v;
+			if (parse_u64(optarg, 0, SINKS_MAX, &v) < 0) {
+				fprintf(stderr, "reasmd: --sinks: expected 0..%d, found \"%s\"\n", SINKS_MAX, optarg);
+				return 2;
+			}
+			nsinks = (unsigned)v;
+			break;
+		}
 		case OPT_SHARD:
 			if (sscanf(optarg, "%u/%u", &shard, &nshards) != 2 || nshards == 0 ||
 			    nshards > 256 || shard >= nshards) {
@@ -270,7 +322,13 @@ main(int argc, char **argv)
 		conf_free(&c);
 		return 2;
 	}
-	if (odir == NULL && wfile == NULL && events == NULL)
+	if (listen_path != NULL && from == NULL) {
+		log_errorx("--listen serves sinks from the capd ring: give --from RUN/capd.sock "
+		    "(a file goes through capd -r FILE, or reasmd -r FILE -w - | sinkd FAMILY -r -)");
+		conf_free(&c);
+		return 2;
+	}
+	if (odir == NULL && wfile == NULL && events == NULL && listen_path == NULL)
 		log_info("no output chosen (-o, -w, --events): printing the summary only");
 
 	if (rfile != NULL && from != NULL) {
@@ -292,6 +350,7 @@ main(int argc, char **argv)
 	R.out.events = events ? open_out(events, "--events") : NULL;
 	R.out.w = wf ? recw_open(fileno(wf), 0) : NULL;
 	memset(&I, 0, sizeof(I));
+	I.pend_sock = -1;
 	if (from != NULL) {
 		/* Connect while privileged, like every other acquisition: the
 		 * run directory may not be reachable by runtime.user. */
@@ -303,6 +362,9 @@ main(int argc, char **argv)
 			I.dlt[k] = -1;
 		backoff_init(&I.bo, 100, 5000);
 		I.base = event_base_new();
+		if (listen_path != NULL && sinks_listen(&R, I.base, listen_path, c.group, nsinks,
+		    err, sizeof(err)) < 0)
+			fatalx("--listen %s: %s", listen_path, err);
 		if (ringin_open(&I, err, sizeof(err)) < 0)
 			fatalx("%s", err);
 	}
@@ -328,11 +390,20 @@ main(int argc, char **argv)
 		event_add(sigs[0], NULL);
 		event_add(sigs[1], NULL);
 		log_info("connected to %s as shard %u/%u", from, shard, nshards);
+		if (R.sinks != NULL) {
+			log_info("serving sinks on %s%s", listen_path,
+			    nsinks ? " (reading nothing until they are connected)" : "");
+			sinks_start(&R, ringin_go, &I);
+		}
 		opts_ready(&o);
 		event_base_dispatch(I.base);
 		reasmd_finish(&R, I.eos ? CLOSE_EOF : CLOSE_SHUTDOWN, wfile);
 		if (I.re)
 			ringev_free(I.re);
+		if (I.pend_ring) {
+			ring_free(I.pend_ring);
+			close(I.pend_sock);
+		}
 		event_free(I.ev_retry);
 		event_free(sigs[0]);
 		event_free(sigs[1]);
@@ -345,11 +416,12 @@ main(int argc, char **argv)
 		fatalx("%s: %s", rfile, err);
 	R.out.linktype = pcap_datalink(p);
 	R.out.snaplen = pcap_snapshot(p);
-	out_interface(&R);
+	out_interface(&R, 0, R.out.linktype, R.out.snaplen, "file");
 	opts_ready(&o);
 
 	while (!reasmd_stop && (r = pcap_next_ex(p, &h, &pkt)) >= 0) {
-		uint64_t ts = (uint64_t)h->ts.tv_sec * NSEC_PER_SEC + (uint64_t)h->ts.tv_usec;
+		/* seconds: an unsigned 32-bit field in the file */
+		uint64_t ts = (uint64_t)(uint32_t)h->ts.tv_sec * NSEC_PER_SEC + (uint64_t)h->ts.tv_usec;
 		if (r == 0)
 			continue;
 		reasm_frame(&R, R.out.linktype, ts, pkt, h->caplen, h->len);

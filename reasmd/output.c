@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "evjson.h"
 #include "log.h"
 #include "reasmd.h"
 #include "recio.h"
@@ -50,37 +51,59 @@ out_init(struct reasm *R, char *err, size_t errlen)
 }
 
 void
-out_interface(struct reasm *R)
+out_interface(struct reasm *R, uint32_t id, int dlt, int snaplen, const char *name)
 {
-	if (R->out.w != NULL) {
-		struct rec_interface i = { 0, (uint32_t)R->out.linktype, (uint32_t)R->out.snaplen, 4 };
-		recw_put(R->out.w, REC_INTERFACE, &i, sizeof(i), "file", 4);
-	}
+	struct reasm_iface *i;
+	struct rec_interface r;
+
+	if (id >= REASM_IFACES)
+		return;
+	i = &R->ifs[id];
+	i->known = true;
+	i->dlt = dlt;
+	i->snaplen = snaplen;
+	sth_strlcpy(i->name, name, sizeof(i->name));
+	r = (struct rec_interface){ id, (uint32_t)dlt, (uint32_t)snaplen, (uint32_t)strlen(i->name) };
+	if (R->out.w != NULL)
+		recw_put(R->out.w, REC_INTERFACE, &r, sizeof(r), i->name, r.name_len);
+	if (sinks_want(R, REC_INTERFACE))
+		sinks_put(R, REC_INTERFACE, &r, sizeof(r), i->name, r.name_len, NULL, 0, 0);
 }
 
+void
+out_interface_to(struct reasm *R, unsigned idx)
+{
+	for (uint32_t id = 0; id < REASM_IFACES; id++) {
+		const struct reasm_iface *i = &R->ifs[id];
+		if (!i->known)
+			continue;
+		struct rec_interface r = { id, (uint32_t)i->dlt, (uint32_t)i->snaplen,
+		    (uint32_t)strlen(i->name) };
+		sinks_put_to(R, idx, REC_INTERFACE, &r, sizeof(r), i->name, r.name_len);
+	}
+	sinks_flush(R);
+}
+
+static void
+session_flow(const struct session *s, struct wire_flow *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->family = s->family;
+	f->role_guessed = s->role_guessed;
+	f->local_side = s->local_side;
+	f->client_port = s->cport;
+	f->server_port = s->sport;
+	memcpy(f->client_ip, s->cip, 16);
+	memcpy(f->server_ip, s->sip, 16);
+}
 
 static void
 flow_json(const struct session *s, struct json_object *o)
 {
-	char a[64], b[64];
-	struct json_object *f = json_object_new_object();
+	struct wire_flow f;
 
-	addr_fmt(s->family, s->cip, a, sizeof(a));
-	addr_fmt(s->family, s->sip, b, sizeof(b));
-	json_object_object_add(f, "session_id", json_object_new_int64((int64_t)s->id));
-	json_object_object_add(f, "client_ip", json_object_new_string(a));
-	json_object_object_add(f, "client_port", json_object_new_int(s->cport));
-	json_object_object_add(f, "server_ip", json_object_new_string(b));
-	json_object_object_add(f, "server_port", json_object_new_int(s->sport));
-	if (s->local_side) {
-		bool lc = s->local_side == 1;
-		json_object_object_add(f, "local_ip", json_object_new_string(lc ? a : b));
-		json_object_object_add(f, "local_port", json_object_new_int(lc ? s->cport : s->sport));
-		json_object_object_add(f, "remote_ip", json_object_new_string(lc ? b : a));
-		json_object_object_add(f, "remote_port", json_object_new_int(lc ? s->sport : s->cport));
-	}
-	json_object_object_add(f, "role_guessed", json_object_new_boolean(s->role_guessed));
-	json_object_object_add(o, "flow", f);
+	session_flow(s, &f);
+	evjson_add_flow(o, s->id, &f);
 }
 
 static void
@@ -89,17 +112,13 @@ emit_event(struct reasm *R, struct session *s, const char *cat, const char *name
 {
 	struct json_object *o;
 	const char *txt;
-	char ts[40];
+	bool to_sinks = sinks_want(R, REC_EVENT);
 
-	if (R->out.events == NULL && R->out.w == NULL) {
+	if (R->out.events == NULL && R->out.w == NULL && !to_sinks) {
 		json_object_put(extra);
 		return;
 	}
-	o = json_object_new_object();
-	fmt_iso8601(ts, sizeof(ts), R->now_ns);
-	json_object_object_add(o, "ts", json_object_new_string(ts));
-	json_object_object_add(o, "cat", json_object_new_string(cat));
-	json_object_object_add(o, "event", json_object_new_string(name));
+	o = evjson_new(R->now_ns, cat, name);
 	flow_json(s, o);
 	if (extra) {
 		json_object_object_foreach(extra, k, v)
@@ -109,9 +128,12 @@ emit_event(struct reasm *R, struct session *s, const char *cat, const char *name
 	txt = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	if (R->out.events)
 		fprintf(R->out.events, "%s\n", txt);
-	if (R->out.w) {
+	if (R->out.w || to_sinks) {
 		struct rec_event e = { (uint32_t)strlen(txt), 0 };
-		recw_put(R->out.w, REC_EVENT, &e, sizeof(e), txt, e.json_len);
+		if (R->out.w)
+			recw_put(R->out.w, REC_EVENT, &e, sizeof(e), txt, e.json_len);
+		if (to_sinks)
+			sinks_put(R, REC_EVENT, &e, sizeof(e), txt, e.json_len, NULL, 0, 0);
 	}
 	json_object_put(o);
 }
@@ -123,6 +145,15 @@ out_tick(struct reasm *R)
 		fflush(R->out.events);
 	if (R->out.w)
 		recw_flush(R->out.w);
+	if (R->sinks) {
+		/* The watermark: no frame older than this will follow (a
+		 * datagram still being reassembled holds it back). */
+		uint64_t fo = R->frags ? frag_oldest_ns(R->frags) : UINT64_MAX;
+		struct rec_tick t = { fo <= R->now_ns ? (fo ? fo - 1 : 0) : R->now_ns };
+		if (sinks_want(R, REC_TICK))
+			sinks_put(R, REC_TICK, &t, sizeof(t), NULL, 0, NULL, 0, 0);
+		sinks_flush(R);
+	}
 }
 
 void
@@ -130,19 +161,16 @@ out_open(struct reasm *R, struct session *s)
 {
 	struct json_object *x = json_object_new_object();
 
-	if (R->out.w) {
+	if (R->out.w || sinks_want(R, REC_SESSION_OPEN)) {
 		struct rec_session_open o;
 		memset(&o, 0, sizeof(o));
 		o.session_id = s->id;
 		o.ts_ns = R->now_ns;
-		o.flow.family = s->family;
-		o.flow.role_guessed = s->role_guessed;
-		o.flow.local_side = s->local_side;
-		o.flow.client_port = s->cport;
-		o.flow.server_port = s->sport;
-		memcpy(o.flow.client_ip, s->cip, 16);
-		memcpy(o.flow.server_ip, s->sip, 16);
-		recw_put(R->out.w, REC_SESSION_OPEN, &o, sizeof(o), NULL, 0);
+		session_flow(s, &o.flow);
+		if (R->out.w)
+			recw_put(R->out.w, REC_SESSION_OPEN, &o, sizeof(o), NULL, 0);
+		if (R->sinks)
+			sinks_put(R, REC_SESSION_OPEN, &o, sizeof(o), NULL, 0, s, 0, 0);
 	}
 	emit_event(R, s, "session", "tcp_open", x);
 }
@@ -483,12 +511,17 @@ out_chunk(struct reasm *R, struct session *s, int dir, uint64_t off, const uint8
 				slot_flush(R, o, true);
 		}
 	}
-	if (R->out.w) {
-		/* Chunks are cut to fit a record. */
+	if (R->out.w || sinks_want(R, REC_CHUNK)) {
+		/* Chunks are cut to fit a record (and a ring's largest). */
+		size_t cut = R->sinks ? MIN((size_t)1 << 20, (size_t)R->conf->ring_bytes / 8)
+		    : (size_t)1 << 20;
 		while (n > 0) {
-			size_t k = MIN(n, (size_t)1 << 20);
+			size_t k = MIN(n, cut);
 			struct rec_chunk c = { s->id, off, (uint8_t)dir, { 0 } };
-			recw_put(R->out.w, REC_CHUNK, &c, sizeof(c), p, k);
+			if (R->out.w)
+				recw_put(R->out.w, REC_CHUNK, &c, sizeof(c), p, k);
+			if (R->sinks)
+				sinks_put(R, REC_CHUNK, &c, sizeof(c), p, k, s, dir, k);
 			p += k;
 			off += k;
 			n -= k;
@@ -501,9 +534,12 @@ out_gap(struct reasm *R, struct session *s, int dir, uint64_t off, uint64_t len)
 {
 	struct json_object *x = json_object_new_object();
 
-	if (R->out.w) {
+	if (R->out.w || R->sinks) {
 		struct rec_gap g = { s->id, off, len, (uint8_t)dir, { 0 } };
-		recw_put(R->out.w, REC_GAP, &g, sizeof(g), NULL, 0);
+		if (R->out.w)
+			recw_put(R->out.w, REC_GAP, &g, sizeof(g), NULL, 0);
+		if (R->sinks)
+			sinks_put(R, REC_GAP, &g, sizeof(g), NULL, 0, s, dir, 0);
 	}
 	json_object_object_add(x, "direction", json_object_new_string(dir_names[dir]));
 	json_object_object_add(x, "offset", json_object_new_int64((int64_t)off));
@@ -571,7 +607,7 @@ out_close(struct reasm *R, struct session *s, unsigned reason)
 
 	if (R->out.dir)
 		files_close(R, s);
-	if (R->out.w) {
+	if (R->out.w || R->sinks) {
 		struct rec_session_close c;
 		memset(&c, 0, sizeof(c));
 		c.session_id = s->id;
@@ -579,7 +615,10 @@ out_close(struct reasm *R, struct session *s, unsigned reason)
 		c.reason = reason;
 		c.dir[0] = s->d[0].c;
 		c.dir[1] = s->d[1].c;
-		recw_put(R->out.w, REC_SESSION_CLOSE, &c, sizeof(c), NULL, 0);
+		if (R->out.w)
+			recw_put(R->out.w, REC_SESSION_CLOSE, &c, sizeof(c), NULL, 0);
+		if (R->sinks)
+			sinks_put_close(R, s, &c);
 	}
 	json_object_object_add(x, "reason", json_object_new_string(wire_close_reason_name(reason)));
 	{
@@ -618,10 +657,13 @@ out_close(struct reasm *R, struct session *s, unsigned reason)
 void
 out_packet(struct reasm *R, struct session *s, int dir, const struct frame *f)
 {
-	if (R->out.w) {
-		struct rec_packet p = { f->ts_ns, s->id, 0, f->caplen,
+	if (R->out.w || sinks_want(R, REC_PACKET)) {
+		struct rec_packet p = { f->ts_ns, s ? s->id : 0, R->cur_ifid, f->caplen,
 		    f->origlen < f->caplen ? f->caplen : f->origlen, (uint8_t)dir, { 0 } };
-		recw_put(R->out.w, REC_PACKET, &p, sizeof(p), f->data, f->caplen);
+		if (R->out.w)
+			recw_put(R->out.w, REC_PACKET, &p, sizeof(p), f->data, f->caplen);
+		if (R->sinks)
+			sinks_put(R, REC_PACKET, &p, sizeof(p), f->data, f->caplen, s, dir, 0);
 	}
 }
 
@@ -649,6 +691,7 @@ out_finish(struct reasm *R)
 		recw_put(R->out.w, REC_EOS, NULL, 0, NULL, 0);
 		recw_flush(R->out.w);
 	}
+	sinks_eos(R);
 	if (R->out.events)
 		fflush(R->out.events);
 }

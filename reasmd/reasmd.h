@@ -53,6 +53,7 @@ struct session {
 	struct rdir d[2];		/* DIR_REQUESTS (client->server), DIR_RESPONSES */
 	struct oslot *slot[2];		/* -o output slot, NULL when none */
 	bool written[2];		/* -o file exists (append from now on) */
+	uint64_t *sinkdrop;		/* sink_ring_full bytes [sink][dir]; NULL: none */
 };
 
 struct reasm_stats {
@@ -97,8 +98,20 @@ struct out_opts {
 	unsigned max_open_files;
 };
 
+#define SINKS_MAX 16
+#define REASM_IFACES 16
+
+struct reasm_iface {
+	bool known;
+	int dlt, snaplen;
+	char name[32];
+};
+
 struct reasm {
 	const struct conf *conf;
+	struct sinks *sinks;		/* --listen: the sink daemons, else NULL */
+	struct reasm_iface ifs[REASM_IFACES];
+	uint32_t cur_ifid;		/* interface of the frame being handled */
 	struct out_opts out;
 	unsigned gen, shard;
 	uint64_t next_ctr;
@@ -139,13 +152,38 @@ struct fragtab *frag_new(const struct conf *c);
 int frag_add(struct reasm *R, const struct decoded *d, const struct frame *f,
     struct decoded *out, const struct frame **frames, size_t *nframes);
 void frag_expire(struct reasm *R, uint64_t now_ns);
+/* Capture time of the oldest fragment still waiting (UINT64_MAX: none). */
+uint64_t frag_oldest_ns(const struct fragtab *t);
 void frag_free(struct fragtab *t);
 void reasm_summary(const struct reasm *R, FILE *f);
 
 /* Before the privilege drop: makes -o's directory and sessions.jsonl. */
 int out_init(struct reasm *R, char *err, size_t errlen);
-/* After the input is open: the interface record of -w. */
-void out_interface(struct reasm *R);
+/* An interface (capture source) became known: recorded, and its record
+ * goes to -w and to the sinks that want it. */
+void out_interface(struct reasm *R, uint32_t id, int dlt, int snaplen, const char *name);
+/* Every known interface's record to sink idx (it just connected). */
+void out_interface_to(struct reasm *R, unsigned idx);
+
+/* sinks.c: the sink daemons on reasmd.N.sock (--listen). */
+struct event_base;
+int sinks_listen(struct reasm *R, struct event_base *base, const char *path,
+    const char *group, unsigned expect, char *err, size_t errlen);
+/* Accepts sinks from now on; on_ready runs once `expect` are connected. */
+void sinks_start(struct reasm *R, void (*on_ready)(void *), void *arg);
+bool sinks_ready(const struct reasm *R);
+bool sinks_want(const struct reasm *R, unsigned type);
+/* A record to every sink that wants its type; data_bytes: the stream
+ * bytes a chunk carries, counted per session when it is dropped. */
+void sinks_put(struct reasm *R, unsigned type, const void *fixed, size_t flen,
+    const void *var, size_t vlen, struct session *s, int dir, uint64_t data_bytes);
+void sinks_put_to(struct reasm *R, unsigned idx, unsigned type, const void *fixed,
+    size_t flen, const void *var, size_t vlen);
+void sinks_put_close(struct reasm *R, struct session *s, const struct rec_session_close *c);
+void sinks_flush(struct reasm *R);
+void sinks_eos(struct reasm *R);
+void sinks_summary(const struct reasm *R, FILE *f);
+void sinks_free(struct reasm *R);
 void out_finish(struct reasm *R);
 
 #endif

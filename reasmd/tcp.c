@@ -441,6 +441,7 @@ session_free(struct reasm *R, struct session *s)
 	else
 		R->tomb_tail = s->lprev;
 	R->nsessions--;
+	free(s->sinkdrop);
 	free(s);
 }
 
@@ -502,7 +503,7 @@ reasm_tick(struct reasm *R, uint64_t ts_ns)
 	frag_expire(R, R->now_ns);
 }
 
-static void
+static bool
 tcp_segment(struct reasm *R, const struct decoded *d, const struct frame *fr, size_t nfr)
 {
 	size_t bucket;
@@ -521,7 +522,7 @@ tcp_segment(struct reasm *R, const struct decoded *d, const struct frame *fr, si
 			R->st.late_packets++;
 			for (size_t k = 0; k < nfr; k++)
 				out_packet(R, s, dir, &fr[k]);
-			return;
+			return true;
 		}
 	}
 
@@ -537,12 +538,12 @@ tcp_segment(struct reasm *R, const struct decoded *d, const struct frame *fr, si
 	if (s == NULL) {
 		bool src_client, guessed = false;
 		if (d->flags & TH_RST)
-			return;		/* a reset for nothing we know */
+			return false;	/* a reset for nothing we know */
 		if (!syn && d->payload_len == 0 && !(d->flags & TH_FIN))
-			return;		/* a pure ACK of a flow we never saw: nothing to rebuild */
+			return false;	/* a pure ACK of a flow we never saw: nothing to rebuild */
 		if (R->nsessions >= R->max_sessions) {
 			R->st.table_full_packets++;
-			return;
+			return false;
 		}
 		if (syn)
 			src_client = !ack;
@@ -574,7 +575,7 @@ tcp_segment(struct reasm *R, const struct decoded *d, const struct frame *fr, si
 	if (d->flags & TH_RST) {
 		s->rst = true;
 		session_close(R, s, CLOSE_RST);
-		return;
+		return true;
 	}
 	if (d->payload_len > 0 || d->missing > 0) {
 		data(R, s, dir, syn ? d->seq + 1 : d->seq, d->payload, d->payload_len, d->missing);
@@ -598,6 +599,7 @@ tcp_segment(struct reasm *R, const struct decoded *d, const struct frame *fr, si
 	fin_check(R, s, !dir);
 	if (s->d[0].closed && s->d[1].closed)
 		session_close(R, s, CLOSE_FIN);
+	return true;
 }
 
 void
@@ -615,6 +617,7 @@ reasm_frame(struct reasm *R, int dlt, uint64_t ts_ns, const uint8_t *frame, uint
 	r = decode_frame(dlt, frame, caplen, &d);
 	if (r == DEC_NOT_IP || r == DEC_NOT_TCP_UDP) {
 		R->st.not_tcp++;
+		out_packet(R, NULL, 0, &f);
 		return;
 	}
 	if (r != DEC_OK) {
@@ -622,6 +625,7 @@ reasm_frame(struct reasm *R, int dlt, uint64_t ts_ns, const uint8_t *frame, uint
 		R->st.decode_err[r]++;
 		log_ratelimited(&rl, 5, 10000, LOG_DEBUG, "packet %llu: %s",
 		    (unsigned long long)R->st.packets, decode_res_name(r));
+		out_packet(R, NULL, 0, &f);
 		return;
 	}
 	if (d.is_fragment) {
@@ -630,12 +634,13 @@ reasm_frame(struct reasm *R, int dlt, uint64_t ts_ns, const uint8_t *frame, uint
 			return;
 		d = whole;
 	}
-	if (d.proto != 6) {
-		R->st.not_tcp++;
-		return;
+	R->st.tcp_packets += d.proto == 6;
+	R->st.not_tcp += d.proto != 6;
+	if (d.proto != 6 || !tcp_segment(R, &d, frs, nfr)) {
+		/* Frames no session takes still reach a rolling pcap file. */
+		for (size_t k = 0; k < nfr; k++)
+			out_packet(R, NULL, 0, &frs[k]);
 	}
-	R->st.tcp_packets++;
-	tcp_segment(R, &d, frs, nfr);
 }
 
 void

@@ -1,44 +1,219 @@
 /*
- * sinkd/main.c — the sink daemon (one per output family).
+ * sinkd/main.c — the sink daemon, one process per output family.
  *
- * This version reads and checks the configuration (--check-config); the
- * daemon's work arrives with its own issue.
+ *   sinkd FAMILY --from RUN/reasmd.0.sock [--from ...] [options]
+ *   sinkd FAMILY -r FILE|- [options]
+ *
+ * Reads top to bottom: options, configuration, acquisition (the inputs,
+ * the family's directories and files) while privileged, the drop, the
+ * loop, the drain, the summary.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <fcntl.h>
 
 #include "conf.h"
 #include "log.h"
 #include "opts.h"
+#include "privdrop.h"
+#include "sinkd.h"
+#include "util.h"
+
+enum { OPT_FROM = OPT_DAEMON_BASE, OPT_EVENTS, OPT_DIR, OPT_PER_SESSION, OPT_FORMAT,
+	OPT_ROTATE };
+
+static const struct family *const families[] = {
+	&family_listener, &family_connector, &family_pcap, &family_json,
+};
 
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: sinkd [options]\n"
-	    "sinkd: the sink daemon (one per output family) of stethoscope.\n\n%s", opts_common_help);
+	fprintf(f,
+	    "usage: sinkd FAMILY --from RUN/reasmd.N.sock [--from ...] [options]\n"
+	    "       sinkd FAMILY -r FILE|- [options]\n"
+	    "Serves one output family from reasmd's records.  FAMILY is one of:\n"
+	    "  listener    per-session ports consumers connect to (io.output.listner)\n"
+	    "  connector   per-session connections to host:ports (io.output.remote-host)\n"
+	    "  pcap        .pcap/.pcapng files, per session or rolling (io.output.pcap)\n"
+	    "  json        one JSON object per line per event (io.output.json)\n\n"
+	    "      --from SOCK     a reasmd shard's socket (give one per shard)\n"
+	    "  -r FILE|-           read a record stream (reasmd -w) instead\n"
+	    "      --events FILE|- write this sink's events (ports, consumers, drops,\n"
+	    "                      the books of every session) as JSON lines\n"
+	    "  pcap:\n"
+	    "      --dir DIR       where the files go (io.output.pcap.dir)\n"
+	    "      --per-session   one file per session (io.output.pcap.per_session)\n"
+	    "      --format F      pcapng or pcap (io.output.pcap.format)\n"
+	    "      --rotate-bytes N  rolling file: start a new one after N bytes\n"
+	    "  json:\n"
+	    "  -o FILE|-           where the events go (io.output.json.path; default -)\n"
+	    "%s\n"
+	    "Exit status: 0 after a clean end (the inputs ended, or SIGTERM/SIGINT and\n"
+	    "the drain), 1 on a runtime failure, 2 on a usage or configuration error.\n"
+	    "SIGUSR1 prints the counters.\n", opts_common_help);
+}
+
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct sinkd *D = arg;
+
+	(void)what;
+	if (sig == SIGUSR1) {
+		sinkd_summary(D, stderr);
+		return;
+	}
+	if (D->draining) {
+		log_warnx("second signal: stopping now");
+		if (D->fam->abandon)
+			D->fam->abandon(D);
+		sinkd_drained(D);
+		return;
+	}
+	log_info("stopping: draining (runtime.drain_timeout_ms %lld)",
+	    (long long)D->c->drain_timeout_eff_ms);
+	sinkd_start_drain(D);
 }
 
 int
 main(int argc, char **argv)
 {
-	static const struct option longopts[] = { COMMON_LONGOPTS, { NULL, 0, NULL, 0 } };
+	static const struct option longopts[] = {
+		COMMON_LONGOPTS,
+		{ "from", required_argument, NULL, OPT_FROM },
+		{ "events", required_argument, NULL, OPT_EVENTS },
+		{ "dir", required_argument, NULL, OPT_DIR },
+		{ "per-session", no_argument, NULL, OPT_PER_SESSION },
+		{ "format", required_argument, NULL, OPT_FORMAT },
+		{ "rotate-bytes", required_argument, NULL, OPT_ROTATE },
+		{ NULL, 0, NULL, 0 },
+	};
 	struct daemon_opts o;
 	struct conf c;
+	struct sinkd D;
+	const struct family *fam = NULL;
+	const char *from[SINKD_MAX_INPUTS], *rfile = NULL, *events = NULL, *opath = NULL;
+	unsigned nfrom = 0;
+	char err[512];
 	int ch;
+	bool per_session = false;
 
-	opts_init(&o, "sinkd");
-	while ((ch = getopt_long(argc, argv, COMMON_SHORTOPTS, longopts, NULL)) != -1) {
+	static char prog[32] = "sinkd";
+
+	if (argc > 1 && argv[1][0] != '-') {
+		for (size_t k = 0; k < ARRAY_SIZE(families); k++)
+			if (strcmp(argv[1], families[k]->name) == 0)
+				fam = families[k];
+		if (fam == NULL) {
+			fprintf(stderr, "sinkd: unknown family \"%s\": expected listener, connector, pcap or json\n",
+			    argv[1]);
+			return 2;
+		}
+		argv[1] = argv[0];
+		argv++;
+		argc--;
+		snprintf(prog, sizeof(prog), "sinkd %s", fam->name);
+	}
+	opts_init(&o, prog);
+	while ((ch = getopt_long(argc, argv, COMMON_SHORTOPTS "r:o:", longopts, NULL)) != -1) {
 		if (opts_common(&o, ch, optarg))
 			continue;
-		if (ch == 'h') {
-			usage(stdout);
-			return 0;
+		switch (ch) {
+		case OPT_FROM:
+			if (nfrom == SINKD_MAX_INPUTS) {
+				fprintf(stderr, "sinkd: at most %d --from\n", SINKD_MAX_INPUTS);
+				return 2;
+			}
+			from[nfrom++] = optarg;
+			break;
+		case 'r': rfile = optarg; break;
+		case 'o': opath = optarg; break;
+		case OPT_EVENTS: events = optarg; break;
+		case OPT_DIR: opts_override(&o, "io.output.pcap.dir", optarg); break;
+		case OPT_PER_SESSION: per_session = true; break;
+		case OPT_FORMAT: opts_override(&o, "io.output.pcap.format", optarg); break;
+		case OPT_ROTATE: opts_override(&o, "io.output.pcap.rotate_bytes", optarg); break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
 		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "sinkd: unexpected argument \"%s\"\n", argv[optind]);
 		usage(stderr);
 		return 2;
 	}
+	if (per_session)
+		opts_override(&o, "io.output.pcap.per_session", "true");
+	if (opath != NULL)
+		opts_override(&o, "io.output.json.path", opath);
 	opts_load_config(&o, &c);
-	log_errorx("this build of sinkd only checks configurations (--check-config)");
+	if (fam == NULL) {
+		log_errorx("which output family? sinkd listener|connector|pcap|json ...");
+		usage(stderr);
+		conf_free(&c);
+		return 2;
+	}
+	if ((nfrom == 0) == (rfile == NULL)) {
+		log_errorx("give --from RUN/reasmd.N.sock (once per shard) or -r FILE|-, not both");
+		conf_free(&c);
+		return 2;
+	}
+	sinkd_init(&D, &c, fam);
+	if (rfile != NULL)
+		D.block = true;		/* a stream is read at the pace of the sink */
+	D.events = events == NULL ? NULL : strcmp(events, "-") == 0 ? stdout : fopen(events, "w");
+	if (events != NULL && D.events == NULL)
+		fatal("--events %s", events);
+
+	/* Acquire, while privileged: the inputs and the family's resources. */
+	for (unsigned k = 0; k < nfrom; k++)
+		if (input_connect(&D, from[k], err, sizeof(err)) < 0)
+			fatalx("--from %s", err);
+	if (rfile != NULL) {
+		int fd = strcmp(rfile, "-") == 0 ? 0 : open(rfile, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			fatal("-r %s", rfile);
+		if (input_stdin(&D, fd, err, sizeof(err)) < 0)
+			fatalx("-r %s: %s", rfile, err);
+	}
+	if (fam->prepare && fam->prepare(&D, err, sizeof(err)) < 0) {
+		log_errorx("%s", err);
+		conf_free(&c);
+		return 2;
+	}
+	{
+		struct privdrop_opts po = { c.user, c.group, NULL };
+		if (privdrop(&po, err, sizeof(err)) < 0)
+			fatalx("%s", err);
+	}
+	signal(SIGPIPE, SIG_IGN);
+	D.base = event_base_new();
+	D.ev_sig[0] = evsignal_new(D.base, SIGTERM, on_signal, &D);
+	D.ev_sig[1] = evsignal_new(D.base, SIGINT, on_signal, &D);
+	D.ev_sig[2] = evsignal_new(D.base, SIGUSR1, on_signal, &D);
+	for (int k = 0; k < 3; k++)
+		event_add(D.ev_sig[k], NULL);
+	if (fam->start)
+		fam->start(&D);
+	input_start(&D);
+	log_info("serving %s from %u input%s", fam->name, D.nin, D.nin == 1 ? "" : "s");
+	opts_ready(&o);
+	event_base_dispatch(D.base);
+
+	sinkd_summary(&D, stderr);
+	if (fam->free)
+		fam->free(&D);
+	inputs_free(&D);
+	sinkd_free(&D);
+	for (int k = 0; k < 3; k++)
+		event_free(D.ev_sig[k]);
+	if (D.events && D.events != stdout)
+		fclose(D.events);
+	event_base_free(D.base);
 	conf_free(&c);
-	return 2;
+	return D.exit_code;
 }

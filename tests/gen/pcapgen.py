@@ -4,6 +4,8 @@ the exact bytes each side sent (ground truth).
 
     pcapgen.py OUTDIR            every case: OUTDIR/NAME.pcap + NAME.expect.json
     pcapgen.py --bench-bulk F    the bulk benchmark capture (see --help)
+    pcapgen.py --paced F SECONDS BYTES   one session lasting SECONDS of capture
+                                 time (for paced replays), truth in F.requests/.responses
 
 NAME.expect.json lists the sessions in the order they close:
   {"sessions": [{"client": "ip:port", "server": "ip:port",
@@ -484,9 +486,35 @@ def demo(path):
     pc.close()
 
 
+def paced(path, seconds, nbytes, sport=43000):
+    """One session that lasts `seconds` of capture time: the server sends
+    nbytes in full segments spread evenly, the client a short line every
+    tenth segment.  Writes PATH and the truth: PATH.requests, PATH.responses."""
+    pc = Pcap(path)
+    c = Conn(pc, ("10.9.0.1", sport), ("10.9.0.2", 8080))
+    c.t = 1700000000.0
+    c.handshake()
+    data = rnd(nbytes, 7)
+    nseg = max(1, (nbytes + 1459) // 1460)
+    dt = seconds / nseg
+    for i in range(nseg):
+        c.t += dt
+        c.send(False, data[i * 1460:(i + 1) * 1460])
+        if i % 10 == 0:
+            c.send(True, b"request line %06d\r\n" % i)
+    c.t += 0.01
+    c.close()
+    pc.close()
+    open(path + ".requests", "wb").write(bytes(c.req))
+    open(path + ".responses", "wb").write(bytes(c.resp))
+
+
 def main():
     if sys.argv[1] == "--demo":
         demo(sys.argv[2])
+        return
+    if sys.argv[1] == "--paced":
+        paced(sys.argv[2], float(sys.argv[3]), int(sys.argv[4]))
         return
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)

@@ -1,0 +1,388 @@
+/*
+ * sinks.c — reasmd's consumers: the sink daemons on reasmd.N.sock.
+ *
+ * A sink connects, says in its hello which record types it wants (chunks
+ * for listener and connector, packets for pcap, events for json) and gets
+ * a ring of its own.  Every record the engine produces goes to each sink
+ * that wants its type.  A full ring:
+ *
+ *   - block mode (runtime.overflow block, the default for file input):
+ *     reasmd waits for that sink; the pipeline runs at its pace, lossless;
+ *   - drop mode: the record is dropped and counted as sink_ring_full
+ *     (records, bytes) for that sink, and for chunks also per session and
+ *     direction, so the session_close that sink gets carries the bytes it
+ *     lost (wire_dir_counters.dropped_sink).  Data records (chunks,
+ *     packets) may not use the last eighth of a ring: that room is kept
+ *     for the small records a sink needs to keep its books (open, gap,
+ *     close, tick, end of stream).
+ *
+ * A sink that disconnects keeps its slot (matched by its hello name): what
+ * it would have been given meanwhile is counted as sink_ring_full, and it
+ * continues where it is when it reconnects.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "chan.h"
+#include "log.h"
+#include "reasmd.h"
+#include "ringev.h"
+#include "util.h"
+
+struct sinks;
+
+struct sink {
+	struct sinks *S;
+	char name[32];
+	uint32_t wants;
+	struct ringev *re;		/* NULL while disconnected */
+	bool dead;			/* lost; freed outside the push path */
+	uint64_t records, bytes;
+	uint64_t full_records, full_bytes;	/* sink_ring_full */
+	uint64_t connects;
+};
+
+struct sinks {
+	struct reasm *R;
+	struct event_base *base;
+	int lfd;
+	struct event *ev_accept, *ev_reap;
+	struct sink s[SINKS_MAX];
+	unsigned n;			/* slots in use */
+	unsigned expect;		/* --sinks: wait for this many */
+	bool block, ready;
+	size_t ring_bytes;
+	uint32_t wants;			/* union over the slots */
+	void (*on_ready)(void *);
+	void *arg;
+};
+
+static unsigned
+sinks_connected(const struct sinks *S)
+{
+	unsigned n = 0;
+
+	for (unsigned k = 0; k < S->n; k++)
+		if (S->s[k].re != NULL && !S->s[k].dead)
+			n++;
+	return n;
+}
+
+static void
+sink_reap(evutil_socket_t fd, short what, void *arg)
+{
+	struct sinks *S = arg;
+
+	(void)fd;
+	(void)what;
+	for (unsigned k = 0; k < S->n; k++)
+		if (S->s[k].dead) {
+			ringev_free(S->s[k].re);
+			S->s[k].re = NULL;
+			S->s[k].dead = false;
+		}
+}
+
+static void
+sink_lost(struct ringev *re, void *arg)
+{
+	struct sink *k = arg;
+
+	(void)re;
+	if (k->dead)
+		return;
+	k->dead = true;
+	log_warnx("sink \"%s\" disconnected; what it would get is counted as sink_ring_full "
+	    "until it reconnects", k->name);
+	event_active(k->S->ev_reap, EV_TIMEOUT, 0);
+}
+
+static void __attribute__((format(printf, 2, 3)))
+sink_reject(int fd, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_warnx("refused a sink: %s", msg);
+	chan_send(fd, MSG_REJECT, msg, strlen(msg), -1);
+	close(fd);
+}
+
+static void
+sinks_on_accept(evutil_socket_t lfd, short what, void *arg)
+{
+	struct sinks *S = arg;
+	char body[WIRE_MSG_MAX], err[256];
+	struct msg_hello h;
+	struct msg_hello_ok ok;
+	struct sink *k = NULL;
+	struct ring *r;
+	unsigned type;
+	int fd, n;
+
+	(void)what;
+	fd = accept(lfd, NULL, NULL);
+	if (fd < 0)
+		return;
+	fd_set_cloexec(fd);
+	n = chan_recv(fd, &type, body, sizeof(body), NULL, 2000, err, sizeof(err));
+	if (n < 0 || type != MSG_HELLO || chan_hello_check(body, n, &h, err, sizeof(err)) < 0) {
+		sink_reject(fd, "bad hello: %s", n < 0 || type == MSG_HELLO ? err : "not a hello");
+		return;
+	}
+	if (h.role != ROLE_SINKD && h.role != ROLE_DUMP) {
+		sink_reject(fd, "%s: reasmd serves sinks; capd.sock is where a reasmd connects", h.name);
+		return;
+	}
+	h.name[sizeof(h.name) - 1] = '\0';
+	for (unsigned i = 0; i < S->n; i++)
+		if (strcmp(S->s[i].name, h.name) == 0)
+			k = &S->s[i];
+	if (k != NULL && k->re != NULL && !k->dead) {
+		sink_reject(fd, "a sink named \"%s\" is already connected", h.name);
+		return;
+	}
+	if (k == NULL) {
+		if (S->n == SINKS_MAX) {
+			sink_reject(fd, "reasmd serves at most %d sinks", SINKS_MAX);
+			return;
+		}
+		k = &S->s[S->n++];
+		memset(k, 0, sizeof(*k));
+		k->S = S;
+		sth_strlcpy(k->name, h.name, sizeof(k->name));
+	}
+	if (k->dead) {
+		ringev_free(k->re);
+		k->re = NULL;
+		k->dead = false;
+	}
+	r = ring_create(S->ring_bytes, err, sizeof(err));
+	if (r == NULL) {
+		sink_reject(fd, "cannot make a ring: %s", err);
+		return;
+	}
+	ok.ring_bytes = ring_size(r);
+	ok.shard = S->R->shard;
+	ok.flags = 0;
+	if (chan_send(fd, MSG_HELLO_OK, &ok, sizeof(ok), ring_fd(r)) < 0) {
+		log_warn("sink %s: sending its ring", h.name);
+		ring_free(r);
+		close(fd);
+		return;
+	}
+	k->wants = h.wants | REC_WANT(REC_EOS);
+	k->connects++;
+	S->wants = 0;
+	for (unsigned i = 0; i < S->n; i++)
+		S->wants |= S->s[i].wants;
+	k->re = ringev_producer_new(S->base, fd, r, false, NULL, sink_lost, k);
+	log_info("sink \"%s\" connected (%u of %u expected)", k->name, sinks_connected(S), S->expect);
+	if (k->wants & REC_WANT(REC_INTERFACE))
+		out_interface_to(S->R, k - S->s);
+	if (!S->ready && sinks_connected(S) >= S->expect) {
+		S->ready = true;
+		if (S->on_ready)
+			S->on_ready(S->arg);
+	}
+}
+
+int
+sinks_listen(struct reasm *R, struct event_base *base, const char *path,
+    const char *group, unsigned expect, char *err, size_t errlen)
+{
+	struct sinks *S = xcalloc(1, sizeof(*S));
+
+	S->R = R;
+	S->base = base;
+	S->expect = expect;
+	S->block = R->conf->overflow == OVERFLOW_BLOCK;
+	S->ring_bytes = (size_t)R->conf->ring_bytes;
+	S->lfd = chan_listen(path, group, err, errlen);
+	if (S->lfd < 0) {
+		free(S);
+		return -1;
+	}
+	S->ready = expect == 0;
+	R->sinks = S;
+	return 0;
+}
+
+void
+sinks_start(struct reasm *R, void (*on_ready)(void *), void *arg)
+{
+	struct sinks *S = R->sinks;
+
+	S->on_ready = on_ready;
+	S->arg = arg;
+	S->ev_accept = event_new(S->base, S->lfd, EV_READ | EV_PERSIST, sinks_on_accept, S);
+	S->ev_reap = event_new(S->base, -1, 0, sink_reap, S);
+	event_add(S->ev_accept, NULL);
+	if (S->ready && on_ready)
+		on_ready(arg);
+}
+
+bool
+sinks_ready(const struct reasm *R)
+{
+	return R->sinks == NULL || R->sinks->ready;
+}
+
+bool
+sinks_want(const struct reasm *R, unsigned type)
+{
+	return R->sinks != NULL && (R->sinks->wants & REC_WANT(type));
+}
+
+static void
+sink_count_full(struct reasm *R, unsigned idx, size_t len, struct session *s, int dir,
+    uint64_t data_bytes)
+{
+	struct sink *k = &R->sinks->s[idx];
+
+	k->full_records++;
+	k->full_bytes += len;
+	if (s != NULL && data_bytes > 0) {
+		if (s->sinkdrop == NULL)
+			s->sinkdrop = xcalloc(SINKS_MAX * 2, sizeof(uint64_t));
+		s->sinkdrop[idx * 2 + (dir & 1)] += data_bytes;
+		s->d[dir & 1].c.dropped_sink += data_bytes;
+	}
+}
+
+/* Pushes to one sink.  Returns 0 or -1 (counted). */
+static int
+sink_push(struct reasm *R, unsigned idx, unsigned type, const void *fixed, size_t flen,
+    const void *var, size_t vlen, struct session *s, int dir, uint64_t data_bytes)
+{
+	struct sinks *S = R->sinks;
+	struct sink *k = &S->s[idx];
+	size_t len = sizeof(struct wire_rec) + flen + vlen;
+
+	if (k->re == NULL || k->dead) {
+		sink_count_full(R, idx, len, s, dir, data_bytes);
+		return -1;
+	}
+	if (S->block) {
+		if (ringev_push_wait(k->re, type, fixed, flen, var, vlen, 5000, k->name) < 0) {
+			sink_count_full(R, idx, len, s, dir, data_bytes);
+			return -1;
+		}
+	} else {
+		struct ring *r = ringev_ring(k->re);
+		bool data = type == REC_CHUNK || type == REC_PACKET;
+		size_t need = wire_padded((uint32_t)len) + (data ? ring_size(r) / 8 : 0);
+		if ((ring_space(r) < need && (ringev_flush(k->re), ring_space(r) < need)) ||
+		    ringev_push(k->re, type, fixed, flen, var, vlen) < 0) {
+			sink_count_full(R, idx, len, s, dir, data_bytes);
+			return -1;
+		}
+	}
+	k->records++;
+	k->bytes += len;
+	return 0;
+}
+
+void
+sinks_put(struct reasm *R, unsigned type, const void *fixed, size_t flen,
+    const void *var, size_t vlen, struct session *s, int dir, uint64_t data_bytes)
+{
+	struct sinks *S = R->sinks;
+
+	for (unsigned i = 0; i < S->n; i++)
+		if (S->s[i].wants & REC_WANT(type))
+			sink_push(R, i, type, fixed, flen, var, vlen, s, dir, data_bytes);
+}
+
+void
+sinks_put_to(struct reasm *R, unsigned idx, unsigned type, const void *fixed, size_t flen,
+    const void *var, size_t vlen)
+{
+	if (idx < R->sinks->n)
+		sink_push(R, idx, type, fixed, flen, var, vlen, NULL, 0, 0);
+}
+
+void
+sinks_put_close(struct reasm *R, struct session *s, const struct rec_session_close *c)
+{
+	struct sinks *S = R->sinks;
+	struct rec_session_close x = *c;
+
+	for (unsigned i = 0; i < S->n; i++) {
+		if (!(S->s[i].wants & REC_WANT(REC_SESSION_CLOSE)))
+			continue;
+		/* Each sink is told what it lost itself. */
+		x.dir[0].dropped_sink = s->sinkdrop ? s->sinkdrop[i * 2] : 0;
+		x.dir[1].dropped_sink = s->sinkdrop ? s->sinkdrop[i * 2 + 1] : 0;
+		sink_push(R, i, REC_SESSION_CLOSE, &x, sizeof(x), NULL, 0, NULL, 0, 0);
+	}
+}
+
+void
+sinks_flush(struct reasm *R)
+{
+	struct sinks *S = R->sinks;
+
+	if (S == NULL)
+		return;
+	for (unsigned i = 0; i < S->n; i++)
+		if (S->s[i].re != NULL && !S->s[i].dead)
+			ringev_flush(S->s[i].re);
+}
+
+void
+sinks_eos(struct reasm *R)
+{
+	struct sinks *S = R->sinks;
+
+	if (S == NULL)
+		return;
+	for (unsigned i = 0; i < S->n; i++)
+		if (S->s[i].re != NULL && !S->s[i].dead) {
+			sink_push(R, i, REC_EOS, NULL, 0, NULL, 0, NULL, 0, 0);
+			if (S->s[i].re != NULL && !S->s[i].dead)
+				ringev_close_producer(S->s[i].re);
+		}
+}
+
+void
+sinks_summary(const struct reasm *R, FILE *f)
+{
+	const struct sinks *S = R->sinks;
+
+	if (S == NULL)
+		return;
+	for (unsigned i = 0; i < S->n; i++) {
+		const struct sink *k = &S->s[i];
+		fprintf(f, "reasmd: sink \"%s\": %" PRIu64 " records (%" PRIu64 " bytes), sink_ring_full %"
+		    PRIu64 " records (%" PRIu64 " bytes)%s\n", k->name, k->records, k->bytes,
+		    k->full_records, k->full_bytes, k->re && !k->dead ? "" : " (not connected)");
+	}
+}
+
+void
+sinks_free(struct reasm *R)
+{
+	struct sinks *S = R->sinks;
+
+	if (S == NULL)
+		return;
+	for (unsigned i = 0; i < S->n; i++)
+		ringev_free(S->s[i].re);
+	if (S->ev_accept)
+		event_free(S->ev_accept);
+	if (S->ev_reap)
+		event_free(S->ev_reap);
+	close(S->lfd);
+	free(S);
+	R->sinks = NULL;
+}

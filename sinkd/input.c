@@ -1,0 +1,294 @@
+/*
+ * input.c — where a sink's records come from.
+ *
+ * --from RUN/reasmd.N.sock (once per shard): connect, hello with the
+ * family's wants, a ring per shard.  A shard that goes away without its
+ * end-of-stream record has its open sessions ended (their books say
+ * complete: false) and is reconnected with back-off (the launcher
+ * restarts it).
+ *
+ * -r - (or a file): a reader thread turns the byte stream into records in
+ * an in-process ring, so that both kinds of input reach the same loop the
+ * same way.  The stream is lossless: the thread waits when the ring is
+ * full.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "chan.h"
+#include "log.h"
+#include "recio.h"
+#include "ringev.h"
+#include "sinkd.h"
+#include "util.h"
+
+struct input {
+	struct sinkd *D;
+	unsigned idx;
+	const char *path;		/* NULL: the stream reader */
+	struct ringev *re;
+	struct event *ev_retry;
+	struct backoff bo;
+	bool eos, done;
+	uint64_t connects;
+	/* stream reader */
+	pthread_t th;
+	bool th_started;
+	_Atomic bool th_done;
+	int fd, tsock, stream_fd;
+	struct ring *ring;
+};
+
+static int
+input_rec(const struct wire_rec *rec, void *arg)
+{
+	struct input *I = arg;
+
+	if (rec->type == REC_EOS)
+		I->eos = true;
+	return sinkd_record(I->D, I->idx, rec);
+}
+
+static void input_retry(evutil_socket_t fd, short what, void *arg);
+
+static void
+input_lost(struct ringev *re, void *arg)
+{
+	struct input *I = arg;
+	struct timeval tv;
+	unsigned ms;
+
+	(void)re;
+	if (I->eos || I->path == NULL || I->D->draining) {
+		if (!I->eos && I->path == NULL)
+			log_warnx("the record stream ended without its end-of-stream record "
+			    "(a truncated input): open sessions end incomplete");
+		if (!I->done) {
+			I->done = true;
+			if (!I->eos)
+				sinkd_input_lost(I->D, I->idx);
+			if (!I->eos)
+				sinkd_input_done(I->D, I->idx, true);
+		}
+		return;
+	}
+	log_warnx("%s went away before its end of stream; its open sessions end here, "
+	    "reconnecting", I->path);
+	sinkd_input_lost(I->D, I->idx);
+	ms = backoff_next(&I->bo);
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(I->ev_retry, &tv);
+}
+
+static int
+input_open(struct input *I, char *err, size_t errlen)
+{
+	struct msg_hello h;
+	struct msg_hello_ok ok;
+	struct ring *r;
+	int sock, rfd;
+	char name[32];
+
+	snprintf(name, sizeof(name), "sinkd %s", I->D->fam->name);
+	chan_hello_init(&h, ROLE_SINKD, 0, 0, I->D->fam->wants | REC_WANT(REC_EOS), name);
+	sock = chan_handshake(I->path, &h, &ok, &rfd, 5000, err, errlen);
+	if (sock < 0)
+		return -1;
+	r = ring_attach(rfd, err, errlen);
+	close(rfd);
+	if (r == NULL) {
+		close(sock);
+		return -1;
+	}
+	if (I->re != NULL)
+		ringev_free(I->re);
+	I->re = NULL;
+	I->fd = sock;
+	I->ring = r;
+	I->connects++;
+	return 0;
+}
+
+static void
+input_go(struct input *I)
+{
+	I->re = ringev_consumer_new(I->D->base, I->fd, I->ring, input_rec, input_lost, I, 1024);
+	I->ring = NULL;
+	I->fd = -1;
+}
+
+static void
+input_retry(evutil_socket_t fd, short what, void *arg)
+{
+	struct input *I = arg;
+	char err[256];
+
+	(void)fd;
+	(void)what;
+	if (I->D->draining)
+		return;
+	if (input_open(I, err, sizeof(err)) < 0) {
+		unsigned ms = backoff_next(&I->bo);
+		struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+		static struct log_rl rl;
+		log_ratelimited(&rl, 1, 30000, LOG_WARNING, "%s (retrying in %u ms)", err, ms);
+		evtimer_add(I->ev_retry, &tv);
+		return;
+	}
+	backoff_reset(&I->bo);
+	log_info("reconnected to %s", I->path);
+	input_go(I);
+}
+
+static struct input *
+input_new(struct sinkd *D)
+{
+	struct input *I;
+
+	if (D->nin == SINKD_MAX_INPUTS)
+		return NULL;
+	I = xcalloc(1, sizeof(*I));
+	I->D = D;
+	I->idx = D->nin;
+	I->fd = -1;
+	I->tsock = -1;
+	D->in[D->nin++] = I;
+	return I;
+}
+
+int
+input_connect(struct sinkd *D, const char *path, char *err, size_t errlen)
+{
+	struct input *I = input_new(D);
+
+	if (I == NULL) {
+		snprintf(err, errlen, "at most %d inputs", SINKD_MAX_INPUTS);
+		return -1;
+	}
+	I->path = path;
+	backoff_init(&I->bo, 100, 5000);
+	return input_open(I, err, errlen);
+}
+
+/* ---- the stream reader ---- */
+
+static void *
+reader_main(void *arg)
+{
+	struct input *I = arg;
+	char err[256];
+	struct recr *r = recr_open(I->stream_fd, 0, err, sizeof(err));
+	const struct wire_rec *rec;
+	bool eos = false;
+	int n = 1;
+
+	if (r == NULL)
+		log_errorx("input: %s", err);
+	while (r != NULL && !eos && (n = recr_next(r, &rec, err, sizeof(err))) > 0) {
+		size_t body = rec->len - sizeof(*rec);
+		if (rec->type == REC_EOS)
+			eos = true;
+		for (;;) {
+			if (ring_push(I->ring, rec->type, rec + 1, body, NULL, 0, false) == 0)
+				break;
+			if (ring_publish(I->ring))
+				ring_ring(I->tsock, MSG_WAKE_CONSUMER);
+			if (ring_producer_sleep(I->ring, rec->len) && ring_wait(I->tsock, -1) < 0)
+				goto out;
+		}
+		if (ring_publish(I->ring) && ring_ring(I->tsock, MSG_WAKE_CONSUMER) < 0)
+			goto out;
+	}
+	if (n < 0)
+		log_errorx("input: %s", err);
+out:
+	recr_close(r);
+	ring_close_producer(I->ring);
+	ring_publish(I->ring);
+	/* Closing our end tells the loop: it reads what is left, then sees
+	 * the end (with or without the end-of-stream record). */
+	shutdown(I->tsock, SHUT_RDWR);
+	I->th_done = true;
+	return NULL;
+}
+
+int
+input_stdin(struct sinkd *D, int fd, char *err, size_t errlen)
+{
+	struct input *I = input_new(D);
+	int sv[2];
+
+	if (I == NULL) {
+		snprintf(err, errlen, "at most %d inputs", SINKD_MAX_INPUTS);
+		return -1;
+	}
+	I->ring = ring_create((size_t)4 << 20, err, errlen);
+	if (I->ring == NULL)
+		return -1;
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0) {
+		snprintf(err, errlen, "socketpair: %s", strerror(errno));
+		return -1;
+	}
+	I->fd = sv[0];
+	I->tsock = sv[1];
+	I->stream_fd = fd;
+	I->path = NULL;
+	return 0;
+}
+
+void
+input_start(struct sinkd *D)
+{
+	for (unsigned k = 0; k < D->nin; k++) {
+		struct input *I = D->in[k];
+		I->ev_retry = evtimer_new(D->base, input_retry, I);
+		if (I->path != NULL) {
+			input_go(I);
+			continue;
+		}
+		/* The stream: the loop consumes the in-process ring, the
+		 * thread fills it (both use I->ring; the ringev owns it). */
+		I->re = ringev_consumer_new(D->base, I->fd, I->ring, input_rec, input_lost, I, 1024);
+		I->fd = -1;
+		if (pthread_create(&I->th, NULL, reader_main, I) != 0)
+			fatal("pthread_create");
+		I->th_started = true;
+	}
+}
+
+void
+inputs_free(struct sinkd *D)
+{
+	for (unsigned k = 0; k < D->nin; k++) {
+		struct input *I = D->in[k];
+		if (I->th_started) {
+			/* A reader that finished is joined; one still blocked in
+			 * read() (a stop before the end of its input) is left to
+			 * the exit, with the ring it uses. */
+			shutdown(I->tsock, SHUT_RDWR);
+			if (!I->th_done) {
+				pthread_detach(I->th);
+				continue;
+			}
+			pthread_join(I->th, NULL);
+			close(I->tsock);
+			I->ring = NULL;	/* owned by the consumer ringev */
+		}
+		if (I->re)
+			ringev_free(I->re);
+		else if (I->ring)
+			ring_free(I->ring);
+		if (I->fd >= 0)
+			close(I->fd);
+		if (I->ev_retry)
+			event_free(I->ev_retry);
+		free(I);
+	}
+	D->nin = 0;
+}

@@ -1,0 +1,1155 @@
+/*
+ * pcapout.c — the pcap family: the original frames to .pcapng (our own
+ * writer, common/pcapng.c) or .pcap (libpcap's pcap_dump), one file per
+ * session or one rolling file of every frame.
+ *
+ * Two threads.  The loop (main thread) takes packet records, picks each
+ * frame's file and queues it; a writer thread does all file I/O, so a slow
+ * disk never holds the loop (and through it reasmd) back.  The queue holds
+ * at most io.output.pcap.queue_size frames: beyond that a frame is dropped
+ * and counted as pcap_queue_full (per session and in total).
+ *
+ * Per-session files are named as the Go version names them,
+ * {lip}_{lport}__{rip}_{rport}__{startms}__open.{ext}, and renamed on close
+ * to ..__{startms}__{endms}__{reason}.{ext}, close_grace_ms of capture
+ * time after the close so that late frames (the last ACK) still go in.
+ * At most runtime.max_open_files are open: the least recently written is
+ * closed and reopened for append.
+ *
+ * The rolling file holds every frame, merged across the shards in
+ * timestamp order: frames wait in a heap until every live shard's
+ * watermark (its ticks and frames) has passed them; rotate_bytes starts a
+ * new file.
+ *
+ * Errors: a directory that cannot be written disables the output (a
+ * warning, and every frame counted as pcap_write_error); a failed write
+ * (a full disk) truncates the file back to its last whole record, closes
+ * it, counts the frames that did not make it as pcap_write_error and
+ * every later frame for that file the same way.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pcap/pcap.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stdatomic.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "evjson.h"
+#include "log.h"
+#include "pcapng.h"
+#include "privdrop.h"
+#include "sinkd.h"
+#include "util.h"
+
+#define PIFACES 16
+#define FBUF (64 * 1024)
+
+struct pifc {
+	bool known;
+	int dlt, snaplen;
+	char name[32];
+};
+
+/* A file, owned by the writer thread once queued. */
+struct pfile {
+	uint64_t session_id;		/* 0: the rolling file */
+	char base[200];			/* name up to "__" + state */
+	char name[256];			/* current name in the directory */
+	char comment[256];
+	int fd;				/* -1 while closed (LRU) */
+	bool created, failed;
+	uint64_t size, good;		/* bytes in the file; up to the last flushed record */
+	int dlt;			/* classic pcap: the file's link type */
+	int8_t ifmap[PIFACES];		/* pcapng: interface id -> file index */
+	int nif;
+	uint8_t *buf;
+	size_t blen;
+	uint32_t bpkts;			/* packets in buf */
+	struct pfile *lprev, *lnext;	/* open files, least recently written first */
+	/* books, written by the writer thread */
+	uint64_t packets, write_errors;
+	/* the close */
+	uint64_t end_ms;
+	char reason[24];
+};
+
+enum jkind { J_PKT, J_IFACE, J_CLOSE, J_ROTATE, J_STOP };
+
+struct job {
+	struct job *next;
+	enum jkind kind;
+	struct pfile *pf;
+	uint64_t ts_ns;
+	uint32_t ifid, caplen, origlen;
+	struct pifc ifc;
+	uint8_t data[];
+};
+
+struct pstate {
+	int dirfd;
+	char *dir;
+	bool disabled, pcapng, per_session;
+	const char *ext;
+	uint64_t grace_ns;
+	struct pifc ifc[PIFACES];	/* loop's copy */
+	/* the queue */
+	pthread_t th;
+	bool th_started;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct job *qhead, *qtail;
+	size_t qpackets, qmax;
+	bool abandon;
+	/* done notifications (writer -> loop) */
+	int donefd[2];
+	struct event *ev_done;
+	struct pfile *done_head;	/* finished per-session files */
+	bool stopped, writer_stopped;
+	uint8_t hdr[PIFACES][64];	/* classic pcap: the file header libpcap wrote */
+	size_t hdrlen[PIFACES];
+	/* the writer's own state */
+	struct pifc wifc[PIFACES];
+	struct pfile *lru_head, *lru_tail;
+	unsigned nopen, max_open;
+	pcap_t *dead[PIFACES];
+	pcap_dumper_t *dumper[PIFACES];
+	FILE *memf;
+	char *membuf;
+	size_t memcap;
+	/* rolling */
+	struct pfile *roll;
+	char rollname[64];
+	uint64_t rotate_bytes, roll_seq, roll_bytes;
+	struct job **heap;
+	size_t nheap;
+	uint64_t *wm;			/* per input: watermark */
+	bool *wm_live;
+	/* closing sessions, by close time */
+	struct ssn **closing;
+	size_t nclosing, capclosing;
+	/* totals */
+	uint64_t packets, queue_full, write_errors, not_in_session, shutdown_dropped,
+	    files, forced_order;
+	_Atomic uint64_t w_written, w_errors, w_abandoned;
+};
+
+/* What a session keeps in the loop. */
+struct pssn {
+	struct pfile *pf;
+	uint64_t packets, queue_full, write_errors_disabled;
+	bool close_sent;
+};
+
+static struct pstate *P;
+
+/* ---------------- the writer thread ---------------- */
+
+static void
+lru_unlink(struct pstate *S, struct pfile *f)
+{
+	if (f->lprev)
+		f->lprev->lnext = f->lnext;
+	else
+		S->lru_head = f->lnext;
+	if (f->lnext)
+		f->lnext->lprev = f->lprev;
+	else
+		S->lru_tail = f->lprev;
+	f->lprev = f->lnext = NULL;
+}
+
+static void
+lru_touch(struct pstate *S, struct pfile *f)
+{
+	if (S->lru_tail == f)
+		return;
+	lru_unlink(S, f);
+	f->lprev = S->lru_tail;
+	if (S->lru_tail)
+		S->lru_tail->lnext = f;
+	else
+		S->lru_head = f;
+	S->lru_tail = f;
+}
+
+/* A write failed: back to the last whole record, close, count. */
+static void
+file_fail(struct pstate *S, struct pfile *f, int err)
+{
+	static struct log_rl rl;
+
+	log_ratelimited(&rl, 3, 10000, LOG_WARNING, "%s/%s: %s: the file is closed at its last "
+	    "whole record; its further frames are counted as pcap_write_error", S->dir, f->name,
+	    strerror(err));
+	if (f->fd >= 0) {
+		if (ftruncate(f->fd, (off_t)f->good) < 0)
+			log_warn("%s/%s: truncating after the failed write", S->dir, f->name);
+		close(f->fd);
+		f->fd = -1;
+		S->nopen--;
+		lru_unlink(S, f);
+	}
+	f->write_errors += f->bpkts;
+	S->w_errors += f->bpkts;
+	f->blen = 0;
+	f->bpkts = 0;
+	f->size = f->good;
+	f->failed = true;
+	free(f->buf);
+	f->buf = NULL;
+}
+
+static void
+file_flush(struct pstate *S, struct pfile *f)
+{
+	size_t off = 0;
+
+	while (off < f->blen) {
+		ssize_t n = write(f->fd, f->buf + off, f->blen - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			file_fail(S, f, n < 0 ? errno : ENOSPC);
+			return;
+		}
+		off += (size_t)n;
+	}
+	S->w_written += f->bpkts;
+	f->packets += f->bpkts;
+	f->good += f->blen;
+	f->blen = 0;
+	f->bpkts = 0;
+}
+
+static void
+file_close_fd(struct pstate *S, struct pfile *f)
+{
+	if (f->fd < 0)
+		return;
+	file_flush(S, f);
+	if (f->fd < 0)
+		return;
+	close(f->fd);
+	f->fd = -1;
+	S->nopen--;
+	lru_unlink(S, f);
+	free(f->buf);
+	f->buf = NULL;
+}
+
+/* Makes room for one more open file (runtime.max_open_files). */
+static void
+file_room(struct pstate *S)
+{
+	while (S->nopen >= S->max_open && S->lru_head)
+		file_close_fd(S, S->lru_head);
+}
+
+/* Opens (creates, or reopens for append) f.  Returns 0 or -1 (failed). */
+static int
+file_open(struct pstate *S, struct pfile *f)
+{
+	if (f->failed)
+		return -1;
+	if (f->fd >= 0) {
+		lru_touch(S, f);
+		return 0;
+	}
+	file_room(S);
+	if (!f->created) {
+		for (int k = 1; k < 100; k++) {
+			if (k == 1)
+				snprintf(f->name, sizeof(f->name), "%s__open.%s", f->base, S->ext);
+			else
+				snprintf(f->name, sizeof(f->name), "%s-%d__open.%s", f->base, k, S->ext);
+			f->fd = openat(S->dirfd, f->name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+			if (f->fd >= 0 || errno != EEXIST)
+				break;
+		}
+		if (f->session_id == 0 && f->fd >= 0) {
+			/* The rolling file has no state in its name. */
+			char plain[256];
+			snprintf(plain, sizeof(plain), "%s.%s", f->base, S->ext);
+			if (renameat(S->dirfd, f->name, S->dirfd, plain) == 0)
+				sth_strlcpy(f->name, plain, sizeof(f->name));
+		}
+		f->created = f->fd >= 0;
+		if (f->created)
+			S->files++;
+	} else
+		f->fd = openat(S->dirfd, f->name, O_WRONLY | O_APPEND | O_CLOEXEC);
+	if (f->fd < 0) {
+		int e = errno;
+		log_warnx("%s/%s: %s: its frames are counted as pcap_write_error", S->dir,
+		    f->name, strerror(e));
+		f->failed = true;
+		return -1;
+	}
+	f->buf = xmalloc(FBUF);
+	S->nopen++;
+	f->lprev = S->lru_tail;
+	f->lnext = NULL;
+	if (S->lru_tail)
+		S->lru_tail->lnext = f;
+	else
+		S->lru_head = f;
+	S->lru_tail = f;
+	return 0;
+}
+
+/* Appends bytes that belong together (a header, or one record). */
+static int
+file_put(struct pstate *S, struct pfile *f, const void *p, size_t n, bool packet)
+{
+	if (f->blen + n > FBUF) {
+		file_flush(S, f);
+		if (f->fd < 0)
+			return -1;
+	}
+	if (n > FBUF) {
+		/* Larger than the buffer: straight out. */
+		ssize_t w = write(f->fd, p, n);
+		if (w != (ssize_t)n) {
+			f->bpkts = packet;
+			file_fail(S, f, w < 0 ? errno : ENOSPC);
+			return -1;
+		}
+		f->good += n;
+		f->size += n;
+		if (packet) {
+			f->packets++;
+			S->w_written++;
+		}
+		return 0;
+	}
+	memcpy(f->buf + f->blen, p, n);
+	f->blen += n;
+	f->size += n;
+	f->bpkts += packet;
+	return 0;
+}
+
+/* Classic pcap through libpcap: pcap_dump formats into a memory stream
+ * and the bytes go out through file_put like every other. */
+static int
+classic_bytes(struct pstate *S, int dlt, int snaplen, const struct pcap_pkthdr *h,
+    const uint8_t *data, bool header, const uint8_t **out, size_t *outlen)
+{
+	int slot = -1;
+
+	for (int k = 0; k < PIFACES; k++)
+		if (S->dead[k] != NULL && pcap_datalink(S->dead[k]) == dlt) {
+			slot = k;
+			break;
+		}
+	if (slot < 0) {
+		for (int k = 0; k < PIFACES && slot < 0; k++)
+			if (S->dead[k] == NULL)
+				slot = k;
+		if (slot < 0)
+			return -1;
+		S->dead[slot] = pcap_open_dead_with_tstamp_precision(dlt, snaplen > 0 ? snaplen : 262144,
+		    PCAP_TSTAMP_PRECISION_NANO);
+		rewind(S->memf);
+		S->dumper[slot] = S->dead[slot] ? pcap_dump_fopen(S->dead[slot], S->memf) : NULL;
+		if (S->dumper[slot] == NULL)
+			return -1;
+		/* Keep the file header libpcap wrote, for every file of this
+		 * link type. */
+		fflush(S->memf);
+		long hl = ftell(S->memf);
+		if (hl <= 0 || (size_t)hl > sizeof(S->hdr[slot]))
+			return -1;
+		memcpy(S->hdr[slot], S->membuf, (size_t)hl);
+		S->hdrlen[slot] = (size_t)hl;
+	}
+	rewind(S->memf);
+	if (header) {
+		*out = S->hdr[slot];
+		*outlen = S->hdrlen[slot];
+		return 0;
+	}
+	pcap_dump((u_char *)S->dumper[slot], h, data);
+	fflush(S->memf);
+	long n = ftell(S->memf);
+	if (n <= 0)
+		return -1;
+	*out = (const uint8_t *)S->membuf;
+	*outlen = (size_t)n;
+	return 0;
+}
+
+static void
+write_packet(struct pstate *S, struct job *j)
+{
+	struct pfile *f = j->pf;
+	const struct pifc *ic = j->ifid < PIFACES ? &S->wifc[j->ifid] : NULL;
+	uint8_t hdr[1024];
+	size_t n;
+
+	if (f->failed || ic == NULL || !ic->known) {
+		f->write_errors++;
+		S->w_errors++;
+		if (ic == NULL || !ic->known) {
+			static struct log_rl rl;
+			log_ratelimited(&rl, 1, 60000, LOG_WARNING, "a frame of an interface no "
+			    "interface record described: counted as pcap_write_error");
+		}
+		return;
+	}
+	bool fresh = !f->created;
+	if (file_open(S, f) < 0) {
+		f->write_errors++;
+		S->w_errors++;
+		return;
+	}
+	if (S->pcapng) {
+		if (fresh) {
+			n = pcapng_shb(hdr, sizeof(hdr), f->comment);
+			file_put(S, f, hdr, n, false);
+			for (int k = 0; k < PIFACES; k++)
+				f->ifmap[k] = -1;
+		}
+		if (f->ifmap[j->ifid] < 0 && f->fd >= 0) {
+			n = pcapng_idb(hdr, sizeof(hdr), (uint16_t)ic->dlt, (uint32_t)ic->snaplen, ic->name);
+			file_put(S, f, hdr, n, false);
+			f->ifmap[j->ifid] = (int8_t)f->nif++;
+		}
+		if (f->fd < 0) {
+			f->write_errors++;
+			S->w_errors++;
+			return;
+		}
+		size_t len = pcapng_epb_len(j->caplen, NULL);
+		if (len <= sizeof(hdr) + 0) {
+			n = pcapng_epb(hdr, sizeof(hdr), (uint32_t)f->ifmap[j->ifid], j->ts_ns,
+			    j->data, j->caplen, j->origlen, NULL);
+			file_put(S, f, hdr, n, true);
+		} else {
+			uint8_t *b = xmalloc(len);
+			n = pcapng_epb(b, len, (uint32_t)f->ifmap[j->ifid], j->ts_ns, j->data,
+			    j->caplen, j->origlen, NULL);
+			file_put(S, f, b, n, true);
+			free(b);
+		}
+		return;
+	}
+	/* classic pcap: one link type per file */
+	const uint8_t *out;
+	size_t outlen;
+	struct pcap_pkthdr h;
+	if (fresh) {
+		f->dlt = ic->dlt;
+		if (classic_bytes(S, ic->dlt, ic->snaplen, NULL, NULL, true, &out, &outlen) < 0) {
+			file_fail(S, f, EINVAL);
+			f->write_errors++;
+			S->w_errors++;
+			return;
+		}
+		file_put(S, f, out, outlen, false);
+	}
+	if (ic->dlt != f->dlt) {
+		static struct log_rl rl;
+		log_ratelimited(&rl, 1, 60000, LOG_WARNING, "%s: a frame of link type %d in a pcap "
+		    "file of link type %d: counted as pcap_write_error (pcapng holds both)",
+		    f->name, ic->dlt, f->dlt);
+		f->write_errors++;
+		S->w_errors++;
+		return;
+	}
+	h.ts.tv_sec = (time_t)(j->ts_ns / NSEC_PER_SEC);
+	h.ts.tv_usec = (suseconds_t)(j->ts_ns % NSEC_PER_SEC);
+	h.caplen = j->caplen;
+	h.len = j->origlen < j->caplen ? j->caplen : j->origlen;
+	if (f->fd < 0 || classic_bytes(S, ic->dlt, ic->snaplen, &h, j->data, false, &out, &outlen) < 0) {
+		f->write_errors++;
+		S->w_errors++;
+		return;
+	}
+	file_put(S, f, out, outlen, true);
+}
+
+/* Tells the loop that f is finished (NULL: the writer stopped). */
+static void
+notify_done(struct pstate *S, struct pfile *f)
+{
+	char c = 1;
+
+	pthread_mutex_lock(&S->mu);
+	if (f != NULL) {
+		f->lnext = S->done_head;
+		S->done_head = f;
+	} else
+		S->writer_stopped = true;
+	pthread_mutex_unlock(&S->mu);
+	if (write(S->donefd[1], &c, 1) < 0 && errno != EAGAIN)
+		log_warn("pcap: notifying the loop");
+}
+
+/* Per-session close: flush, close, rename to its final name. */
+static void
+write_close(struct pstate *S, struct pfile *f)
+{
+	file_close_fd(S, f);
+	if (f->created) {
+		char final[256];
+		const char *open_suffix = strstr(f->name, "__open.");
+		size_t keep = open_suffix ? (size_t)(open_suffix - f->name) : strlen(f->name);
+		snprintf(final, sizeof(final), "%.*s__%" PRIu64 "__%s.%s", (int)keep, f->name,
+		    f->end_ms, f->reason, S->ext);
+		if (renameat(S->dirfd, f->name, S->dirfd, final) < 0)
+			log_warn("%s/%s: renaming to %s", S->dir, f->name, final);
+		else
+			sth_strlcpy(f->name, final, sizeof(f->name));
+	}
+}
+
+static void *
+writer_main(void *arg)
+{
+	struct pstate *S = arg;
+
+	for (;;) {
+		struct job *j;
+		pthread_mutex_lock(&S->mu);
+		while (S->qhead == NULL)
+			pthread_cond_wait(&S->cv, &S->mu);
+		j = S->qhead;
+		S->qhead = j->next;
+		if (S->qhead == NULL)
+			S->qtail = NULL;
+		if (j->kind == J_PKT)
+			S->qpackets--;
+		bool abandon = S->abandon;
+		pthread_mutex_unlock(&S->mu);
+
+		switch (j->kind) {
+		case J_PKT:
+			if (abandon) {
+				j->pf->write_errors++;
+				S->w_abandoned++;
+			} else
+				write_packet(S, j);
+			break;
+		case J_IFACE:
+			if (j->ifid < PIFACES)
+				S->wifc[j->ifid] = j->ifc;
+			break;
+		case J_CLOSE:
+			write_close(S, j->pf);
+			notify_done(S, j->pf);
+			break;
+		case J_ROTATE:
+			/* The rolling file is finished: closed, its name kept. */
+			file_close_fd(S, j->pf);
+			notify_done(S, j->pf);
+			break;
+		case J_STOP:
+			while (S->lru_head)
+				file_close_fd(S, S->lru_head);
+			free(j);
+			notify_done(S, NULL);
+			return NULL;
+		}
+		free(j);
+	}
+}
+
+/* ---------------- the loop's side ---------------- */
+
+static void
+q_push(struct pstate *S, struct job *j)
+{
+	pthread_mutex_lock(&S->mu);
+	j->next = NULL;
+	if (S->qtail)
+		S->qtail->next = j;
+	else
+		S->qhead = j;
+	S->qtail = j;
+	if (j->kind == J_PKT)
+		S->qpackets++;
+	pthread_cond_signal(&S->cv);
+	pthread_mutex_unlock(&S->mu);
+}
+
+static bool
+q_full(struct pstate *S)
+{
+	bool full;
+
+	pthread_mutex_lock(&S->mu);
+	full = S->qpackets >= S->qmax;
+	pthread_mutex_unlock(&S->mu);
+	return full;
+}
+
+static struct job *
+job_new(enum jkind k, struct pfile *pf, size_t extra)
+{
+	struct job *j = xmalloc(sizeof(*j) + extra);
+
+	memset(j, 0, sizeof(*j));
+	j->kind = k;
+	j->pf = pf;
+	return j;
+}
+
+static void
+flow_names(const struct ssn *s, char *l, size_t ll, uint16_t *lport, char *r, size_t rl,
+    uint16_t *rport)
+{
+	const struct wire_flow *f = &s->open.flow;
+	bool server_local = f->local_side == 2;
+
+	addr_fmt(f->family, server_local ? f->server_ip : f->client_ip, l, ll);
+	addr_fmt(f->family, server_local ? f->client_ip : f->server_ip, r, rl);
+	*lport = server_local ? f->server_port : f->client_port;
+	*rport = server_local ? f->client_port : f->server_port;
+}
+
+static struct pfile *
+pfile_new(struct pstate *S, uint64_t sid)
+{
+	struct pfile *f = xcalloc(1, sizeof(*f));
+
+	(void)S;
+	f->session_id = sid;
+	f->fd = -1;
+	return f;
+}
+
+static void
+roll_new(struct pstate *S, uint64_t ts_ns)
+{
+	struct pfile *f = pfile_new(S, 0);
+
+	snprintf(f->base, sizeof(f->base), "%s_%" PRIu64 "_%" PRIu64, S->rollname,
+	    ts_ns / 1000000, ++S->roll_seq);
+	snprintf(f->comment, sizeof(f->comment), "stethoscope: every frame, from %" PRIu64
+	    " ms since the epoch", ts_ns / 1000000);
+	S->roll = f;
+	S->roll_bytes = 0;
+}
+
+/* Queues one frame for file f.  Returns false when the queue is full. */
+static bool
+queue_frame(struct pstate *S, struct pfile *f, const struct rec_packet *p)
+{
+	struct job *j;
+
+	if (q_full(S)) {
+		S->queue_full++;
+		return false;
+	}
+	j = job_new(J_PKT, f, p->caplen);
+	j->ts_ns = p->ts_ns;
+	j->ifid = p->ifid;
+	j->caplen = p->caplen;
+	j->origlen = p->origlen;
+	memcpy(j->data, p + 1, p->caplen);
+	q_push(S, j);
+	return true;
+}
+
+/* ---- the rolling file: a heap by timestamp, released by watermark ---- */
+
+static bool
+heap_less(const struct job *a, const struct job *b)
+{
+	return a->ts_ns < b->ts_ns;
+}
+
+static void
+heap_push(struct pstate *S, struct job *j)
+{
+	size_t i = S->nheap++;
+
+	while (i > 0) {
+		size_t up = (i - 1) / 2;
+		if (!heap_less(j, S->heap[up]))
+			break;
+		S->heap[i] = S->heap[up];
+		i = up;
+	}
+	S->heap[i] = j;
+}
+
+static struct job *
+heap_pop(struct pstate *S)
+{
+	struct job *top = S->heap[0], *last = S->heap[--S->nheap];
+	size_t i = 0;
+
+	for (;;) {
+		size_t c = 2 * i + 1;
+		if (c >= S->nheap)
+			break;
+		if (c + 1 < S->nheap && heap_less(S->heap[c + 1], S->heap[c]))
+			c++;
+		if (!heap_less(S->heap[c], last))
+			break;
+		S->heap[i] = S->heap[c];
+		i = c;
+	}
+	if (S->nheap > 0)
+		S->heap[i] = last;
+	return top;
+}
+
+static void
+roll_release_one(struct pstate *S, struct job *j)
+{
+	if (S->roll == NULL)
+		roll_new(S, j->ts_ns);
+	j->pf = S->roll;
+	if (q_full(S)) {
+		S->queue_full++;
+		free(j);
+		return;
+	}
+	S->roll_bytes += S->pcapng ? pcapng_epb_len(j->caplen, NULL) : 16 + (uint64_t)j->caplen;
+	q_push(S, j);
+	if (S->rotate_bytes > 0 && S->roll_bytes >= S->rotate_bytes) {
+		q_push(S, job_new(J_ROTATE, S->roll, 0));
+		S->roll = NULL;
+	}
+}
+
+static void
+roll_release(struct sinkd *D, struct pstate *S, bool all)
+{
+	uint64_t wm = UINT64_MAX;
+
+	for (unsigned k = 0; k < D->nin; k++)
+		if (S->wm_live[k] && S->wm[k] < wm)
+			wm = S->wm[k];
+	while (S->nheap > 0 && (all || S->heap[0]->ts_ns <= wm))
+		roll_release_one(S, heap_pop(S));
+}
+
+/* ---- family hooks ---- */
+
+static int
+po_prepare(struct sinkd *D, char *err, size_t errlen)
+{
+	struct pstate *S = xcalloc(1, sizeof(*S));
+	struct privdrop_opts po = { D->c->user, D->c->group, NULL };
+	const char *fmt = D->c->pcap_format ? D->c->pcap_format : "pcapng";
+
+	(void)err;
+	(void)errlen;
+	P = S;
+	D->fs = S;
+	S->dirfd = -1;
+	S->donefd[0] = S->donefd[1] = -1;
+	S->pcapng = strcmp(fmt, "pcap") != 0;
+	S->ext = S->pcapng ? "pcapng" : "pcap";
+	S->per_session = D->c->pcap_per_session;
+	S->qmax = (size_t)D->c->pcap_queue_size;
+	S->max_open = (unsigned)D->c->max_open_files;
+	S->rotate_bytes = (uint64_t)D->c->pcap_rotate_bytes;
+	S->grace_ns = (uint64_t)D->c->close_grace_ms * 1000000;
+	sth_strlcpy(S->rollname, D->c->pcap_name && *D->c->pcap_name ? D->c->pcap_name : "stethoscope",
+	    sizeof(S->rollname));
+	S->dir = xstrdup(D->c->pcap_dir && *D->c->pcap_dir ? D->c->pcap_dir : ".");
+	if (mkdir_p(S->dir, 0755) < 0) {
+		log_warnx("io.output.pcap.dir %s: %s: pcap output is disabled; every frame is counted "
+		    "as pcap_write_error", S->dir, strerror(errno));
+		S->disabled = true;
+		return 0;
+	}
+	if (privdrop_give(S->dir, &po, err, errlen) < 0)
+		log_warnx("io.output.pcap.dir: %s", err);
+	S->dirfd = open(S->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (S->dirfd < 0) {
+		log_warnx("io.output.pcap.dir %s: %s: pcap output is disabled; every frame is counted "
+		    "as pcap_write_error", S->dir, strerror(errno));
+		S->disabled = true;
+	}
+	return 0;
+}
+
+static void
+po_on_done(evutil_socket_t fd, short what, void *arg)
+{
+	struct sinkd *D = arg;
+	struct pstate *S = D->fs;
+	struct pfile *list, *f, *nx;
+	char buf[256];
+	bool stopped = false;
+
+	(void)what;
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	pthread_mutex_lock(&S->mu);
+	list = S->done_head;
+	S->done_head = NULL;
+	stopped = S->writer_stopped;
+	pthread_mutex_unlock(&S->mu);
+	for (f = list; f; f = nx) {
+		nx = f->lnext;
+		if (f->session_id == 0) {
+			free(f);
+			continue;
+		}
+		struct ssn *s = sinkd_find(D, f->session_id);
+		if (s != NULL)
+			sinkd_session_done(D, s);
+		else
+			free(f);
+	}
+	if (stopped && !S->stopped) {
+		S->stopped = true;
+		sinkd_drained(D);
+	}
+}
+
+static void
+po_start(struct sinkd *D)
+{
+	struct pstate *S = D->fs;
+
+	if (!S->disabled) {
+		/* Can runtime.user write there?  Find out now, not at the
+		 * first session. */
+		char probe[64];
+		snprintf(probe, sizeof(probe), ".stethoscope-probe-%ld", (long)getpid());
+		int fd = openat(S->dirfd, probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd < 0) {
+			log_warnx("io.output.pcap.dir %s: %s: pcap output is disabled; every frame "
+			    "is counted as pcap_write_error", S->dir, strerror(errno));
+			S->disabled = true;
+		} else {
+			close(fd);
+			unlinkat(S->dirfd, probe, 0);
+		}
+	}
+	S->memcap = 256 * 1024 + 65536;
+	S->membuf = xmalloc(S->memcap);
+	S->memf = fmemopen(S->membuf, S->memcap, "w");
+	if (S->memf == NULL)
+		fatal("fmemopen");
+	setvbuf(S->memf, NULL, _IONBF, 0);
+	S->wm = xcalloc(D->nin ? D->nin : 1, sizeof(*S->wm));
+	S->wm_live = xcalloc(D->nin ? D->nin : 1, sizeof(*S->wm_live));
+	for (unsigned k = 0; k < D->nin; k++)
+		S->wm_live[k] = true;
+	S->heap = xcalloc(S->qmax + 1, sizeof(*S->heap));
+	if (pipe(S->donefd) < 0)
+		fatal("pipe");
+	fd_set_nonblock(S->donefd[0]);
+	fd_set_nonblock(S->donefd[1]);
+	fd_set_cloexec(S->donefd[0]);
+	fd_set_cloexec(S->donefd[1]);
+	S->ev_done = event_new(D->base, S->donefd[0], EV_READ | EV_PERSIST, po_on_done, D);
+	event_add(S->ev_done, NULL);
+	pthread_mutex_init(&S->mu, NULL);
+	pthread_cond_init(&S->cv, NULL);
+	if (pthread_create(&S->th, NULL, writer_main, S) != 0)
+		fatal("pthread_create");
+	S->th_started = true;
+	log_info("pcap: %s into %s, %s%s", S->ext, S->dir,
+	    S->per_session ? "one file per session" : "one rolling file",
+	    S->disabled ? " (disabled: the directory cannot be written)" : "");
+}
+
+static void
+po_iface(struct sinkd *D, unsigned input, const struct rec_interface *i, const char *name)
+{
+	struct pstate *S = D->fs;
+	struct job *j;
+
+	(void)input;
+	if (i->id >= PIFACES)
+		return;
+	S->ifc[i->id].known = true;
+	S->ifc[i->id].dlt = (int)i->linktype;
+	S->ifc[i->id].snaplen = (int)i->snaplen;
+	sth_strlcpy(S->ifc[i->id].name, name, sizeof(S->ifc[i->id].name));
+	j = job_new(J_IFACE, NULL, 0);
+	j->ifid = i->id;
+	j->ifc = S->ifc[i->id];
+	q_push(S, j);
+}
+
+static void
+po_open(struct sinkd *D, struct ssn *s)
+{
+	struct pstate *S = D->fs;
+	struct pssn *ps = xcalloc(1, sizeof(*ps));
+	char l[64], r[64];
+	uint16_t lp, rp;
+
+	s->fam = ps;
+	if (!S->per_session)
+		return;
+	ps->pf = pfile_new(S, s->id);
+	flow_names(s, l, sizeof(l), &lp, r, sizeof(r), &rp);
+	snprintf(ps->pf->base, sizeof(ps->pf->base), "%s_%u__%s_%u__%" PRIu64, l, lp, r, rp,
+	    ssn_start_ms(s));
+	snprintf(ps->pf->comment, sizeof(ps->pf->comment), "stethoscope session %" PRIu64
+	    ": local %s:%u, remote %s:%u", s->id, l, lp, r, rp);
+}
+
+static void
+send_close(struct pstate *S, struct ssn *s)
+{
+	struct pssn *ps = s->fam;
+
+	if (ps == NULL || ps->close_sent)
+		return;
+	ps->close_sent = true;
+	if (ps->pf == NULL)
+		return;
+	ps->pf->end_ms = (s->have_close ? s->close.ts_ns : s->open.ts_ns) / 1000000;
+	sth_strlcpy(ps->pf->reason, s->have_close ? wire_close_reason_name(s->close.reason) :
+	    "shard_lost", sizeof(ps->pf->reason));
+	q_push(S, job_new(J_CLOSE, ps->pf, 0));
+}
+
+/* Sessions whose close is close_grace_ms of capture time old are done. */
+static void
+closing_check(struct sinkd *D, struct pstate *S, bool all)
+{
+	size_t k = 0;
+
+	while (k < S->nclosing) {
+		struct ssn *s = S->closing[k];
+		if (all || !s->have_close || s->close.ts_ns + S->grace_ns <= D->last_ts_ns) {
+			send_close(S, s);
+			S->closing[k] = S->closing[--S->nclosing];
+			continue;
+		}
+		k++;
+	}
+}
+
+static void
+po_close(struct sinkd *D, struct ssn *s)
+{
+	struct pstate *S = D->fs;
+	struct pssn *ps = s->fam;
+
+	if (ps == NULL || ps->pf == NULL) {
+		/* Rolling mode: the session's frames are in the rolling file. */
+		sinkd_session_done(D, s);
+		return;
+	}
+	if (S->nclosing == S->capclosing) {
+		S->capclosing = S->capclosing ? 2 * S->capclosing : 64;
+		S->closing = xrealloc(S->closing, S->capclosing * sizeof(*S->closing));
+	}
+	S->closing[S->nclosing++] = s;
+	closing_check(D, S, D->draining);
+}
+
+static void
+po_packet(struct sinkd *D, unsigned input, const struct rec_packet *p)
+{
+	struct pstate *S = D->fs;
+	struct ssn *s = p->session_id ? sinkd_find(D, p->session_id) : NULL;
+	struct pssn *ps = s ? s->fam : NULL;
+
+	S->packets++;
+	if (p->ts_ns > D->last_ts_ns)
+		D->last_ts_ns = p->ts_ns;
+	if (S->disabled) {
+		S->write_errors++;
+		if (ps)
+			ps->write_errors_disabled++;
+		return;
+	}
+	if (S->per_session) {
+		if (ps == NULL || ps->pf == NULL || ps->close_sent) {
+			S->not_in_session++;
+			return;
+		}
+		ps->packets++;
+		if (!queue_frame(S, ps->pf, p))
+			ps->queue_full++;
+		if (S->nclosing)
+			closing_check(D, S, false);
+		return;
+	}
+	if (ps)
+		ps->packets++;
+	if (S->nheap >= S->qmax) {
+		/* The heap is full: the oldest goes now, whatever the
+		 * watermarks say (order may suffer; nothing is lost). */
+		S->forced_order++;
+		roll_release_one(S, heap_pop(S));
+	}
+	struct job *j = job_new(J_PKT, NULL, p->caplen);
+	j->ts_ns = p->ts_ns;
+	j->ifid = p->ifid;
+	j->caplen = p->caplen;
+	j->origlen = p->origlen;
+	memcpy(j->data, p + 1, p->caplen);
+	/* Released by the shards' ticks: a tick promises that no older
+	 * frame follows from that shard (fragments of a datagram still
+	 * being reassembled included). */
+	(void)input;
+	heap_push(S, j);
+}
+
+static void
+po_tick(struct sinkd *D, unsigned input, uint64_t ts_ns)
+{
+	struct pstate *S = D->fs;
+
+	if (input < D->nin && ts_ns > S->wm[input])
+		S->wm[input] = ts_ns;
+	if (!S->per_session)
+		roll_release(D, S, false);
+	if (S->nclosing)
+		closing_check(D, S, false);
+}
+
+static void
+po_drain(struct sinkd *D)
+{
+	struct pstate *S = D->fs;
+
+	for (unsigned k = 0; k < D->nin; k++)
+		S->wm_live[k] = false;
+	roll_release(D, S, true);
+	closing_check(D, S, true);
+	if (S->roll != NULL) {
+		q_push(S, job_new(J_ROTATE, S->roll, 0));
+		S->roll = NULL;
+	}
+	q_push(S, job_new(J_STOP, NULL, 0));
+}
+
+static void
+po_abandon(struct sinkd *D)
+{
+	struct pstate *S = D->fs;
+
+	pthread_mutex_lock(&S->mu);
+	S->abandon = true;
+	pthread_mutex_unlock(&S->mu);
+}
+
+static void
+po_books(struct sinkd *D, struct ssn *s, struct json_object *o, bool *ok)
+{
+	struct pssn *ps = s->fam;
+	struct json_object *b = json_object_new_object();
+	uint64_t written = 0, werr = 0;
+
+	(void)D;
+	if (ps == NULL)
+		return;
+	if (ps->pf != NULL) {
+		written = ps->pf->packets;
+		werr = ps->pf->write_errors;
+		if (ps->pf->created)
+			json_object_object_add(b, "file", json_object_new_string(ps->pf->name));
+	}
+	werr += ps->write_errors_disabled;
+	evjson_add_u64(b, "packets", ps->packets);
+	evjson_add_u64(b, "written", written);
+	evjson_add_u64(b, "pcap_queue_full", ps->queue_full);
+	evjson_add_u64(b, "pcap_write_error", werr);
+	if (ps->pf != NULL || P->disabled)
+		*ok = *ok && ps->packets == written + ps->queue_full + werr;
+	json_object_object_add(b, "balanced", json_object_new_boolean(ps->packets == written + ps->queue_full + werr || ps->pf == NULL));
+	json_object_object_add(o, "pcap", b);
+	free(ps->pf);
+	free(ps);
+	s->fam = NULL;
+}
+
+static void
+po_summary(struct sinkd *D, FILE *f)
+{
+	struct pstate *S = D->fs;
+
+	fprintf(f, "sinkd pcap: %" PRIu64 " frames: written %" PRIu64 ", pcap_queue_full %" PRIu64
+	    ", pcap_write_error %" PRIu64 ", shutdown_timeout %" PRIu64 ", not in a session %" PRIu64
+	    " (per-session files); %" PRIu64 " files in %s%s\n", S->packets,
+	    (uint64_t)S->w_written, S->queue_full, S->write_errors + S->w_errors,
+	    (uint64_t)S->w_abandoned, S->not_in_session, S->files, S->dir,
+	    S->disabled ? " (output disabled)" : "");
+}
+
+static void
+po_free(struct sinkd *D)
+{
+	struct pstate *S = D->fs;
+
+	for (struct ssn *s = D->head; s; s = s->next) {
+		struct pssn *ps = s->fam;
+		if (ps != NULL) {
+			free(ps->pf);
+			free(ps);
+			s->fam = NULL;
+		}
+	}
+	if (S->th_started) {
+		if (!S->stopped) {
+			po_abandon(D);
+			q_push(S, job_new(J_STOP, NULL, 0));
+		}
+		pthread_join(S->th, NULL);
+	}
+	while (S->nheap)
+		free(heap_pop(S));
+	for (struct job *j = S->qhead, *nx; j; j = nx) {
+		nx = j->next;
+		free(j);
+	}
+	/* A dumper is only the memory stream they all share: closed once. */
+	for (int k = 0; k < PIFACES; k++)
+		if (S->dead[k])
+			pcap_close(S->dead[k]);
+	if (S->memf)
+		fclose(S->memf);
+	free(S->roll);
+	for (struct pfile *f = S->done_head, *nx; f; f = nx) {
+		nx = f->lnext;
+		if (f->session_id == 0)
+			free(f);
+	}
+	if (S->ev_done)
+		event_free(S->ev_done);
+	if (S->donefd[0] >= 0) {
+		close(S->donefd[0]);
+		close(S->donefd[1]);
+	}
+	if (S->dirfd >= 0)
+		close(S->dirfd);
+	free(S->membuf);
+	free(S->heap);
+	free(S->wm);
+	free(S->wm_live);
+	free(S->closing);
+	free(S->dir);
+	free(S);
+	P = NULL;
+}
+
+const struct family family_pcap = {
+	.name = "pcap",
+	.drain_waits = true,
+	.wants = REC_WANT(REC_INTERFACE) | REC_WANT(REC_SESSION_OPEN) | REC_WANT(REC_PACKET) |
+	    REC_WANT(REC_SESSION_CLOSE) | REC_WANT(REC_TICK) | REC_WANT(REC_EOS),
+	.prepare = po_prepare,
+	.start = po_start,
+	.iface = po_iface,
+	.open = po_open,
+	.close = po_close,
+	.packet = po_packet,
+	.tick = po_tick,
+	.drain = po_drain,
+	.abandon = po_abandon,
+	.books = po_books,
+	.summary = po_summary,
+	.free = po_free,
+};
