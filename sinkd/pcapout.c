@@ -383,6 +383,16 @@ classic_bytes(struct pstate *S, int dlt, int snaplen, const struct pcap_pkthdr *
 	return 0;
 }
 
+/* A frame's record: written, or counted as pcap_write_error. */
+static void
+put_packet(struct pstate *S, struct pfile *f, const void *p, size_t n)
+{
+	if (f->fd < 0 || file_put(S, f, p, n, true) < 0) {
+		f->write_errors++;
+		S->w_errors++;
+	}
+}
+
 static void
 write_packet(struct pstate *S, struct job *j)
 {
@@ -428,12 +438,12 @@ write_packet(struct pstate *S, struct job *j)
 		if (len <= sizeof(hdr) + 0) {
 			n = pcapng_epb(hdr, sizeof(hdr), (uint32_t)f->ifmap[j->ifid], j->ts_ns,
 			    j->data, j->caplen, j->origlen, NULL);
-			file_put(S, f, hdr, n, true);
+			put_packet(S, f, hdr, n);
 		} else {
 			uint8_t *b = xmalloc(len);
 			n = pcapng_epb(b, len, (uint32_t)f->ifmap[j->ifid], j->ts_ns, j->data,
 			    j->caplen, j->origlen, NULL);
-			file_put(S, f, b, n, true);
+			put_packet(S, f, b, n);
 			free(b);
 		}
 		return;
@@ -470,7 +480,7 @@ write_packet(struct pstate *S, struct job *j)
 		S->w_errors++;
 		return;
 	}
-	file_put(S, f, out, outlen, true);
+	put_packet(S, f, out, outlen);
 }
 
 /* Tells the loop that f is finished (NULL: the writer stopped). */
@@ -1072,11 +1082,12 @@ po_summary(struct sinkd *D, FILE *f)
 	struct pstate *S = D->fs;
 
 	fprintf(f, "sinkd pcap: %" PRIu64 " frames: written %" PRIu64 ", pcap_queue_full %" PRIu64
-	    ", pcap_write_error %" PRIu64 ", shutdown_timeout %" PRIu64 ", not in a session %" PRIu64
-	    " (per-session files); %" PRIu64 " files in %s%s\n", S->packets,
-	    (uint64_t)S->w_written, S->queue_full, S->write_errors + S->w_errors,
-	    (uint64_t)S->w_abandoned, S->not_in_session, S->files, S->dir,
-	    S->disabled ? " (output disabled)" : "");
+	    ", pcap_write_error %" PRIu64 ", shutdown_timeout %" PRIu64 "; %" PRIu64 " files in %s%s\n",
+	    S->packets, (uint64_t)S->w_written, S->queue_full, S->write_errors + S->w_errors,
+	    (uint64_t)S->w_abandoned, S->files, S->dir, S->disabled ? " (output disabled)" : "");
+	if (S->per_session)
+		fprintf(f, "sinkd pcap: %" PRIu64 " frames belong to no session (per-session files hold "
+		    "sessions' frames only)\n", S->not_in_session);
 }
 
 static void
