@@ -419,11 +419,11 @@ c_prepare(struct sinkd *D, char *err, size_t errlen)
 	S->D = D;
 	if (D->c->conn_requests_port <= 0 || D->c->conn_responses_port <= 0) {
 		snprintf(err, errlen, "io.output.remote-host: requests_port and responses_port are needed");
-		return -1;
+		goto fail;
 	}
 	if (resolve(S, 0, host, (long)D->c->conn_requests_port, err, errlen) < 0 ||
 	    resolve(S, 1, host, (long)D->c->conn_responses_port, err, errlen) < 0)
-		return -1;
+		goto fail;
 	S->max_out = (uint64_t)D->c->max_output_buffer_bytes;
 	S->linger_ns = (uint64_t)(D->c->close_linger_sec * 1e9);
 	if (S->linger_ns < 1000000000ULL)
@@ -433,6 +433,11 @@ c_prepare(struct sinkd *D, char *err, size_t errlen)
 	S->retry_tv.tv_sec = (time_t)r;
 	S->retry_tv.tv_usec = (suseconds_t)((r - (double)(time_t)r) * 1e6);
 	return 0;
+fail:
+	free(S);
+	CS = NULL;
+	D->fs = NULL;
+	return -1;
 }
 
 static void

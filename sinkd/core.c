@@ -296,7 +296,7 @@ sinkd_record(struct sinkd *D, unsigned input, const struct wire_rec *rec)
 	case REC_CHUNK: {
 		const struct rec_chunk *c = b;
 		size_t n = rec->len - sizeof(*rec) - sizeof(*c);
-		if ((s = sinkd_find(D, c->session_id)) == NULL || s->have_close) {
+		if ((s = sinkd_find(D, c->session_id)) == NULL || s->ended) {
 			orphan(D, rec);
 			break;
 		}
@@ -313,7 +313,7 @@ sinkd_record(struct sinkd *D, unsigned input, const struct wire_rec *rec)
 	}
 	case REC_GAP: {
 		const struct rec_gap *g = b;
-		if ((s = sinkd_find(D, g->session_id)) == NULL || s->have_close) {
+		if ((s = sinkd_find(D, g->session_id)) == NULL || s->ended) {
 			orphan(D, rec);
 			break;
 		}
@@ -328,12 +328,13 @@ sinkd_record(struct sinkd *D, unsigned input, const struct wire_rec *rec)
 	}
 	case REC_SESSION_CLOSE: {
 		const struct rec_session_close *c = b;
-		if ((s = sinkd_find(D, c->session_id)) == NULL || s->have_close) {
+		if ((s = sinkd_find(D, c->session_id)) == NULL || s->ended) {
 			orphan(D, rec);
 			break;
 		}
 		s->close = *c;
 		s->have_close = true;
+		s->ended = true;
 		D->ring_full += c->dir[0].dropped_sink + c->dir[1].dropped_sink;
 		if (c->ts_ns > D->last_ts_ns)
 			D->last_ts_ns = c->ts_ns;
@@ -377,7 +378,8 @@ sinkd_input_lost(struct sinkd *D, unsigned input)
 	 * checked against a close record (complete: false). */
 	for (struct ssn *s = D->head, *nx; s; s = nx) {
 		nx = s->next;
-		if (s->input == input && !s->have_close) {
+		if (s->input == input && !s->ended) {
+			s->ended = true;
 			s->close.session_id = s->id;
 			s->close.reason = CLOSE_SHUTDOWN;
 			if (D->fam->close)

@@ -272,6 +272,8 @@ inputs_free(struct sinkd *D)
 			 * read() (a stop before the end of its input) is left to
 			 * the exit, with the ring it uses. */
 			shutdown(I->tsock, SHUT_RDWR);
+			for (int w = 0; w < 200 && !I->th_done; w++)
+				usleep(1000);	/* it is finishing: ring_wait saw the shutdown */
 			if (!I->th_done) {
 				pthread_detach(I->th);
 				continue;
@@ -286,6 +288,8 @@ inputs_free(struct sinkd *D)
 			ring_free(I->ring);
 		if (I->fd >= 0)
 			close(I->fd);
+		if (!I->th_started && I->tsock >= 0)
+			close(I->tsock);
 		if (I->ev_retry)
 			event_free(I->ev_retry);
 		free(I);

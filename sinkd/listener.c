@@ -53,6 +53,8 @@ struct lcons {
 	bool first, primary;
 	uint64_t joined_off, enq, drp;	/* bytes queued / dropped for it */
 	uint64_t enq0, drp0;		/* at the moment it became primary */
+	uint64_t extra;			/* the startup bytes it was given: room on top
+					 * of max_output_buffer_bytes until written */
 	size_t last_len;
 	uint64_t last_progress_ns;
 };
@@ -81,6 +83,7 @@ struct lsess {
 	struct ssn *s;
 	struct ldir d[2];
 	bool no_ports, closed, lingered;
+	int busy;			/* inside a loop over its consumers: finish later */
 	uint64_t close_wall_ns;
 	struct event *ev_timer;
 };
@@ -101,6 +104,7 @@ struct lstate {
 static struct lstate *LS;
 
 static void ldir_maybe_done(struct ldir *L);
+static void ls_finish(struct lsess *ls);
 
 static uint64_t
 outlen(const struct lcons *c)
@@ -289,7 +293,11 @@ cons_ev(struct bufferevent *bev, short what, void *arg)
 static void
 cons_put(struct lcons *c, const void *p, size_t n)
 {
-	if (outlen(c) + n > LS->max_out) {
+	uint64_t have = outlen(c);
+
+	if (c->extra > 0 && have <= LS->max_out)
+		c->extra = 0;		/* the startup bytes are out */
+	if (have + n > LS->max_out + c->extra) {
 		c->drp += n;
 		return;
 	}
@@ -340,6 +348,7 @@ on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, i
 			size_t n = evbuffer_get_length(L->sb);
 			evbuffer_add_buffer(bufferevent_get_output(c->bev), L->sb);
 			c->enq += n;
+			c->extra = n;
 			evbuffer_free(L->sb);
 			L->sb = NULL;
 		}
@@ -400,12 +409,20 @@ ldir_maybe_done(struct ldir *L)
 	if (L->done || !ls->lingered || L->cons != NULL || L->lev != NULL)
 		return;
 	L->done = true;
-	if (ls->d[0].done && ls->d[1].done) {
-		if (ls->ev_timer)
-			event_free(ls->ev_timer);
-		ls->ev_timer = NULL;
-		sinkd_session_done(LS->D, ls->s);
-	}
+	ls_finish(ls);
+}
+
+/* Both directions settled: the session is done (not while a loop over
+ * its consumers runs; that loop calls again when it ends). */
+static void
+ls_finish(struct lsess *ls)
+{
+	if (ls->busy || !ls->d[0].done || !ls->d[1].done)
+		return;
+	if (ls->ev_timer)
+		event_free(ls->ev_timer);
+	ls->ev_timer = NULL;
+	sinkd_session_done(LS->D, ls->s);
 }
 
 /* close_linger_sec after the close: no more consumers; flush the ones
@@ -413,6 +430,7 @@ ldir_maybe_done(struct ldir *L)
 static void
 linger_end(struct lsess *ls)
 {
+	ls->busy++;
 	ls->lingered = true;
 	for (int k = 0; k < 2; k++) {
 		struct ldir *L = &ls->d[k];
@@ -440,6 +458,8 @@ linger_end(struct lsess *ls)
 		if (!L->done)
 			ldir_maybe_done(L);
 	}
+	ls->busy--;
+	ls_finish(ls);
 }
 
 static void
@@ -456,6 +476,7 @@ ls_timer(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	/* Flushing: cut off a consumer that made no progress for a linger. */
+	ls->busy++;
 	for (int k = 0; k < 2; k++)
 		for (struct lcons *c = ls->d[k].cons, *nx; c; c = nx) {
 			size_t n = outlen(c);
@@ -474,6 +495,8 @@ ls_timer(evutil_socket_t fd, short what, void *arg)
 				cons_end(c, false);
 			}
 		}
+	ls->busy--;
+	ls_finish(ls);
 }
 
 static void
@@ -568,13 +591,14 @@ l_abandon(struct sinkd *D)
 		nx = s->next;
 		if (ls == NULL)
 			continue;
+		ls->busy++;
 		if (!ls->lingered)
 			linger_end(ls);
-		if (s->fam == NULL)
-			continue;	/* finished inside linger_end */
 		for (int k = 0; k < 2; k++)
 			while (ls->d[k].cons)
 				cons_end(ls->d[k].cons, true);
+		ls->busy--;
+		ls_finish(ls);
 	}
 }
 
@@ -625,7 +649,7 @@ l_prepare(struct sinkd *D, char *err, size_t errlen)
 	if (S->lo <= 0 || S->hi < S->lo || S->hi > 65535) {
 		snprintf(err, errlen, "io.output.listner: port_range_start and port_range_end are "
 		    "needed (1..65535, end >= start), found %d-%d", S->lo, S->hi);
-		return -1;
+		goto fail;
 	}
 	if (inet_pton(AF_INET, ip, &s4->sin_addr) == 1) {
 		s4->sin_family = AF_INET;
@@ -636,12 +660,17 @@ l_prepare(struct sinkd *D, char *err, size_t errlen)
 	} else {
 		snprintf(err, errlen, "io.output.listner.bind_ip: expected an IPv4 or IPv6 address, "
 		    "found \"%s\"", ip);
-		return -1;
+		goto fail;
 	}
 	S->used = xcalloc((size_t)(S->hi - S->lo + 1), 1);
 	S->max_out = (uint64_t)D->c->max_output_buffer_bytes;
 	S->linger_ns = (uint64_t)(D->c->close_linger_sec * 1e9);
 	return 0;
+fail:
+	free(S);
+	LS = NULL;
+	D->fs = NULL;
+	return -1;
 }
 
 static void

@@ -182,6 +182,10 @@ main(int argc, char **argv)
 	}
 	if (fam->prepare && fam->prepare(&D, err, sizeof(err)) < 0) {
 		log_errorx("%s", err);
+		inputs_free(&D);
+		sinkd_free(&D);
+		if (D.events && D.events != stdout)
+			fclose(D.events);
 		conf_free(&c);
 		return 2;
 	}

@@ -59,6 +59,7 @@ struct ssn {
 	unsigned input;			/* which input (shard) it came from */
 	struct rec_session_open open;
 	bool have_close;		/* close record seen (else: input lost) */
+	bool ended;			/* the family was told (close or loss) */
 	struct rec_session_close close;
 	struct sdir d[2];
 	void *fam;			/* the family's own state */

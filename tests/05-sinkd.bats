@@ -305,7 +305,7 @@ C=$!
 	                  responses_port: $((base + 1)), timeouts: { connect: 2, "retry-every": 1 } } } },
 	  runtime: { workers: 1, overflow: "block", close_linger_sec: 1.0 } }
 	EOF
-	wait_for ss -ltn "sport = :$((base + 1))" | grep -q LISTEN
+	wait_for bash -c "ss -ltn 'sport = :$((base + 1))' | grep -q LISTEN"
 	start_pipeline c.json s.pcap connector
 	wait $R $P
 	cmp got.req s.pcap.requests
@@ -328,7 +328,7 @@ C=$!
 	                  responses_port: $((base + 1)), timeouts: { connect: 2, "retry-every": 1 } } } },
 	  runtime: { workers: 1, overflow: "block", close_linger_sec: 1.0, max_output_buffer_bytes: 300000 } }
 	EOF
-	wait_for ss -ltn "sport = :$base" | grep -q LISTEN
+	wait_for bash -c "ss -ltn 'sport = :$base' | grep -q LISTEN"
 	start_pipeline c.json s.pcap connector
 	sleep 3
 	timeout 60 socat -u "TCP-LISTEN:$((base + 1)),bind=127.0.0.1,reuseaddr" OPEN:got.resp,creat,trunc &
@@ -359,7 +359,7 @@ C=$!
 	                  responses_port: $((base + 1)), timeouts: { connect: 2, "retry-every": 1 } } } },
 	  runtime: { workers: 1, overflow: "block", close_linger_sec: 1.0, max_output_buffer_bytes: 300000 } }
 	EOF
-	wait_for ss -ltn "sport = :$((base + 1))" | grep -q LISTEN
+	wait_for bash -c "ss -ltn 'sport = :$((base + 1))' | grep -q LISTEN"
 	start_pipeline c.json s.pcap connector
 	wait_for grep -q '"direction":"responses"' ev.connector
 	sleep 1.5
