@@ -41,7 +41,8 @@ struct input {
 	bool th_started;
 	_Atomic bool th_done;
 	int fd, tsock, stream_fd;
-	struct ring *ring;
+	struct ring *ring;		/* --from: the ring; stream: the producer side */
+	struct ring *cring;		/* stream: the consumer side (its own mapping) */
 };
 
 static int
@@ -228,8 +229,13 @@ input_stdin(struct sinkd *D, int fd, char *err, size_t errlen)
 		snprintf(err, errlen, "at most %d inputs", SINKD_MAX_INPUTS);
 		return -1;
 	}
-	I->ring = ring_create((size_t)4 << 20, err, errlen);
+	/* The reader thread and the loop are producer and consumer: each has
+	 * its own view of the ring (their local positions differ). */
+	I->ring = ring_create((size_t)8 << 20, err, errlen);
 	if (I->ring == NULL)
+		return -1;
+	I->cring = ring_attach(ring_fd(I->ring), err, errlen);
+	if (I->cring == NULL)
 		return -1;
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0) {
 		snprintf(err, errlen, "socketpair: %s", strerror(errno));
@@ -252,9 +258,10 @@ input_start(struct sinkd *D)
 			input_go(I);
 			continue;
 		}
-		/* The stream: the loop consumes the in-process ring, the
-		 * thread fills it (both use I->ring; the ringev owns it). */
-		I->re = ringev_consumer_new(D->base, I->fd, I->ring, input_rec, input_lost, I, 1024);
+		/* The stream: the loop consumes the in-process ring (cring,
+		 * owned by the ringev), the thread fills it (ring). */
+		I->re = ringev_consumer_new(D->base, I->fd, I->cring, input_rec, input_lost, I, 1024);
+		I->cring = NULL;
 		I->fd = -1;
 		if (pthread_create(&I->th, NULL, reader_main, I) != 0)
 			fatal("pthread_create");
@@ -280,12 +287,13 @@ inputs_free(struct sinkd *D)
 			}
 			pthread_join(I->th, NULL);
 			close(I->tsock);
-			I->ring = NULL;	/* owned by the consumer ringev */
 		}
+		if (I->cring)
+			ring_free(I->cring);
 		if (I->re)
 			ringev_free(I->re);
-		else if (I->ring)
-			ring_free(I->ring);
+		if (I->ring)
+			ring_free(I->ring);	/* the stream's producer side, or an unused --from ring */
 		if (I->fd >= 0)
 			close(I->fd);
 		if (!I->th_started && I->tsock >= 0)

@@ -164,7 +164,7 @@ main(int argc, char **argv)
 	}
 	sinkd_init(&D, &c, fam);
 	if (rfile != NULL)
-		D.block = true;		/* a stream is read at the pace of the sink */
+		D.block = D.stream_input = true;	/* a stream is read at the sink's pace */
 	D.events = events == NULL ? NULL : strcmp(events, "-") == 0 ? stdout : fopen(events, "w");
 	if (events != NULL && D.events == NULL)
 		fatal("--events %s", events);

@@ -104,6 +104,8 @@ struct pstate {
 	struct job *qhead, *qtail;
 	size_t qpackets, qmax;
 	bool abandon;
+	bool wait_when_full;		/* a record stream (-r): wait, lose nothing */
+	pthread_cond_t cv_space;
 	/* done notifications (writer -> loop) */
 	int donefd[2];
 	struct event *ev_done;
@@ -435,10 +437,20 @@ write_packet(struct pstate *S, struct job *j)
 			return;
 		}
 		size_t len = pcapng_epb_len(j->caplen, NULL);
-		if (len <= sizeof(hdr) + 0) {
-			n = pcapng_epb(hdr, sizeof(hdr), (uint32_t)f->ifmap[j->ifid], j->ts_ns,
-			    j->data, j->caplen, j->origlen, NULL);
-			put_packet(S, f, hdr, n);
+		if (len <= FBUF) {
+			/* Built in place in the file's buffer. */
+			if (f->blen + len > FBUF)
+				file_flush(S, f);
+			if (f->fd < 0) {
+				f->write_errors++;
+				S->w_errors++;
+				return;
+			}
+			n = pcapng_epb(f->buf + f->blen, FBUF - f->blen, (uint32_t)f->ifmap[j->ifid],
+			    j->ts_ns, j->data, j->caplen, j->origlen, NULL);
+			f->blen += n;
+			f->size += n;
+			f->bpkts++;
 		} else {
 			uint8_t *b = xmalloc(len);
 			n = pcapng_epb(b, len, (uint32_t)f->ifmap[j->ifid], j->ts_ns, j->data,
@@ -532,8 +544,8 @@ writer_main(void *arg)
 		S->qhead = j->next;
 		if (S->qhead == NULL)
 			S->qtail = NULL;
-		if (j->kind == J_PKT)
-			S->qpackets--;
+		if (j->kind == J_PKT && S->qpackets-- == S->qmax)
+			pthread_cond_signal(&S->cv_space);
 		bool abandon = S->abandon;
 		pthread_mutex_unlock(&S->mu);
 
@@ -587,12 +599,17 @@ q_push(struct pstate *S, struct job *j)
 	pthread_mutex_unlock(&S->mu);
 }
 
+/* Is the queue full?  With a record stream as input the loop waits for
+ * room instead (nothing else depends on its pace): never full. */
 static bool
 q_full(struct pstate *S)
 {
 	bool full;
 
 	pthread_mutex_lock(&S->mu);
+	if (S->wait_when_full)
+		while (S->qpackets >= S->qmax && !S->abandon)
+			pthread_cond_wait(&S->cv_space, &S->mu);
 	full = S->qpackets >= S->qmax;
 	pthread_mutex_unlock(&S->mu);
 	return full;
@@ -860,6 +877,8 @@ po_start(struct sinkd *D)
 	event_add(S->ev_done, NULL);
 	pthread_mutex_init(&S->mu, NULL);
 	pthread_cond_init(&S->cv, NULL);
+	pthread_cond_init(&S->cv_space, NULL);
+	S->wait_when_full = D->stream_input;
 	if (pthread_create(&S->th, NULL, writer_main, S) != 0)
 		fatal("pthread_create");
 	S->th_started = true;

@@ -115,6 +115,7 @@ struct sinkd {
 	const char *format;		/* pcap: --format */
 	const char *json_path;		/* json: -o / io.output.json.path */
 	bool block;			/* runtime.overflow block */
+	bool stream_input;		/* -r: a record stream, read at the sink's pace */
 	struct input *in[SINKD_MAX_INPUTS];
 	unsigned nin, nin_done;
 	/* sessions */

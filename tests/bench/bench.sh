@@ -92,3 +92,4 @@ awk -v a="$rss_n" -v b="$rss_0" -v n="$n_idle" 'BEGIN {
 	printf "   %d sessions open at once: peak RSS %d KB vs %d KB for 1,000: %.0f bytes per idle session (limit 512)\n",
 	    n, a, b, (a - b) * 1024 / (n - 1000) }'
 rm -f "$tmp/idle.pcap" "$tmp/idle0.pcap"
+tests/bench/bench-sinks.sh "$B"

@@ -2,7 +2,8 @@
  * benchgen.c — writes the benchmark captures and prints the bytes a
  * correct reassembler must deliver.
  *
- *   benchgen bulk FILE [MIB]   >= MIB (default 1024) MiB: 10,000 flows, 64
+ *   benchgen bulk FILE [MIB]   >= MIB (default 1024) MiB: 10,000 flows (or
+ *                              $BENCHGEN_FLOWS), 64
  *                              active at a time, MSS-sized bulk responses
  *                              after a small request, ~1% of segments out of
  *                              order and ~1% retransmitted
@@ -199,6 +200,13 @@ main(int argc, char **argv)
 	fwrite(hdr, 1, 24, out);
 	nflows = bulk ? 10000 : 100000;
 	active = bulk ? 64 : 256;
+	if (bulk && getenv("BENCHGEN_FLOWS") != NULL) {
+		/* BENCHGEN_FLOWS=N: N flows, all active (N=1: one long session) */
+		nflows = (unsigned)strtoul(getenv("BENCHGEN_FLOWS"), NULL, 10);
+		if (nflows < 1 || nflows > 10000)
+			nflows = 10000;
+		active = nflows < 64 ? nflows : 64;
+	}
 	if (!bulk && argc > 3 && strtoull(argv[3], NULL, 10) < 20000000) {
 		/* Fewer frames: fewer flows, about 200 frames each. */
 		uint64_t f = strtoull(argv[3], NULL, 10) / 200;
