@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -20,6 +21,8 @@ struct ringev {
 	uint32_t need;			/* producer: bytes waited for */
 	unsigned batch;
 	size_t unpublished;
+	uint8_t *copy;			/* consumer: a private copy of each record */
+	size_t copycap;
 	ringev_record_cb on_record;
 	ringev_cb on_space, on_lost, on_idle;
 	void *arg;
@@ -93,6 +96,26 @@ ringev_consume(struct ringev *re, bool all)
 			if (ring_consumer_sleep(re->ring))
 				return;		/* the doorbell wakes us */
 			continue;
+		}
+		{
+			/* The producer can still write the shared memory: the
+			 * record is copied, then checked, then used. */
+			char err[160];
+			uint32_t len = rec->len;
+			if (len > re->copycap) {
+				re->copycap = len < 65536 ? 65536 : len;
+				free(re->copy);
+				re->copy = xmalloc(re->copycap);
+			}
+			memcpy(re->copy, rec, len);
+			rec = (const struct wire_rec *)re->copy;
+			if (rec->len != len || wire_rec_check(rec, len, err, sizeof(err)) < 0) {
+				log_warnx("a malformed record from the peer (%s); dropping the peer",
+				    rec->len != len ? "length changed" : err);
+				ring_consume(re->ring);
+				ringev_set_lost(re);
+				return;
+			}
 		}
 		if (re->on_record(rec, re->arg) < 0) {
 			ring_consume(re->ring);
@@ -308,5 +331,6 @@ ringev_free(struct ringev *re)
 		event_free(re->ev_run);
 	close(re->sock);
 	ring_free(re->ring);
+	free(re->copy);
 	free(re);
 }
