@@ -70,7 +70,7 @@ $(B)/obj/%.o: %.c
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 
 # Tests and fuzz targets see the daemons' private headers too.
-$(B)/obj/tests/%.o: CPPFLAGS += -Ireasmd
+$(B)/obj/tests/%.o: CPPFLAGS += -Ireasmd -Isinkd
 
 $(LIBCOMMON): $(COMMON_OBJ)
 	@rm -f $@
@@ -95,7 +95,7 @@ $(B)/tests/replay_%: $(B)/obj/tests/fuzz/%.o $(B)/obj/tests/fuzz/replay.o $(ALL_
 FUZZ_CFLAGS := -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer -O1 -g
 build/fuzz/%: tests/fuzz/%.c $(COMMON_SRC) $(foreach d,$(DAEMONS),$(filter-out $(d)/main.c,$($(d)_SRC)))
 	@mkdir -p $(@D)
-	clang $(CPPFLAGS) -Ireasmd -std=c11 -Wall -Wextra $(FUZZ_CFLAGS) -o $@ $^ $(PKG_LIBS) -lm -lpthread
+	clang $(CPPFLAGS) -Ireasmd -Isinkd -std=c11 -Wall -Wextra $(FUZZ_CFLAGS) -o $@ $^ $(PKG_LIBS) -lm -lpthread
 
 deps:
 	@scripts/deps.sh build
