@@ -28,7 +28,8 @@
 
 #define CAPD_IFACES 16
 
-enum { OPT_EVENTS = OPT_DAEMON_BASE, OPT_MAX_OPEN, OPT_FROM, OPT_SHARD, OPT_LISTEN, OPT_SINKS };
+enum { OPT_EVENTS = OPT_DAEMON_BASE, OPT_MAX_OPEN, OPT_FROM, OPT_SHARD, OPT_LISTEN, OPT_SINKS,
+	OPT_GENERATION };
 
 static volatile sig_atomic_t reasmd_stop;
 
@@ -217,6 +218,8 @@ usage(FILE *f)
 	    "      --shard N/W     which shard this is, of how many (default 0/1)\n"
 	    "      --listen SOCK   serve the sink daemons on SOCK (RUN/reasmd.N.sock)\n"
 	    "      --sinks K       read nothing until K sinks are connected (default 0)\n"
+	    "      --generation G  session ids of this start (0..255; a restarted shard's ids\n"
+	    "                      must not repeat the ones before: the launcher counts starts)\n"
 	    "  -o DIR              write DIR/<session>.requests, .responses and sessions.jsonl\n"
 	    "  -w FILE|-           write the record stream (see stethoscope-dump)\n"
 	    "      --events FILE|- write session events as JSON lines\n"
@@ -263,13 +266,14 @@ main(int argc, char **argv)
 		{ "shard", required_argument, NULL, OPT_SHARD },
 		{ "listen", required_argument, NULL, OPT_LISTEN },
 		{ "sinks", required_argument, NULL, OPT_SINKS },
+		{ "generation", required_argument, NULL, OPT_GENERATION },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct daemon_opts o;
 	struct conf c;
 	const char *rfile = NULL, *odir = NULL, *wfile = NULL, *events = NULL, *maxopen = NULL;
 	const char *from = NULL, *listen_path = NULL;
-	unsigned shard = 0, nshards = 1, nsinks = 0;
+	unsigned shard = 0, nshards = 1, nsinks = 0, gen = 0;
 	char err[PCAP_ERRBUF_SIZE + 256];
 	struct reasm R;
 	struct ringin I;
@@ -291,6 +295,15 @@ main(int argc, char **argv)
 		case OPT_MAX_OPEN: maxopen = optarg; break;
 		case OPT_FROM: from = optarg; break;
 		case OPT_LISTEN: listen_path = optarg; break;
+		case OPT_GENERATION: {
+			uint64_t v;
+			if (parse_u64(optarg, 0, 255, &v) < 0) {
+				fprintf(stderr, "reasmd: --generation: expected 0..255, found \"%s\"\n", optarg);
+				return 2;
+			}
+			gen = (unsigned)v;
+			break;
+		}
 		case OPT_SINKS: {
 			uint64_t v;
 			if (parse_u64(optarg, 0, SINKS_MAX, &v) < 0) {
@@ -344,7 +357,7 @@ main(int argc, char **argv)
 	}
 	if (wfile != NULL)
 		wf = open_out(wfile, "-w");
-	reasm_init(&R, &c, 0, shard);
+	reasm_init(&R, &c, gen, shard);
 	R.out.dir = odir;
 	R.out.max_open_files = (unsigned)c.max_open_files;
 	R.out.events = events ? open_out(events, "--events") : NULL;

@@ -1,37 +1,47 @@
 #!/bin/sh
-# run-demo.sh BUILD_DIR — what `make run` shows: reasmd rebuilding the
-# conversations of a capture the project generates itself (an HTTP exchange
-# and a SIP call over TCP), printed tcpflow-style, then its summary.
+# run-demo.sh BUILD_DIR — what `make run` shows: the whole tap, started by
+# stethoscope-run, replaying a capture the project generates itself (an
+# HTTP exchange and a SIP call over TCP) at its original pace through capd,
+# reasmd, the listener and pcap sinks; a bundled consumer prints each
+# conversation from the listener ports; then the counters and the files.
 set -eu
 B=${1:-build}
 cd "$(dirname "$0")/.."
-run=$B/run/demo
-rm -rf "$run"
-mkdir -p "$run"
-python3 tests/gen/pcapgen.py --demo "$run/demo.pcap"
-echo "== reasmd -r $run/demo.pcap -o $run/streams"
-"$B/reasmd" -r "$run/demo.pcap" -o "$run/streams" --events "$run/events.jsonl" 2>"$run/summary.txt" || {
-	cat "$run/summary.txt"; exit 1; }
-python3 - "$run/streams" <<'PY'
-import json, os, sys
-out = sys.argv[1]
-for line in open(os.path.join(out, "sessions.jsonl")):
-    s = json.loads(line)
-    f = s["flow"]
-    c = "%s:%d" % (f["client_ip"], f["client_port"])
-    v = "%s:%d" % (f["server_ip"], f["server_port"])
-    print("\n--- session %d: %s -> %s, closed by %s" % (s["session_id"], c, v, s["reason"]))
-    for d, a, b in (("requests", c, v), ("responses", v, c)):
-        data = open(os.path.join(out, s[d]["file"]), "rb").read()
-        print("%s.%s-%s.%s (%s, %d bytes, %d gap bytes):" % (
-            a.rsplit(":", 1)[0], a.rsplit(":", 1)[1], b.rsplit(":", 1)[0], b.rsplit(":", 1)[1],
-            d, len(data), s[d]["gap_bytes"]))
-        text = data.decode("utf-8", "replace").replace("\r\n", "\n")
-        for l in text.rstrip("\n").split("\n"):
-            print("    " + l)
-PY
+D=$B/demo
+rm -rf "$D"
+mkdir -p "$D"
+D=$(cd "$D" && pwd)
+python3 tests/gen/pcapgen.py --demo "$D/demo.pcap"
+base=$(( 47000 + $$ % 1000 ))
+cat > "$D/demo.json" <<EOC
+// make run: the bundled default (see examples/ for annotated configurations)
+{
+  io: {
+    input: { capture: { file: "$D/demo.pcap" } },
+    output: {
+      listner: { enabled: true, bind_ip: "127.0.0.1", port_range_start: $base, port_range_end: $((base + 99)) },
+      pcap: { enabled: true, dir: "$D/pcap", per_session: true, format: "pcapng" },
+    },
+  },
+  runtime: { workers: 1, run_dir: "$D/run", close_linger_sec: 2.0 },
+}
+EOC
+if [ "$(id -u)" -ne 0 ]; then
+	echo "(not root: the daemons run as $(id -un), the invoking user, and say so)"
+fi
+echo "== scripts/stethoscope-run -c $D/demo.json --speed 1"
+scripts/stethoscope-run -c "$D/demo.json" --speed 1 2>"$D/run.log" &
+L=$!
+python3 scripts/demo-consumer.py "$D/run/listener.events.jsonl" "$L" &
+C=$!
+status=0
+wait $L || status=$?
+wait $C || true
 echo
-grep -v 'INFO' "$run/summary.txt" || true
+grep -E 'WARNING|ERROR|^(capd|reasmd|sinkd)' "$D/run.log" | grep -v 'INFO' || true
+grep -E 'stopped|dropped privileges|running as' "$D/run.log" | sed 's/^[^ ]* //' | sort -u | head -8
 echo
-echo "Files: $run/streams/ (one file per direction and sessions.jsonl), events: $run/events.jsonl"
-echo "Try:   $B/reasmd -r tests/corpus/heplify-sip_ipv4_tcp_retrans.pcap -o /tmp/out  (any pcap or pcapng; -r - reads stdin)"
+echo "pcap files ($D/pcap):"
+ls -1 "$D/pcap" | sed 's/^/    /'
+echo "events: $D/run/*.events.jsonl; the daemons' log: $D/run.log; configuration: $D/demo.json"
+exit $status

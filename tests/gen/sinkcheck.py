@@ -9,7 +9,7 @@
   sinkcheck.py prefix-gap-suffix TRUTH GOT N
       GOT is TRUTH[:N] followed by a suffix of TRUTH (a late connector target)
   sinkcheck.py sorted FILE          lines of numbers (timestamps) never go down
-  sinkcheck.py frames IN OUT...     the frames of the OUT files (pcap or pcapng,
+  sinkcheck.py frames [--bytes-only] IN OUT...  the frames of the OUT files (pcap or pcapng,
       any order) are exactly IN's frames: same timestamps, same bytes
   sinkcheck.py event EVENTS NAME [KEY=VALUE...]
       prints the first event NAME whose flow/fields match (KEY!=VALUE: differ), as JSON
@@ -113,10 +113,14 @@ def main():
                 sys.exit("line %d goes back in time: %s < %s" % (i, v, prev))
             prev = v
     elif a[0] == "frames":
-        want = sorted(pcap_frames(a[1]))
+        # --bytes-only: two captures of the same traffic (timestamps differ)
+        key = (lambda fr: fr[1]) if a[1] == "--bytes-only" else (lambda fr: fr)
+        if a[1] == "--bytes-only":
+            a = a[1:]
+        want = sorted(key(x) for x in pcap_frames(a[1]))
         got = []
         for f in a[2:]:
-            got.extend(pcap_frames(f))
+            got.extend(key(x) for x in pcap_frames(f))
         got.sort()
         if want != got:
             ws, gs = set(want), set(got)

@@ -1,0 +1,624 @@
+/*
+ * supervise.c — stethoscope-run's supervisor: starts the daemons of one
+ * configuration in order, waits for each to say it is ready, restarts the
+ * ones that die, and stops them in the order that lets everything in
+ * flight drain (DESIGN.md section 2).
+ *
+ *   stethoscope-supervise --bindir DIR -c FILE [--log-level L] [--speed X]
+ *
+ * (scripts/stethoscope-run finds the binaries and calls this.)
+ *
+ * Order: capd, the reasmd shards, the sinks (each waits for its ready line
+ * on a pipe: no sleeps).  A daemon that dies is restarted with back-off
+ * (0.25 s doubling to 8 s); five deaths within a minute and the run gives
+ * up, says why and exits 1.  A daemon that ends with status 0 has finished
+ * its work (capd at the end of a file, then the others at the end of
+ * their input): when all have, the run ends with 0.  SIGINT/SIGTERM stop
+ * capd first; the shards and sinks drain and end by themselves within
+ * runtime.drain_timeout_ms, or are told to stop (what they still held is
+ * counted by them as shutdown_timeout), then killed.  SIGHUP checks the
+ * configuration again and says what a restart would change.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <event2/event.h>
+
+#include "conf.h"
+#include "log.h"
+#include "util.h"
+
+#define MAXCHILD 280
+#define MAXARG 64
+
+enum kind { K_CAPD, K_REASMD, K_SINK };
+
+struct child {
+	char name[40];
+	enum kind kind;
+	unsigned shard;
+	char *argv[MAXARG];
+	int argc;
+	pid_t pid;
+	bool running, finished;
+	int status;			/* last wait status */
+	unsigned deaths;		/* within the current minute */
+	uint64_t window_start_ns;
+	unsigned backoff_ms;
+	unsigned starts;
+	struct event *ev_restart;
+};
+
+static struct child kids[MAXCHILD];
+static unsigned nkids;
+static struct event_base *base;
+static struct conf C;
+static const char *config_path, *bindir, *log_level, *speed;
+static char run_dir[PATH_MAX];
+static bool stopping, failed;
+static char fail_reason[256];
+static struct event *ev_deadline, *ev_kill;
+static uint64_t shard_lost;
+
+static void
+addarg(struct child *k, const char *a)
+{
+	if (k->argc < MAXARG - 1)
+		k->argv[k->argc++] = xstrdup(a);
+	k->argv[k->argc] = NULL;
+}
+
+static struct child *
+newkid(enum kind kind, const char *name, const char *prog)
+{
+	struct child *k = &kids[nkids++];
+	char p[PATH_MAX];
+
+	memset(k, 0, sizeof(*k));
+	k->kind = kind;
+	sth_strlcpy(k->name, name, sizeof(k->name));
+	snprintf(p, sizeof(p), "%s/%s", bindir, prog);
+	addarg(k, p);
+	addarg(k, "-c");
+	addarg(k, config_path);
+	addarg(k, "--quiet-config");
+	if (log_level) {
+		addarg(k, "--log-level");
+		addarg(k, log_level);
+	}
+	k->backoff_ms = 250;
+	return k;
+}
+
+/* Starts k; with wait_ready, waits (up to 20 s) for its ready line.
+ * Returns 0, or -1 with the reason in fail_reason. */
+static int
+spawn(struct child *k, bool wait_ready)
+{
+	int pfd[2];
+	pid_t pid;
+
+	if (pipe(pfd) < 0)
+		fatal("pipe");
+	k->starts++;
+	pid = fork();
+	if (pid < 0)
+		fatal("fork");
+	if (pid == 0) {
+		sigset_t all;
+		sigemptyset(&all);
+		sigprocmask(SIG_SETMASK, &all, NULL);
+		close(pfd[0]);
+		if (pfd[1] != 3) {
+			dup2(pfd[1], 3);
+			close(pfd[1]);
+		}
+		{
+			char **argv = k->argv;
+			char *av[MAXARG + 4];
+			int n = 0;
+			char gen[16];
+			for (; argv[n] && n < MAXARG; n++)
+				av[n] = argv[n];
+			if (wait_ready) {
+				av[n++] = "--ready-fd";
+				av[n++] = "3";
+			}
+			if (k->kind == K_REASMD) {
+				/* A restarted shard numbers its sessions anew: the
+				 * generation keeps their ids unique in the run. */
+				snprintf(gen, sizeof(gen), "%u", k->starts % 256);
+				av[n++] = "--generation";
+				av[n++] = gen;
+			}
+			av[n] = NULL;
+			execv(av[0], av);
+		}
+		fprintf(stderr, "stethoscope-run: %s: %s\n", k->argv[0], strerror(errno));
+		_exit(127);
+	}
+	close(pfd[1]);
+	k->pid = pid;
+	k->running = true;
+	k->finished = false;
+	if (!wait_ready) {
+		close(pfd[0]);
+		return 0;
+	}
+	{
+		char buf[16];
+		size_t have = 0;
+		uint64_t deadline = now_mono_ns() + 20 * NSEC_PER_SEC;
+		struct pollfd p = { pfd[0], POLLIN, 0 };
+		for (;;) {
+			int ms = (int)((deadline - now_mono_ns()) / 1000000);
+			if (ms <= 0) {
+				snprintf(fail_reason, sizeof(fail_reason), "%s did not say it was ready within 20 s", k->name);
+				break;
+			}
+			int r = poll(&p, 1, ms);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0)
+				continue;
+			ssize_t n = read(pfd[0], buf + have, sizeof(buf) - 1 - have);
+			if (n > 0) {
+				have += (size_t)n;
+				buf[have] = '\0';
+				if (strstr(buf, "ready")) {
+					close(pfd[0]);
+					log_info("%s ready (pid %ld)", k->name, (long)pid);
+					return 0;
+				}
+				continue;
+			}
+			/* The pipe closed without "ready": it ended. */
+			int st;
+			if (waitpid(pid, &st, 0) == pid) {
+				k->running = false;
+				k->status = st;
+				if (WIFEXITED(st))
+					snprintf(fail_reason, sizeof(fail_reason), "%s exited with status %d "
+					    "before it was ready (its messages are above)", k->name, WEXITSTATUS(st));
+				else
+					snprintf(fail_reason, sizeof(fail_reason), "%s was killed by signal %d "
+					    "before it was ready", k->name, WTERMSIG(st));
+			} else
+				snprintf(fail_reason, sizeof(fail_reason), "%s closed its ready pipe", k->name);
+			break;
+		}
+	}
+	close(pfd[0]);
+	return -1;
+}
+
+static void
+signal_all(int sig, bool capd_too)
+{
+	for (unsigned i = 0; i < nkids; i++)
+		if (kids[i].running && (capd_too || kids[i].kind != K_CAPD))
+			kill(kids[i].pid, sig);
+}
+
+static bool
+all_done(void)
+{
+	for (unsigned i = 0; i < nkids; i++)
+		if (kids[i].running || (!stopping && !kids[i].finished))
+			return false;
+	return true;
+}
+
+static void
+on_kill(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	log_warnx("daemons still running 2 s after SIGTERM: killing them");
+	signal_all(SIGKILL, true);
+}
+
+static void
+on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct timeval two = { 2, 0 };
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	log_warnx("drain: runtime.drain_timeout_ms passed; telling the rest to stop "
+	    "(what they hold is counted as shutdown_timeout)");
+	signal_all(SIGTERM, true);
+	ev_kill = evtimer_new(base, on_kill, NULL);
+	evtimer_add(ev_kill, &two);
+}
+
+/* Stops the run: capd first; the others drain from their input's end. */
+static void
+begin_stop(const char *why)
+{
+	struct timeval tv;
+	bool capd_running = false;
+
+	if (stopping)
+		return;
+	stopping = true;
+	log_info("stopping (%s): capd first, then the rest drain", why);
+	for (unsigned i = 0; i < nkids; i++) {
+		if (kids[i].ev_restart)
+			event_del(kids[i].ev_restart);
+		if (kids[i].kind == K_CAPD && kids[i].running) {
+			kill(kids[i].pid, SIGTERM);
+			capd_running = true;
+		}
+	}
+	if (!capd_running)
+		/* No capd to end the input: the shards end it. */
+		for (unsigned i = 0; i < nkids; i++)
+			if (kids[i].kind == K_REASMD && kids[i].running)
+				kill(kids[i].pid, SIGTERM);
+	tv.tv_sec = (time_t)(C.drain_timeout_eff_ms / 1000) + 1;
+	tv.tv_usec = (suseconds_t)(C.drain_timeout_eff_ms % 1000) * 1000;
+	ev_deadline = evtimer_new(base, on_deadline, NULL);
+	evtimer_add(ev_deadline, &tv);
+	if (all_done())
+		event_base_loopbreak(base);
+}
+
+static void
+on_restart(evutil_socket_t fd, short what, void *arg)
+{
+	struct child *k = arg;
+
+	(void)fd;
+	(void)what;
+	if (stopping)
+		return;
+	log_info("restarting %s", k->name);
+	spawn(k, false);
+}
+
+static void
+child_died(struct child *k, int st)
+{
+	uint64_t now = now_mono_ns();
+	char how[64];
+
+	k->running = false;
+	k->status = st;
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
+		k->finished = true;
+		log_info("%s finished", k->name);
+		if (!stopping && k->kind == K_CAPD)
+			log_info("the capture ended: the shards and sinks drain and end");
+		return;
+	}
+	if (WIFEXITED(st))
+		snprintf(how, sizeof(how), "exited with status %d", WEXITSTATUS(st));
+	else
+		snprintf(how, sizeof(how), "was killed by signal %d", WTERMSIG(st));
+	if (stopping) {
+		if (!(WIFSIGNALED(st) && (WTERMSIG(st) == SIGTERM || WTERMSIG(st) == SIGKILL))) {
+			failed = true;
+			snprintf(fail_reason, sizeof(fail_reason), "%.40s %.64s while stopping", k->name, how);
+		}
+		log_warnx("%.40s %.64s while stopping", k->name, how);
+		return;
+	}
+	if (now - k->window_start_ns > 60 * NSEC_PER_SEC) {
+		k->window_start_ns = now;
+		k->deaths = 0;
+		k->backoff_ms = 250;
+	}
+	k->deaths++;
+	if (k->kind == K_REASMD) {
+		shard_lost++;
+		log_warnx("event shard_lost: shard %u (%s %s): its open sessions are lost; "
+		    "shard_lost=%llu", k->shard, k->name, how, (unsigned long long)shard_lost);
+	}
+	if (k->deaths >= 5) {
+		failed = true;
+		snprintf(fail_reason, sizeof(fail_reason), "%.40s died %u times within a minute "
+		    "(last: %.64s); giving up", k->name, k->deaths, how);
+		log_errorx("%s", fail_reason);
+		begin_stop("a daemon keeps failing");
+		return;
+	}
+	struct timeval tv = { k->backoff_ms / 1000, (k->backoff_ms % 1000) * 1000 };
+	log_warnx("%s %s; restarting it in %u ms", k->name, how, k->backoff_ms);
+	k->backoff_ms = k->backoff_ms * 2 > 8000 ? 8000 : k->backoff_ms * 2;
+	if (k->ev_restart == NULL)
+		k->ev_restart = evtimer_new(base, on_restart, k);
+	evtimer_add(k->ev_restart, &tv);
+}
+
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	(void)arg;
+	if (sig == SIGCHLD) {
+		int st;
+		pid_t pid;
+		while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
+			for (unsigned i = 0; i < nkids; i++)
+				if (kids[i].pid == pid && kids[i].running)
+					child_died(&kids[i], st);
+		if (all_done())
+			event_base_loopbreak(base);
+		return;
+	}
+	if (sig == SIGHUP) {
+		struct conf n;
+		struct conf_diag d = { 0 };
+		if (conf_load(&n, config_path, NULL, 0, 0, &d) < 0) {
+			for (size_t i = 0; i < d.nerrors; i++)
+				log_errorx("reload: %s", d.errors[i]);
+			log_warnx("reload: the configuration has errors; the run goes on unchanged");
+		} else
+			log_info("reload: %s is valid; this version applies no key at run time: "
+			    "restart stethoscope-run to apply changes", config_path);
+		conf_diag_free(&d);
+		conf_free(&n);
+		return;
+	}
+	if (stopping) {
+		log_warnx("second signal: stopping now");
+		signal_all(SIGTERM, true);
+		return;
+	}
+	begin_stop(sig == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
+/* The run directory: mode 0770, group runtime.group, made by us. */
+static void
+make_run_dir(void)
+{
+	if (C.run_dir && *C.run_dir)
+		sth_strlcpy(run_dir, C.run_dir, sizeof(run_dir));
+	else if (geteuid() == 0)
+		snprintf(run_dir, sizeof(run_dir), "/run/stethoscope/%s", C.name);
+	else
+		snprintf(run_dir, sizeof(run_dir), "run/%s", C.name);
+	/* Parents we make are traversable; the run directory itself is
+	 * 0770, group runtime.group. */
+	if (mkdir_p(run_dir, 0755) < 0)
+		fatal("run directory %s", run_dir);
+	if (chmod(run_dir, 0770) < 0)
+		fatal("chmod %s", run_dir);
+	if (geteuid() == 0) {
+		struct group *g = getgrnam(C.group ? C.group : "nogroup");
+		if (g != NULL && chown(run_dir, 0, g->gr_gid) < 0)
+			fatal("chown %s", run_dir);
+		/* A daemon that reconnects after a restart does so as
+		 * runtime.user: every directory above must let it through. */
+		char p[PATH_MAX];
+		if (realpath(run_dir, p) != NULL) {
+			char *slash;
+			while ((slash = strrchr(p, '/')) != NULL && slash != p) {
+				struct stat st;
+				*slash = '\0';
+				if (stat(p, &st) == 0 && !(st.st_mode & S_IXOTH) &&
+				    !(g != NULL && st.st_gid == g->gr_gid && (st.st_mode & S_IXGRP)))
+					log_warnx("%s (mode %03o) does not let runtime.user through to the run "
+					    "directory: a daemon restarted as that user cannot reconnect", p,
+					    (unsigned)(st.st_mode & 0777));
+			}
+		}
+	}
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: stethoscope-run [-c|--config FILE] [--log-level L] [--speed X]\n"
+	    "Runs the whole tap for one configuration: capd, runtime.workers reasmd shards, one\n"
+	    "sinkd per enabled output family; restarts what dies; stops in order.\n\n"
+	    "  -c, --config FILE   the configuration (also $STETHOSCOPE_CONFIG)\n"
+	    "      --log-level L   console verbosity of every daemon: DEBUG, INFO, WARNING, ERROR\n"
+	    "      --speed X       with io.input.capture.file: replay at X times the original pace\n"
+	    "      --check-config  check the configuration and exit\n"
+	    "  -h, --help          this help\n\n"
+	    "Exit status: 0 after a clean stop or the end of the input; 1 when a daemon failed\n"
+	    "(to start, or five times within a minute); 2 on a usage or configuration error.\n"
+	    "Signals: SIGINT/SIGTERM stop (capd first, then the rest drain within\n"
+	    "runtime.drain_timeout_ms); SIGHUP checks the configuration again.\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	struct conf_diag d = { 0 };
+	bool check_only = false;
+	int sigs[] = { SIGCHLD, SIGINT, SIGTERM, SIGHUP };
+	struct event *evs[4];
+	unsigned W, nsinks = 0;
+	const char *fams[4];
+
+	log_init("stethoscope-run");
+	config_path = getenv("STETHOSCOPE_CONFIG");
+	log_level = getenv("STETHOSCOPE_LOG_LEVEL");
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if ((strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) && i + 1 < argc)
+			config_path = argv[++i];
+		else if (strcmp(a, "--log-level") == 0 && i + 1 < argc)
+			log_level = argv[++i];
+		else if (strcmp(a, "--speed") == 0 && i + 1 < argc)
+			speed = argv[++i];
+		else if (strcmp(a, "--bindir") == 0 && i + 1 < argc)
+			bindir = argv[++i];
+		else if (strcmp(a, "--check-config") == 0)
+			check_only = true;
+		else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			usage(stdout);
+			return 0;
+		} else {
+			fprintf(stderr, "stethoscope-run: unknown argument \"%s\"\n", a);
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (config_path == NULL) {
+		fprintf(stderr, "stethoscope-run: which configuration? give -c FILE (or $STETHOSCOPE_CONFIG)\n");
+		return 2;
+	}
+	if (bindir == NULL)
+		bindir = "build";
+	if (log_level != NULL && log_level_parse(log_level) < 0) {
+		fprintf(stderr, "stethoscope-run: --log-level: expected DEBUG, INFO, WARNING or ERROR, found \"%s\"\n", log_level);
+		return 2;
+	}
+	if (log_level)
+		log_set_console_level((enum log_level)log_level_parse(log_level));
+	/* The one check of the configuration: its warnings are shown here,
+	 * once; the daemons keep them at DEBUG (--quiet-config). */
+	if (conf_load(&C, config_path, NULL, 0, 0, &d) < 0) {
+		for (size_t i = 0; i < d.nerrors; i++)
+			fprintf(stderr, "stethoscope-run: error: %s\n", d.errors[i]);
+		fprintf(stderr, "stethoscope-run: configuration has %zu error%s\n", d.nerrors,
+		    d.nerrors == 1 ? "" : "s");
+		return 2;
+	}
+	for (size_t i = 0; i < d.nwarnings; i++)
+		fprintf(stderr, "stethoscope-run: warning: %s\n", d.warnings[i]);
+	conf_diag_free(&d);
+	if (check_only) {
+		printf("configuration OK\n");
+		return 0;
+	}
+	if (C.file == NULL && C.iface == NULL) {
+		fprintf(stderr, "stethoscope-run: nothing to capture: set io.input.capture.iface or .file\n");
+		return 2;
+	}
+	if (C.lst_enabled)
+		fams[nsinks++] = "listener";
+	if (C.conn_enabled)
+		fams[nsinks++] = "connector";
+	if (C.pcap_enabled)
+		fams[nsinks++] = "pcap";
+	if (C.json_enabled)
+		fams[nsinks++] = "json";
+	if (nsinks == 0)
+		log_warnx("no output is enabled (listner, remote-host, pcap, json): sessions are only counted");
+	make_run_dir();
+	if (C.log_file_enabled && C.log_file_path != NULL && strchr(C.log_file_path, '/') != NULL) {
+		/* The daemons append to logging.file.path: its directory is made
+		 * here, once (the Go version made it too). */
+		char dir[PATH_MAX];
+		sth_strlcpy(dir, C.log_file_path, sizeof(dir));
+		*strrchr(dir, '/') = '\0';
+		if (*dir && mkdir_p(dir, 0755) < 0)
+			log_warn("logging.file.path: %s", dir);
+	}
+	W = (unsigned)C.workers;
+	if (W + nsinks + 1 > MAXCHILD)
+		fatalx("too many daemons");
+
+	/* The daemons, in the order they start. */
+	{
+		struct child *k = newkid(K_CAPD, "capd", "capd");
+		addarg(k, "--run-dir");
+		addarg(k, run_dir);
+		if (speed) {
+			addarg(k, "--speed");
+			addarg(k, speed);
+		}
+		for (unsigned s = 0; s < W; s++) {
+			char name[40], arg[PATH_MAX + 32], n[32];
+			snprintf(name, sizeof(name), "reasmd %u/%u", s, W);
+			k = newkid(K_REASMD, name, "reasmd");
+			k->shard = s;
+			snprintf(arg, sizeof(arg), "%s/capd.sock", run_dir);
+			addarg(k, "--from");
+			addarg(k, arg);
+			snprintf(n, sizeof(n), "%u/%u", s, W);
+			addarg(k, "--shard");
+			addarg(k, n);
+			if (nsinks > 0) {
+				snprintf(arg, sizeof(arg), "%s/reasmd.%u.sock", run_dir, s);
+				addarg(k, "--listen");
+				addarg(k, arg);
+				snprintf(n, sizeof(n), "%u", nsinks);
+				addarg(k, "--sinks");
+				addarg(k, n);
+			}
+		}
+		for (unsigned f = 0; f < nsinks; f++) {
+			char name[40], arg[PATH_MAX + 32];
+			snprintf(name, sizeof(name), "sinkd %s", fams[f]);
+			k = newkid(K_SINK, name, "sinkd");
+			/* the family goes first */
+			free(k->argv[k->argc]);
+			for (int a = k->argc; a > 1; a--)
+				k->argv[a] = k->argv[a - 1];
+			k->argv[1] = xstrdup(fams[f]);
+			k->argc++;
+			k->argv[k->argc] = NULL;
+			for (unsigned s = 0; s < W; s++) {
+				snprintf(arg, sizeof(arg), "%s/reasmd.%u.sock", run_dir, s);
+				addarg(k, "--from");
+				addarg(k, arg);
+			}
+			snprintf(arg, sizeof(arg), "%s/%s.events.jsonl", run_dir, fams[f]);
+			addarg(k, "--events");
+			addarg(k, arg);
+		}
+	}
+
+	base = event_base_new();
+	for (int i = 0; i < 4; i++) {
+		evs[i] = evsignal_new(base, sigs[i], on_signal, NULL);
+		event_add(evs[i], NULL);
+	}
+	log_info("run directory %s; %u shard%s; outputs: %u", run_dir, W, W == 1 ? "" : "s", nsinks);
+	for (unsigned i = 0; i < nkids; i++)
+		if (spawn(&kids[i], true) < 0) {
+			log_errorx("%s", fail_reason);
+			failed = true;
+			begin_stop("a daemon failed to start");
+			break;
+		}
+	if (!failed)
+		log_info("all %u daemons are ready", nkids);
+	if (!all_done())
+		event_base_dispatch(base);
+	/* Whatever is left (a failed start) goes now. */
+	for (unsigned i = 0; i < nkids; i++)
+		if (kids[i].running) {
+			int st;
+			kill(kids[i].pid, SIGKILL);
+			waitpid(kids[i].pid, &st, 0);
+		}
+	for (unsigned i = 0; i < nkids; i++) {
+		for (int a = 0; a < kids[i].argc; a++)
+			free(kids[i].argv[a]);
+		if (kids[i].ev_restart)
+			event_free(kids[i].ev_restart);
+	}
+	for (int i = 0; i < 4; i++)
+		event_free(evs[i]);
+	if (ev_deadline)
+		event_free(ev_deadline);
+	if (ev_kill)
+		event_free(ev_kill);
+	event_base_free(base);
+	conf_free(&C);
+	if (failed) {
+		log_errorx("stopped: %s", fail_reason);
+		return 1;
+	}
+	log_info("stopped cleanly%s", shard_lost ? " (shards were lost and restarted: see shard_lost above)" : "");
+	return 0;
+}

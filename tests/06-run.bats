@@ -1,0 +1,177 @@
+#!/usr/bin/env bats
+# stethoscope-run: the whole tap from one configuration — start order and
+# readiness, the outputs end to end, restarts, the ordered stop.
+
+load helper
+
+CHECK="python3 $TOP/tests/gen/sinkcheck.py"
+RUN="$TOP/scripts/stethoscope-run"
+
+port_base() {
+	echo $(( 20000 + (($$ + RANDOM) % 200) * 200 ))
+}
+
+# children_of PID: every descendant
+descendants() {
+	local p
+	for p in $(pgrep -P "$1"); do
+		echo "$p"
+		descendants "$p"
+	done
+}
+
+setup_file() {
+	export STETHOSCOPE_BINDIR=${STH_BUILD:-$TOP/build}
+}
+
+# The run directory lives in $T: the daemons' user must reach it to
+# reconnect after a restart (as it would reach /run/stethoscope).
+setup() {
+	T=$(mktemp -d "${BATS_TMPDIR:-/tmp}/sth-bats.XXXXXX")
+	chmod 755 "$T"
+	cd "$T" || return 1
+}
+
+@test "stethoscope-run: --help, a missing config, a bad config; the Go configs check" {
+	run "$RUN" --help
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"--config FILE"*"Exit status"* ]]
+	run env -u STETHOSCOPE_CONFIG "$RUN"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"which configuration?"* ]]
+	echo '{ io: { output: { listner: { enabled: true, port_range_start: 10, port_range_end: 5 } } } }' > bad.json
+	run "$RUN" -c bad.json
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"bad.json:1:"*"port_range_end"* ]]
+	for f in "$FIX"/compat/*.json; do
+		run "$RUN" -c "$f" --check-config
+		[ "$status" -eq 0 ]
+		[[ "$output" == *"configuration OK"* ]]
+	done
+}
+
+@test "stethoscope-run replays a file through capd, reasmd and the sinks; a consumer gets the exact bytes; the run ends with 0" {
+	require_cmd socat editcap
+	python3 "$TOP/tests/gen/pcapgen.py" --paced s.pcap 2 2000000
+	base=$(port_base)
+	cat > tap.json <<-EOF
+	{ io: { input: { capture: { file: "$T/s.pcap", buffer_bytes: 16000000 } },
+	        output: { listner: { enabled: true, bind_ip: "127.0.0.1", port_range_start: $base,
+	                             port_range_end: $((base + 99)) },
+	                  pcap: { enabled: true, dir: "$T/pcap", per_session: true },
+	                  json: { enabled: true, path: "$T/events.jsonl" } } },
+	  runtime: { workers: 2, run_dir: "$T/run", close_linger_sec: 2.0 } }
+	EOF
+	timeout --foreground 120 "$RUN" -c tap.json --speed 1 2>run.log &
+	L=$!
+	WAIT_SECS=20 wait_for grep -q listener_ports run/listener.events.jsonl
+	ports=$($CHECK event run/listener.events.jsonl listener_ports)
+	rs=$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['responses_port'])" "$ports")
+	rq=$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['requests_port'])" "$ports")
+	timeout 60 socat -u "TCP:127.0.0.1:$rs" - > got.resp &
+	timeout 60 socat -u "TCP:127.0.0.1:$rq" - > got.req
+	wait $!
+	wait $L
+	grep -q "all 6 daemons are ready" run.log
+	grep -q "stopped cleanly" run.log
+	cmp got.resp s.pcap.responses
+	cmp got.req s.pcap.requests
+	$CHECK books run/listener.events.jsonl --sessions 1 >/dev/null
+	ls pcap | grep -q '__fin\.pcapng$'
+	tshark -r s.pcap -Y tcp -w tcp.pcapng 2>/dev/null
+	$CHECK frames tcp.pcapng pcap/*
+	$CHECK jsonl events.jsonl >/dev/null
+	grep -q '"event":"tcp_open"' events.jsonl
+}
+
+@test "stethoscope-run: a reasmd killed mid-run is restarted (shard_lost); SIGTERM stops everything in order, exit 0, nothing left behind" {
+	python3 "$TOP/tests/gen/pcapgen.py" --paced s.pcap 8 800000
+	base=$(port_base)
+	cat > tap.json <<-EOF
+	{ io: { input: { capture: { file: "$T/s.pcap" } },
+	        output: { listner: { enabled: true, bind_ip: "127.0.0.1", port_range_start: $base,
+	                             port_range_end: $((base + 99)) } } },
+	  runtime: { workers: 1, run_dir: "$T/run", close_linger_sec: 0.5 } }
+	EOF
+	timeout --foreground 120 "$RUN" -c tap.json --speed 1 2>run.log &
+	L=$!
+	WAIT_SECS=20 wait_for grep -q "all 3 daemons are ready" run.log
+	wait_for grep -q listener_ports run/listener.events.jsonl
+	kids=$(descendants $L)
+	r=$(pgrep -f "reasmd -c tap.json" | head -1)
+	[ -n "$r" ]
+	kill -KILL "$r"
+	WAIT_SECS=10 wait_for grep -q "restarting reasmd 0/1" run.log
+	grep -q "shard_lost=1" run.log
+	# the restarted shard serves again: the sink reconnects
+	WAIT_SECS=10 wait_for grep -q "reconnected to" run.log || { cat run.log; false; }
+	kill -TERM $L
+	status=0
+	wait $L || status=$?
+	cat run.log | grep -v INFO || true
+	[ "$status" -eq 0 ]
+	grep -q "stopped cleanly" run.log
+	for p in $kids; do ! kill -0 "$p" 2>/dev/null; done
+	! pgrep -f "reasmd -c tap.json"
+	! pgrep -f "sinkd listener -c tap.json"
+	! pgrep -f "capd -c tap.json"
+}
+
+@test "stethoscope-run: a daemon that cannot start fails the run with the reason and status 1" {
+	cat > tap.json <<-EOF
+	{ io: { input: { capture: { file: "$T/missing.pcap" } } }, runtime: { workers: 1, run_dir: "$T/run" } }
+	EOF
+	run timeout --foreground 60 "$RUN" -c tap.json
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"capd exited with status"*"before it was ready"* ]]
+}
+
+@test "live: the Go version's config runs unchanged (interfaces and addresses the test's): connector and pcap get the exact traffic; every daemon non-root; SIGTERM exits 0" {
+	require_root
+	require_cmd socat curl tcpdump editcap
+	netns_up
+	sed -e "s/\"iface\": \"en0\"/\"iface\": \"$VA\"/" -e 's/192.168.5.48/10.77.0.1/' \
+	    -e 's/192.168.5.110/10.77.0.2/' "$FIX/compat/go-config.json" > go.json
+	grep -q "$VA" go.json
+	in_a timeout 120 socat -u TCP-LISTEN:33030,bind=127.0.0.1,reuseaddr,fork 'SYSTEM:cat > req.$SOCAT_PEERPORT' &
+	in_a timeout 120 socat -u TCP-LISTEN:33040,bind=127.0.0.1,reuseaddr,fork 'SYSTEM:cat > resp.$SOCAT_PEERPORT' &
+	wait_for in_a sh -c "ss -ltn | grep -q ':33040 '"
+	in_a timeout 120 tcpdump -i "$VA" -w ref.pcap -U 'tcp port 5000' 2>/dev/null &
+	TD=$!
+	in_a timeout --foreground 120 env STETHOSCOPE_CONFIG=go.json "$RUN" --log-level INFO 2>run.log &
+	L=$!
+	WAIT_SECS=30 wait_for grep -q "daemons are ready" run.log || { cat run.log; false; }
+	for p in $(descendants $L); do
+		c=$(ps -o comm= -p "$p" 2>/dev/null) || continue
+		case "$c" in capd|reasmd|sinkd) [ "$(ps -o euid= -p "$p" | tr -d ' ')" != 0 ];; esac
+	done
+	head -c 3000000 /dev/urandom > bulk.bin
+	socat_transfer 5000 bulk.bin
+	cmp bulk.bin bulk.bin.recv
+	mkdir www && head -c 200000 /dev/urandom > www/page.bin
+	in_b timeout 60 python3 -m http.server 5000 --bind 10.77.0.2 --directory www >/dev/null 2>&1 &
+	H=$!
+	wait_for in_b sh -c "ss -ltn | grep -q ':5000 '"
+	in_a curl -s -o got.bin http://10.77.0.2:5000/page.bin
+	cmp got.bin www/page.bin
+	WAIT_SECS=20 wait_for sh -c 'ls tcpdumps/*__fin.pcapng 2>/dev/null | wc -l | grep -q 2'
+	kill $H
+	kill -TERM "$(pgrep -f 'stethoscope-supervise --bindir')"
+	status=0
+	wait $L || status=$?
+	[ "$status" -eq 0 ] || { cat run.log; false; }
+	kill $TD; wait $TD || true
+	# the connector: the bulk as one requests stream, the page inside a
+	# response (socat's children may still be writing their files)
+	WAIT_SECS=10 wait_for sh -c 'for f in req.*; do cmp -s "$f" bulk.bin && exit 0; done; exit 1' || true
+	WAIT_SECS=10 wait_for sh -c 'for f in resp.*; do tail -c 200000 "$f" | cmp -s - www/page.bin && exit 0; done; exit 1' || true
+	n=0
+	for f in req.*; do cmp -s "$f" bulk.bin && n=$((n + 1)); done
+	[ "$n" -eq 1 ] || { ls -la req.* resp.* tcpdumps; grep -v INFO run.log; false; }
+	n=0
+	for f in resp.*; do tail -c 200000 "$f" | cmp -s - www/page.bin && n=$((n + 1)); done
+	[ "$n" -eq 1 ]
+	# pcap: the files hold the frames tcpdump saw (same bytes)
+	$CHECK frames --bytes-only ref.pcap tcpdumps/*.pcapng
+	! pgrep -f "go.json"
+}
