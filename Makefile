@@ -51,7 +51,7 @@ endef
 DAEMONS := capd reasmd sinkd ctld
 $(foreach d,$(DAEMONS),$(eval $(call daemon,$(d))))
 
-TOOLS := $(B)/stethoscope-dump $(B)/stethoscope-supervise
+TOOLS := $(B)/stethoscope-dump $(B)/stethoscope-supervise $(B)/stethoscope-ctl
 PROGS := $(addprefix $(B)/,$(DAEMONS)) $(TOOLS)
 
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
@@ -77,6 +77,9 @@ $(LIBCOMMON): $(COMMON_OBJ)
 	$(AR) rcs $@ $^
 
 $(B)/stethoscope-dump: $(B)/obj/common/dump.o $(LIBCOMMON)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/stethoscope-ctl: $(B)/obj/ctld/ctl/stethoscope-ctl.o
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # stethoscope-run's supervisor (scripts/stethoscope-run is its entry).

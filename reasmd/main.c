@@ -24,12 +24,13 @@
 #include "recio.h"
 #include "util.h"
 #include "chan.h"
+#include "ctlc.h"
 #include "ringev.h"
 
 #define CAPD_IFACES 16
 
 enum { OPT_EVENTS = OPT_DAEMON_BASE, OPT_MAX_OPEN, OPT_FROM, OPT_SHARD, OPT_LISTEN, OPT_SINKS,
-	OPT_GENERATION };
+	OPT_GENERATION, OPT_CTL };
 
 static volatile sig_atomic_t reasmd_stop;
 
@@ -217,6 +218,7 @@ usage(FILE *f)
 	    "      --from SOCK     read the packets capd hands to one shard (capd.sock)\n"
 	    "      --shard N/W     which shard this is, of how many (default 0/1)\n"
 	    "      --listen SOCK   serve the sink daemons on SOCK (RUN/reasmd.N.sock)\n"
+	    "      --ctl SOCK      send events and counters to ctld, take its commands (RUN/ctld.sock)\n"
 	    "      --sinks K       read nothing until K sinks are connected (default 0)\n"
 	    "      --generation G  session ids of this start (0..255; a restarted shard's ids\n"
 	    "                      must not repeat the ones before: the launcher counts starts)\n"
@@ -243,6 +245,49 @@ reasmd_finish(struct reasm *R, unsigned reason, const char *wfile)
 	reasm_summary(R, stderr);
 	reasm_free(R);
 	sinks_free(R);
+	ctlc_free(R->ctl);
+	R->ctl = NULL;
+}
+
+/* ctld asks: close_session. */
+static void
+on_ctl_command(struct json_object *cmd, uint64_t id, void *arg)
+{
+	struct reasm *R = arg;
+	struct json_object *v;
+	const char *c = json_object_object_get_ex(cmd, "cmd", &v) ? json_object_get_string(v) : "";
+
+	if (strcmp(c, "close_session") == 0 && json_object_object_get_ex(cmd, "session_id", &v)) {
+		uint64_t sid = (uint64_t)json_object_get_int64(v);
+		if (reasm_close_id(R, sid, CLOSE_CONTROL) == 0) {
+			log_info("session %llu closed by a control command", (unsigned long long)sid);
+			sinks_flush(R);
+			ctlc_reply(R->ctl, id, true, NULL);
+		} else
+			ctlc_reply(R->ctl, id, false, "not_found");
+		return;
+	}
+	ctlc_reply(R->ctl, id, false, "unknown_cmd");
+}
+
+/* Every second: the shard's counters, for ctld's stats and metrics. */
+static void
+send_counters(evutil_socket_t fd, short what, void *arg)
+{
+	struct reasm *R = arg;
+	char line[1024];
+	int n;
+
+	(void)fd;
+	(void)what;
+	n = snprintf(line, sizeof(line), "{\"cat\":\"stats\",\"event\":\"daemon_counters\",\"counters\":{"
+	    "\"packets\":%llu,\"sessions_open\":%llu,\"sessions\":%llu,\"bytes_delivered\":%llu,"
+	    "\"gap_bytes\":%llu,\"table_full\":%llu,\"ooo_limit\":%llu,\"ctl_events_dropped\":%llu}}",
+	    (unsigned long long)R->st.packets, (unsigned long long)R->nsessions,
+	    (unsigned long long)R->st.sessions, (unsigned long long)R->st.bytes_delivered,
+	    (unsigned long long)R->st.gap_bytes, (unsigned long long)R->st.table_full_packets,
+	    (unsigned long long)R->st.ooo_limit_bytes, (unsigned long long)ctlc_dropped(R->ctl));
+	ctlc_send(R->ctl, line, (size_t)n);
 }
 
 static FILE *
@@ -267,12 +312,13 @@ main(int argc, char **argv)
 		{ "listen", required_argument, NULL, OPT_LISTEN },
 		{ "sinks", required_argument, NULL, OPT_SINKS },
 		{ "generation", required_argument, NULL, OPT_GENERATION },
+		{ "ctl", required_argument, NULL, OPT_CTL },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct daemon_opts o;
 	struct conf c;
 	const char *rfile = NULL, *odir = NULL, *wfile = NULL, *events = NULL, *maxopen = NULL;
-	const char *from = NULL, *listen_path = NULL;
+	const char *from = NULL, *listen_path = NULL, *ctl_path = NULL;
 	unsigned shard = 0, nshards = 1, nsinks = 0, gen = 0;
 	char err[PCAP_ERRBUF_SIZE + 256];
 	struct reasm R;
@@ -295,6 +341,7 @@ main(int argc, char **argv)
 		case OPT_MAX_OPEN: maxopen = optarg; break;
 		case OPT_FROM: from = optarg; break;
 		case OPT_LISTEN: listen_path = optarg; break;
+		case OPT_CTL: ctl_path = optarg; break;
 		case OPT_GENERATION: {
 			uint64_t v;
 			if (parse_u64(optarg, 0, 255, &v) < 0) {
@@ -380,6 +427,9 @@ main(int argc, char **argv)
 			fatalx("--listen %s: %s", listen_path, err);
 		if (ringin_open(&I, err, sizeof(err)) < 0)
 			fatalx("%s", err);
+		if (ctl_path != NULL && (R.ctl = ctlc_connect(ctl_path, "reasmd", (int)shard, err,
+		    sizeof(err))) == NULL)
+			fatalx("--ctl %s", err);
 	}
 	{
 		struct privdrop_opts po = { c.user, c.group, NULL };
@@ -403,6 +453,13 @@ main(int argc, char **argv)
 		event_add(sigs[0], NULL);
 		event_add(sigs[1], NULL);
 		log_info("connected to %s as shard %u/%u", from, shard, nshards);
+		struct event *ev_counters = NULL;
+		if (R.ctl != NULL) {
+			struct timeval sec = { 1, 0 };
+			ctlc_start(R.ctl, I.base, on_ctl_command, &R);
+			ev_counters = event_new(I.base, -1, EV_PERSIST, send_counters, &R);
+			event_add(ev_counters, &sec);
+		}
 		if (R.sinks != NULL) {
 			log_info("serving sinks on %s%s", listen_path,
 			    nsinks ? " (reading nothing until they are connected)" : "");
@@ -411,6 +468,8 @@ main(int argc, char **argv)
 		opts_ready(&o);
 		event_base_dispatch(I.base);
 		reasmd_finish(&R, I.eos ? CLOSE_EOF : CLOSE_SHUTDOWN, wfile);
+		if (ev_counters)
+			event_free(ev_counters);
 		if (I.re)
 			ringev_free(I.re);
 		if (I.pend_ring) {

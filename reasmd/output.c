@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ctlc.h"
 #include "evjson.h"
 #include "log.h"
 #include "reasmd.h"
@@ -114,7 +115,7 @@ emit_event(struct reasm *R, struct session *s, const char *cat, const char *name
 	const char *txt;
 	bool to_sinks = sinks_want(R, REC_EVENT);
 
-	if (R->out.events == NULL && R->out.w == NULL && !to_sinks) {
+	if (R->out.events == NULL && R->out.w == NULL && !to_sinks && R->ctl == NULL) {
 		json_object_put(extra);
 		return;
 	}
@@ -128,6 +129,8 @@ emit_event(struct reasm *R, struct session *s, const char *cat, const char *name
 	txt = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	if (R->out.events)
 		fprintf(R->out.events, "%s\n", txt);
+	if (R->ctl)
+		ctlc_send(R->ctl, txt, strlen(txt));
 	if (R->out.w || to_sinks) {
 		struct rec_event e = { (uint32_t)strlen(txt), 0 };
 		if (R->out.w)

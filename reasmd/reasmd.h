@@ -110,6 +110,7 @@ struct reasm_iface {
 struct reasm {
 	const struct conf *conf;
 	struct sinks *sinks;		/* --listen: the sink daemons, else NULL */
+	struct ctlc *ctl;		/* --ctl: events to ctld, commands from it */
 	struct reasm_iface ifs[REASM_IFACES];
 	uint32_t cur_ifid;		/* interface of the frame being handled */
 	struct out_opts out;
@@ -142,6 +143,8 @@ void reasm_frame(struct reasm *R, int dlt, uint64_t ts_ns, const uint8_t *frame,
 void reasm_tick(struct reasm *R, uint64_t ts_ns);
 /* Closes every session with `reason` (eof, shutdown). */
 void reasm_close_all(struct reasm *R, unsigned reason);
+/* Closes one open session (a control command).  Returns 0, -1 if none. */
+int reasm_close_id(struct reasm *R, uint64_t id, unsigned reason);
 void reasm_free(struct reasm *R);
 
 /* frag.c: IPv4 and IPv6 fragment reassembly (RFC 791, RFC 8200 4.5),

@@ -650,6 +650,17 @@ reasm_close_all(struct reasm *R, unsigned reason)
 		session_close(R, R->lru_head, reason);
 }
 
+int
+reasm_close_id(struct reasm *R, uint64_t id, unsigned reason)
+{
+	for (struct session *s = R->lru_head; s; s = s->lnext)
+		if (s->id == id && !s->closed) {
+			session_close(R, s, reason);
+			return 0;
+		}
+	return -1;
+}
+
 void
 reasm_free(struct reasm *R)
 {

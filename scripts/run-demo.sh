@@ -23,6 +23,7 @@ cat > "$D/demo.json" <<EOC
       pcap: { enabled: true, dir: "$D/pcap", per_session: true, format: "pcapng" },
     },
   },
+  control: { listen_port: $((base + 100)) },
   runtime: { workers: 1, run_dir: "$D/run", close_linger_sec: 2.0 },
 }
 EOC

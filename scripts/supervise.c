@@ -40,7 +40,7 @@
 #define MAXCHILD 280
 #define MAXARG 64
 
-enum kind { K_CAPD, K_REASMD, K_SINK };
+enum kind { K_CTLD, K_CAPD, K_REASMD, K_SINK };
 
 struct child {
 	char name[40];
@@ -209,12 +209,66 @@ signal_all(int sig, bool capd_too)
 			kill(kids[i].pid, sig);
 }
 
+static void on_kill(evutil_socket_t fd, short what, void *arg);
+
+/* A daemon asked to stop gets 2 s more than the drain, then SIGKILL. */
+static void
+arm_kill(void)
+{
+	struct timeval tv = { (time_t)(C.drain_timeout_eff_ms / 1000) + 2, 0 };
+
+	if (ev_kill == NULL)
+		ev_kill = evtimer_new(base, on_kill, NULL);
+	if (!evtimer_pending(ev_kill, NULL))
+		evtimer_add(ev_kill, &tv);
+}
+
+static bool
+is_json(const struct child *k)
+{
+	return k->kind == K_SINK && strcmp(k->name, "sinkd json") == 0;
+}
+
+/* Every daemon but ctld has ended (finished, or stopped).  The json sink
+ * follows ctld, not an input that ends: once the capture, the shards and
+ * the other sinks have ended, it is told to stop (after their last events). */
+static bool
+work_done(void)
+{
+	bool rest_done = true;
+
+	for (unsigned i = 0; i < nkids; i++)
+		if (kids[i].kind != K_CTLD && !is_json(&kids[i]) &&
+		    (kids[i].running || (!stopping && !kids[i].finished)))
+			rest_done = false;
+	if (rest_done)
+		for (unsigned i = 0; i < nkids; i++)
+			if (is_json(&kids[i]) && kids[i].running && !kids[i].finished) {
+				kids[i].finished = true;	/* asked to stop */
+				kill(kids[i].pid, SIGTERM);
+				arm_kill();
+			}
+	for (unsigned i = 0; i < nkids; i++)
+		if (kids[i].kind != K_CTLD && (kids[i].running || (!stopping && !kids[i].finished)))
+			return false;
+	return true;
+}
+
+/* ... and ctld too: ctld goes last, once the others are gone. */
 static bool
 all_done(void)
 {
+	if (!work_done())
+		return false;
 	for (unsigned i = 0; i < nkids; i++)
-		if (kids[i].running || (!stopping && !kids[i].finished))
+		if (kids[i].kind == K_CTLD && kids[i].running) {
+			if (!kids[i].finished) {
+				kids[i].finished = true;	/* asked to stop: not a failure */
+				kill(kids[i].pid, SIGTERM);
+				arm_kill();
+			}
 			return false;
+		}
 	return true;
 }
 
@@ -239,7 +293,8 @@ on_deadline(evutil_socket_t fd, short what, void *arg)
 	log_warnx("drain: runtime.drain_timeout_ms passed; telling the rest to stop "
 	    "(what they hold is counted as shutdown_timeout)");
 	signal_all(SIGTERM, true);
-	ev_kill = evtimer_new(base, on_kill, NULL);
+	if (ev_kill == NULL)
+		ev_kill = evtimer_new(base, on_kill, NULL);
 	evtimer_add(ev_kill, &two);
 }
 
@@ -296,6 +351,8 @@ child_died(struct child *k, int st)
 
 	k->running = false;
 	k->status = st;
+	if ((k->kind == K_CTLD || is_json(k)) && k->finished && WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		return;		/* stopped as asked, in its turn */
 	if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
 		k->finished = true;
 		log_info("%s finished", k->name);
@@ -443,7 +500,7 @@ main(int argc, char **argv)
 	bool check_only = false;
 	int sigs[] = { SIGCHLD, SIGINT, SIGTERM, SIGHUP };
 	struct event *evs[4];
-	unsigned W, nsinks = 0;
+	unsigned W, nsinks = 0, nring;
 	const char *fams[4];
 
 	log_init("stethoscope-run");
@@ -512,6 +569,7 @@ main(int argc, char **argv)
 		fams[nsinks++] = "json";
 	if (nsinks == 0)
 		log_warnx("no output is enabled (listner, remote-host, pcap, json): sessions are only counted");
+	nring = nsinks - (C.json_enabled ? 1 : 0);	/* the sinks on reasmd's rings */
 	make_run_dir();
 	if (C.log_file_enabled && C.log_file_path != NULL && strchr(C.log_file_path, '/') != NULL) {
 		/* The daemons append to logging.file.path: its directory is made
@@ -523,12 +581,17 @@ main(int argc, char **argv)
 			log_warn("logging.file.path: %s", dir);
 	}
 	W = (unsigned)C.workers;
-	if (W + nsinks + 1 > MAXCHILD)
+	if (W + nsinks + 2 > MAXCHILD)
 		fatalx("too many daemons");
 
-	/* The daemons, in the order they start. */
+	/* The daemons, in the order they start: ctld before all. */
 	{
-		struct child *k = newkid(K_CAPD, "capd", "capd");
+		char ctl[PATH_MAX + 16];
+		struct child *k = newkid(K_CTLD, "ctld", "ctld");
+		addarg(k, "--run-dir");
+		addarg(k, run_dir);
+		snprintf(ctl, sizeof(ctl), "%s/ctld.sock", run_dir);
+		k = newkid(K_CAPD, "capd", "capd");
 		addarg(k, "--run-dir");
 		addarg(k, run_dir);
 		if (speed) {
@@ -546,11 +609,13 @@ main(int argc, char **argv)
 			snprintf(n, sizeof(n), "%u/%u", s, W);
 			addarg(k, "--shard");
 			addarg(k, n);
-			if (nsinks > 0) {
+			addarg(k, "--ctl");
+			addarg(k, ctl);
+			if (nring > 0) {
 				snprintf(arg, sizeof(arg), "%s/reasmd.%u.sock", run_dir, s);
 				addarg(k, "--listen");
 				addarg(k, arg);
-				snprintf(n, sizeof(n), "%u", nsinks);
+				snprintf(n, sizeof(n), "%u", nring);
 				addarg(k, "--sinks");
 				addarg(k, n);
 			}
@@ -566,11 +631,19 @@ main(int argc, char **argv)
 			k->argv[1] = xstrdup(fams[f]);
 			k->argc++;
 			k->argv[k->argc] = NULL;
-			for (unsigned s = 0; s < W; s++) {
-				snprintf(arg, sizeof(arg), "%s/reasmd.%u.sock", run_dir, s);
-				addarg(k, "--from");
+			if (strcmp(fams[f], "json") == 0) {
+				/* json takes every daemon's events from ctld */
+				snprintf(arg, sizeof(arg), "%s/control.sock", run_dir);
+				addarg(k, "--subscribe");
 				addarg(k, arg);
-			}
+			} else
+				for (unsigned s = 0; s < W; s++) {
+					snprintf(arg, sizeof(arg), "%s/reasmd.%u.sock", run_dir, s);
+					addarg(k, "--from");
+					addarg(k, arg);
+				}
+			addarg(k, "--ctl");
+			addarg(k, ctl);
 			snprintf(arg, sizeof(arg), "%s/%s.events.jsonl", run_dir, fams[f]);
 			addarg(k, "--events");
 			addarg(k, arg);

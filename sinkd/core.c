@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ctlc.h"
 #include "evjson.h"
 #include "log.h"
 #include "recio.h"
@@ -91,10 +92,14 @@ sinkd_event(struct sinkd *D, const char *cat, const char *name, const struct ssn
 void
 sinkd_emit(struct sinkd *D, struct json_object *o)
 {
+	const char *t = evjson_text(o);
+
 	if (D->events != NULL) {
-		fprintf(D->events, "%s\n", evjson_text(o));
+		fprintf(D->events, "%s\n", t);
 		fflush(D->events);
 	}
+	if (D->ctl != NULL)
+		ctlc_send(D->ctl, t, strlen(t));
 	json_object_put(o);
 }
 
@@ -462,6 +467,29 @@ sinkd_summary(struct sinkd *D, FILE *f)
 	if (D->fam->summary)
 		D->fam->summary(D, f);
 	fflush(f);
+}
+
+void
+sinkd_send_counters(struct sinkd *D)
+{
+	char line[768];
+	uint64_t dropped = 0;
+	int n;
+
+	for (int r = 0; r < SD_MAX; r++)
+		dropped += D->drop[r];
+	n = snprintf(line, sizeof(line), "{\"cat\":\"stats\",\"event\":\"daemon_counters\",\"counters\":{"
+	    "\"sessions\":%llu,\"received\":%llu,\"delivered\":%llu,\"dropped\":%llu,"
+	    "\"startup_buffer_full\":%llu,\"output_buffer_full\":%llu,\"consumer_absent\":%llu,"
+	    "\"no_ports\":%llu,\"shutdown_timeout\":%llu,\"sink_ring_full_bytes\":%llu,"
+	    "\"unbalanced\":%llu}}",
+	    (unsigned long long)D->sessions, (unsigned long long)D->received,
+	    (unsigned long long)D->delivered, (unsigned long long)dropped,
+	    (unsigned long long)D->drop[SD_STARTUP_BUFFER_FULL], (unsigned long long)D->drop[SD_OUTPUT_BUFFER_FULL],
+	    (unsigned long long)D->drop[SD_CONSUMER_ABSENT], (unsigned long long)D->drop[SD_NO_PORTS],
+	    (unsigned long long)D->drop[SD_SHUTDOWN_TIMEOUT], (unsigned long long)D->ring_full,
+	    (unsigned long long)D->sessions_unbalanced);
+	ctlc_send(D->ctl, line, (size_t)n);
 }
 
 void

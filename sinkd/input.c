@@ -20,6 +20,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+
 #include "chan.h"
 #include "log.h"
 #include "recio.h"
@@ -177,6 +180,63 @@ input_connect(struct sinkd *D, const char *path, char *err, size_t errlen)
 	return input_open(I, err, errlen);
 }
 
+/* ---- json under the launcher: a control client of ctld ---- */
+
+static int sub_fd = -1;
+
+int
+input_subscribe_connect(struct sinkd *D, char *err, size_t errlen)
+{
+	sub_fd = chan_connect(D->subscribe, err, errlen);
+	return sub_fd < 0 ? -1 : 0;
+}
+
+static void
+sub_read(struct bufferevent *bev, void *arg)
+{
+	struct sinkd *D = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	char *line;
+	size_t n;
+
+	while ((line = evbuffer_readln(in, &n, EVBUFFER_EOL_LF)) != NULL) {
+		/* ctld's answers to this sink itself are not events to keep */
+		if (strstr(line, "\"reply_to\":\"subscribe\"") == NULL &&
+		    strstr(line, "\"event\":\"control_connected\"") == NULL && D->fam->event)
+			D->fam->event(D, line, n);
+		free(line);
+	}
+}
+
+static void
+sub_ev(struct bufferevent *bev, short what, void *arg)
+{
+	struct sinkd *D = arg;
+
+	(void)bev;
+	(void)what;
+	log_warnx("ctld closed the subscription (%s): no more events", D->subscribe);
+	sinkd_start_drain(D);
+}
+
+static void
+sub_start(struct sinkd *D)
+{
+	char line[1024];
+	size_t off = 0;
+	const struct conf_strlist *l = &D->c->json_cats;
+
+	D->sub = bufferevent_socket_new(D->base, sub_fd, BEV_OPT_CLOSE_ON_FREE);
+	bufferevent_setcb(D->sub, sub_read, NULL, sub_ev, D);
+	bufferevent_enable(D->sub, EV_READ | EV_WRITE);
+	off += (size_t)snprintf(line + off, sizeof(line) - off, "{\"cmd\":\"subscribe\",\"cats\":[");
+	for (size_t k = 0; k < l->n && off < sizeof(line) - 64; k++)
+		off += (size_t)snprintf(line + off, sizeof(line) - off, "%s\"%s\"", k ? "," : "", l->v[k]);
+	off += (size_t)snprintf(line + off, sizeof(line) - off, "]}\n");
+	bufferevent_write(D->sub, line, off);
+	sub_fd = -1;
+}
+
 /* ---- the stream reader ---- */
 
 static void *
@@ -251,6 +311,8 @@ input_stdin(struct sinkd *D, int fd, char *err, size_t errlen)
 void
 input_start(struct sinkd *D)
 {
+	if (sub_fd >= 0)
+		sub_start(D);
 	for (unsigned k = 0; k < D->nin; k++) {
 		struct input *I = D->in[k];
 		I->ev_retry = evtimer_new(D->base, input_retry, I);
@@ -303,4 +365,8 @@ inputs_free(struct sinkd *D)
 		free(I);
 	}
 	D->nin = 0;
+	if (D->sub) {
+		bufferevent_free(D->sub);
+		D->sub = NULL;
+	}
 }

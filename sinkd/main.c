@@ -16,6 +16,7 @@
 #include <fcntl.h>
 
 #include "conf.h"
+#include "ctlc.h"
 #include "log.h"
 #include "opts.h"
 #include "privdrop.h"
@@ -23,7 +24,7 @@
 #include "util.h"
 
 enum { OPT_FROM = OPT_DAEMON_BASE, OPT_EVENTS, OPT_DIR, OPT_PER_SESSION, OPT_FORMAT,
-	OPT_ROTATE };
+	OPT_ROTATE, OPT_CTL, OPT_SUBSCRIBE };
 
 static const struct family *const families[] = {
 	&family_listener, &family_connector, &family_pcap, &family_json,
@@ -44,6 +45,9 @@ usage(FILE *f)
 	    "  -r FILE|-           read a record stream (reasmd -w) instead\n"
 	    "      --events FILE|- write this sink's events (ports, consumers, drops,\n"
 	    "                      the books of every session) as JSON lines\n"
+	    "      --ctl SOCK      send them, and counters, to ctld (RUN/ctld.sock)\n"
+	    "      --subscribe SOCK  json: take every daemon's events from ctld's control\n"
+	    "                      socket (RUN/control.sock) instead of --from\n"
 	    "  pcap:\n"
 	    "      --dir DIR       where the files go (io.output.pcap.dir)\n"
 	    "      --per-session   one file per session (io.output.pcap.per_session)\n"
@@ -55,6 +59,14 @@ usage(FILE *f)
 	    "Exit status: 0 after a clean end (the inputs ended, or SIGTERM/SIGINT and\n"
 	    "the drain), 1 on a runtime failure, 2 on a usage or configuration error.\n"
 	    "SIGUSR1 prints the counters.\n", opts_common_help);
+}
+
+static void
+on_counters(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	sinkd_send_counters(arg);
 }
 
 static void
@@ -90,6 +102,8 @@ main(int argc, char **argv)
 		{ "per-session", no_argument, NULL, OPT_PER_SESSION },
 		{ "format", required_argument, NULL, OPT_FORMAT },
 		{ "rotate-bytes", required_argument, NULL, OPT_ROTATE },
+		{ "ctl", required_argument, NULL, OPT_CTL },
+		{ "subscribe", required_argument, NULL, OPT_SUBSCRIBE },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct daemon_opts o;
@@ -97,6 +111,7 @@ main(int argc, char **argv)
 	struct sinkd D;
 	const struct family *fam = NULL;
 	const char *from[SINKD_MAX_INPUTS], *rfile = NULL, *events = NULL, *opath = NULL;
+	const char *ctl_path = NULL, *subscribe = NULL;
 	unsigned nfrom = 0;
 	char err[512];
 	int ch;
@@ -133,6 +148,8 @@ main(int argc, char **argv)
 		case 'r': rfile = optarg; break;
 		case 'o': opath = optarg; break;
 		case OPT_EVENTS: events = optarg; break;
+		case OPT_CTL: ctl_path = optarg; break;
+		case OPT_SUBSCRIBE: subscribe = optarg; break;
 		case OPT_DIR: opts_override(&o, "io.output.pcap.dir", optarg); break;
 		case OPT_PER_SESSION: per_session = true; break;
 		case OPT_FORMAT: opts_override(&o, "io.output.pcap.format", optarg); break;
@@ -157,7 +174,12 @@ main(int argc, char **argv)
 		conf_free(&c);
 		return 2;
 	}
-	if ((nfrom == 0) == (rfile == NULL)) {
+	if (subscribe != NULL && (fam != &family_json || nfrom || rfile)) {
+		log_errorx("--subscribe RUN/control.sock is for the json family, instead of --from or -r");
+		conf_free(&c);
+		return 2;
+	}
+	if (subscribe == NULL && (nfrom == 0) == (rfile == NULL)) {
 		log_errorx("give --from RUN/reasmd.N.sock (once per shard) or -r FILE|-, not both");
 		conf_free(&c);
 		return 2;
@@ -173,6 +195,17 @@ main(int argc, char **argv)
 	for (unsigned k = 0; k < nfrom; k++)
 		if (input_connect(&D, from[k], err, sizeof(err)) < 0)
 			fatalx("--from %s", err);
+	if (subscribe != NULL) {
+		D.subscribe = subscribe;
+		if (input_subscribe_connect(&D, err, sizeof(err)) < 0)
+			fatalx("--subscribe %s", err);
+	}
+	if (ctl_path != NULL) {
+		char cname[32];
+		snprintf(cname, sizeof(cname), "sinkd %s", fam->name);
+		if ((D.ctl = ctlc_connect(ctl_path, cname, 0, err, sizeof(err))) == NULL)
+			fatalx("--ctl %s", err);
+	}
 	if (rfile != NULL) {
 		int fd = strcmp(rfile, "-") == 0 ? 0 : open(rfile, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
@@ -204,11 +237,21 @@ main(int argc, char **argv)
 	if (fam->start)
 		fam->start(&D);
 	input_start(&D);
+	if (D.ctl != NULL) {
+		struct timeval sec = { 1, 0 };
+		ctlc_start(D.ctl, D.base, NULL, NULL);
+		D.ev_counters = event_new(D.base, -1, EV_PERSIST, on_counters, &D);
+		event_add(D.ev_counters, &sec);
+	}
 	log_info("serving %s from %u input%s", fam->name, D.nin, D.nin == 1 ? "" : "s");
 	opts_ready(&o);
 	event_base_dispatch(D.base);
 
 	sinkd_summary(&D, stderr);
+	if (D.ctl != NULL) {
+		sinkd_send_counters(&D);
+		event_free(D.ev_counters);
+	}
 	if (fam->free)
 		fam->free(&D);
 	inputs_free(&D);
@@ -217,6 +260,7 @@ main(int argc, char **argv)
 		event_free(D.ev_sig[k]);
 	if (D.events && D.events != stdout)
 		fclose(D.events);
+	ctlc_free(D.ctl);
 	event_base_free(D.base);
 	conf_free(&c);
 	return D.exit_code;

@@ -123,6 +123,10 @@ struct sinkd {
 	size_t nbuckets, nsessions, max_sessions, open_sessions;
 	struct ssn *head, *tail;
 	FILE *events;			/* --events */
+	struct ctlc *ctl;		/* --ctl: events and counters to ctld */
+	const char *subscribe;		/* json: --subscribe RUN/control.sock */
+	struct bufferevent *sub;
+	struct event *ev_counters;
 	bool draining, drained, stop_now;
 	struct event *ev_drain_deadline, *ev_sig[3];
 	/* totals */
@@ -149,6 +153,7 @@ void sinkd_emit(struct sinkd *D, struct json_object *o);
 struct json_object *sinkd_event(struct sinkd *D, const char *cat, const char *name,
     const struct ssn *s);
 void sinkd_summary(struct sinkd *D, FILE *f);
+void sinkd_send_counters(struct sinkd *D);
 void sinkd_free(struct sinkd *D);
 /* Counts n bytes of direction dir under reason. */
 void sinkd_drop(struct sinkd *D, struct ssn *s, int dir, enum sd_reason r, uint64_t n);
@@ -157,6 +162,7 @@ void sinkd_deliver(struct sinkd *D, struct ssn *s, int dir, uint64_t n);
 uint64_t ssn_start_ms(const struct ssn *s);
 
 /* input.c */
+int input_subscribe_connect(struct sinkd *D, char *err, size_t errlen);
 int input_connect(struct sinkd *D, const char *path, char *err, size_t errlen);
 int input_stdin(struct sinkd *D, int fd, char *err, size_t errlen);
 void input_start(struct sinkd *D);

@@ -72,7 +72,7 @@ setup() {
 	timeout 60 socat -u "TCP:127.0.0.1:$rq" - > got.req
 	wait $!
 	wait $L
-	grep -q "all 6 daemons are ready" run.log
+	grep -q "all 7 daemons are ready" run.log
 	grep -q "stopped cleanly" run.log
 	cmp got.resp s.pcap.responses
 	cmp got.req s.pcap.requests
@@ -95,7 +95,7 @@ setup() {
 	EOF
 	timeout --foreground 120 "$RUN" -c tap.json --speed 1 2>run.log &
 	L=$!
-	WAIT_SECS=20 wait_for grep -q "all 3 daemons are ready" run.log
+	WAIT_SECS=20 wait_for grep -q "all 4 daemons are ready" run.log
 	wait_for grep -q listener_ports run/listener.events.jsonl
 	kids=$(descendants $L)
 	r=$(pgrep -f "reasmd -c tap.json" | head -1)

@@ -1,0 +1,190 @@
+/*
+ * ctlc.c — a daemon's line to ctld (see ctlc.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+
+#include "chan.h"
+#include "ctlc.h"
+#include "log.h"
+#include "util.h"
+
+struct ctlc {
+	char *path, *daemon;
+	int shard;
+	int fd;				/* connected, not yet started */
+	struct event_base *base;
+	struct bufferevent *bev;
+	struct event *ev_retry;
+	struct backoff bo;
+	ctlc_cmd_cb cb;
+	void *arg;
+	uint64_t dropped;
+};
+
+static void ctlc_attach(struct ctlc *c, int fd);
+
+static void
+ctlc_retry(evutil_socket_t fd, short what, void *arg)
+{
+	struct ctlc *c = arg;
+	char err[256];
+	int s;
+
+	(void)fd;
+	(void)what;
+	s = chan_connect(c->path, err, sizeof(err));
+	if (s < 0) {
+		unsigned ms = backoff_next(&c->bo);
+		struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+		evtimer_add(c->ev_retry, &tv);
+		return;
+	}
+	backoff_reset(&c->bo);
+	log_info("reconnected to ctld (%s)", c->path);
+	ctlc_attach(c, s);
+}
+
+static void
+ctlc_lost(struct ctlc *c)
+{
+	unsigned ms = backoff_next(&c->bo);
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	if (c->bev)
+		bufferevent_free(c->bev);
+	c->bev = NULL;
+	log_warnx("lost ctld (%s); events are counted as dropped until it is back", c->path);
+	evtimer_add(c->ev_retry, &tv);
+}
+
+static void
+ctlc_read(struct bufferevent *bev, void *arg)
+{
+	struct ctlc *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	char *line;
+	size_t n;
+
+	while ((line = evbuffer_readln(in, &n, EVBUFFER_EOL_LF)) != NULL) {
+		struct json_object *o = json_tokener_parse(line), *id, *cmd;
+		if (o != NULL && json_object_object_get_ex(o, "cmd", &cmd) && c->cb) {
+			uint64_t i = json_object_object_get_ex(o, "id", &id) ?
+			    (uint64_t)json_object_get_int64(id) : 0;
+			c->cb(o, i, c->arg);
+		}
+		json_object_put(o);
+		free(line);
+	}
+	if (evbuffer_get_length(in) > 65536)
+		evbuffer_drain(in, evbuffer_get_length(in));
+}
+
+static void
+ctlc_ev(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev;
+	(void)what;
+	ctlc_lost(arg);
+}
+
+static void
+ctlc_attach(struct ctlc *c, int fd)
+{
+	char hello[160];
+	int n;
+
+	evutil_make_socket_nonblocking(fd);
+	c->bev = bufferevent_socket_new(c->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	bufferevent_setcb(c->bev, ctlc_read, NULL, ctlc_ev, c);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	n = snprintf(hello, sizeof(hello), "{\"hello\":\"%s\",\"shard\":%d}\n", c->daemon, c->shard);
+	bufferevent_write(c->bev, hello, (size_t)n);
+}
+
+struct ctlc *
+ctlc_connect(const char *path, const char *daemon, int shard, char *err, size_t errlen)
+{
+	struct ctlc *c;
+	int fd = chan_connect(path, err, errlen);
+
+	if (fd < 0)
+		return NULL;
+	c = xcalloc(1, sizeof(*c));
+	c->path = xstrdup(path);
+	c->daemon = xstrdup(daemon);
+	c->shard = shard;
+	c->fd = fd;
+	backoff_init(&c->bo, 100, 5000);
+	return c;
+}
+
+void
+ctlc_start(struct ctlc *c, struct event_base *base, ctlc_cmd_cb cb, void *arg)
+{
+	c->base = base;
+	c->cb = cb;
+	c->arg = arg;
+	c->ev_retry = evtimer_new(base, ctlc_retry, c);
+	ctlc_attach(c, c->fd);
+	c->fd = -1;
+}
+
+void
+ctlc_send(struct ctlc *c, const char *json, size_t len)
+{
+	if (c == NULL)
+		return;
+	if (c->bev == NULL ||
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) + len + 1 > CTLC_BUF) {
+		c->dropped++;
+		return;
+	}
+	bufferevent_write(c->bev, json, len);
+	bufferevent_write(c->bev, "\n", 1);
+}
+
+void
+ctlc_reply(struct ctlc *c, uint64_t id, bool ok, const char *error)
+{
+	char line[256];
+	int n = snprintf(line, sizeof(line), "{\"reply\":%llu,\"ok\":%s%s%s%s}",
+	    (unsigned long long)id, ok ? "true" : "false", error ? ",\"error\":\"" : "",
+	    error ? error : "", error ? "\"" : "");
+
+	ctlc_send(c, line, (size_t)n);
+}
+
+uint64_t ctlc_dropped(const struct ctlc *c) { return c ? c->dropped : 0; }
+
+void
+ctlc_free(struct ctlc *c)
+{
+	if (c == NULL)
+		return;
+	if (c->bev) {
+		/* What is queued goes out before the end (best effort). */
+		evutil_socket_t fd = bufferevent_getfd(c->bev);
+		struct evbuffer *out = bufferevent_get_output(c->bev);
+		struct timeval tv = { 1, 0 };
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		while (evbuffer_get_length(out) > 0 && evbuffer_write(out, fd) > 0)
+			;
+		bufferevent_free(c->bev);
+	}
+	if (c->fd >= 0)
+		close(c->fd);
+	if (c->ev_retry)
+		event_free(c->ev_retry);
+	free(c->path);
+	free(c->daemon);
+	free(c);
+}

@@ -1,0 +1,200 @@
+/*
+ * stethoscope-ctl — the command-line control client (DESIGN.md section 7).
+ *
+ *   stethoscope-ctl [-s SOCK | -H HOST:PORT] [--token T] COMMAND
+ *     stats | sessions | session ID | close ID | ping | watch [CAT...] | raw JSON
+ *
+ * Default: the TCP control port on 127.0.0.1:50005 (control.listen_port),
+ * or $STETHOSCOPE_CTL (a socket path or HOST:PORT).  Prints the reply (or,
+ * for watch, every event as it comes) one JSON object per line; exits 0
+ * when the reply says ok, 1 when not, 2 on a usage or connection error.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <json-c/json.h>
+#include <netdb.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: stethoscope-ctl [-s SOCK | -H HOST:PORT] [--token T] COMMAND\n"
+	    "  stats            counters of every daemon\n"
+	    "  sessions         the open sessions\n"
+	    "  session ID       one session\n"
+	    "  close ID         close a session (reason control_close)\n"
+	    "  ping\n"
+	    "  watch [CAT...]   print events as they come (default: every category)\n"
+	    "  raw JSON         send one command object as is\n"
+	    "  -s SOCK          the control Unix socket (RUN/control.sock)\n"
+	    "  -H HOST:PORT     the control TCP port (default 127.0.0.1:50005; also $STETHOSCOPE_CTL)\n"
+	    "  --token T        for mutating commands when control.token is set\n"
+	    "Exit status: 0 ok, 1 the reply was not ok, 2 usage or connection error.\n");
+}
+
+static int
+dial(const char *target)
+{
+	int fd;
+
+	if (strchr(target, '/') != NULL) {
+		struct sockaddr_un sa;
+		memset(&sa, 0, sizeof(sa));
+		sa.sun_family = AF_UNIX;
+		if (strlen(target) >= sizeof(sa.sun_path))
+			return -1;
+		strcpy(sa.sun_path, target);
+		fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+			return fd;
+	} else {
+		char host[256];
+		const char *colon = strrchr(target, ':');
+		struct addrinfo hints, *ai;
+		if (colon == NULL || (size_t)(colon - target) >= sizeof(host))
+			return -1;
+		memcpy(host, target, (size_t)(colon - target));
+		host[colon - target] = '\0';
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_socktype = SOCK_STREAM;
+		if (getaddrinfo(host[0] == '[' ? host + 1 : host, colon + 1, &hints, &ai) != 0)
+			return -1;
+		fd = socket(ai->ai_family, SOCK_STREAM, 0);
+		if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+			freeaddrinfo(ai);
+			return fd;
+		}
+		freeaddrinfo(ai);
+	}
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *target = getenv("STETHOSCOPE_CTL"), *token = NULL, *cmd;
+	struct json_object *o = json_object_new_object(), *cats = NULL;
+	bool watch = false;
+	char buf[65536], *line = NULL;
+	size_t have = 0, cap = 0;
+	int i = 1, fd;
+
+	if (target == NULL)
+		target = "127.0.0.1:50005";
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		if ((strcmp(argv[i], "-s") == 0 || strcmp(argv[i], "-H") == 0) && i + 1 < argc)
+			target = argv[++i];
+		else if (strcmp(argv[i], "--token") == 0 && i + 1 < argc)
+			token = argv[++i];
+		else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			usage(stdout);
+			return 0;
+		} else {
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (i >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	cmd = argv[i++];
+	if (strcmp(cmd, "stats") == 0 || strcmp(cmd, "ping") == 0)
+		json_object_object_add(o, "cmd", json_object_new_string(cmd));
+	else if (strcmp(cmd, "sessions") == 0)
+		json_object_object_add(o, "cmd", json_object_new_string("list_sessions"));
+	else if ((strcmp(cmd, "session") == 0 || strcmp(cmd, "close") == 0) && i < argc) {
+		char *end;
+		long long id = strtoll(argv[i], &end, 10);
+		if (*end != '\0' || id <= 0) {
+			fprintf(stderr, "stethoscope-ctl: %s: expected a session id, found \"%s\"\n", cmd, argv[i]);
+			return 2;
+		}
+		json_object_object_add(o, "cmd", json_object_new_string(strcmp(cmd, "session") == 0 ?
+		    "get_session" : "close_session"));
+		json_object_object_add(o, "session_id", json_object_new_int64(id));
+	} else if (strcmp(cmd, "watch") == 0) {
+		watch = true;
+		cats = json_object_new_array();
+		if (i == argc)
+			json_object_array_add(cats, json_object_new_string("all"));
+		for (; i < argc; i++)
+			json_object_array_add(cats, json_object_new_string(argv[i]));
+		json_object_object_add(o, "cmd", json_object_new_string("subscribe"));
+		json_object_object_add(o, "cats", cats);
+	} else if (strcmp(cmd, "raw") == 0 && i < argc) {
+		json_object_put(o);
+		o = json_tokener_parse(argv[i]);
+		if (o == NULL || !json_object_is_type(o, json_type_object)) {
+			fprintf(stderr, "stethoscope-ctl: raw: not a JSON object: %s\n", argv[i]);
+			return 2;
+		}
+	} else {
+		usage(stderr);
+		return 2;
+	}
+	if (token)
+		json_object_object_add(o, "token", json_object_new_string(token));
+	if ((fd = dial(target)) < 0) {
+		fprintf(stderr, "stethoscope-ctl: cannot reach the control plane at %s: %s\n", target,
+		    strerror(errno ? errno : ECONNREFUSED));
+		return 2;
+	}
+	{
+		const char *t = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+		struct json_object *c;
+		const char *want = json_object_object_get_ex(o, "cmd", &c) ? json_object_get_string(c) : "";
+		char *msg = malloc(strlen(t) + 2);
+		sprintf(msg, "%s\n", t);
+		if (write(fd, msg, strlen(msg)) < 0) {
+			perror("stethoscope-ctl");
+			return 2;
+		}
+		free(msg);
+		for (;;) {
+			ssize_t n = read(fd, buf, sizeof(buf));
+			if (n <= 0) {
+				fprintf(stderr, "stethoscope-ctl: the control plane closed the connection\n");
+				return 2;
+			}
+			if (have + (size_t)n + 1 > cap) {
+				cap = (have + (size_t)n + 1) * 2;
+				line = realloc(line, cap);
+			}
+			memcpy(line + have, buf, (size_t)n);
+			have += (size_t)n;
+			char *nl;
+			while ((nl = memchr(line, '\n', have)) != NULL) {
+				*nl = '\0';
+				struct json_object *e = json_tokener_parse(line), *rt, *ok;
+				if (e != NULL) {
+					bool is_reply = json_object_object_get_ex(e, "reply_to", &rt) &&
+					    strcmp(json_object_get_string(rt), want) == 0;
+					if (watch) {
+						if (!is_reply && !strstr(line, "\"control_connected\"")) {
+							printf("%s\n", line);
+							fflush(stdout);
+						}
+					} else if (is_reply) {
+						printf("%s\n", json_object_to_json_string_ext(e, JSON_C_TO_STRING_PRETTY));
+						int r = json_object_object_get_ex(e, "ok", &ok) && json_object_get_boolean(ok) ? 0 : 1;
+						json_object_put(e);
+						return r;
+					}
+					json_object_put(e);
+				}
+				size_t used = (size_t)(nl - line) + 1;
+				memmove(line, nl + 1, have - used);
+				have -= used;
+			}
+		}
+	}
+}
