@@ -591,6 +591,22 @@ main(int argc, char **argv)
 		addarg(k, "--run-dir");
 		addarg(k, run_dir);
 		snprintf(ctl, sizeof(ctl), "%s/ctld.sock", run_dir);
+		if (C.json_enabled) {
+			/* json takes every daemon's events from ctld: it starts
+			 * before any of them, so it misses none */
+			char arg[PATH_MAX + 32];
+			k = newkid(K_SINK, "sinkd json", "sinkd");
+			for (int a = k->argc; a > 1; a--)
+				k->argv[a] = k->argv[a - 1];
+			k->argv[1] = xstrdup("json");
+			k->argc++;
+			k->argv[k->argc] = NULL;
+			snprintf(arg, sizeof(arg), "%s/control.sock", run_dir);
+			addarg(k, "--subscribe");
+			addarg(k, arg);
+			addarg(k, "--ctl");
+			addarg(k, ctl);
+		}
 		k = newkid(K_CAPD, "capd", "capd");
 		addarg(k, "--run-dir");
 		addarg(k, run_dir);
@@ -622,6 +638,8 @@ main(int argc, char **argv)
 		}
 		for (unsigned f = 0; f < nsinks; f++) {
 			char name[40], arg[PATH_MAX + 32];
+			if (strcmp(fams[f], "json") == 0)
+				continue;	/* started after ctld */
 			snprintf(name, sizeof(name), "sinkd %s", fams[f]);
 			k = newkid(K_SINK, name, "sinkd");
 			/* the family goes first */
@@ -631,17 +649,11 @@ main(int argc, char **argv)
 			k->argv[1] = xstrdup(fams[f]);
 			k->argc++;
 			k->argv[k->argc] = NULL;
-			if (strcmp(fams[f], "json") == 0) {
-				/* json takes every daemon's events from ctld */
-				snprintf(arg, sizeof(arg), "%s/control.sock", run_dir);
-				addarg(k, "--subscribe");
+			for (unsigned s = 0; s < W; s++) {
+				snprintf(arg, sizeof(arg), "%s/reasmd.%u.sock", run_dir, s);
+				addarg(k, "--from");
 				addarg(k, arg);
-			} else
-				for (unsigned s = 0; s < W; s++) {
-					snprintf(arg, sizeof(arg), "%s/reasmd.%u.sock", run_dir, s);
-					addarg(k, "--from");
-					addarg(k, arg);
-				}
+			}
 			addarg(k, "--ctl");
 			addarg(k, ctl);
 			snprintf(arg, sizeof(arg), "%s/%s.events.jsonl", run_dir, fams[f]);

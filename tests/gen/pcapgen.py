@@ -4,7 +4,7 @@ the exact bytes each side sent (ground truth).
 
     pcapgen.py OUTDIR            every case: OUTDIR/NAME.pcap + NAME.expect.json
     pcapgen.py --bench-bulk F    the bulk benchmark capture (see --help)
-    pcapgen.py --paced F SECONDS BYTES   one session lasting SECONDS of capture
+    pcapgen.py --paced F SECONDS BYTES [LEAD]   one session lasting SECONDS of capture
                                  time (for paced replays), truth in F.requests/.responses
 
 NAME.expect.json lists the sessions in the order they close:
@@ -486,13 +486,19 @@ def demo(path):
     pc.close()
 
 
-def paced(path, seconds, nbytes, sport=43000):
+def paced(path, seconds, nbytes, lead=0.0, sport=43000):
     """One session that lasts `seconds` of capture time: the server sends
     nbytes in full segments spread evenly, the client a short line every
-    tenth segment.  Writes PATH and the truth: PATH.requests, PATH.responses."""
+    tenth segment.  With `lead`, a UDP datagram comes that many seconds
+    before the session (a replay then opens it `lead` seconds in).
+    Writes PATH and the truth: PATH.requests, PATH.responses."""
     pc = Pcap(path)
     c = Conn(pc, ("10.9.0.1", sport), ("10.9.0.2", 8080))
     c.t = 1700000000.0
+    if lead > 0:
+        udp = struct.pack("!HHHH", 5000, 5001, 12, 0) + b"lead"
+        pc.frame(c.t, ether(ip_pkt("10.9.0.1", "10.9.0.3", udp, proto=17)))
+        c.t += lead
     c.handshake()
     data = rnd(nbytes, 7)
     nseg = max(1, (nbytes + 1459) // 1460)
@@ -514,7 +520,8 @@ def main():
         demo(sys.argv[2])
         return
     if sys.argv[1] == "--paced":
-        paced(sys.argv[2], float(sys.argv[3]), int(sys.argv[4]))
+        paced(sys.argv[2], float(sys.argv[3]), int(sys.argv[4]),
+              float(sys.argv[5]) if len(sys.argv) > 5 else 0.0)
         return
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
