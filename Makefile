@@ -62,7 +62,11 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_REPLAY := $(FUZZ_SRC:tests/fuzz/%.c=$(B)/tests/replay_%)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 
-all: $(PROGS)
+all: $(PROGS) $(B)/man/.made
+
+# Man pages, from each tool's --help (which lists every flag).
+$(B)/man/.made: $(PROGS) scripts/mkman.sh scripts/stethoscope-run
+	@sh scripts/mkman.sh $(B) $(B)/man && touch $@
 tests-build: $(PROGS) $(UNIT_BIN) $(HELPER_BIN) $(FUZZ_REPLAY)
 
 $(B)/obj/%.o: %.c
@@ -139,8 +143,11 @@ bench-live:
 	@tests/bench/bench-live.sh $(B)
 
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/libexec/stethoscope
-	install -m 0755 $(PROGS) $(DESTDIR)$(PREFIX)/bin/
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+	    $(DESTDIR)$(PREFIX)/lib/systemd/system
+	install -m 0755 $(PROGS) scripts/stethoscope-run $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 $(B)/man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 0644 scripts/systemd/*.service $(DESTDIR)$(PREFIX)/lib/systemd/system/
 
 clean:
 	rm -rf build

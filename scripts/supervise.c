@@ -486,6 +486,8 @@ usage(FILE *f)
 	    "      --log-level L   console verbosity of every daemon: DEBUG, INFO, WARNING, ERROR\n"
 	    "      --speed X       with io.input.capture.file: replay at X times the original pace\n"
 	    "      --check-config  check the configuration and exit\n"
+	    "      --bindir DIR    where the daemons are (scripts/stethoscope-run finds them:\n"
+	    "                      beside itself, in build/, or $STETHOSCOPE_BINDIR)\n"
 	    "  -h, --help          this help\n\n"
 	    "Exit status: 0 after a clean stop or the end of the input; 1 when a daemon failed\n"
 	    "(to start, or five times within a minute); 2 on a usage or configuration error.\n"

@@ -35,6 +35,7 @@ usage(FILE *f)
 	    "  -s SOCK          the control Unix socket (RUN/control.sock)\n"
 	    "  -H HOST:PORT     the control TCP port (default 127.0.0.1:50005; also $STETHOSCOPE_CTL)\n"
 	    "  --token T        for mutating commands when control.token is set\n"
+	    "  -h, --help       this help\n"
 	    "Exit status: 0 ok, 1 the reply was not ok, 2 usage or connection error.\n");
 }
 
