@@ -85,64 +85,28 @@ shard_send_interfaces(struct capd *C, struct shard *S)
 	ringev_flush(S->re);
 }
 
-static void __attribute__((format(printf, 2, 3)))
-shard_reject(int fd, const char *fmt, ...)
-{
-	char msg[256];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	log_warnx("refused a consumer: %s", msg);
-	chan_send(fd, MSG_REJECT, msg, strlen(msg), -1);
-	close(fd);
-}
-
 static void
 shard_on_accept(evutil_socket_t lfd, short what, void *arg)
 {
 	struct capd *C = arg;
-	char body[WIRE_MSG_MAX], err[256];
 	struct msg_hello h;
-	struct msg_hello_ok ok;
 	struct ring *r;
-	unsigned type;
-	int fd, n;
+	int fd;
 
 	(void)what;
-	fd = accept(lfd, NULL, NULL);
-	if (fd < 0)
+	if ((fd = chan_accept_hello(lfd, &h, "a consumer")) < 0)
 		return;
-	fd_set_cloexec(fd);
-	n = chan_recv(fd, &type, body, sizeof(body), NULL, 2000, err, sizeof(err));
-	if (n < 0 || type != MSG_HELLO || chan_hello_check(body, n, &h, err, sizeof(err)) < 0) {
-		shard_reject(fd, "bad hello: %s", n < 0 || type == MSG_HELLO ? err : "not a hello");
-		return;
-	}
 	if (h.nshards != C->nshards || h.shard >= C->nshards) {
-		shard_reject(fd, "capd runs %u shard%s (runtime.workers); %s asked for shard %u/%u",
+		chan_reject(fd, "a consumer", "capd runs %u shard%s (runtime.workers); %s asked for shard %u/%u",
 		    C->nshards, C->nshards == 1 ? "" : "s", h.name, h.shard, h.nshards);
 		return;
 	}
 	if (C->shards[h.shard].re != NULL) {
-		shard_reject(fd, "shard %u/%u is already connected", h.shard, h.nshards);
+		chan_reject(fd, "a consumer", "shard %u/%u is already connected", h.shard, h.nshards);
 		return;
 	}
-	r = ring_create((size_t)C->c->ring_bytes, err, sizeof(err));
-	if (r == NULL) {
-		shard_reject(fd, "cannot make a ring: %s", err);
+	if ((r = chan_give_ring(fd, (size_t)C->c->ring_bytes, h.shard, h.name)) == NULL)
 		return;
-	}
-	ok.ring_bytes = ring_size(r);
-	ok.shard = h.shard;
-	ok.flags = 0;
-	if (chan_send(fd, MSG_HELLO_OK, &ok, sizeof(ok), ring_fd(r)) < 0) {
-		log_warn("shard %u: sending its ring", h.shard);
-		ring_free(r);
-		close(fd);
-		return;
-	}
 	C->shards[h.shard].re = ringev_producer_new(C->base, fd, r, C->block,
 	    shard_space, shard_lost, &C->shards[h.shard]);
 	log_info("shard %u/%u connected (%s)", h.shard, h.nshards, h.name);

@@ -3,6 +3,7 @@
  * descriptor passing, the hello handshake and reconnect back-off.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <grp.h>
 #include <poll.h>
 #include <stdio.h>
@@ -14,6 +15,8 @@
 #include <unistd.h>
 
 #include "chan.h"
+#include "log.h"
+#include "ring.h"
 #include "util.h"
 
 static int
@@ -354,4 +357,81 @@ void
 backoff_reset(struct backoff *b)
 {
 	b->cur_ms = b->min_ms;
+}
+
+int
+chan_open_ring(const char *path, const struct msg_hello *h, struct ring **ring,
+    int timeout_ms, char *err, size_t errlen)
+{
+	struct msg_hello_ok ok;
+	int sock, rfd;
+
+	sock = chan_handshake(path, h, &ok, &rfd, timeout_ms, err, errlen);
+	if (sock < 0)
+		return -1;
+	*ring = ring_attach(rfd, err, errlen);
+	close(rfd);
+	if (*ring == NULL) {
+		close(sock);
+		return -1;
+	}
+	return sock;
+}
+
+void
+chan_reject(int fd, const char *who, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_warnx("refused %s: %s", who, msg);
+	chan_send(fd, MSG_REJECT, msg, strlen(msg), -1);
+	close(fd);
+}
+
+int
+chan_accept_hello(int lfd, struct msg_hello *h, const char *who)
+{
+	char body[WIRE_MSG_MAX], err[256];
+	unsigned type;
+	int fd, n;
+
+	fd = accept(lfd, NULL, NULL);
+	if (fd < 0)
+		return -1;
+	fd_set_cloexec(fd);
+	n = chan_recv(fd, &type, body, sizeof(body), NULL, 2000, err, sizeof(err));
+	if (n < 0 || type != MSG_HELLO || chan_hello_check(body, n, h, err, sizeof(err)) < 0) {
+		chan_reject(fd, who, "bad hello: %s", n < 0 || type == MSG_HELLO ? err : "not a hello");
+		return -1;
+	}
+	h->name[sizeof(h->name) - 1] = '\0';
+	return fd;
+}
+
+struct ring *
+chan_give_ring(int fd, size_t size, unsigned shard, const char *who)
+{
+	struct msg_hello_ok ok;
+	struct ring *r;
+	char err[256];
+
+	r = ring_create(size, err, sizeof(err));
+	if (r == NULL) {
+		chan_reject(fd, who, "cannot make a ring: %s", err);
+		return NULL;
+	}
+	ok.ring_bytes = ring_size(r);
+	ok.shard = shard;
+	ok.flags = 0;
+	if (chan_send(fd, MSG_HELLO_OK, &ok, sizeof(ok), ring_fd(r)) < 0) {
+		log_warn("%s: sending its ring", who);
+		ring_free(r);
+		close(fd);
+		return NULL;
+	}
+	return r;
 }

@@ -54,6 +54,26 @@ int chan_handshake(const char *path, const struct msg_hello *h,
     struct msg_hello_ok *ok, int *ring_fd, int timeout_ms,
     char *err, size_t errlen);
 
+struct ring;
+
+/* Consumer: chan_handshake, then maps the ring it was given.  Returns the
+ * socket (and *ring) or -1 with err. */
+int chan_open_ring(const char *path, const struct msg_hello *h, struct ring **ring,
+    int timeout_ms, char *err, size_t errlen);
+
+/* Producer: accepts a consumer on lfd and reads its hello (2 s).  Returns
+ * the socket with *h filled, or -1: nothing to do (a bad hello has been
+ * answered with a reject and logged under `who`). */
+int chan_accept_hello(int lfd, struct msg_hello *h, const char *who);
+
+/* Producer: refuses a consumer with a reason: logged, sent, closed. */
+void chan_reject(int fd, const char *who, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Producer: a new ring of `size` bytes for the consumer on fd, sent with
+ * hello-ok.  Returns it, or NULL (the consumer was refused or lost). */
+struct ring *chan_give_ring(int fd, size_t size, unsigned shard, const char *who);
+
 /* Exponential back-off for reconnects: 100 ms doubling to max_ms. */
 struct backoff {
 	unsigned cur_ms, min_ms, max_ms;

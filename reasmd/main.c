@@ -142,23 +142,15 @@ static int
 ringin_open(struct ringin *I, char *err, size_t errlen)
 {
 	struct msg_hello h;
-	struct msg_hello_ok ok;
 	struct ring *r;
-	int sock, rfd;
+	int sock;
 	char name[32];
 
 	snprintf(name, sizeof(name), "reasmd %u/%u", I->shard, I->nshards);
 	chan_hello_init(&h, ROLE_REASMD, I->shard, I->nshards,
 	    REC_WANT(REC_INTERFACE) | REC_WANT(REC_PACKET) | REC_WANT(REC_TICK) | REC_WANT(REC_EOS), name);
-	sock = chan_handshake(I->path, &h, &ok, &rfd, 5000, err, errlen);
-	if (sock < 0)
+	if ((sock = chan_open_ring(I->path, &h, &r, 5000, err, errlen)) < 0)
 		return -1;
-	r = ring_attach(rfd, err, errlen);
-	close(rfd);
-	if (r == NULL) {
-		close(sock);
-		return -1;
-	}
 	if (I->re != NULL)
 		ringev_free(I->re);
 	I->re = NULL;

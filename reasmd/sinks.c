@@ -103,57 +103,32 @@ sink_lost(struct ringev *re, void *arg)
 	event_active(k->S->ev_reap, EV_TIMEOUT, 0);
 }
 
-static void __attribute__((format(printf, 2, 3)))
-sink_reject(int fd, const char *fmt, ...)
-{
-	char msg[256];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	log_warnx("refused a sink: %s", msg);
-	chan_send(fd, MSG_REJECT, msg, strlen(msg), -1);
-	close(fd);
-}
-
 static void
 sinks_on_accept(evutil_socket_t lfd, short what, void *arg)
 {
 	struct sinks *S = arg;
-	char body[WIRE_MSG_MAX], err[256];
 	struct msg_hello h;
-	struct msg_hello_ok ok;
 	struct sink *k = NULL;
 	struct ring *r;
-	unsigned type;
-	int fd, n;
+	int fd;
 
 	(void)what;
-	fd = accept(lfd, NULL, NULL);
-	if (fd < 0)
+	if ((fd = chan_accept_hello(lfd, &h, "a sink")) < 0)
 		return;
-	fd_set_cloexec(fd);
-	n = chan_recv(fd, &type, body, sizeof(body), NULL, 2000, err, sizeof(err));
-	if (n < 0 || type != MSG_HELLO || chan_hello_check(body, n, &h, err, sizeof(err)) < 0) {
-		sink_reject(fd, "bad hello: %s", n < 0 || type == MSG_HELLO ? err : "not a hello");
-		return;
-	}
 	if (h.role != ROLE_SINKD && h.role != ROLE_DUMP) {
-		sink_reject(fd, "%s: reasmd serves sinks; capd.sock is where a reasmd connects", h.name);
+		chan_reject(fd, "a sink", "%s: reasmd serves sinks; capd.sock is where a reasmd connects", h.name);
 		return;
 	}
-	h.name[sizeof(h.name) - 1] = '\0';
 	for (unsigned i = 0; i < S->n; i++)
 		if (strcmp(S->s[i].name, h.name) == 0)
 			k = &S->s[i];
 	if (k != NULL && k->re != NULL && !k->dead) {
-		sink_reject(fd, "a sink named \"%s\" is already connected", h.name);
+		chan_reject(fd, "a sink", "a sink named \"%s\" is already connected", h.name);
 		return;
 	}
 	if (k == NULL) {
 		if (S->n == SINKS_MAX) {
-			sink_reject(fd, "reasmd serves at most %d sinks", SINKS_MAX);
+			chan_reject(fd, "a sink", "reasmd serves at most %d sinks", SINKS_MAX);
 			return;
 		}
 		k = &S->s[S->n++];
@@ -166,20 +141,8 @@ sinks_on_accept(evutil_socket_t lfd, short what, void *arg)
 		k->re = NULL;
 		k->dead = false;
 	}
-	r = ring_create(S->ring_bytes, err, sizeof(err));
-	if (r == NULL) {
-		sink_reject(fd, "cannot make a ring: %s", err);
+	if ((r = chan_give_ring(fd, S->ring_bytes, S->R->shard, h.name)) == NULL)
 		return;
-	}
-	ok.ring_bytes = ring_size(r);
-	ok.shard = S->R->shard;
-	ok.flags = 0;
-	if (chan_send(fd, MSG_HELLO_OK, &ok, sizeof(ok), ring_fd(r)) < 0) {
-		log_warn("sink %s: sending its ring", h.name);
-		ring_free(r);
-		close(fd);
-		return;
-	}
 	k->wants = h.wants | REC_WANT(REC_EOS);
 	k->connects++;
 	S->wants = 0;

@@ -94,22 +94,14 @@ static int
 input_open(struct input *I, char *err, size_t errlen)
 {
 	struct msg_hello h;
-	struct msg_hello_ok ok;
 	struct ring *r;
-	int sock, rfd;
+	int sock;
 	char name[32];
 
 	snprintf(name, sizeof(name), "sinkd %s", I->D->fam->name);
 	chan_hello_init(&h, ROLE_SINKD, 0, 0, I->D->fam->wants | REC_WANT(REC_EOS), name);
-	sock = chan_handshake(I->path, &h, &ok, &rfd, 5000, err, errlen);
-	if (sock < 0)
+	if ((sock = chan_open_ring(I->path, &h, &r, 5000, err, errlen)) < 0)
 		return -1;
-	r = ring_attach(rfd, err, errlen);
-	close(rfd);
-	if (r == NULL) {
-		close(sock);
-		return -1;
-	}
 	if (I->re != NULL)
 		ringev_free(I->re);
 	I->re = NULL;

@@ -175,7 +175,8 @@ s.close()'
 	status=0
 	wait $L || status=$?
 	[ "$status" -eq 0 ] || { cat run.log; false; }
-	kill $TD; wait $TD || true
+	pkill -TERM -f "tcpdump -i $VA" || true
+	wait $TD || true
 	# the connector: the bulk as one requests stream, the page inside a
 	# response (socat's children may still be writing their files)
 	WAIT_SECS=10 wait_for sh -c 'for f in req.*; do cmp -s "$f" bulk.bin && exit 0; done; exit 1' || true
@@ -187,6 +188,7 @@ s.close()'
 	for f in resp.*; do tail -c 200000 "$f" | cmp -s - www/page.bin && n=$((n + 1)); done
 	[ "$n" -eq 1 ]
 	# pcap: the files hold the frames tcpdump saw (same bytes)
-	$CHECK frames --bytes-only ref.pcap tcpdumps/*.pcapng
+	$CHECK frames --bytes-only ref.pcap tcpdumps/*.pcapng || {
+		tshark -r ref.pcap | tail -5; for f in tcpdumps/*.pcapng; do tshark -r "$f" | tail -3; done; false; }
 	! pgrep -f "go.json"
 }
