@@ -66,6 +66,7 @@ struct capd {
 	struct pcap_pkthdr pend_hdr;
 	uint8_t *pend_data;
 	int exit_code;
+	struct ctlc *ctl;		/* --ctl: counters to ctld */
 };
 
 /* source.c */

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "capd.h"
+#include "ctlc.h"
 #include "chan.h"
 #include "log.h"
 #include "opts.h"
@@ -27,7 +28,7 @@
 #include "sandbox.h"
 #include "util.h"
 
-enum { OPT_SPEED = OPT_DAEMON_BASE, OPT_NO_PROMISC, OPT_IMMEDIATE, OPT_SHARDS };
+enum { OPT_SPEED = OPT_DAEMON_BASE, OPT_NO_PROMISC, OPT_IMMEDIATE, OPT_SHARDS, OPT_CTL };
 
 static void
 usage(FILE *f)
@@ -49,6 +50,7 @@ usage(FILE *f)
 	    "  -w FILE|-           also write the packets as pcap (like tcpdump -w)\n"
 	    "  -Z USER             user to run as after opening the capture (runtime.capture_user)\n"
 	    "      --shards W      number of reasmd shards (runtime.workers)\n"
+	    "      --ctl SOCK      send the counters to ctld every second (RUN/ctld.sock)\n"
 	    "Exit status: 0 done (end of file, SIGTERM), 1 error, 2 bad usage or config,\n"
 	    "3 a live interface went away or down.  SIGUSR1 prints the counters.\n\n"
 	    "%s", opts_common_help);
@@ -111,6 +113,22 @@ on_stats(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	(void)arg;
 	source_read_stats(&C);
+	if (C.ctl != NULL) {
+		uint64_t handed = 0, full = 0, kernel = 0;
+		char line[512];
+		for (unsigned k = 0; k < C.nshards; k++) {
+			handed += C.shards[k].handed_packets;
+			full += C.shards[k].ring_full_packets;
+		}
+		for (int k = 0; k < C.nsrc; k++)
+			kernel += C.src[k].kernel_drops + C.src[k].if_drops;
+		int n = snprintf(line, sizeof(line), "{\"cat\":\"stats\",\"event\":\"daemon_counters\","
+		    "\"counters\":{\"captured\":%llu,\"captured_bytes\":%llu,\"handed\":%llu,"
+		    "\"ring_full\":%llu,\"pcap_kernel\":%llu}}", (unsigned long long)C.captured_packets,
+		    (unsigned long long)C.captured_bytes, (unsigned long long)handed,
+		    (unsigned long long)full, (unsigned long long)kernel);
+		ctlc_send(C.ctl, line, (size_t)n);
+	}
 	if (source_check_ifaces(&C) < 0) {
 		C.exit_code = CAPD_EXIT_IFACE_LOST;
 		event_base_loopbreak(C.base);
@@ -170,11 +188,12 @@ main(int argc, char **argv)
 		{ "no-promisc", no_argument, NULL, OPT_NO_PROMISC },
 		{ "immediate", no_argument, NULL, OPT_IMMEDIATE },
 		{ "shards", required_argument, NULL, OPT_SHARDS },
+		{ "ctl", required_argument, NULL, OPT_CTL },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct daemon_opts o;
 	struct conf c;
-	const char *wpath = NULL, *filter_arg = NULL;
+	const char *wpath = NULL, *filter_arg = NULL, *ctl_path = NULL;
 	char err[512], bufsize[32], pathbuf[512], emptybuf[512];
 	bool immediate = false;
 	int ch;
@@ -215,6 +234,7 @@ main(int argc, char **argv)
 		case OPT_NO_PROMISC: opts_override(&o, "io.input.capture.promisc", "false"); break;
 		case OPT_IMMEDIATE: immediate = true; break;
 		case OPT_SHARDS: opts_override(&o, "runtime.workers", optarg); break;
+		case OPT_CTL: ctl_path = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -264,6 +284,8 @@ main(int argc, char **argv)
 		if (C.wfile == NULL)
 			fatal("-w %s", wpath);
 	}
+	if (ctl_path != NULL && (C.ctl = ctlc_connect(ctl_path, "capd", 0, err, sizeof(err))) == NULL)
+		fatalx("--ctl %s", err);
 	if (C.serve) {
 		if (mkdir_p(c.run_dir, 0750) < 0)
 			fatal("run directory %s", c.run_dir);
@@ -331,6 +353,8 @@ main(int argc, char **argv)
 		}
 		C.ev_tick = event_new(C.base, -1, EV_PERSIST, on_tick, NULL);
 		event_add(C.ev_tick, &tick);
+		if (C.ctl != NULL)
+			ctlc_start(C.ctl, C.base, NULL, NULL);
 		C.ev_stats = event_new(C.base, -1, EV_PERSIST, on_stats, NULL);
 		event_add(C.ev_stats, &sec);
 		if (C.serve)
@@ -351,6 +375,11 @@ main(int argc, char **argv)
 		C.shards[C.pend_shard < C.nshards ? C.pend_shard : 0].ring_full_packets++;
 	}
 	source_read_stats(&C);
+	if (C.ctl != NULL) {
+		on_stats(-1, 0, NULL);	/* the last counters */
+		ctlc_free(C.ctl);
+		C.ctl = NULL;
+	}
 	shards_close(&C);
 	if (C.dumper != NULL) {
 		pcap_dump_flush(C.dumper);

@@ -219,6 +219,8 @@ ctld_event(struct ctld *D, struct dconn *d, const char *line, size_t len)
 	    json_object_object_get_ex(flow, "session_id", &sid))
 		id = (uint64_t)json_object_get_int64(sid);
 	G->events++;
+	if (strcmp(name, "shard_lost") == 0)
+		G->shard_lost++;
 	if (id && strcmp(name, "tcp_open") == 0)
 		sess_put(id, o);
 	else if (id && strcmp(name, "session_summary") == 0 && strcmp(d->name, "reasmd") == 0)
@@ -583,6 +585,8 @@ on_metrics(struct evhttp_request *req, void *arg)
 	    G->nclients);
 	evbuffer_add_printf(b, "# TYPE stethoscope_slow_clients_cut_total counter\n"
 	    "stethoscope_slow_clients_cut_total %" PRIu64 "\n", G->slow_clients_cut);
+	evbuffer_add_printf(b, "# TYPE stethoscope_shard_lost_total counter\n"
+	    "stethoscope_shard_lost_total %" PRIu64 "\n", G->shard_lost);
 	evbuffer_add_printf(b, "# HELP stethoscope_counter Every daemon's counters, by daemon, shard and name.\n"
 	    "# TYPE stethoscope_counter untyped\n");
 	json_object_object_foreach(G->counters, key, cs) {

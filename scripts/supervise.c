@@ -33,6 +33,7 @@
 #include <unistd.h>
 #include <event2/event.h>
 
+#include "chan.h"
 #include "conf.h"
 #include "log.h"
 #include "util.h"
@@ -379,7 +380,21 @@ child_died(struct child *k, int st)
 	}
 	k->deaths++;
 	if (k->kind == K_REASMD) {
+		char ev[256], path[PATH_MAX + 16], err[128];
+		int fd;
 		shard_lost++;
+		/* ctld counts it (shard_lost, category drops) and tells its clients */
+		snprintf(path, sizeof(path), "%s/ctld.sock", run_dir);
+		if ((fd = chan_connect(path, err, sizeof(err))) >= 0) {
+			char ts[40];
+			fmt_iso8601(ts, sizeof(ts), now_wall_ns());
+			int n = snprintf(ev, sizeof(ev), "{\"hello\":\"launcher\",\"shard\":0}\n"
+			    "{\"ts\":\"%s\",\"cat\":\"drops\",\"event\":\"shard_lost\",\"shard\":%u,"
+			    "\"shard_lost\":%llu}\n", ts, k->shard, (unsigned long long)shard_lost);
+			if (write_all(fd, ev, (size_t)n) < 0)
+				log_warn("telling ctld about shard_lost");
+			close(fd);
+		}
 		log_warnx("event shard_lost: shard %u (%s %s): its open sessions are lost; "
 		    "shard_lost=%llu", k->shard, k->name, how, (unsigned long long)shard_lost);
 	}
@@ -612,6 +627,8 @@ main(int argc, char **argv)
 		k = newkid(K_CAPD, "capd", "capd");
 		addarg(k, "--run-dir");
 		addarg(k, run_dir);
+		addarg(k, "--ctl");
+		addarg(k, ctl);
 		if (speed) {
 			addarg(k, "--speed");
 			addarg(k, speed);

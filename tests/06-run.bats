@@ -60,6 +60,7 @@ setup() {
 	                             port_range_end: $((base + 99)) },
 	                  pcap: { enabled: true, dir: "$T/pcap", per_session: true },
 	                  json: { enabled: true, path: "$T/events.jsonl" } } },
+	  control: { listen_port: $((base + 150)) },
 	  runtime: { workers: 2, run_dir: "$T/run", close_linger_sec: 2.0 } }
 	EOF
 	timeout --foreground 120 "$RUN" -c tap.json --speed 1 2>run.log &
@@ -91,6 +92,7 @@ setup() {
 	{ io: { input: { capture: { file: "$T/s.pcap" } },
 	        output: { listner: { enabled: true, bind_ip: "127.0.0.1", port_range_start: $base,
 	                             port_range_end: $((base + 99)) } } },
+	  control: { listen_port: $((base + 150)) },
 	  runtime: { workers: 1, run_dir: "$T/run", close_linger_sec: 0.5 } }
 	EOF
 	timeout --foreground 120 "$RUN" -c tap.json --speed 1 2>run.log &
@@ -103,6 +105,10 @@ setup() {
 	kill -KILL "$r"
 	WAIT_SECS=10 wait_for grep -q "restarting reasmd 0/1" run.log
 	grep -q "shard_lost=1" run.log
+	# ctld counted it too
+	run "$STETHOSCOPE_BINDIR/stethoscope-ctl" -s "$T/run/control.sock" stats
+	re='"shard_lost": ?1'
+	[[ "$output" =~ $re ]]
 	# the restarted shard serves again: the sink reconnects
 	WAIT_SECS=10 wait_for grep -q "reconnected to" run.log || { cat run.log; false; }
 	kill -TERM $L
@@ -119,7 +125,8 @@ setup() {
 
 @test "stethoscope-run: a daemon that cannot start fails the run with the reason and status 1" {
 	cat > tap.json <<-EOF
-	{ io: { input: { capture: { file: "$T/missing.pcap" } } }, runtime: { workers: 1, run_dir: "$T/run" } }
+	{ io: { input: { capture: { file: "$T/missing.pcap" } } }, control: { listen_port: 0 },
+	  runtime: { workers: 1, run_dir: "$T/run" } }
 	EOF
 	run timeout --foreground 60 "$RUN" -c tap.json
 	[ "$status" -eq 1 ]
