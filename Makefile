@@ -130,7 +130,7 @@ fuzz: tests-deps $(FUZZ_BIN)
 run: 
 	@scripts/deps.sh run
 	@$(MAKE) --no-print-directory all
-	@scripts/run-demo.sh $(B)
+	@LIVE=$(LIVE) scripts/run-demo.sh $(B)
 
 bench: 
 	@scripts/deps.sh bench

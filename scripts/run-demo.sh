@@ -11,8 +11,11 @@ D=$B/demo
 rm -rf "$D"
 mkdir -p "$D"
 D=$(cd "$D" && pwd)
-python3 tests/gen/pcapgen.py --demo "$D/demo.pcap"
 base=$(( 47000 + $$ % 1000 ))
+if [ "${LIVE:-0}" = 1 ]; then
+	exec sh scripts/run-demo-live.sh "$B" "$D" "$base"
+fi
+python3 tests/gen/pcapgen.py --demo "$D/demo.pcap"
 cat > "$D/demo.json" <<EOC
 // make run: the bundled default (see examples/ for annotated configurations)
 {

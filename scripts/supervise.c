@@ -414,6 +414,56 @@ child_died(struct child *k, int st)
 	evtimer_add(k->ev_restart, &tv);
 }
 
+/* The effective configuration as text, one "key: value" line each. */
+static char *
+effective(const struct conf *c)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (f == NULL)
+		return NULL;
+	conf_print_effective(c, f);
+	fclose(f);
+	return buf;
+}
+
+/* SIGHUP: which keys changed; every one needs a restart in this version
+ * (the daemons take their configuration when they start). */
+static void
+reload_report(const struct conf *n)
+{
+	char *a = effective(&C), *b = effective(n);
+	unsigned changed = 0;
+
+	if (a == NULL || b == NULL) {
+		free(a);
+		free(b);
+		return;
+	}
+	for (char *save = NULL, *l = strtok_r(b, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		/* a line of the new text not in the old one is a change */
+		char *hit = strstr(a, l);
+		size_t ll = strlen(l);
+		if (strstr(l, "\": ") == NULL || l[ll - 1] == '{' || l[ll - 1] == '[')
+			continue;	/* only leaves: "key": value */
+		if (hit == NULL || (hit[ll] != '\n' && hit[ll] != '\0')) {
+			while (*l == ' ')
+				l++;
+			log_info("reload: changed: %s", l);
+			changed++;
+		}
+	}
+	if (changed == 0)
+		log_info("reload: %s is valid and unchanged", config_path);
+	else
+		log_warnx("reload: %u change%s; none can be applied while running: restart "
+		    "stethoscope-run to apply them (the run goes on unchanged)", changed, changed == 1 ? "" : "s");
+	free(a);
+	free(b);
+}
+
 static void
 on_signal(evutil_socket_t sig, short what, void *arg)
 {
@@ -438,8 +488,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 				log_errorx("reload: %s", d.errors[i]);
 			log_warnx("reload: the configuration has errors; the run goes on unchanged");
 		} else
-			log_info("reload: %s is valid; this version applies no key at run time: "
-			    "restart stethoscope-run to apply changes", config_path);
+			reload_report(&n);
 		conf_diag_free(&d);
 		conf_free(&n);
 		return;

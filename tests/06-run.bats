@@ -24,6 +24,12 @@ setup_file() {
 	export STETHOSCOPE_BINDIR=${STH_BUILD:-$TOP/build}
 }
 
+teardown() {
+	netns_down
+	cd /
+	[ -n "${T:-}" ] && rm -rf "$T"
+}
+
 # The run directory lives in $T: the daemons' user must reach it to
 # reconnect after a restart (as it would reach /run/stethoscope).
 setup() {
@@ -198,4 +204,44 @@ s.close()'
 	$CHECK frames --bytes-only ref.pcap tcpdumps/*.pcapng || {
 		tshark -r ref.pcap | tail -5; for f in tcpdumps/*.pcapng; do tshark -r "$f" | tail -3; done; false; }
 	! pgrep -f "go.json"
+}
+
+@test "stethoscope-run: SIGHUP says which keys changed and that they need a restart; a bad file changes nothing" {
+	python3 "$TOP/tests/gen/pcapgen.py" --paced s.pcap 3 10000
+	cat > tap.json <<-EOF
+	{ io: { input: { capture: { file: "$T/s.pcap" } } }, control: { listen_port: 0 },
+	  runtime: { workers: 1, run_dir: "$T/run", close_linger_sec: 0.5 } }
+	EOF
+	timeout --foreground 60 "$RUN" -c tap.json --speed 1 2>run.log &
+	L=$!
+	WAIT_SECS=20 wait_for grep -q "daemons are ready" run.log
+	sed -i 's/close_linger_sec: 0.5/close_linger_sec: 1.5/' tap.json
+	kill -HUP "$(pgrep -P $L)"
+	wait_for grep -q "reload: 1 change" run.log
+	grep -q 'reload: changed: "close_linger_sec": 1.5' run.log
+	echo '{ broken' > tap.json
+	kill -HUP "$(pgrep -P $L)"
+	wait_for grep -q "reload: the configuration has errors; the run goes on unchanged" run.log
+	wait $L
+	grep -q "stopped cleanly" run.log
+}
+
+@test "make run: the bundled demo shows both conversations through the listener ports, then the files" {
+	run timeout --foreground 120 sh "$TOP/scripts/run-demo.sh" "$STETHOSCOPE_BINDIR"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"GET /hello.txt HTTP/1.1"*"Hello from the stethoscope demo."* ]] ||
+	    [[ "$output" == *"Hello from the stethoscope demo."*"GET /hello.txt HTTP/1.1"* ]]
+	[[ "$output" == *"INVITE sip:bob@demo.example SIP/2.0"* ]]
+	[[ "$output" == *"__fin.pcapng"* ]]
+	[[ "$output" == *"stopped cleanly"* ]]
+}
+
+@test "make run LIVE=1: the demo on a live veth pair, then no namespace left behind" {
+	require_root
+	require_cmd curl
+	run timeout --foreground 120 env LIVE=1 sh "$TOP/scripts/run-demo.sh" "$STETHOSCOPE_BINDIR"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"Hello from the stethoscope live demo."* ]]
+	[[ "$output" == *"__fin.pcapng"* ]]
+	! ip netns list | grep -q sth-demo
 }
