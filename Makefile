@@ -67,7 +67,7 @@ all: $(PROGS) $(B)/man/.made
 # Man pages, from each tool's --help (which lists every flag).
 $(B)/man/.made: $(PROGS) scripts/mkman.sh scripts/stethoscope-run
 	@sh scripts/mkman.sh $(B) $(B)/man && touch $@
-tests-build: $(PROGS) $(UNIT_BIN) $(HELPER_BIN) $(FUZZ_REPLAY)
+tests-build: $(PROGS) $(B)/man/.made $(UNIT_BIN) $(HELPER_BIN) $(FUZZ_REPLAY)
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(@D)
