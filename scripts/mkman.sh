@@ -9,7 +9,7 @@ date=$(date -u +%Y-%m-%d)
 page() {	# page NAME SUMMARY CMD...
 	name=$1 summary=$2
 	shift 2
-	help=$("$@" --help 2>&1)
+	help=$("$@" --help 2>&1) || true
 	upper=$(echo "$name" | tr 'a-z-' 'A-Z_')
 	{
 		printf '.TH %s 1 "%s" "stethoscope" "stethoscope manual"\n' "$upper" "$date"

@@ -612,6 +612,8 @@ main(int argc, char **argv)
 			fprintf(stderr, "stethoscope-run: error: %s\n", d.errors[i]);
 		fprintf(stderr, "stethoscope-run: configuration has %zu error%s\n", d.nerrors,
 		    d.nerrors == 1 ? "" : "s");
+		conf_diag_free(&d);
+		conf_free(&C);
 		return 2;
 	}
 	for (size_t i = 0; i < d.nwarnings; i++)
@@ -619,10 +621,12 @@ main(int argc, char **argv)
 	conf_diag_free(&d);
 	if (check_only) {
 		printf("configuration OK\n");
+		conf_free(&C);
 		return 0;
 	}
 	if (C.file == NULL && C.iface == NULL) {
 		fprintf(stderr, "stethoscope-run: nothing to capture: set io.input.capture.iface or .file\n");
+		conf_free(&C);
 		return 2;
 	}
 	if (C.lst_enabled)

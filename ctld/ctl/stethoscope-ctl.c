@@ -82,11 +82,11 @@ int
 main(int argc, char **argv)
 {
 	const char *target = getenv("STETHOSCOPE_CTL"), *token = NULL, *cmd;
-	struct json_object *o = json_object_new_object(), *cats = NULL;
+	struct json_object *o = NULL, *cats = NULL;
 	bool watch = false;
 	char buf[65536], *line = NULL;
 	size_t have = 0, cap = 0;
-	int i = 1, fd;
+	int i = 1, fd, rc = 2;
 
 	if (target == NULL)
 		target = "127.0.0.1:50005";
@@ -108,6 +108,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 	cmd = argv[i++];
+	o = json_object_new_object();
 	if (strcmp(cmd, "stats") == 0 || strcmp(cmd, "ping") == 0)
 		json_object_object_add(o, "cmd", json_object_new_string(cmd));
 	else if (strcmp(cmd, "sessions") == 0)
@@ -117,6 +118,7 @@ main(int argc, char **argv)
 		long long id = strtoll(argv[i], &end, 10);
 		if (*end != '\0' || id <= 0) {
 			fprintf(stderr, "stethoscope-ctl: %s: expected a session id, found \"%s\"\n", cmd, argv[i]);
+			json_object_put(o);
 			return 2;
 		}
 		json_object_object_add(o, "cmd", json_object_new_string(strcmp(cmd, "session") == 0 ?
@@ -136,10 +138,12 @@ main(int argc, char **argv)
 		o = json_tokener_parse(argv[i]);
 		if (o == NULL || !json_object_is_type(o, json_type_object)) {
 			fprintf(stderr, "stethoscope-ctl: raw: not a JSON object: %s\n", argv[i]);
+			json_object_put(o);
 			return 2;
 		}
 	} else {
 		usage(stderr);
+		json_object_put(o);
 		return 2;
 	}
 	if (token)
@@ -147,6 +151,7 @@ main(int argc, char **argv)
 	if ((fd = dial(target)) < 0) {
 		fprintf(stderr, "stethoscope-ctl: cannot reach the control plane at %s: %s\n", target,
 		    strerror(errno ? errno : ECONNREFUSED));
+		json_object_put(o);
 		return 2;
 	}
 	{
@@ -157,14 +162,15 @@ main(int argc, char **argv)
 		sprintf(msg, "%s\n", t);
 		if (write(fd, msg, strlen(msg)) < 0) {
 			perror("stethoscope-ctl");
-			return 2;
+			free(msg);
+			goto out;
 		}
 		free(msg);
 		for (;;) {
 			ssize_t n = read(fd, buf, sizeof(buf));
 			if (n <= 0) {
 				fprintf(stderr, "stethoscope-ctl: the control plane closed the connection\n");
-				return 2;
+				goto out;
 			}
 			if (have + (size_t)n + 1 > cap) {
 				cap = (have + (size_t)n + 1) * 2;
@@ -186,9 +192,9 @@ main(int argc, char **argv)
 						}
 					} else if (is_reply) {
 						printf("%s\n", json_object_to_json_string_ext(e, JSON_C_TO_STRING_PRETTY));
-						int r = json_object_object_get_ex(e, "ok", &ok) && json_object_get_boolean(ok) ? 0 : 1;
+						rc = json_object_object_get_ex(e, "ok", &ok) && json_object_get_boolean(ok) ? 0 : 1;
 						json_object_put(e);
-						return r;
+						goto out;
 					}
 					json_object_put(e);
 				}
@@ -198,4 +204,9 @@ main(int argc, char **argv)
 			}
 		}
 	}
+out:
+	free(line);
+	json_object_put(o);
+	close(fd);
+	return rc;
 }
