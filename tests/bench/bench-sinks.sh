@@ -16,7 +16,7 @@ cd "$(dirname "$0")/../.."
 ulimit -f 4194304
 tmp=${BENCH_DIR:-/dev/shm}/sth-bench-sinks.$$
 mkdir -p "$tmp"
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$tmp"' EXIT INT TERM
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT INT TERM
 mib=${BENCH_SINK_MIB:-512}
 port=$(( 30000 + $$ % 20000 ))
 
