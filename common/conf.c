@@ -126,6 +126,8 @@ static const struct ckey conf_schema[] = {
 	{ "reasm.ooo_bytes_per_dir", CT_INT, O(ooo_bytes_per_dir), NULL, 4 * MB, 0, 1 * GB, NULL, "bytes" },
 	{ "reasm.memcap", CT_INT, O(memcap), NULL, 1 * GB, 1 * MB, 1024 * GB, NULL, "bytes" },
 	{ "reasm.frag_memcap", CT_INT, O(frag_memcap), NULL, 64 * MB, 0, 64 * GB, NULL, "bytes" },
+	{ "reasm.gap_grace_ms", CT_INT, O(gap_grace_ms), NULL, 1000, 0, 600000, NULL, "ms" },
+	{ "reasm.ooo_timeout_ms", CT_INT, O(ooo_timeout_ms), NULL, 10000, 0, 3600000, NULL, "ms" },
 	{ "reasm.frag_timeout_sec", CT_DOUBLE, O(frag_timeout_sec), NULL, 30, 0.001, 3600, NULL, "seconds" },
 	/* voip */
 	{ "voip.enabled", CT_BOOL, O(voip_enabled), NULL, 0, 0, 0, NULL, NULL },

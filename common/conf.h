@@ -75,6 +75,7 @@ struct conf {
 	char *overflow_name, *user, *capture_user, *group, *run_dir;
 	/* reasm */
 	int64_t max_sessions, ooo_bytes_per_dir, memcap, frag_memcap;
+	int64_t gap_grace_ms, ooo_timeout_ms;
 	double frag_timeout_sec;
 	/* voip */
 	bool voip_enabled, voip_rtp, voip_per_call_pcap;

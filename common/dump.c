@@ -80,9 +80,10 @@ print_counters(const char *name, const struct wire_dir_counters *c)
 {
 	printf(" %s={stream=%" PRIu64 " delivered=%" PRIu64 " gap=%" PRIu64 "/%" PRIu64
 	    " packets=%" PRIu64 " retrans=%" PRIu64 " overlap=%" PRIu64 "/%" PRIu64
-	    " ooo_drop=%" PRIu64 " sink_drop=%" PRIu64 "}", name, c->stream_bytes,
-	    c->delivered, c->gap_bytes, c->gap_count, c->packets, c->retrans_bytes,
-	    c->overlap_bytes, c->overlap_conflicts, c->dropped_ooo, c->dropped_sink);
+	    " ooo_drop=%" PRIu64 " sink_drop=%" PRIu64 " late=%" PRIu64 " late_after_gap=%" PRIu64 "}",
+	    name, c->stream_bytes, c->delivered, c->gap_bytes, c->gap_count, c->packets,
+	    c->retrans_bytes, c->overlap_bytes, c->overlap_conflicts, c->dropped_ooo,
+	    c->dropped_sink, c->late_bytes, c->late_after_gap);
 }
 
 /* Prints one (already checked) record. */

@@ -33,7 +33,7 @@
 #include <stdint.h>
 
 #define WIRE_MAGIC	0x52485453u	/* "STHR" in little-endian memory */
-#define WIRE_VERSION	1
+#define WIRE_VERSION	2
 #define WIRE_BOM	0x0102u
 #define WIRE_ALIGN	8
 #define WIRE_MAX_REC	(16u * 1024u * 1024u)	/* largest record, header included */
@@ -144,12 +144,14 @@ struct wire_dir_counters {
 	uint64_t delivered;		/* bytes handed out as chunks */
 	uint64_t gap_bytes, gap_count;
 	uint64_t packets;
-	uint64_t retrans_bytes;		/* bytes seen again */
+	uint64_t retrans_bytes;		/* copies of bytes already delivered (or held) */
 	uint64_t overlap_bytes, overlap_conflicts;
 	uint64_t dropped_ooo;		/* ooo_limit: in gap_bytes too */
 	uint64_t dropped_sink;		/* sink_ring_full (bytes) */
+	uint64_t late_bytes;		/* came after an ACK covered them, delivered */
+	uint64_t late_after_gap;	/* came after their hole became a gap: not delivered */
 };
-_Static_assert(sizeof(struct wire_dir_counters) == 80, "wire_dir_counters");
+_Static_assert(sizeof(struct wire_dir_counters) == 96, "wire_dir_counters");
 
 struct rec_session_close {
 	uint64_t session_id;
@@ -158,7 +160,7 @@ struct rec_session_close {
 	uint32_t pad;
 	struct wire_dir_counters dir[2];
 };
-_Static_assert(sizeof(struct rec_session_close) == 184, "rec_session_close");
+_Static_assert(sizeof(struct rec_session_close) == 216, "rec_session_close");
 
 struct rec_tick {
 	uint64_t ts_ns;

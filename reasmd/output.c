@@ -583,6 +583,8 @@ dir_json(const struct session *s, int k, const char *outdir)
 	json_object_object_add(o, "bytes", json_object_new_int64((int64_t)D->c.delivered));
 	json_object_object_add(o, "packets", json_object_new_int64((int64_t)D->c.packets));
 	json_object_object_add(o, "retransmitted_bytes", json_object_new_int64((int64_t)D->c.retrans_bytes));
+	json_object_object_add(o, "late_bytes", json_object_new_int64((int64_t)D->c.late_bytes));
+	json_object_object_add(o, "late_after_gap_bytes", json_object_new_int64((int64_t)D->c.late_after_gap));
 	json_object_object_add(o, "overlap_bytes", json_object_new_int64((int64_t)D->c.overlap_bytes));
 	json_object_object_add(o, "overlap_conflicts", json_object_new_int64((int64_t)D->c.overlap_conflicts));
 	json_object_object_add(o, "gap_count", json_object_new_int64((int64_t)D->c.gap_count));

@@ -4,9 +4,12 @@
  * tcp.c turns decoded TCP segments into per-direction byte streams:
  * sessions in a bounded table, sequence numbers mapped to 64-bit stream
  * offsets (wrap-around safe), out-of-order segments buffered up to
- * reasm.ooo_bytes_per_dir and reasm.memcap, holes declared as gaps when the
- * receiver's ACK covers them, when a limit forces it, or at close.  It
- * calls the output hooks (output.c) for each open, chunk, gap and close.
+ * reasm.ooo_bytes_per_dir and reasm.memcap.  A hole becomes a gap only
+ * when it is clear its bytes will not come (DESIGN.md section 4): an ACK
+ * covered it gap_grace_ms of capture time ago, nothing has filled it
+ * ooo_timeout_ms after the first segment beyond it, a limit forces it, or
+ * the session ends.  It calls the output hooks (output.c) for each open,
+ * chunk, gap and close.
  */
 #ifndef REASMD_H
 #define REASMD_H
@@ -23,16 +26,27 @@ struct seg;
 
 struct rdir {
 	bool have_base, fin_seen, closed, syn_seen;
+	bool ack_raw_set;		/* an ACK for this side came before its base */
+	bool stall_noted;
 	uint32_t base;			/* sequence number of stream offset 0 */
+	uint32_t ack_raw;		/* that ACK, applied once the base is known */
+	bool synack_set;		/* the other side's SYN-ACK was seen: */
+	uint32_t synack_ack;		/* its ACK, this side's ISN + 1 (+ SYN data) */
+	uint64_t ack_raw_ns;
 	uint64_t next;			/* next stream offset expected */
 	uint64_t fin_off;
 	uint64_t ooo_bytes;
 	struct seg *ooo;		/* sorted by offset, non-overlapping */
+	uint64_t ooo_since;		/* capture time the first segment beyond the
+					 * hole at `next` was buffered */
+	/* ACK milestones beyond `next`: the earliest still pending (the hole
+	 * at `next` became covered at cover_ns) and the latest advance. */
+	uint64_t cover_off, cover_ns, cover2_off, cover2_ns;
 	struct wire_dir_counters c;
-	struct gaprec *gapv;		/* the first GAPS_KEPT gaps, for sessions.jsonl */
+	struct gaprec *gapv;		/* the first GAPS_KEPT gaps (sessions.jsonl),
+					 * then the last GAPS_KEPT (late copies) */
 	uint64_t acked;			/* offset the receiver has acknowledged */
 	uint64_t unacked_since;		/* capture time data went unacknowledged, 0: none */
-	bool stall_noted;
 };
 
 #define GAPS_KEPT 8
@@ -42,13 +56,21 @@ struct gaprec {
 
 struct session {
 	uint64_t id;
-	struct session *hnext;		/* hash chain */
+	struct session *hnext;		/* hash chain, newest incarnation first */
 	struct session *lprev, *lnext;	/* activity list, oldest first */
+	struct session *pprev, *pnext;	/* pending list: sessions with a deadline */
+	struct session *older, *newer;	/* incarnations of the same 4-tuple (port reuse) */
 	uint8_t family;
 	uint8_t cip[16], sip[16];	/* client, server */
 	uint16_t cport, sport;
 	bool role_guessed, rst, closed;	/* closed: a tombstone for close_grace_ms */
+	bool closing;			/* RST or both FINs seen: waiting for the last bytes */
+	bool pending;			/* on the pending list */
+	bool late_noted;		/* the ack_before_data note went out */
 	uint8_t local_side;
+	uint8_t closing_reason;		/* enum close_reason, while closing */
+	uint64_t closing_ns;		/* capture time closing began */
+	uint64_t deadline;		/* next capture time something is due; UINT64_MAX: none */
 	uint64_t first_ns, last_ns;
 	struct rdir d[2];		/* DIR_REQUESTS (client->server), DIR_RESPONSES */
 	struct oslot *slot[2];		/* -o output slot, NULL when none */
@@ -64,6 +86,7 @@ struct reasm_stats {
 	uint64_t not_tcp, fragments;
 	uint64_t write_error_bytes;	/* -o bytes that could not be written */
 	uint64_t close_reason[CLOSE_REASON_MAX];
+	uint64_t late_bytes, late_after_gap_bytes, retrans_bytes;
 };
 
 struct reasm;
@@ -120,7 +143,11 @@ struct reasm {
 	size_t nbuckets, nsessions, max_sessions;
 	struct session *lru_head, *lru_tail;
 	struct session *tomb_head, *tomb_tail;	/* closed, kept close_grace_ms */
-	uint64_t grace_ns;
+	struct session *pend_head, *pend_tail;	/* with a deadline, oldest first */
+	uint64_t next_deadline, last_deadline_sweep;
+	uint64_t grace_ns;		/* close_grace_ms: tombstones */
+	uint64_t gap_grace_ns;		/* reasm.gap_grace_ms */
+	uint64_t ooo_timeout_ns;	/* reasm.ooo_timeout_ms */
 	struct fragtab *frags;
 	uint64_t mem_used, memcap, ooo_limit;
 	uint64_t idle_ns, now_ns, last_sweep_ns;

@@ -9,10 +9,33 @@
  *
  * Per direction: bytes at `next` are delivered at once; bytes beyond it
  * wait in a sorted list of non-overlapping segments (the first copy of a
- * byte wins) until the hole before them fills, the other side's ACK shows
- * the receiver got bytes the capture missed (the hole becomes a gap), a
- * limit (ooo_bytes_per_dir, memcap) forces the gap, or the session closes.
- * Bytes before `next` are retransmissions, counted once.
+ * byte wins).  The bytes between `next` and what is known beyond it form a
+ * hole; a hole becomes a gap (DESIGN.md section 4) only when it is clear
+ * its bytes will not come:
+ *
+ *   - the other side's ACK covered it gap_grace_ms of capture time ago
+ *     (captures often show an ACK before the data it acknowledges: two
+ *     taps, a SPAN port, one side's frames timestamped late);
+ *   - no ACK covers it and ooo_timeout_ms have passed since the first
+ *     segment beyond it was buffered (a retransmission after a long RTO
+ *     still fills it);
+ *   - a limit (ooo_bytes_per_dir, memcap) forces it: the oldest hole first;
+ *   - the session ends.
+ *
+ * Closing: an RST or the second FIN puts the session in `closing`; it
+ * still takes bytes up to each side's FIN (after an RST: up to the highest
+ * byte seen or acknowledged) for gap_grace_ms, and closes when no hole is
+ * left or that grace has run out.  Then it stays a tombstone for
+ * close_grace_ms so that late frames still belong to it.
+ *
+ * Deadlines run on capture time (the highest timestamp seen; ticks move
+ * it on quiet captures).  Sessions with a deadline sit on a pending list;
+ * reasm_tick sweeps it when the earliest deadline has passed.
+ *
+ * Counters: retransmitted bytes are copies of bytes already delivered or
+ * held; late bytes came after an ACK covered them and were delivered; late
+ * after gap are copies that came after their hole had become a gap (the
+ * consumer has moved on: not delivered, already counted in the gap).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -24,9 +47,18 @@
 struct seg {
 	struct seg *next;
 	uint64_t off;
+	uint64_t ts_ns;			/* capture time it was buffered */
 	uint32_t len;
 	uint8_t data[];
 };
+
+#define NO_DEADLINE UINT64_MAX
+/* Deadlines are swept at most this often (capture time). */
+#define SWEEP_NS 1000000ULL
+/* An ACK further ahead than this is not believed. */
+#define ACK_SANE (1ULL << 30)
+
+static void session_close(struct reasm *R, struct session *s, unsigned reason);
 
 static uint64_t
 flow_hash(uint8_t fam, const uint8_t *a, uint16_t pa, const uint8_t *b, uint16_t pb)
@@ -52,7 +84,10 @@ reasm_init(struct reasm *R, const struct conf *c, unsigned gen, unsigned shard)
 	R->ooo_limit = (uint64_t)c->ooo_bytes_per_dir;
 	R->idle_ns = (uint64_t)(c->session_idle_sec * 1e9);
 	R->grace_ns = (uint64_t)c->close_grace_ms * 1000000ULL;
+	R->gap_grace_ns = (uint64_t)c->gap_grace_ms * 1000000ULL;
+	R->ooo_timeout_ns = (uint64_t)c->ooo_timeout_ms * 1000000ULL;
 	R->stall_ns = (uint64_t)(c->lst_ack_stall_sec * 1e9);
+	R->next_deadline = NO_DEADLINE;
 	R->frags = frag_new(c);
 	R->out.dirfd = -1;
 	if (c->local_ip && addr_parse(c->local_ip, &R->local_family, R->local_ip) == 0)
@@ -65,6 +100,7 @@ same_ep(uint8_t fam, const uint8_t *a, uint16_t pa, const uint8_t *b, uint16_t p
 	return pa == pb && memcmp(a, b, fam == 6 ? 16 : 4) == 0;
 }
 
+/* The newest session of the segment's 4-tuple, and its direction. */
 static struct session *
 lookup(struct reasm *R, const struct decoded *d, size_t *bucket, int *dir)
 {
@@ -86,6 +122,76 @@ lookup(struct reasm *R, const struct decoded *d, size_t *bucket, int *dir)
 		}
 	}
 	return NULL;
+}
+
+/* Sequence distance of seq from a direction's base, -1 tolerated (a
+ * keep-alive); UINT64_MAX when it is before the base or unknown. */
+static uint64_t
+rel_seq(const struct rdir *D, uint32_t seq)
+{
+	int32_t r;
+
+	if (!D->have_base)
+		return UINT64_MAX;
+	r = (int32_t)(seq - D->base);
+	if (r < -1)
+		return UINT64_MAX;
+	return r < 0 ? 0 : (uint64_t)r;
+}
+
+/* Does a SYN (no ACK) with this seq open s's direction dir?  1 yes, 0 no,
+ * -1 nothing says (no SYN and no SYN-ACK of that connection seen yet). */
+static int
+match_syn(const struct session *s, int dir, uint32_t seq)
+{
+	const struct rdir *D = &s->d[dir];
+
+	if (D->syn_seen)
+		return D->base == seq + 1;
+	if (D->synack_set)
+		return (uint32_t)(D->synack_ack - (seq + 1)) < 65536u;
+	return -1;
+}
+
+/* Does a SYN-ACK answer s's SYN (or repeat s's SYN-ACK)?  1, 0, -1 as above. */
+static int
+match_synack(const struct session *s, int dir, const struct decoded *d)
+{
+	const struct rdir *D = &s->d[dir], *O = &s->d[!dir];
+
+	if (D->syn_seen)
+		return D->base == d->seq + 1;
+	if (O->syn_seen)
+		return (uint32_t)(d->ack - O->base) < 65536u;
+	return -1;
+}
+
+static int
+match_handshake(const struct session *s, int dir, const struct decoded *d)
+{
+	return d->flags & TH_ACK ? match_synack(s, dir, d) : match_syn(s, dir, d->seq);
+}
+
+/*
+ * Two incarnations of one 4-tuple (a new SYN while the old connection was
+ * closing, and some of its frames still on their way): a SYN or SYN-ACK
+ * goes to the one whose handshake it matches; any other segment to the one
+ * whose sequence space it lies in, the nearest from its start.
+ */
+static struct session *
+pick_incarnation(struct session *m, int dir, const struct decoded *d)
+{
+	struct session *o = m->older;
+	const struct rdir *Dm = &m->d[dir], *Do = &o->d[dir];
+	uint64_t rm, ro;
+
+	if (d->flags & TH_SYN)
+		return match_handshake(o, dir, d) == 1 && match_handshake(m, dir, d) != 1 ? o : m;
+	ro = rel_seq(Do, d->seq);
+	if (!Dm->have_base)
+		return ro < (1ULL << 24) ? o : m;
+	rm = rel_seq(Dm, d->seq);
+	return ro < rm ? o : m;
 }
 
 static void
@@ -114,6 +220,36 @@ lru_append(struct reasm *R, struct session *s)
 	R->lru_tail = s;
 }
 
+static void
+pend_unlink(struct reasm *R, struct session *s)
+{
+	if (!s->pending)
+		return;
+	if (s->pprev)
+		s->pprev->pnext = s->pnext;
+	else
+		R->pend_head = s->pnext;
+	if (s->pnext)
+		s->pnext->pprev = s->pprev;
+	else
+		R->pend_tail = s->pprev;
+	s->pprev = s->pnext = NULL;
+	s->pending = false;
+}
+
+static void
+pend_append(struct reasm *R, struct session *s)
+{
+	s->pprev = R->pend_tail;
+	s->pnext = NULL;
+	if (R->pend_tail)
+		R->pend_tail->pnext = s;
+	else
+		R->pend_head = s;
+	R->pend_tail = s;
+	s->pending = true;
+}
+
 /* Which endpoint is the client when no SYN says so: the side with the
  * lower port is the server (well-known ports are low). */
 static struct session *
@@ -125,6 +261,7 @@ session_new(struct reasm *R, const struct decoded *d, size_t bucket, bool src_is
 
 	s->id = sid_make(R->gen, R->shard, ++R->next_ctr);
 	s->family = d->family;
+	s->deadline = NO_DEADLINE;
 	if (src_is_client) {
 		memcpy(s->cip, d->src, n);
 		memcpy(s->sip, d->dst, n);
@@ -166,6 +303,50 @@ session_new(struct reasm *R, const struct decoded *d, size_t bucket, bool src_is
 	return s;
 }
 
+/* Bytes [off, off+n) are new and arrive now: the part an ACK had covered
+ * already came late (and will be delivered). */
+static void
+note_late(struct reasm *R, struct session *s, int dir, uint64_t off, uint64_t n)
+{
+	struct rdir *D = &s->d[dir];
+	uint64_t late;
+
+	if (off >= D->acked || n == 0)
+		return;
+	late = MIN(off + n, D->acked) - off;
+	D->c.late_bytes += late;
+	R->st.late_bytes += late;
+	if (!s->late_noted) {
+		s->late_noted = true;
+		out_note(R, s, dir, "ack_before_data", off, late);
+	}
+}
+
+/* Copies of bytes below `next`: those inside a hole already declared a
+ * gap came too late; the rest are retransmissions. */
+static void
+note_old(struct reasm *R, struct rdir *D, uint64_t off, uint64_t n)
+{
+	uint64_t in_gap = 0, end = off + n;
+
+	if (D->gapv != NULL) {
+		uint64_t kept = MIN(D->c.gap_count, (uint64_t)GAPS_KEPT);
+		uint64_t recent = D->c.gap_count > GAPS_KEPT ? MIN(D->c.gap_count - GAPS_KEPT,
+		    (uint64_t)GAPS_KEPT) : 0;
+		for (uint64_t i = 0; i < kept + recent; i++) {
+			const struct gaprec *g = &D->gapv[i];
+			uint64_t a = MAX(off, g->off), b = MIN(end, g->off + g->len);
+			if (b > a)
+				in_gap += b - a;
+		}
+		in_gap = MIN(in_gap, n);
+	}
+	D->c.late_after_gap += in_gap;
+	R->st.late_after_gap_bytes += in_gap;
+	D->c.retrans_bytes += n - in_gap;
+	R->st.retrans_bytes += n - in_gap;
+}
+
 static void
 deliver(struct reasm *R, struct session *s, int dir, uint64_t off, const uint8_t *p, size_t n)
 {
@@ -185,17 +366,33 @@ declare_gap(struct reasm *R, struct session *s, int dir, uint64_t off, uint64_t 
 
 	if (len == 0)
 		return;
-	if (D->c.gap_count < GAPS_KEPT) {
-		if (D->gapv == NULL)
-			D->gapv = xcalloc(GAPS_KEPT, sizeof(*D->gapv));
-		D->gapv[D->c.gap_count].off = off;
-		D->gapv[D->c.gap_count].len = len;
-	}
+	if (D->gapv == NULL)
+		D->gapv = xcalloc(2 * GAPS_KEPT, sizeof(*D->gapv));
+	/* The first GAPS_KEPT for sessions.jsonl, then a ring of the last. */
+	if (D->c.gap_count < GAPS_KEPT)
+		D->gapv[D->c.gap_count] = (struct gaprec){ off, len };
+	else
+		D->gapv[GAPS_KEPT + (D->c.gap_count - GAPS_KEPT) % GAPS_KEPT] = (struct gaprec){ off, len };
 	D->c.gap_count++;
 	D->c.gap_bytes += len;
+	if (off + len > D->c.stream_bytes)
+		D->c.stream_bytes = off + len;	/* acknowledged, never seen */
 	R->st.gaps++;
 	R->st.gap_bytes += len;
 	out_gap(R, s, dir, off, len);
+}
+
+/* `next` moved: ACK milestones it passed are done with. */
+static void
+cover_update(struct rdir *D)
+{
+	if (D->cover_off > D->next)
+		return;
+	if (D->cover2_off > D->next) {
+		D->cover_off = D->cover2_off;
+		D->cover_ns = D->cover2_ns;
+	} else
+		D->cover_off = D->cover2_off = 0;
 }
 
 /* Delivers buffered segments that now start at `next`. */
@@ -203,6 +400,7 @@ static void
 drain(struct reasm *R, struct session *s, int dir)
 {
 	struct rdir *D = &s->d[dir];
+	bool took = false;
 
 	while (D->ooo && D->ooo->off <= D->next) {
 		struct seg *g = D->ooo;
@@ -216,26 +414,64 @@ drain(struct reasm *R, struct session *s, int dir)
 		D->ooo_bytes -= g->len;
 		R->mem_used -= g->len;
 		free(g);
+		took = true;
 	}
+	if (took && D->ooo) {
+		/* A new hole: its clock starts with the first segment beyond it. */
+		D->ooo_since = UINT64_MAX;
+		for (struct seg *g = D->ooo; g; g = g->next)
+			D->ooo_since = MIN(D->ooo_since, g->ts_ns);
+	}
+	cover_update(D);
 }
 
-/* Declares the hole before the first buffered segment (or up to `upto`)
- * a gap and delivers what follows it. */
-static void
-force_gap(struct reasm *R, struct session *s, int dir, uint64_t upto)
+/* The hole at `next` becomes a gap up to the first buffered segment (or
+ * up to `upto` when nothing is buffered before it); what follows is
+ * delivered.  Returns the bytes declared. */
+static uint64_t
+commit_hole(struct reasm *R, struct session *s, int dir, uint64_t upto)
 {
 	struct rdir *D = &s->d[dir];
-	uint64_t to = D->ooo ? MIN(D->ooo->off, upto) : upto;
+	uint64_t to = D->ooo ? MIN(D->ooo->off, upto) : upto, n = 0;
 
 	if (to > D->next) {
-		declare_gap(R, s, dir, D->next, to - D->next);
+		n = to - D->next;
+		declare_gap(R, s, dir, D->next, n);
 		D->next = to;
 	}
 	drain(R, s, dir);
+	return n;
+}
+
+/* A limit forced the hole at `next` of s/dir: counted as ooo_limit. */
+static void
+commit_for_limit(struct reasm *R, struct session *s, int dir, uint64_t upto)
+{
+	uint64_t n = commit_hole(R, s, dir, upto);
+
+	s->d[dir].c.dropped_ooo += n;
+	R->st.ooo_limit_bytes += n;
+}
+
+/* Frees buffered bytes for `need` more under memcap: the oldest holes of
+ * other sessions first (the pending list is in the order they began to
+ * wait).  Returns whether there is room now. */
+static bool
+memcap_room(struct reasm *R, struct session *self, uint64_t need)
+{
+	for (struct session *p = R->pend_head; p && R->mem_used + need > R->memcap; ) {
+		struct session *nx = p->pnext;
+		for (int k = 0; k < 2 && p != self; k++)
+			while (p->d[k].ooo && R->mem_used + need > R->memcap)
+				commit_for_limit(R, p, k, p->d[k].ooo->off);
+		p = nx;
+	}
+	return R->mem_used + need <= R->memcap;
 }
 
 /* Buffers [off, off+n) beyond next: only the bytes not held yet (the first
- * copy wins); bytes held already are compared and conflicts counted. */
+ * copy wins); bytes held already are compared and conflicts counted.  The
+ * caller made room for n bytes. */
 static void
 buffer_ooo(struct reasm *R, struct session *s, int dir, uint64_t off, const uint8_t *p, size_t n)
 {
@@ -243,6 +479,8 @@ buffer_ooo(struct reasm *R, struct session *s, int dir, uint64_t off, const uint
 	struct seg **pp = &D->ooo;
 	uint64_t end = off + n;
 
+	if (D->ooo == NULL)
+		D->ooo_since = R->now_ns;
 	while (off < end) {
 		struct seg *g = *pp;
 		if (g != NULL && g->off + g->len <= off) {
@@ -254,6 +492,7 @@ buffer_ooo(struct reasm *R, struct session *s, int dir, uint64_t off, const uint
 			uint64_t ov = MIN(end, g->off + g->len) - off;
 			D->c.overlap_bytes += ov;
 			D->c.retrans_bytes += ov;
+			R->st.retrans_bytes += ov;
 			if (memcmp(g->data + (off - g->off), p, (size_t)ov) != 0) {
 				D->c.overlap_conflicts++;
 				out_note(R, s, dir, "overlap_conflict", off, ov);
@@ -266,37 +505,17 @@ buffer_ooo(struct reasm *R, struct session *s, int dir, uint64_t off, const uint
 		/* A free stretch up to the next held segment. */
 		uint64_t stop = g ? MIN(end, g->off) : end;
 		uint32_t len = (uint32_t)(stop - off);
-		if (D->ooo_bytes + len > R->ooo_limit || R->mem_used + len > R->memcap) {
-			/* Limits: the hole becomes a gap now. */
-			uint64_t before = D->c.gap_bytes;
-			force_gap(R, s, dir, off);
-			D->c.dropped_ooo += D->c.gap_bytes - before;
-			R->st.ooo_limit_bytes += D->c.gap_bytes - before;
-			if (off <= D->next) {
-				/* Now in order (or older): handled by the caller's path. */
-				if (off + len > D->next) {
-					uint64_t skip = D->next - off;
-					deliver(R, s, dir, D->next, p + skip, (size_t)(len - skip));
-					D->next = off + len;
-					drain(R, s, dir);
-				}
-				p += len;
-				off += len;
-				pp = &D->ooo;
-				continue;
-			}
-			pp = &D->ooo;
-			continue;
-		}
 		struct seg *ns = xmalloc(sizeof(*ns) + len);
 		ns->off = off;
 		ns->len = len;
+		ns->ts_ns = R->now_ns;
 		memcpy(ns->data, p, len);
 		ns->next = g;
 		*pp = ns;
 		pp = &ns->next;
 		D->ooo_bytes += len;
 		R->mem_used += len;
+		note_late(R, s, dir, off, len);
 		p += len;
 		off += len;
 	}
@@ -338,23 +557,38 @@ data(struct reasm *R, struct session *s, int dir, uint32_t seq, const uint8_t *p
 	end = off + n;
 	if (end + missing > D->c.stream_bytes)
 		D->c.stream_bytes = end + missing;
-	if (end <= D->next) {
-		D->c.retrans_bytes += n;
-		return;
-	}
-	if (off < D->next) {
-		uint64_t skip = D->next - off;
-		D->c.retrans_bytes += skip;
-		p += skip;
-		n -= (size_t)skip;
-		off = D->next;
-	}
-	if (off == D->next) {
-		deliver(R, s, dir, off, p, n);
-		D->next = end;
-		drain(R, s, dir);
-	} else
+	for (;;) {
+		if (end <= D->next) {
+			note_old(R, D, off, n);
+			n = 0;
+			break;
+		}
+		if (off < D->next) {
+			uint64_t skip = D->next - off;
+			note_old(R, D, off, skip);
+			p += skip;
+			n -= (size_t)skip;
+			off = D->next;
+		}
+		if (off == D->next) {
+			note_late(R, s, dir, off, n);
+			deliver(R, s, dir, off, p, n);
+			D->next = end;
+			drain(R, s, dir);
+			break;
+		}
+		/* Beyond a hole: buffer, within the limits. */
+		if (D->ooo_bytes + n > R->ooo_limit) {
+			commit_for_limit(R, s, dir, off);	/* this direction's oldest hole */
+			continue;
+		}
+		if (R->mem_used + n > R->memcap && !memcap_room(R, s, n)) {
+			commit_for_limit(R, s, dir, off);
+			continue;
+		}
 		buffer_ooo(R, s, dir, off, p, n);
+		break;
+	}
 	/* Bytes the snaplen cut off: a hole the capture cannot fill. */
 	if (missing > 0 && D->next == end) {
 		declare_gap(R, s, dir, end, missing);
@@ -363,27 +597,54 @@ data(struct reasm *R, struct session *s, int dir, uint32_t seq, const uint8_t *p
 	}
 }
 
-/* The ACK of direction `dir` acknowledges the other direction's bytes: a
- * hole there that the ACK covers was received but not captured. */
+/* The ACK of direction `dir` acknowledges the other direction's bytes:
+ * bytes of a hole there were received by the peer; the hole's clock
+ * starts (ACK milestones), and stall bookkeeping moves. */
 static void
-ack_covers(struct reasm *R, struct session *s, int dir, uint32_t ack)
+ack_covers(struct reasm *R, struct session *s, int dir, uint32_t ack, uint64_t ts_ns)
 {
 	int o = !dir;
 	struct rdir *D = &s->d[o];
 	uint64_t aoff;
 
-	if (!D->have_base)
+	if (!D->have_base) {
+		/* The other side's SYN or first data is still to come: keep
+		 * the highest ACK and apply it then. */
+		if (!D->ack_raw_set || (int32_t)(ack - D->ack_raw) > 0) {
+			D->ack_raw = ack;
+			D->ack_raw_ns = ts_ns;
+			D->ack_raw_set = true;
+		}
 		return;
+	}
 	aoff = seq_off(D, ack, D->next);
 	if (D->fin_seen && aoff > D->fin_off)
 		aoff = D->fin_off;	/* the FIN's own sequence number */
-	if (aoff > D->next && (int64_t)(aoff - D->next) < (1LL << 30))
-		force_gap(R, s, o, aoff);
+	if (aoff > D->next && aoff - D->next < ACK_SANE && aoff > D->cover2_off) {
+		if (D->cover_off <= D->next) {
+			D->cover_off = aoff;
+			D->cover_ns = ts_ns;
+		}
+		D->cover2_off = aoff;
+		D->cover2_ns = ts_ns;
+	}
 	/* Ack-stall bookkeeping: progress restarts the clock. */
-	if (aoff > D->acked && aoff - D->acked < (1ULL << 31)) {
+	if (aoff > D->acked && aoff - D->acked < ACK_SANE) {
 		D->acked = aoff;
 		D->stall_noted = false;
 		D->unacked_since = aoff >= D->c.stream_bytes ? 0 : R->now_ns;
+	}
+}
+
+/* A direction's base became known: an ACK that came before it counts now. */
+static void
+base_known(struct reasm *R, struct session *s, int dir)
+{
+	struct rdir *D = &s->d[dir];
+
+	if (D->ack_raw_set) {
+		D->ack_raw_set = false;
+		ack_covers(R, s, !dir, D->ack_raw, D->ack_raw_ns);
 	}
 }
 
@@ -399,6 +660,97 @@ stall_check(struct reasm *R, struct session *s)
 			out_note(R, s, k, "ack_stall", D->acked, D->c.stream_bytes - D->acked);
 		}
 	}
+}
+
+/* How far a closing session's direction goes: its FIN, or (after an
+ * RST) the highest byte seen or acknowledged. */
+static uint64_t
+closing_limit(const struct rdir *D)
+{
+	if (D->fin_seen)
+		return D->fin_off;
+	return MAX(D->c.stream_bytes, D->acked);
+}
+
+/* A closing session with nothing left to wait for. */
+static bool
+closing_done(const struct session *s)
+{
+	for (int k = 0; k < 2; k++) {
+		const struct rdir *D = &s->d[k];
+		if (D->ooo != NULL || D->next < closing_limit(D))
+			return false;
+		if (!D->have_base && D->ack_raw_set)
+			return false;	/* acknowledged bytes of a side not seen yet */
+	}
+	return true;
+}
+
+static uint64_t
+dir_deadline(const struct reasm *R, const struct rdir *D)
+{
+	uint64_t dl = NO_DEADLINE;
+
+	if (D->cover_off > D->next)
+		dl = D->cover_ns + R->gap_grace_ns;
+	if (D->ooo)
+		dl = MIN(dl, D->ooo_since + R->ooo_timeout_ns);
+	return dl;
+}
+
+/* Holes whose time has come become gaps. */
+static void
+expire_dir(struct reasm *R, struct session *s, int k)
+{
+	struct rdir *D = &s->d[k];
+
+	for (;;) {
+		if (D->cover_off > D->next && R->now_ns >= D->cover_ns + R->gap_grace_ns)
+			commit_hole(R, s, k, D->cover_off);
+		else if (D->ooo && R->now_ns >= D->ooo_since + R->ooo_timeout_ns)
+			commit_hole(R, s, k, D->ooo->off);
+		else
+			break;
+	}
+}
+
+/* After anything happened to s: due holes become gaps, a finished closing
+ * closes, and the session's deadline and place on the pending list follow. */
+static void
+session_settle(struct reasm *R, struct session *s)
+{
+	uint64_t dl;
+
+	if (s->closed)
+		return;
+	expire_dir(R, s, 0);
+	expire_dir(R, s, 1);
+	if (s->closing && (closing_done(s) || R->now_ns >= s->closing_ns + R->gap_grace_ns)) {
+		session_close(R, s, s->closing_reason);
+		return;
+	}
+	dl = MIN(dir_deadline(R, &s->d[0]), dir_deadline(R, &s->d[1]));
+	if (s->closing)
+		dl = MIN(dl, s->closing_ns + R->gap_grace_ns);
+	s->deadline = dl;
+	if (dl == NO_DEADLINE) {
+		pend_unlink(R, s);
+		return;
+	}
+	if (!s->pending)
+		pend_append(R, s);
+	if (dl < R->next_deadline)
+		R->next_deadline = dl;
+}
+
+static void
+enter_closing(struct reasm *R, struct session *s, unsigned reason)
+{
+	if (s->closing)
+		return;
+	s->closing = true;
+	s->closing_reason = (uint8_t)reason;
+	s->closing_ns = R->now_ns;
 }
 
 /* Frees what a closed session no longer needs: buffered segments, gaps. */
@@ -431,6 +783,10 @@ session_free(struct reasm *R, struct session *s)
 			*pp = s->hnext;
 			break;
 		}
+	if (s->older)
+		s->older->newer = NULL;
+	if (s->newer)
+		s->newer->older = NULL;
 	/* Tombstones sit on their own list, oldest first. */
 	if (s->lprev)
 		s->lprev->lnext = s->lnext;
@@ -449,23 +805,31 @@ session_free(struct reasm *R, struct session *s)
  * Closes a session: holes before buffered data and the known tail become
  * gaps, the outputs get the close, and the session stays as a tombstone
  * for close_grace_ms so that late frames still belong to it (and do not
- * open a mid-stream session of their own).
+ * open a mid-stream session of their own).  A session that was closing
+ * keeps the reason it was closing for.
  */
 static void
 session_close(struct reasm *R, struct session *s, unsigned reason)
 {
+	if (s->closed)
+		return;
+	if (s->closing)
+		reason = s->closing_reason;
 	for (int k = 0; k < 2; k++) {
 		struct rdir *D = &s->d[k];
 		while (D->ooo)
-			force_gap(R, s, k, D->ooo->off);
+			commit_hole(R, s, k, D->ooo->off);
 		if (D->c.stream_bytes > D->next)
-			force_gap(R, s, k, D->c.stream_bytes);
+			commit_hole(R, s, k, D->c.stream_bytes);
 	}
 	R->st.close_reason[reason < CLOSE_REASON_MAX ? reason : 0]++;
 	out_close(R, s, reason);
 	session_state_free(R, s);
+	pend_unlink(R, s);
 	lru_unlink(R, s);
 	s->closed = true;
+	s->closing = false;
+	s->deadline = NO_DEADLINE;
 	s->last_ns = R->now_ns;
 	s->lprev = R->tomb_tail;
 	s->lnext = NULL;
@@ -487,11 +851,32 @@ fin_check(struct reasm *R, struct session *s, int dir)
 	}
 }
 
+/* Runs the deadlines that have passed. */
+static void
+deadline_sweep(struct reasm *R)
+{
+	uint64_t nd = NO_DEADLINE;
+
+	R->last_deadline_sweep = R->now_ns;
+	for (struct session *s = R->pend_head, *nx; s; s = nx) {
+		nx = s->pnext;
+		if (s->deadline <= R->now_ns) {
+			session_settle(R, s);	/* moves nothing but s */
+			if (!s->pending)
+				continue;
+		}
+		nd = MIN(nd, s->deadline);
+	}
+	R->next_deadline = nd;
+}
+
 void
 reasm_tick(struct reasm *R, uint64_t ts_ns)
 {
 	if (ts_ns > R->now_ns)
 		R->now_ns = ts_ns;
+	if (R->now_ns >= R->next_deadline && R->now_ns - R->last_deadline_sweep >= SWEEP_NS)
+		deadline_sweep(R);
 	if (R->now_ns - R->last_sweep_ns < 1000000000ULL / 4)
 		return;
 	R->last_sweep_ns = R->now_ns;
@@ -503,37 +888,68 @@ reasm_tick(struct reasm *R, uint64_t ts_ns)
 	frag_expire(R, R->now_ns);
 }
 
+/* A late frame of a closed session: its frame goes out with it, no data. */
+static void
+late_frame(struct reasm *R, struct session *s, int dir, const struct frame *fr, size_t nfr)
+{
+	R->st.late_packets++;
+	for (size_t k = 0; k < nfr; k++)
+		out_packet(R, s, dir, &fr[k]);
+}
+
+/* Is this SYN (or SYN-ACK) s's own: a repeat, or one that reaches the
+ * capture after the other side's SYN-ACK, RST or data that acknowledge
+ * it?  If not, it opens a new incarnation of the 4-tuple. */
+static bool
+own_syn(const struct session *s, int dir, const struct decoded *d)
+{
+	const struct rdir *D = &s->d[dir];
+	int m = match_handshake(s, dir, d);
+
+	if (m >= 0)
+		return m == 1;
+	if (D->have_base)
+		return false;
+	return !D->ack_raw_set || (uint32_t)(D->ack_raw - (d->seq + 1)) < (1u << 30);
+}
+
 static bool
 tcp_segment(struct reasm *R, const struct decoded *d, const struct frame *fr, size_t nfr)
 {
 	size_t bucket;
 	int dir = 0;
-	struct session *s = lookup(R, d, &bucket, &dir);
+	struct session *s = lookup(R, d, &bucket, &dir), *older = NULL;
 	bool syn = d->flags & TH_SYN, ack = d->flags & TH_ACK;
 	uint64_t ts_ns = fr[nfr - 1].ts_ns;
+	size_t plen = d->payload_len;
+	uint32_t missing = d->missing;
 	struct rdir *D;
 
-	if (s != NULL && s->closed) {
-		if (syn && !ack) {
-			session_free(R, s);	/* port reuse after the close */
-			s = NULL;
-		} else {
-			/* A late frame of a closed session: its frame, no data. */
-			R->st.late_packets++;
-			for (size_t k = 0; k < nfr; k++)
-				out_packet(R, s, dir, &fr[k]);
-			return true;
+	if (s != NULL && s->older != NULL)
+		s = pick_incarnation(s, dir, d);
+	if (s != NULL && syn && !own_syn(s, dir, d) &&
+	    (s->closed || s->closing || s->d[0].fin_seen || s->d[1].fin_seen || s->d[dir].syn_seen)) {
+		/*
+		 * A new SYN (or, when the client's SYN reaches the capture
+		 * late, the SYN-ACK that answers it) on a closing or closed
+		 * 4-tuple, or with a new ISN: a new incarnation.  The old one
+		 * keeps the frames of its own sequence space that are still on
+		 * their way; at most two live side by side.
+		 */
+		if (s->older != NULL) {
+			if (!s->older->closed)
+				session_close(R, s->older, CLOSE_FIN);
+			session_free(R, s->older);
 		}
-	}
-
-	/* Port reuse: a new SYN on a closing or closed 4-tuple. */
-	if (s != NULL && syn && !ack && (s->d[0].fin_seen || s->d[1].fin_seen ||
-	    (s->d[dir].syn_seen && s->d[dir].base != d->seq + 1))) {
-		/* A new SYN on a closing 4-tuple (or with a new ISN: the
-		 * client started over) ends the old session. */
-		session_close(R, s, s->d[0].fin_seen || s->d[1].fin_seen ? CLOSE_FIN : CLOSE_RST);
-		session_free(R, s);
+		if (!s->closed) {
+			enter_closing(R, s, s->d[0].fin_seen || s->d[1].fin_seen ? CLOSE_FIN : CLOSE_RST);
+			session_settle(R, s);
+		}
+		older = s;	/* linked below, a tombstone too: late frames find it */
 		s = NULL;
+	} else if (s != NULL && s->closed) {
+		late_frame(R, s, dir, fr, nfr);
+		return true;
 	}
 	if (s == NULL) {
 		bool src_client, guessed = false;
@@ -546,39 +962,63 @@ tcp_segment(struct reasm *R, const struct decoded *d, const struct frame *fr, si
 			return false;
 		}
 		if (syn)
-			src_client = !ack;
+			src_client = !ack;	/* roles from the flags, whichever came first */
 		else {
 			guessed = true;
 			src_client = d->sport > d->dport;
 		}
 		s = session_new(R, d, bucket, src_client, guessed);
-		dir = src_client ? DIR_REQUESTS : DIR_RESPONSES;
+		/* io.mapping.role may have turned the roles round. */
+		dir = same_ep(d->family, s->cip, s->cport, d->src, d->sport) ? DIR_REQUESTS : DIR_RESPONSES;
+		if (older != NULL) {
+			s->older = older;
+			older->newer = s;
+		}
 	}
 	D = &s->d[dir];
-	s->last_ns = ts_ns;
+	if (ts_ns > s->last_ns)
+		s->last_ns = ts_ns;
 	lru_unlink(R, s);
 	lru_append(R, s);
 	D->c.packets++;
 	for (size_t k = 0; k < nfr; k++)
 		out_packet(R, s, dir, &fr[k]);
 
+	if (syn && ack && !s->d[!dir].synack_set) {
+		s->d[!dir].synack_set = true;
+		s->d[!dir].synack_ack = d->ack;
+	}
 	if (syn) {
 		if (!D->have_base) {
 			D->have_base = true;
 			D->base = d->seq + 1;
+			base_known(R, s, dir);
 		}
 		D->syn_seen = true;
 	} else if (!D->have_base) {
 		D->have_base = true;
 		D->base = d->seq;	/* picked up mid-stream */
+		base_known(R, s, dir);
 	}
-	if (d->flags & TH_RST) {
-		s->rst = true;
-		session_close(R, s, CLOSE_RST);
-		return true;
+	if (d->flags & TH_RST)
+		plen = 0, missing = 0;	/* an RST's text is no stream data */
+	else if (s->closing && s->rst) {
+		/* After an RST only bytes up to what was seen or acknowledged
+		 * are part of the stream; later ones were refused. */
+		uint64_t lim = closing_limit(D);
+		uint64_t off = seq_off(D, syn ? d->seq + 1 : d->seq, D->next);
+		if (off >= lim)
+			plen = 0, missing = 0;
+		else if (off + plen + missing > lim) {
+			uint64_t keep = lim - off;
+			if (keep < plen)
+				plen = (size_t)keep, missing = 0;
+			else
+				missing = (uint32_t)(keep - plen);
+		}
 	}
-	if (d->payload_len > 0 || d->missing > 0) {
-		data(R, s, dir, syn ? d->seq + 1 : d->seq, d->payload, d->payload_len, d->missing);
+	if (plen > 0 || missing > 0) {
+		data(R, s, dir, syn ? d->seq + 1 : d->seq, d->payload, plen, missing);
 		if (D->unacked_since == 0 && D->c.stream_bytes > D->acked)
 			D->unacked_since = ts_ns;
 	}
@@ -590,15 +1030,24 @@ tcp_segment(struct reasm *R, const struct decoded *d, const struct frame *fr, si
 			D->fin_off = foff;
 			if (foff > D->c.stream_bytes)
 				D->c.stream_bytes = foff;
+			/* An ACK of the FIN that came before it covers no byte. */
+			D->cover_off = MIN(D->cover_off, foff);
+			D->cover2_off = MIN(D->cover2_off, foff);
+			D->acked = MIN(D->acked, foff);
+			cover_update(D);
 		}
 	}
 	if (ack)
-		ack_covers(R, s, dir, d->ack);
+		ack_covers(R, s, dir, d->ack, ts_ns);
 	stall_check(R, s);
 	fin_check(R, s, dir);
 	fin_check(R, s, !dir);
-	if (s->d[0].closed && s->d[1].closed)
-		session_close(R, s, CLOSE_FIN);
+	if (d->flags & TH_RST) {
+		s->rst = true;
+		enter_closing(R, s, CLOSE_RST);
+	} else if (s->d[0].fin_seen && s->d[1].fin_seen)
+		enter_closing(R, s, CLOSE_FIN);
+	session_settle(R, s);
 	return true;
 }
 

@@ -25,10 +25,10 @@ load helper
 	run "$B/stethoscope-dump" trunc.sth
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"truncated chunk record at end of input"* ]]
-	{ printf 'STHR\002\000\002\001\020\000\000\000\000\000\000\000'; } > v2.sth
-	run "$B/stethoscope-dump" v2.sth
+	{ printf 'STHR\077\000\002\001\020\000\000\000\000\000\000\000'; } > v63.sth
+	run "$B/stethoscope-dump" v63.sth
 	[ "$status" -eq 1 ]
-	[[ "$output" == *"record stream version 2, this build reads version 1"* ]]
+	[[ "$output" == *"record stream version 63, this build reads version 2"* ]]
 	run "$B/stethoscope-dump" --wants bogus x
 	[ "$status" -eq 2 ]
 	[[ "$output" == *'unknown record type "bogus"'* ]]

@@ -1,9 +1,15 @@
 #!/usr/bin/env python3
-"""check.py EXPECT.json OUTDIR — compares reasmd -o OUTDIR with the ground
-truth pcapgen.py wrote: every session's bytes per direction, close reason,
-gap bytes and role_guessed, and the accounting equation of DESIGN.md
-section 4 (stream bytes = delivered + gap, nothing in flight once closed)
-on every line of sessions.jsonl.  Prints what differs; exit 1 if anything."""
+"""check.py EXPECT.json OUTDIR [PLAIN_OUTDIR] — compares reasmd -o OUTDIR
+with the ground truth pcapgen.py wrote: every session's bytes per
+direction, close reason, gap bytes and role_guessed, and the accounting
+equation of DESIGN.md section 4 (stream bytes = delivered + gap, nothing
+in flight once closed) on every line of sessions.jsonl.
+
+With PLAIN_OUTDIR (the same case in its plain capture order), OUTDIR is a
+re-timed variant: its counters must tell the same story: the same
+retransmitted_bytes per session and direction (only copies of delivered
+bytes count), no late_after_gap_bytes (no gap was committed early).
+Prints what differs; exit 1 if anything."""
 import json
 import os
 import sys
@@ -17,6 +23,17 @@ def main():
     exp = json.load(open(sys.argv[1]))
     out = sys.argv[2]
     lines = [json.loads(l) for l in open(os.path.join(out, "sessions.jsonl"))]
+    plain = None
+    if len(sys.argv) > 3:
+        # The plain order's lines, matched to the expected sessions the same way.
+        pl = [json.loads(l) for l in open(os.path.join(sys.argv[3], "sessions.jsonl"))]
+        plain, taken = [], set()
+        for e in exp["sessions"]:
+            j = next((j for j, s in enumerate(pl) if j not in taken and
+                      ep(s["flow"]["client_ip"], s["flow"]["client_port"]) == e["client"] and
+                      ep(s["flow"]["server_ip"], s["flow"]["server_port"]) == e["server"]), None)
+            taken.add(j)
+            plain.append(pl[j] if j is not None else None)
     bad = []
     for s in lines:
         for d in ("requests", "responses"):
@@ -60,6 +77,15 @@ def main():
         if s["flow"]["role_guessed"] != e["role_guessed"]:
             bad.append("session %d: role_guessed %s, expected %s" %
                        (i, s["flow"]["role_guessed"], e["role_guessed"]))
+        if plain is not None:
+            p = plain[i]
+            for d in ("requests", "responses"):
+                if p is not None and s[d]["retransmitted_bytes"] != p[d]["retransmitted_bytes"]:
+                    bad.append("session %d %s: retransmitted_bytes %d, %d in the plain order" %
+                               (i, d, s[d]["retransmitted_bytes"], p[d]["retransmitted_bytes"]))
+                if s[d]["late_after_gap_bytes"] != 0:
+                    bad.append("session %d %s: late_after_gap_bytes %d" %
+                               (i, d, s[d]["late_after_gap_bytes"]))
     extra = [lines[j]["session_id"] for j in range(len(lines)) if j not in used]
     if extra:
         bad.append("unexpected sessions: %s" % extra)

@@ -7,6 +7,13 @@ the exact bytes each side sent (ground truth).
     pcapgen.py --paced F SECONDS BYTES [LEAD]   one session lasting SECONDS of capture
                                  time (for paced replays), truth in F.requests/.responses
 
+Every case is also written in other capture orders, against the same
+truth: NAME.late-client-0.5ms.pcap and NAME.late-client-5.5ms.pcap have every
+frame the clients sent that much later, re-sorted by timestamp (order within
+each direction kept), so the servers' ACKs reach the capture before the data
+they acknowledge (two taps, a SPAN port, one side timestamped late); the
+same for the servers (late-server-*).
+
 NAME.expect.json lists the sessions in the order they close:
   {"sessions": [{"client": "ip:port", "server": "ip:port",
                  "requests": HEX, "responses": HEX, "reason": "fin",
@@ -33,20 +40,46 @@ def csum(b):
 
 
 class Pcap:
+    """A capture file; frames are kept (with the side that sent them) and
+    written at close, so that the same capture can also be written in
+    other capture orders (variant)."""
+
     def __init__(self, path, dlt=DLT_EN10MB, snaplen=262144):
-        self.f = open(path, "wb")
+        self.path = path
         self.dlt = dlt
         self.snaplen = snaplen
-        self.f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, snaplen, dlt))
+        self.frames = []
 
-    def frame(self, ts, data, origlen=None):
-        cap = data[: self.snaplen]
-        self.f.write(struct.pack("<IIII", int(ts), int(round((ts % 1) * 1e6)) % 1000000,
-                                 len(cap), origlen if origlen is not None else len(data)))
-        self.f.write(cap)
+    def frame(self, ts, data, origlen=None, side=None):
+        self.frames.append((ts, data, origlen, side))
 
-    def close(self):
-        self.f.close()
+    def write(self, path, frames):
+        with open(path, "wb") as f:
+            f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, self.snaplen, self.dlt))
+            for ts, data, origlen, _ in frames:
+                cap = data[: self.snaplen]
+                us = int(round(ts * 1e6))
+                f.write(struct.pack("<IIII", us // 1000000, us % 1000000, len(cap),
+                                    origlen if origlen is not None else len(data)))
+                f.write(cap)
+
+    def variant(self, side, delay):
+        """The frames with those of `side` ("client"/"server") `delay`
+        seconds later, in timestamp order (stable: each side keeps its own)."""
+        moved = [(ts + delay if sd == side else ts, data, ol, sd) for ts, data, ol, sd in self.frames]
+        return sorted(moved, key=lambda f: f[0])
+
+    def close(self, variants=False):
+        self.write(self.path, self.frames)
+        if variants:
+            base = self.path[:-len(".pcap")]
+            for side, delay in VARIANTS:
+                self.write("%s.late-%s-%gms.pcap" % (base, side, delay * 1000),
+                           self.variant(side, delay))
+
+
+# The capture orders every generated case is also written in.
+VARIANTS = [(side, d) for side in ("client", "server") for d in (0.0005, 0.0055)]
 
 
 def ip_bytes(a):
@@ -113,7 +146,7 @@ class Conn:
             fr = ipb
         if frame_hook:
             fr = frame_hook(fr)
-        self.pc.frame(self.tick() if ts is None else ts, fr)
+        self.pc.frame(self.tick() if ts is None else ts, fr, side="client" if from_client else "server")
         return fr
 
     def handshake(self, opts=b""):
@@ -315,6 +348,7 @@ def case_rst(pc):
     c.send(True, b"abort me")
     c.send(False, b"partial")
     c.raw(False, c.sseq, c.cseq, RST | ACK)
+    c.t += 0.05                                 # well after the RST, in every capture order
     c.send(True, b"after reset", record=False)  # belongs to no session
     return [c.truth(reason="rst")]
 
@@ -401,7 +435,7 @@ def special_cases(out):
     c.send(True, rnd(3000, 9))
     c.send(False, rnd(2000, 10))
     c.close()
-    pc.close()
+    pc.close(variants=True)
     json.dump({"sessions": [c.truth()]}, open(os.path.join(out, "ipv6_vlan.expect.json"), "w"))
 
     pc = Pcap(os.path.join(out, "linux_sll.pcap"), dlt=DLT_LINUX_SLL)
@@ -410,7 +444,7 @@ def special_cases(out):
     c.send(True, b"cooked")
     c.send(False, b"capture")
     c.close()
-    pc.close()
+    pc.close(variants=True)
     json.dump({"sessions": [c.truth()]}, open(os.path.join(out, "linux_sll.expect.json"), "w"))
 
     # Snaplen: frames cut at 100 bytes; the missing bytes are gaps.
@@ -420,7 +454,7 @@ def special_cases(out):
     data = rnd(3000, 11)
     c.send(False, data, mss=1000)
     c.close()
-    pc.close()
+    pc.close(variants=True)
     keep = 100 - 14 - 20 - 20
     got = data[0:keep] + data[1000:1000 + keep] + data[2000:2000 + keep]
     json.dump({"sessions": [c.truth(gaps=(0, 3000 - 3 * keep), resp=got)]},
@@ -435,7 +469,7 @@ def special_cases(out):
     for s in segs[1:]:
         c.seg(True, *s)     # segment 0 never arrives and nothing ACKs it
     c.close()
-    pc.close()
+    pc.close(variants=True)
     json.dump({"sessions": [c.truth(gaps=(1000, 0), req=data[1000:])],
                "config": "{reasm:{ooo_bytes_per_dir:8192}}"},
               open(os.path.join(out, "ooo_limit.expect.json"), "w"))
@@ -451,10 +485,11 @@ def special_cases(out):
     pieces = [(0, 1200), (1200, 2400), (2400, len(l4))]
     for idx in (0, 2, 1):
         a, b = pieces[idx]
-        pc.frame(c.tick(), ether(ip_pkt(C[0], S[0], l4[a:b], ident=77, frag_off=a, mf=b < len(l4))))
+        pc.frame(c.tick(), ether(ip_pkt(C[0], S[0], l4[a:b], ident=77, frag_off=a, mf=b < len(l4))),
+                 side="client")
     c.send(False, b"got it")
     c.close()
-    pc.close()
+    pc.close(variants=True)
     json.dump({"sessions": [c.truth()]}, open(os.path.join(out, "ipv4_fragments.expect.json"), "w"))
 
 
@@ -528,7 +563,7 @@ def main():
     for name, fn in CASES.items():
         pc = Pcap(os.path.join(out, name + ".pcap"))
         truth = fn(pc)
-        pc.close()
+        pc.close(variants=True)
         json.dump({"sessions": truth}, open(os.path.join(out, name + ".expect.json"), "w"))
     special_cases(out)
 

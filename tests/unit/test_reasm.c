@@ -269,12 +269,14 @@ reasm_sequence_wraparound(void)
 	T_EQ_U(r.gap[0][0], 0);
 }
 
+/* A hole an ACK covers becomes a gap gap_grace_ms of capture time after
+ * that ACK: with 0, at once (before the client's next chunk). */
 static void
-reasm_ack_declares_gap_at_once(void)
+reasm_ack_gap_at_once_with_zero_grace(void)
 {
 	struct result r;
 
-	start("{}");
+	start("{reasm:{gap_grace_ms:0}}");
 	handshake(CISN, SISN);
 	pkt(0, SISN + 1, CISN + 1, TH_ACK, "aaaaa", 5);
 	pkt(0, SISN + 11, CISN + 1, TH_ACK, "ccccc", 5);	/* bbbbb never captured */
@@ -283,10 +285,140 @@ reasm_ack_declares_gap_at_once(void)
 	finish(&r);
 	T_EQ_U(r.gap[0][1], 5);
 	T_EQ_U(r.len[0][1], 10);
-	/* The gap came right after the first chunk: at the ACK, before the
-	 * client's next chunk, not at the close. */
 	T_EQ_U(r.order_gap_before_chunk, 2);
 	T_EQ_U(r.c[0][1].stream_bytes, 15);
+}
+
+/* The default grace: the same gap, same offset and length, once 1000 ms of
+ * capture time have passed since the ACK (ticks move the clock). */
+static void
+reasm_ack_gap_after_grace(void)
+{
+	struct result r;
+
+	start("{}");
+	handshake(CISN, SISN);
+	pkt(0, SISN + 1, CISN + 1, TH_ACK, "aaaaa", 5);
+	pkt(0, SISN + 11, CISN + 1, TH_ACK, "ccccc", 5);
+	pkt(1, CISN + 1, SISN + 16, TH_ACK, NULL, 0);
+	reasm_tick(&R, now + 900 * 1000000ULL);
+	T_EQ_U(R.st.gaps, 0);				/* still within the grace */
+	now += 1100 * 1000000ULL;
+	reasm_tick(&R, now);
+	T_EQ_U(R.st.gaps, 1);
+	pkt(0, SISN + 6, CISN + 1, TH_ACK, "bbbbb", 5);	/* too late: not delivered */
+	pkt(1, CISN + 1, SISN + 16, TH_ACK | TH_PUSH, "next", 4);
+	finish(&r);
+	T_EQ_U(r.gap[0][1], 5);
+	T_EQ_U(r.len[0][1], 10);
+	T_EQ_U(r.order_gap_before_chunk, 2);
+	T_EQ_U(r.c[0][1].late_after_gap, 5);
+	T_EQ_U(r.c[0][1].retrans_bytes, 0);
+	T_EQ_U(r.c[0][1].stream_bytes, 15);
+}
+
+/* The capture shows the ACK before the data it acknowledges: the data is
+ * delivered, in order, once, and counted late (not retransmitted). */
+static void
+reasm_ack_before_data_delivered(void)
+{
+	struct result r;
+
+	start("{}");
+	handshake(CISN, SISN);
+	pkt(1, CISN + 1, SISN + 1, TH_ACK | TH_PUSH, "GET", 3);
+	pkt(1, CISN + 4, SISN + 16, TH_ACK, NULL, 0);	/* acks all 15 bytes */
+	pkt(0, SISN + 1, CISN + 4, TH_ACK, "aaaaa", 5);
+	pkt(0, SISN + 11, CISN + 4, TH_ACK, "ccccc", 5);
+	pkt(0, SISN + 6, CISN + 4, TH_ACK, "bbbbb", 5);
+	pkt(0, SISN + 6, CISN + 4, TH_ACK, "bbbbb", 5);	/* a real retransmission */
+	T_EQ_U(R.st.gaps, 0);
+	finish(&r);
+	T_EQ_U(r.len[0][1], 15);
+	T_CHECK(memcmp(r.bytes[0][1], "aaaaabbbbbccccc", 15) == 0);
+	T_EQ_U(r.gap[0][1], 0);
+	T_EQ_U(r.c[0][1].late_bytes, 15);
+	T_EQ_U(r.c[0][1].retrans_bytes, 5);
+	T_EQ_U(r.c[0][1].late_after_gap, 0);
+}
+
+/* No ACK covers a hole: it waits ooo_timeout_ms after the first segment
+ * beyond it was buffered. */
+static void
+reasm_ooo_timeout(void)
+{
+	struct result r;
+
+	start("{reasm:{ooo_timeout_ms:3000}}");
+	handshake(CISN, SISN);
+	pkt(1, CISN + 6, SISN + 1, TH_ACK, "world", 5);	/* "hello" missing, nobody acks */
+	now += 2000 * 1000000ULL;
+	reasm_tick(&R, now);
+	T_EQ_U(R.st.gaps, 0);
+	pkt(1, CISN + 1, SISN + 1, TH_ACK, "hello", 5);	/* a retransmission after a long RTO */
+	pkt(1, CISN + 16, SISN + 1, TH_ACK, "again", 5);	/* a new hole */
+	now += 3100 * 1000000ULL;
+	reasm_tick(&R, now);
+	T_EQ_U(R.st.gaps, 1);
+	finish(&r);
+	T_EQ_U(r.len[0][0], 15);
+	T_CHECK(memcmp(r.bytes[0][0], "helloworldagain", 15) == 0);
+	T_EQ_U(r.gap[0][0], 5);
+}
+
+/* A SYN-ACK before its SYN, a FIN before its side's last data, the other
+ * side's data after an RST: roles from the flags, every byte delivered. */
+static void
+reasm_capture_orderings(void)
+{
+	struct result r;
+
+	start("{}");
+	pkt(0, SISN, CISN + 1, TH_SYN | TH_ACK, NULL, 0);	/* SYN-ACK first */
+	pkt(1, CISN, 0, TH_SYN, NULL, 0);
+	pkt(1, CISN + 1, SISN + 1, TH_ACK, NULL, 0);
+	pkt(0, SISN + 1, CISN + 11, TH_ACK | TH_PUSH, "reply", 5);	/* acks 10 unseen bytes */
+	pkt(0, SISN + 6, CISN + 11, TH_RST | TH_ACK, NULL, 0);
+	pkt(1, CISN + 1, SISN + 1, TH_ACK | TH_PUSH, "0123456789", 10);	/* sent before the RST */
+	pkt(1, CISN + 11, SISN + 1, TH_ACK | TH_PUSH, "refused", 7);	/* after it: not stream */
+	finish(&r);
+	T_EQ_U(r.nsess, 1);
+	T_EQ_U(r.guessed[0], 0);
+	T_EQ_U(r.cport[0], 40000);
+	T_EQ_U(r.len[0][0], 10);
+	T_EQ_U(r.len[0][1], 5);
+	T_EQ_U(r.gap[0][0], 0);
+	T_EQ_U(r.reason[0], CLOSE_RST);
+
+	start("{}");
+	handshake(CISN, SISN);
+	pkt(1, CISN + 1, SISN + 1, TH_ACK | TH_PUSH, "abc", 3);
+	pkt(1, CISN + 7, SISN + 1, TH_FIN | TH_ACK, NULL, 0);	/* FIN before "def" */
+	pkt(0, SISN + 1, CISN + 8, TH_FIN | TH_ACK, NULL, 0);
+	T_EQ_U(R.st.close_reason[CLOSE_FIN], 0);		/* closing: waits for "def" */
+	pkt(1, CISN + 4, SISN + 2, TH_ACK | TH_PUSH, "def", 3);
+	T_EQ_U(R.st.close_reason[CLOSE_FIN], 1);
+	finish(&r);
+	T_EQ_U(r.len[0][0], 6);
+	T_EQ_U(r.gap[0][0], 0);
+	T_EQ_U(r.reason[0], CLOSE_FIN);
+}
+
+/* A short capture that ends inside the closing grace still says fin. */
+static void
+reasm_closing_keeps_reason_at_eof(void)
+{
+	struct result r;
+
+	start("{}");
+	handshake(CISN, SISN);
+	pkt(0, SISN + 1, CISN + 1, TH_ACK | TH_PUSH, "ab", 2);
+	pkt(1, CISN + 1, SISN + 6, TH_FIN | TH_ACK, NULL, 0);	/* acks 3 unseen bytes */
+	pkt(0, SISN + 6, CISN + 2, TH_FIN | TH_ACK, NULL, 0);
+	finish(&r);
+	T_EQ_U(r.reason[0], CLOSE_FIN);
+	T_EQ_U(r.gap[0][1], 3);
+	T_EQ_U(r.c[0][1].stream_bytes, 5);
 }
 
 static void
@@ -409,7 +541,12 @@ main(void)
 	T_RUN(reasm_conflicting_overlap_first_wins);
 	T_RUN(reasm_ack_stall_noted_once);
 	T_RUN(reasm_sequence_wraparound);
-	T_RUN(reasm_ack_declares_gap_at_once);
+	T_RUN(reasm_ack_gap_at_once_with_zero_grace);
+	T_RUN(reasm_ack_gap_after_grace);
+	T_RUN(reasm_ack_before_data_delivered);
+	T_RUN(reasm_ooo_timeout);
+	T_RUN(reasm_capture_orderings);
+	T_RUN(reasm_closing_keeps_reason_at_eof);
 	T_RUN(reasm_syn_data_rst_and_port_reuse);
 	T_RUN(reasm_midstream_guesses_client);
 	T_RUN(reasm_idle_timeout_on_capture_time);
