@@ -146,16 +146,20 @@ out_tick(struct reasm *R)
 {
 	if (R->out.events)
 		fflush(R->out.events);
-	if (R->out.w)
-		recw_flush(R->out.w);
-	if (R->sinks) {
+	if (R->out.w || R->sinks) {
 		/* The watermark: no frame older than this will follow (a
-		 * datagram still being reassembled holds it back). */
+		 * datagram still being reassembled holds it back).  A stream
+		 * (-w) carries it too, for a sink that reads it (sinkd -r). */
 		uint64_t fo = R->frags ? frag_oldest_ns(R->frags) : UINT64_MAX;
 		struct rec_tick t = { fo <= R->now_ns ? (fo ? fo - 1 : 0) : R->now_ns };
+		if (R->out.w) {
+			recw_put(R->out.w, REC_TICK, &t, sizeof(t), NULL, 0);
+			recw_flush(R->out.w);
+		}
 		if (sinks_want(R, REC_TICK))
 			sinks_put(R, REC_TICK, &t, sizeof(t), NULL, 0, NULL, 0, 0);
-		sinks_flush(R);
+		if (R->sinks)
+			sinks_flush(R);
 	}
 }
 

@@ -129,13 +129,14 @@ struct pstate {
 	struct job **heap;
 	size_t nheap;
 	uint64_t *wm;			/* per input: watermark */
+	uint64_t roll_last_ts;		/* newest frame released to the file */
 	bool *wm_live;
 	/* closing sessions, by close time */
 	struct ssn **closing;
 	size_t nclosing, capclosing;
 	/* totals */
 	uint64_t packets, queue_full, write_errors, not_in_session, shutdown_dropped,
-	    files, forced_order;
+	    files, forced_order, out_of_order;
 	_Atomic uint64_t w_written, w_errors, w_abandoned;
 };
 
@@ -734,6 +735,8 @@ roll_release_one(struct pstate *S, struct job *j)
 	if (S->roll == NULL)
 		roll_new(S, j->ts_ns);
 	j->pf = S->roll;
+	if (j->ts_ns > S->roll_last_ts)
+		S->roll_last_ts = j->ts_ns;
 	if (q_full(S)) {
 		S->queue_full++;
 		free(j);
@@ -1019,10 +1022,18 @@ po_packet(struct sinkd *D, unsigned input, const struct rec_packet *p)
 	j->caplen = p->caplen;
 	j->origlen = p->origlen;
 	memcpy(j->data, p + 1, p->caplen);
+	(void)input;
+	if (p->ts_ns < S->roll_last_ts) {
+		/* Older than frames already written (timestamps that went
+		 * backwards: a merged capture, two taps): written at once,
+		 * out of order, and counted; never held or dropped. */
+		S->out_of_order++;
+		roll_release_one(S, j);
+		return;
+	}
 	/* Released by the shards' ticks: a tick promises that no older
 	 * frame follows from that shard (fragments of a datagram still
 	 * being reassembled included). */
-	(void)input;
 	heap_push(S, j);
 }
 
@@ -1107,6 +1118,9 @@ po_summary(struct sinkd *D, FILE *f)
 	if (S->per_session)
 		fprintf(f, "sinkd pcap: %" PRIu64 " frames belong to no session (per-session files hold "
 		    "sessions' frames only)\n", S->not_in_session);
+	else
+		fprintf(f, "sinkd pcap: pcap_out_of_order %" PRIu64 " frames (older than frames already "
+		    "written: written at once)\n", S->out_of_order);
 }
 
 static void

@@ -118,6 +118,27 @@ field() {
 	[[ "$output" == *"nanosecond pcap"* ]]
 }
 
+@test "pcap rolling file: timestamps that go backwards (a merged capture) are written at once and counted" {
+	require_cmd editcap
+	python3 -c "
+import sys; sys.path.insert(0, '$TOP/tests/gen')
+import pcapgen as g
+orig = g.Pcap.close
+def close(self, variants=False):
+    # every tenth frame stamped 300 ms early (more than a tick), the file order kept
+    self.frames = [(ts - 0.3 if i % 10 == 9 else ts, d, o, sd) for i, (ts, d, o, sd) in enumerate(self.frames)]
+    orig(self)
+g.Pcap.close = close
+g.paced('back.pcap', 3.0, 150000)
+"
+	"$B/reasmd" -r back.pcap -o o -w back.sth 2>/dev/null
+	cmp o/1.requests back.pcap.requests
+	cmp o/1.responses back.pcap.responses
+	"$B/sinkd" pcap -r back.sth --dir out 2>err
+	$CHECK frames back.pcap out/*
+	grep -Eq 'pcap_out_of_order [1-9][0-9]* frames' err
+}
+
 @test "pcap rolling file rotates at rotate_bytes and keeps every frame" {
 	require_cmd editcap
 	f="$TOP/tests/corpus/heplify-FAX-Call-t38-CA-TDM-SIP-FB-1.pcap"
