@@ -24,24 +24,31 @@
 
 struct seg;
 
-struct rdir {
-	bool have_base, fin_seen, closed, syn_seen;
-	bool ack_raw_set;		/* an ACK for this side came before its base */
-	bool stall_noted;
-	uint32_t base;			/* sequence number of stream offset 0 */
-	uint32_t ack_raw;		/* that ACK, applied once the base is known */
-	bool synack_set;		/* the other side's SYN-ACK was seen: */
-	uint32_t synack_ack;		/* its ACK, this side's ISN + 1 (+ SYN data) */
-	uint64_t ack_raw_ns;
-	uint64_t next;			/* next stream offset expected */
-	uint64_t fin_off;
-	uint64_t ooo_bytes;
+/* What a direction keeps only once the capture strays from the plain
+ * order (a hole, data beyond it, an ACK before the bytes or the SYN it
+ * acknowledges): allocated then, so that a quiet session stays small. */
+struct rhole {
 	struct seg *ooo;		/* sorted by offset, non-overlapping */
+	uint64_t ooo_bytes;
 	uint64_t ooo_since;		/* capture time the first segment beyond the
 					 * hole at `next` was buffered */
 	/* ACK milestones beyond `next`: the earliest still pending (the hole
 	 * at `next` became covered at cover_ns) and the latest advance. */
 	uint64_t cover_off, cover_ns, cover2_off, cover2_ns;
+	uint64_t ack_raw_ns;
+	uint32_t ack_raw;		/* an ACK for this side before its base... */
+	uint32_t synack_ack;		/* the other side's SYN-ACK: ISN + 1 (+ SYN data) */
+	bool ack_raw_set;		/* ...applied once the base is known */
+	bool synack_set;
+};
+
+struct rdir {
+	bool have_base, fin_seen, closed, syn_seen;
+	bool stall_noted;
+	uint32_t base;			/* sequence number of stream offset 0 */
+	uint64_t next;			/* next stream offset expected */
+	uint64_t fin_off;
+	struct rhole *h;		/* never NULL: a shared empty one until needed */
 	struct wire_dir_counters c;
 	struct gaprec *gapv;		/* the first GAPS_KEPT gaps (sessions.jsonl),
 					 * then the last GAPS_KEPT (late copies) */
@@ -59,7 +66,8 @@ struct session {
 	struct session *hnext;		/* hash chain, newest incarnation first */
 	struct session *lprev, *lnext;	/* activity list, oldest first */
 	struct session *pprev, *pnext;	/* pending list: sessions with a deadline */
-	struct session *older, *newer;	/* incarnations of the same 4-tuple (port reuse) */
+	struct session *older;		/* the previous incarnation of this 4-tuple
+					 * (port reuse), while it lasts */
 	uint8_t family;
 	uint8_t cip[16], sip[16];	/* client, server */
 	uint16_t cport, sport;

@@ -60,6 +60,18 @@ struct seg {
 
 static void session_close(struct reasm *R, struct session *s, unsigned reason);
 
+/* Every direction's `h` points here until it needs state of its own:
+ * read freely, never written (rh() makes a direction's own). */
+static struct rhole nohole;
+
+static struct rhole *
+rh(struct rdir *D)
+{
+	if (D->h == &nohole)
+		D->h = xcalloc(1, sizeof(*D->h));
+	return D->h;
+}
+
 static uint64_t
 flow_hash(uint8_t fam, const uint8_t *a, uint16_t pa, const uint8_t *b, uint16_t pb)
 {
@@ -148,8 +160,8 @@ match_syn(const struct session *s, int dir, uint32_t seq)
 
 	if (D->syn_seen)
 		return D->base == seq + 1;
-	if (D->synack_set)
-		return (uint32_t)(D->synack_ack - (seq + 1)) < 65536u;
+	if (D->h->synack_set)
+		return (uint32_t)(D->h->synack_ack - (seq + 1)) < 65536u;
 	return -1;
 }
 
@@ -262,6 +274,7 @@ session_new(struct reasm *R, const struct decoded *d, size_t bucket, bool src_is
 	s->id = sid_make(R->gen, R->shard, ++R->next_ctr);
 	s->family = d->family;
 	s->deadline = NO_DEADLINE;
+	s->d[0].h = s->d[1].h = &nohole;
 	if (src_is_client) {
 		memcpy(s->cip, d->src, n);
 		memcpy(s->sip, d->dst, n);
@@ -386,13 +399,13 @@ declare_gap(struct reasm *R, struct session *s, int dir, uint64_t off, uint64_t 
 static void
 cover_update(struct rdir *D)
 {
-	if (D->cover_off > D->next)
+	if (D->h == &nohole || D->h->cover_off > D->next)
 		return;
-	if (D->cover2_off > D->next) {
-		D->cover_off = D->cover2_off;
-		D->cover_ns = D->cover2_ns;
+	if (D->h->cover2_off > D->next) {
+		D->h->cover_off = D->h->cover2_off;
+		D->h->cover_ns = D->h->cover2_ns;
 	} else
-		D->cover_off = D->cover2_off = 0;
+		D->h->cover_off = D->h->cover2_off = 0;
 }
 
 /* Delivers buffered segments that now start at `next`. */
@@ -402,25 +415,25 @@ drain(struct reasm *R, struct session *s, int dir)
 	struct rdir *D = &s->d[dir];
 	bool took = false;
 
-	while (D->ooo && D->ooo->off <= D->next) {
-		struct seg *g = D->ooo;
+	while (D->h->ooo && D->h->ooo->off <= D->next) {
+		struct seg *g = D->h->ooo;
 		uint64_t end = g->off + g->len;
 		if (end > D->next) {
 			uint64_t skip = D->next - g->off;
 			deliver(R, s, dir, D->next, g->data + skip, (size_t)(g->len - skip));
 			D->next = end;
 		}
-		D->ooo = g->next;
-		D->ooo_bytes -= g->len;
+		D->h->ooo = g->next;
+		D->h->ooo_bytes -= g->len;
 		R->mem_used -= g->len;
 		free(g);
 		took = true;
 	}
-	if (took && D->ooo) {
+	if (took && D->h->ooo) {
 		/* A new hole: its clock starts with the first segment beyond it. */
-		D->ooo_since = UINT64_MAX;
-		for (struct seg *g = D->ooo; g; g = g->next)
-			D->ooo_since = MIN(D->ooo_since, g->ts_ns);
+		D->h->ooo_since = UINT64_MAX;
+		for (struct seg *g = D->h->ooo; g; g = g->next)
+			D->h->ooo_since = MIN(D->h->ooo_since, g->ts_ns);
 	}
 	cover_update(D);
 }
@@ -432,7 +445,7 @@ static uint64_t
 commit_hole(struct reasm *R, struct session *s, int dir, uint64_t upto)
 {
 	struct rdir *D = &s->d[dir];
-	uint64_t to = D->ooo ? MIN(D->ooo->off, upto) : upto, n = 0;
+	uint64_t to = D->h->ooo ? MIN(D->h->ooo->off, upto) : upto, n = 0;
 
 	if (to > D->next) {
 		n = to - D->next;
@@ -462,8 +475,8 @@ memcap_room(struct reasm *R, struct session *self, uint64_t need)
 	for (struct session *p = R->pend_head; p && R->mem_used + need > R->memcap; ) {
 		struct session *nx = p->pnext;
 		for (int k = 0; k < 2 && p != self; k++)
-			while (p->d[k].ooo && R->mem_used + need > R->memcap)
-				commit_for_limit(R, p, k, p->d[k].ooo->off);
+			while (p->d[k].h->ooo && R->mem_used + need > R->memcap)
+				commit_for_limit(R, p, k, p->d[k].h->ooo->off);
 		p = nx;
 	}
 	return R->mem_used + need <= R->memcap;
@@ -476,11 +489,11 @@ static void
 buffer_ooo(struct reasm *R, struct session *s, int dir, uint64_t off, const uint8_t *p, size_t n)
 {
 	struct rdir *D = &s->d[dir];
-	struct seg **pp = &D->ooo;
+	struct seg **pp = &rh(D)->ooo;
 	uint64_t end = off + n;
 
-	if (D->ooo == NULL)
-		D->ooo_since = R->now_ns;
+	if (D->h->ooo == NULL)
+		D->h->ooo_since = R->now_ns;
 	while (off < end) {
 		struct seg *g = *pp;
 		if (g != NULL && g->off + g->len <= off) {
@@ -513,7 +526,7 @@ buffer_ooo(struct reasm *R, struct session *s, int dir, uint64_t off, const uint
 		ns->next = g;
 		*pp = ns;
 		pp = &ns->next;
-		D->ooo_bytes += len;
+		D->h->ooo_bytes += len;
 		R->mem_used += len;
 		note_late(R, s, dir, off, len);
 		p += len;
@@ -578,7 +591,7 @@ data(struct reasm *R, struct session *s, int dir, uint32_t seq, const uint8_t *p
 			break;
 		}
 		/* Beyond a hole: buffer, within the limits. */
-		if (D->ooo_bytes + n > R->ooo_limit) {
+		if (D->h->ooo_bytes + n > R->ooo_limit) {
 			commit_for_limit(R, s, dir, off);	/* this direction's oldest hole */
 			continue;
 		}
@@ -610,23 +623,25 @@ ack_covers(struct reasm *R, struct session *s, int dir, uint32_t ack, uint64_t t
 	if (!D->have_base) {
 		/* The other side's SYN or first data is still to come: keep
 		 * the highest ACK and apply it then. */
-		if (!D->ack_raw_set || (int32_t)(ack - D->ack_raw) > 0) {
-			D->ack_raw = ack;
-			D->ack_raw_ns = ts_ns;
-			D->ack_raw_set = true;
+		if (!D->h->ack_raw_set || (int32_t)(ack - D->h->ack_raw) > 0) {
+			rh(D);
+			D->h->ack_raw = ack;
+			D->h->ack_raw_ns = ts_ns;
+			D->h->ack_raw_set = true;
 		}
 		return;
 	}
 	aoff = seq_off(D, ack, D->next);
 	if (D->fin_seen && aoff > D->fin_off)
 		aoff = D->fin_off;	/* the FIN's own sequence number */
-	if (aoff > D->next && aoff - D->next < ACK_SANE && aoff > D->cover2_off) {
-		if (D->cover_off <= D->next) {
-			D->cover_off = aoff;
-			D->cover_ns = ts_ns;
+	if (aoff > D->next && aoff - D->next < ACK_SANE && aoff > D->h->cover2_off) {
+		rh(D);
+		if (D->h->cover_off <= D->next) {
+			D->h->cover_off = aoff;
+			D->h->cover_ns = ts_ns;
 		}
-		D->cover2_off = aoff;
-		D->cover2_ns = ts_ns;
+		D->h->cover2_off = aoff;
+		D->h->cover2_ns = ts_ns;
 	}
 	/* Ack-stall bookkeeping: progress restarts the clock. */
 	if (aoff > D->acked && aoff - D->acked < ACK_SANE) {
@@ -642,9 +657,9 @@ base_known(struct reasm *R, struct session *s, int dir)
 {
 	struct rdir *D = &s->d[dir];
 
-	if (D->ack_raw_set) {
-		D->ack_raw_set = false;
-		ack_covers(R, s, !dir, D->ack_raw, D->ack_raw_ns);
+	if (D->h->ack_raw_set) {
+		D->h->ack_raw_set = false;
+		ack_covers(R, s, !dir, D->h->ack_raw, D->h->ack_raw_ns);
 	}
 }
 
@@ -678,9 +693,9 @@ closing_done(const struct session *s)
 {
 	for (int k = 0; k < 2; k++) {
 		const struct rdir *D = &s->d[k];
-		if (D->ooo != NULL || D->next < closing_limit(D))
+		if (D->h->ooo != NULL || D->next < closing_limit(D))
 			return false;
-		if (!D->have_base && D->ack_raw_set)
+		if (!D->have_base && D->h->ack_raw_set)
 			return false;	/* acknowledged bytes of a side not seen yet */
 	}
 	return true;
@@ -691,10 +706,10 @@ dir_deadline(const struct reasm *R, const struct rdir *D)
 {
 	uint64_t dl = NO_DEADLINE;
 
-	if (D->cover_off > D->next)
-		dl = D->cover_ns + R->gap_grace_ns;
-	if (D->ooo)
-		dl = MIN(dl, D->ooo_since + R->ooo_timeout_ns);
+	if (D->h->cover_off > D->next)
+		dl = D->h->cover_ns + R->gap_grace_ns;
+	if (D->h->ooo)
+		dl = MIN(dl, D->h->ooo_since + R->ooo_timeout_ns);
 	return dl;
 }
 
@@ -705,10 +720,10 @@ expire_dir(struct reasm *R, struct session *s, int k)
 	struct rdir *D = &s->d[k];
 
 	for (;;) {
-		if (D->cover_off > D->next && R->now_ns >= D->cover_ns + R->gap_grace_ns)
-			commit_hole(R, s, k, D->cover_off);
-		else if (D->ooo && R->now_ns >= D->ooo_since + R->ooo_timeout_ns)
-			commit_hole(R, s, k, D->ooo->off);
+		if (D->h->cover_off > D->next && R->now_ns >= D->h->cover_ns + R->gap_grace_ns)
+			commit_hole(R, s, k, D->h->cover_off);
+		else if (D->h->ooo && R->now_ns >= D->h->ooo_since + R->ooo_timeout_ns)
+			commit_hole(R, s, k, D->h->ooo->off);
 		else
 			break;
 	}
@@ -758,15 +773,16 @@ static void
 session_state_free(struct reasm *R, struct session *s)
 {
 	for (int k = 0; k < 2; k++) {
-		struct seg *g = s->d[k].ooo;
+		struct seg *g = s->d[k].h->ooo;
 		while (g) {
 			struct seg *n = g->next;
 			R->mem_used -= g->len;
 			free(g);
 			g = n;
 		}
-		s->d[k].ooo = NULL;
-		s->d[k].ooo_bytes = 0;
+		if (s->d[k].h != &nohole)
+			free(s->d[k].h);
+		s->d[k].h = &nohole;
 		free(s->d[k].gapv);
 		s->d[k].gapv = NULL;
 	}
@@ -778,15 +794,15 @@ session_free(struct reasm *R, struct session *s)
 {
 	size_t b = flow_hash(s->family, s->cip, s->cport, s->sip, s->sport) & (R->nbuckets - 1);
 
-	for (struct session **pp = &R->buckets[b]; *pp; pp = &(*pp)->hnext)
+	for (struct session **pp = &R->buckets[b]; *pp; ) {
 		if (*pp == s) {
 			*pp = s->hnext;
-			break;
+			continue;
 		}
-	if (s->older)
-		s->older->newer = NULL;
-	if (s->newer)
-		s->newer->older = NULL;
+		if ((*pp)->older == s)
+			(*pp)->older = NULL;	/* the newer incarnation */
+		pp = &(*pp)->hnext;
+	}
 	/* Tombstones sit on their own list, oldest first. */
 	if (s->lprev)
 		s->lprev->lnext = s->lnext;
@@ -817,8 +833,8 @@ session_close(struct reasm *R, struct session *s, unsigned reason)
 		reason = s->closing_reason;
 	for (int k = 0; k < 2; k++) {
 		struct rdir *D = &s->d[k];
-		while (D->ooo)
-			commit_hole(R, s, k, D->ooo->off);
+		while (D->h->ooo)
+			commit_hole(R, s, k, D->h->ooo->off);
 		if (D->c.stream_bytes > D->next)
 			commit_hole(R, s, k, D->c.stream_bytes);
 	}
@@ -910,7 +926,7 @@ own_syn(const struct session *s, int dir, const struct decoded *d)
 		return m == 1;
 	if (D->have_base)
 		return false;
-	return !D->ack_raw_set || (uint32_t)(D->ack_raw - (d->seq + 1)) < (1u << 30);
+	return !D->h->ack_raw_set || (uint32_t)(D->h->ack_raw - (d->seq + 1)) < (1u << 30);
 }
 
 static bool
@@ -970,10 +986,7 @@ tcp_segment(struct reasm *R, const struct decoded *d, const struct frame *fr, si
 		s = session_new(R, d, bucket, src_client, guessed);
 		/* io.mapping.role may have turned the roles round. */
 		dir = same_ep(d->family, s->cip, s->cport, d->src, d->sport) ? DIR_REQUESTS : DIR_RESPONSES;
-		if (older != NULL) {
-			s->older = older;
-			older->newer = s;
-		}
+		s->older = older;
 	}
 	D = &s->d[dir];
 	if (ts_ns > s->last_ns)
@@ -984,9 +997,9 @@ tcp_segment(struct reasm *R, const struct decoded *d, const struct frame *fr, si
 	for (size_t k = 0; k < nfr; k++)
 		out_packet(R, s, dir, &fr[k]);
 
-	if (syn && ack && !s->d[!dir].synack_set) {
-		s->d[!dir].synack_set = true;
-		s->d[!dir].synack_ack = d->ack;
+	if (syn && ack && !s->d[!dir].h->synack_set && !s->d[!dir].syn_seen) {
+		rh(&s->d[!dir])->synack_set = true;
+		s->d[!dir].h->synack_ack = d->ack;
 	}
 	if (syn) {
 		if (!D->have_base) {
@@ -1031,10 +1044,12 @@ tcp_segment(struct reasm *R, const struct decoded *d, const struct frame *fr, si
 			if (foff > D->c.stream_bytes)
 				D->c.stream_bytes = foff;
 			/* An ACK of the FIN that came before it covers no byte. */
-			D->cover_off = MIN(D->cover_off, foff);
-			D->cover2_off = MIN(D->cover2_off, foff);
+			if (D->h != &nohole) {
+				D->h->cover_off = MIN(D->h->cover_off, foff);
+				D->h->cover2_off = MIN(D->h->cover2_off, foff);
+				cover_update(D);
+			}
 			D->acked = MIN(D->acked, foff);
-			cover_update(D);
 		}
 	}
 	if (ack)

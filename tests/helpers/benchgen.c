@@ -12,6 +12,11 @@
  *   benchgen idle FILE N       N sessions opened (handshake and one byte each
  *                              way) and left open: for the per-session memory
  *
+ * BENCHGEN_LATE_SERVER_US=N: every frame the servers send is stamped N
+ * microseconds later and the capture re-sorted by timestamp (each side
+ * keeps its own order), so the clients' ACKs reach the capture before the
+ * data they acknowledge: the "capture order" of two taps or a SPAN port.
+ *
  * Prints "flows=F frames=N payload_bytes=B" (B: stream bytes, both
  * directions, every byte once).  Checksums are left zero (nothing here
  * verifies them).
@@ -54,6 +59,42 @@ struct flow {
 
 static uint8_t payload[65536];
 
+/* Servers' frames held back (BENCHGEN_LATE_SERVER_US), oldest first. */
+struct late {
+	struct late *next;
+	uint64_t ts_us;
+	uint32_t len;
+	uint8_t b[];
+};
+static struct late *late_head, *late_tail;
+static uint64_t late_us;
+
+static void
+put_frame(uint64_t us, uint8_t *h, const uint8_t *data, uint32_t len)
+{
+	uint32_t sec = (uint32_t)(us / 1000000), usec = (uint32_t)(us % 1000000);
+
+	memcpy(h, &sec, 4);
+	memcpy(h + 4, &usec, 4);
+	fwrite(h, 1, 70, out);
+	if (len)
+		fwrite(data, 1, len, out);
+}
+
+/* Writes the held frames stamped at or before us. */
+static void
+late_flush(uint64_t us)
+{
+	while (late_head && late_head->ts_us <= us) {
+		struct late *l = late_head;
+		late_head = l->next;
+		if (late_head == NULL)
+			late_tail = NULL;
+		put_frame(l->ts_us, l->b, l->b + 70, l->len);
+		free(l);
+	}
+}
+
 static void
 frame(const struct flow *f, int from_client, uint32_t seq, uint32_t ack, uint8_t flags,
     uint32_t len)
@@ -64,9 +105,6 @@ frame(const struct flow *f, int from_client, uint32_t seq, uint32_t ack, uint8_t
 
 	memset(h, 0, sizeof(h));
 	ts_us += 1;
-	uint32_t sec = (uint32_t)(ts_us / 1000000), usec = (uint32_t)(ts_us % 1000000);
-	memcpy(h, &sec, 4);
-	memcpy(h + 4, &usec, 4);
 	memcpy(h + 8, &caplen, 4);
 	memcpy(h + 12, &caplen, 4);
 	e[0] = 2; e[5] = 2; e[6] = 2; e[11] = 1;
@@ -84,10 +122,25 @@ frame(const struct flow *f, int from_client, uint32_t seq, uint32_t ack, uint8_t
 	t[12] = 0x50;
 	t[13] = flags;
 	put16(t + 14, 65535);
-	fwrite(h, 1, sizeof(h), out);
-	if (len)
-		fwrite(payload + (seq & 1023), 1, len, out);
 	frames++;
+	if (late_us && !from_client) {
+		struct late *l = malloc(sizeof(*l) + sizeof(h) + len);
+		if (l == NULL)
+			abort();
+		l->next = NULL;
+		l->ts_us = ts_us + late_us;
+		l->len = len;
+		memcpy(l->b, h, sizeof(h));
+		memcpy(l->b + sizeof(h), payload + (seq & 1023), len);
+		if (late_tail)
+			late_tail->next = l;
+		else
+			late_head = l;
+		late_tail = l;
+		return;
+	}
+	late_flush(ts_us);
+	put_frame(ts_us, h, payload + (seq & 1023), len);
 }
 
 /* Emits the flow's next packet; returns 0 when the flow is done. */
@@ -189,6 +242,8 @@ main(int argc, char **argv)
 		return 0;
 	}
 	bulk = strcmp(argv[1], "bulk") == 0;
+	if (getenv("BENCHGEN_LATE_SERVER_US") != NULL)
+		late_us = strtoull(getenv("BENCHGEN_LATE_SERVER_US"), NULL, 10);
 	out = fopen(argv[2], "wb");
 	if (out == NULL) {
 		perror(argv[2]);
@@ -247,6 +302,7 @@ main(int argc, char **argv)
 				done++;
 		}
 	}
+	late_flush(UINT64_MAX);
 	fclose(out);
 	printf("flows=%u frames=%llu payload_bytes=%llu\n", nflows,
 	    (unsigned long long)frames, (unsigned long long)total_payload);
