@@ -70,6 +70,9 @@ struct capd {
 };
 
 /* source.c */
+/* The kernel capture buffer each interface gets (-B, scapy_bufsize, or the
+ * default for the mode). */
+int64_t capture_buffer_bytes(const struct capd *C);
 int source_open_live(struct capd *C, const char *ifaces, char *err, size_t errlen);
 int source_open_file_fd(struct capd *C, const char *path, char *err, size_t errlen);
 int source_start_file(struct capd *C, char *err, size_t errlen);

@@ -44,7 +44,8 @@ usage(FILE *f)
 	    "      --speed X       pace a replay at X times the original rate (0: as fast as possible)\n"
 	    "  -f FILTER           BPF filter (else the config's bpf-filter template, else \"tcp\")\n"
 	    "  -s SNAPLEN          bytes captured per packet (io.input.capture.snaplen)\n"
-	    "  -B KIB              capture buffer in KiB, as tcpdump -B (scapy_bufsize, in bytes)\n"
+	    "  -B KIB              capture buffer in KiB, as tcpdump -B (scapy_bufsize, in bytes);\n"
+	    "                      default 65536 (64 MiB), 262144 with --immediate\n"
 	    "      --no-promisc    do not put the interface in promiscuous mode\n"
 	    "      --immediate     deliver packets at once (low latency, more wake-ups)\n"
 	    "  -w FILE|-           also write the packets as pcap (like tcpdump -w)\n"
@@ -274,7 +275,8 @@ main(int argc, char **argv)
 		filter = conf_capture_filter(&c);
 		if (source_set_filter(&C, filter, err, sizeof(err)) < 0)
 			fatalx("%s", err);
-		log_info("capturing on %s with filter \"%s\"", c.iface, filter);
+		log_info("capturing on %s with filter \"%s\", capture buffer %lld MiB per interface%s", c.iface, filter,
+		    (long long)(capture_buffer_bytes(&C) >> 20), c.scapy_bufsize > 0 ? "" : " (default)");
 		free(filter);
 		if (immediate)
 			C.speed = 0;

@@ -54,6 +54,27 @@ live_cb(u_char *user, const struct pcap_pkthdr *h, const u_char *data)
 	handle_packet(C, src, h, data);
 }
 
+/*
+ * The kernel capture buffer.  libpcap's default (2 MiB) loses packets in
+ * an ordinary burst: with segmentation offload a veth or loopback frame is
+ * tens of KB, and an 8 MB transfer dropped 100-500 packets in our runs
+ * (tests/bench/bench-capbuf.sh; 8 MiB and more dropped none).  The default
+ * is 64 MiB per interface, 8x that measured need, for a loaded machine.
+ * In immediate mode libpcap uses TPACKET_V2, one fixed slot per packet
+ * whatever its size (up to 64 KiB with offload), so the same bytes hold
+ * far fewer packets: 256 MiB there.  -B / scapy_bufsize override both.
+ */
+#define CAPD_BUFFER_DEFAULT (64LL << 20)
+#define CAPD_BUFFER_IMMEDIATE (256LL << 20)
+
+int64_t
+capture_buffer_bytes(const struct capd *C)
+{
+	if (C->c->scapy_bufsize > 0)
+		return C->c->scapy_bufsize;
+	return C->speed < 0 ? CAPD_BUFFER_IMMEDIATE : CAPD_BUFFER_DEFAULT;
+}
+
 int
 source_open_live(struct capd *C, const char *ifaces, char *err, size_t errlen)
 {
@@ -79,8 +100,7 @@ source_open_live(struct capd *C, const char *ifaces, char *err, size_t errlen)
 		pcap_set_snaplen(p, (int)C->c->snaplen);
 		pcap_set_promisc(p, C->c->promisc ? 1 : 0);
 		pcap_set_timeout(p, 100);
-		if (C->c->scapy_bufsize > 0)
-			pcap_set_buffer_size(p, (int)C->c->scapy_bufsize);
+		pcap_set_buffer_size(p, (int)capture_buffer_bytes(C));
 		pcap_set_tstamp_precision(p, PCAP_TSTAMP_PRECISION_NANO);
 		if (C->speed < 0)	/* --immediate rides on a negative speed */
 			pcap_set_immediate_mode(p, 1);

@@ -77,6 +77,8 @@ struct conf {
 	int64_t max_sessions, ooo_bytes_per_dir, memcap, frag_memcap;
 	int64_t gap_grace_ms, ooo_timeout_ms;
 	double frag_timeout_sec;
+	/* sink */
+	int64_t sink_memcap;		/* startup buffers of one sinkd, together */
 	/* voip */
 	bool voip_enabled, voip_rtp, voip_per_call_pcap;
 	struct conf_intlist sip_ports;

@@ -3,10 +3,15 @@
  * session, one connection to host:requests_port carrying the requests and
  * one to host:responses_port carrying the responses.
  *
- * A target that is down (refused, timed out after timeouts.connect
- * seconds, or gone) is retried every timeouts.retry-every seconds; while
- * it is down its bytes wait in a buffer of max_output_buffer_bytes, and
- * what does not fit is dropped and counted (output_buffer_full).  A target
+ * Until a direction's target is first connected, its bytes wait in the
+ * direction's startup buffer (buffer_bytes / c2s_ / s2c_, startup.c),
+ * exactly as for the listener's first consumer: beyond it the oldest go
+ * (startup_buffer_full) and the target's stream starts after a tcp_gap
+ * event.  A target that is down later (refused, timed out after
+ * timeouts.connect seconds, or gone) is retried every timeouts.retry-every
+ * seconds; while it is down its bytes wait in a buffer of
+ * max_output_buffer_bytes, and what does not fit is dropped and counted
+ * (output_buffer_full).  A target
  * that is up has an output buffer of the same size, with the same rule,
  * so a slow target only ever costs itself.  Bytes written to a connection
  * that then breaks are lost with it: consumer_absent.  After the session
@@ -41,7 +46,8 @@ struct ctarget {
 	int dir;
 	enum cstate st;
 	struct bufferevent *bev;
-	struct evbuffer *pend;		/* held while down */
+	struct sbuf sb;			/* until the first connection */
+	struct evbuffer *pend;		/* held while down, later */
 	struct event *ev_timer;		/* retry, connect timeout */
 	uint64_t enq;			/* queued on this connection */
 	unsigned connects, failures;
@@ -145,6 +151,8 @@ t_ev(struct bufferevent *bev, short what, void *arg)
 
 	if (what & BEV_EVENT_CONNECTED) {
 		size_t n = evbuffer_get_length(t->pend);
+		if (sbuf_live(&t->sb))
+			n += sbuf_take(CS->D, &t->sb, t->pend, "connector");
 		evtimer_del(t->ev_timer);
 		t->st = C_UP;
 		t->connects++;
@@ -251,6 +259,7 @@ target_settle(struct ctarget *t)
 	}
 	sinkd_drop(CS->D, cs->s, t->dir, SD_CONSUMER_ABSENT, evbuffer_get_length(t->pend));
 	evbuffer_drain(t->pend, evbuffer_get_length(t->pend));
+	sbuf_discard(CS->D, &t->sb, SD_CONSUMER_ABSENT);	/* never connected */
 	evtimer_del(t->ev_timer);
 	t->done = true;
 	if (cs->t[0].done && cs->t[1].done) {
@@ -277,6 +286,8 @@ c_open(struct sinkd *D, struct ssn *s)
 		t->cs = cs;
 		t->dir = k;
 		t->pend = evbuffer_new();
+		sbuf_init(D, &t->sb, s, k, (uint64_t)(k == 0 ? D->c->c2s_buffer_bytes :
+		    D->c->s2c_buffer_bytes));
 		t->ev_timer = evtimer_new(D->base, t_timer, t);
 	}
 	target_connect(&cs->t[0]);
@@ -290,6 +301,10 @@ c_chunk(struct sinkd *D, struct ssn *s, int dir, uint64_t off, const uint8_t *p,
 	struct ctarget *t = &cs->t[dir];
 
 	(void)off;
+	if (sbuf_live(&t->sb)) {
+		sbuf_add(D, &t->sb, p, n);	/* not connected yet */
+		return;
+	}
 	if (t->st == C_UP) {
 		if (outlen(t) + n > CS->max_out) {
 			sinkd_drop(D, s, dir, SD_OUTPUT_BUFFER_FULL, n);
@@ -354,7 +369,8 @@ c_close(struct sinkd *D, struct ssn *s)
 		/* Nothing held: done now.  A target that is down and holds
 		 * bytes gets its next retry, its last (t_timer). */
 		if ((t->st == C_UP && outlen(t) == 0) ||
-		    (t->st == C_DOWN && evbuffer_get_length(t->pend) == 0)) {
+		    (t->st == C_DOWN && evbuffer_get_length(t->pend) == 0 &&
+		    (!sbuf_live(&t->sb) || evbuffer_get_length(t->sb.b) == 0))) {
 			target_settle(t);
 			if (last)
 				return;
@@ -378,6 +394,7 @@ c_abandon(struct sinkd *D)
 				target_down(t, SD_SHUTDOWN_TIMEOUT, false);
 			sinkd_drop(D, s, k, SD_SHUTDOWN_TIMEOUT, evbuffer_get_length(t->pend));
 			evbuffer_drain(t->pend, evbuffer_get_length(t->pend));
+			sbuf_discard(D, &t->sb, SD_SHUTDOWN_TIMEOUT);
 			bool last = cs->t[!k].done;
 			target_settle(t);
 			if (last)
@@ -493,6 +510,7 @@ c_free(struct sinkd *D)
 			if (!cs->t[k].done) {
 				event_free(cs->t[k].ev_timer);
 				evbuffer_free(cs->t[k].pend);
+				sbuf_discard(D, &cs->t[k].sb, SD_MAX);
 			}
 		}
 		if (cs->ev_watch)

@@ -464,6 +464,10 @@ sinkd_summary(struct sinkd *D, FILE *f)
 		fprintf(f, " %s=%" PRIu64, sd_reason_names[r], D->drop[r]);
 	fprintf(f, " (bytes); orphan records %" PRIu64 ", table_full %" PRIu64 " sessions\n",
 	    D->orphan_records, D->table_full_sessions);
+	if (D->fam->wants & REC_WANT(REC_CHUNK))
+		fprintf(f, "sinkd %s: startup buffers: %" PRIu64 " bytes of startup_buffer_full were "
+		    "cut to stay under sink.memcap (%" PRId64 " bytes)\n", D->fam->name,
+		    D->sb_memcap_bytes, D->c->sink_memcap);
 	if (D->fam->summary)
 		D->fam->summary(D, f);
 	fflush(f);

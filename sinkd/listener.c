@@ -70,8 +70,7 @@ struct ldir {
 	int dir;
 	int port;			/* -1: none */
 	struct evconnlistener *lev;
-	struct evbuffer *sb;		/* startup buffer, NULL once taken */
-	uint64_t sb_cap, sb_off;	/* sb holds stream offsets [sb_off, ...) */
+	struct sbuf sb;			/* startup buffer, until the first consumer */
 	bool ever;			/* a consumer has connected */
 	struct lcons *cons, *primary;
 	struct account acct[ACCOUNTS_KEPT];
@@ -342,23 +341,12 @@ on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, i
 		/* The first: the startup buffer, then live. */
 		L->ever = true;
 		c->first = true;
-		c->joined_off = L->sb_off;
+		c->joined_off = L->sb.off;
 		make_primary(c);
-		if (L->sb != NULL) {
-			size_t n = evbuffer_get_length(L->sb);
-			evbuffer_add_buffer(bufferevent_get_output(c->bev), L->sb);
+		if (sbuf_live(&L->sb)) {
+			size_t n = sbuf_take(LS->D, &L->sb, bufferevent_get_output(c->bev), "listener");
 			c->enq += n;
 			c->extra = n;
-			evbuffer_free(L->sb);
-			L->sb = NULL;
-		}
-		if (L->sb_off > 0) {
-			struct json_object *o = sinkd_event(LS->D, "session", "tcp_gap", L->ls->s);
-			json_object_object_add(o, "direction", json_object_new_string(sd_dir_names[L->dir]));
-			evjson_add_u64(o, "offset", 0);
-			evjson_add_u64(o, "length", L->sb_off);
-			json_object_object_add(o, "why", json_object_new_string("startup_buffer_full"));
-			sinkd_emit(LS->D, o);
 		}
 	} else {
 		c->joined_off = L->ls->s->d[L->dir].next_off;
@@ -439,12 +427,7 @@ linger_end(struct lsess *ls)
 			L->lev = NULL;
 			port_mark(LS, L->port, false);
 		}
-		if (L->sb != NULL) {
-			/* Nobody came for these. */
-			sinkd_drop(LS->D, ls->s, k, SD_CONSUMER_ABSENT, evbuffer_get_length(L->sb));
-			evbuffer_free(L->sb);
-			L->sb = NULL;
-		}
+		sbuf_discard(LS->D, &L->sb, SD_CONSUMER_ABSENT);	/* nobody came for these */
 	}
 	for (int k = 0; k < 2; k++) {
 		struct ldir *L = &ls->d[k];
@@ -510,10 +493,9 @@ l_open(struct sinkd *D, struct ssn *s)
 		ls->d[k].ls = ls;
 		ls->d[k].dir = k;
 		ls->d[k].port = -1;
-		ls->d[k].sb = evbuffer_new();
+		sbuf_init(D, &ls->d[k].sb, s, k, (uint64_t)(k == 0 ? D->c->c2s_buffer_bytes :
+		    D->c->s2c_buffer_bytes));
 	}
-	ls->d[0].sb_cap = (uint64_t)D->c->c2s_buffer_bytes;
-	ls->d[1].sb_cap = (uint64_t)D->c->s2c_buffer_bytes;
 	if (ports_take(LS, ls) < 0) {
 		struct json_object *o = sinkd_event(D, "ports", "listener_no_ports", s);
 		ls->no_ports = true;
@@ -521,10 +503,8 @@ l_open(struct sinkd *D, struct ssn *s)
 		log_warnx("session %" PRIu64 ": the port range %d-%d is exhausted: its bytes are "
 		    "counted as no_ports", s->id, LS->lo, LS->hi);
 		sinkd_emit(D, o);
-		for (int k = 0; k < 2; k++) {
-			evbuffer_free(ls->d[k].sb);
-			ls->d[k].sb = NULL;
-		}
+		for (int k = 0; k < 2; k++)
+			sbuf_discard(D, &ls->d[k].sb, SD_MAX);
 		return;
 	}
 	struct json_object *o = sinkd_event(D, "ports", "listener_ports", s);
@@ -545,15 +525,7 @@ l_chunk(struct sinkd *D, struct ssn *s, int dir, uint64_t off, const uint8_t *p,
 		return;
 	}
 	if (!L->ever) {
-		/* Startup buffer: the newest sb_cap bytes are kept. */
-		evbuffer_add(L->sb, p, n);
-		size_t have = evbuffer_get_length(L->sb);
-		if (have > L->sb_cap) {
-			size_t cut = have - (size_t)L->sb_cap;
-			evbuffer_drain(L->sb, cut);
-			L->sb_off += cut;
-			sinkd_drop(D, s, dir, SD_STARTUP_BUFFER_FULL, cut);
-		}
+		sbuf_add(D, &L->sb, p, n);	/* the newest buffer_bytes are kept */
 		return;
 	}
 	if (L->primary == NULL)
@@ -703,8 +675,7 @@ l_free(struct sinkd *D)
 			struct ldir *L = &ls->d[k];
 			if (L->lev)
 				evconnlistener_free(L->lev);
-			if (L->sb)
-				evbuffer_free(L->sb);
+			sbuf_discard(D, &L->sb, SD_MAX);
 			for (struct lcons *c = L->cons, *nx; c; c = nx) {
 				nx = c->next;
 				bufferevent_free(c->bev);

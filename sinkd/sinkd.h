@@ -135,7 +135,36 @@ struct sinkd {
 	uint64_t orphan_records, orphan_bytes, table_full_sessions;
 	uint64_t last_ts_ns;		/* capture time seen */
 	int exit_code;
+	/* startup buffers (startup.c) */
+	struct sbuf *sb_head, *sb_tail;
+	uint64_t sb_total, sb_memcap, sb_memcap_bytes;
 };
+
+/*
+ * startup.c: a direction's startup buffer (the listener's first consumer,
+ * the connector's first connection) holds the bytes from the start of the
+ * session up to the direction's buffer_bytes (c2s_ / s2c_); beyond that
+ * the oldest go (startup_buffer_full) and the stream handed on starts
+ * after that hole.  All the startup buffers of a sinkd together stay under
+ * sink.memcap: beyond it the oldest bytes held anywhere go first, counted
+ * the same way (sb_memcap_bytes of them because of the cap).
+ */
+struct sbuf {
+	struct sbuf *prev, *next;	/* live buffers, the one holding the oldest bytes first */
+	struct evbuffer *b;		/* NULL: taken or discarded */
+	struct ssn *s;
+	int dir;
+	uint64_t cap, off;		/* b holds stream offsets [off, off + length) */
+};
+void sbuf_init(struct sinkd *D, struct sbuf *sb, struct ssn *s, int dir, uint64_t cap);
+void sbuf_add(struct sinkd *D, struct sbuf *sb, const void *p, size_t n);
+/* Moves what is held to dst (the consumer's output) and retires the
+ * buffer; says so with a tcp_gap event when its start was lost.  Returns
+ * the bytes moved. */
+size_t sbuf_take(struct sinkd *D, struct sbuf *sb, struct evbuffer *dst, const char *family);
+/* Retires the buffer; what it holds is dropped as `why` (SD_MAX: not counted). */
+void sbuf_discard(struct sinkd *D, struct sbuf *sb, int why);
+static inline bool sbuf_live(const struct sbuf *sb) { return sb->b != NULL; }
 
 /* core.c */
 void sinkd_init(struct sinkd *D, struct conf *c, const struct family *f);

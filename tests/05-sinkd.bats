@@ -338,16 +338,17 @@ C=$!
 	grep -q connector_connected ev.connector
 }
 
-@test "connector: a target 3 s late gets what fit in the buffer, the rest is counted" {
+@test "connector: a target 3 s late gets the newest startup bytes, then everything; the start it missed is counted" {
 	require_cmd socat
 	paced s.pcap 5 5000000
 	base=$(port_base)
 	timeout 60 socat -u "TCP-LISTEN:$base,bind=127.0.0.1,reuseaddr" OPEN:got.req,creat,trunc &
 	R=$!
 	cat > c.json <<-EOF
-	{ io: { output: { "remote-host": { enabled: true, host: "127.0.0.1", requests_port: $base,
+	{ io: { input: { capture: { buffer_bytes: 300000 } },
+	        output: { "remote-host": { enabled: true, host: "127.0.0.1", requests_port: $base,
 	                  responses_port: $((base + 1)), timeouts: { connect: 2, "retry-every": 1 } } } },
-	  runtime: { workers: 1, overflow: "block", close_linger_sec: 1.0, max_output_buffer_bytes: 300000 } }
+	  runtime: { workers: 1, overflow: "block", close_linger_sec: 1.0, max_output_buffer_bytes: 100000 } }
 	EOF
 	wait_for bash -c "ss -ltn 'sport = :$base' | grep -q LISTEN"
 	start_pipeline c.json s.pcap connector
@@ -358,13 +359,85 @@ C=$!
 	cmp got.req s.pcap.requests
 	ev=$($CHECK event ev.connector connector_connected direction=responses)
 	held=$(field "$ev" '["buffered"]')
-	[ "$held" -gt 0 ] && [ "$held" -le 300000 ]
-	lost=$($CHECK prefix-gap-suffix s.pcap.responses got.resp "$held")
+	# until the first connection the startup buffer (buffer_bytes), not
+	# max_output_buffer_bytes, held the newest bytes
+	[ "$held" -gt 100000 ] && [ "$held" -le 300000 ]
+	lost=$($CHECK suffix s.pcap.responses got.resp)
 	[ "$lost" -gt 0 ]
+	gap=$($CHECK event ev.connector tcp_gap direction=responses)
+	[ "$(field "$gap" '["length"]')" -eq "$lost" ]
+	[ "$(field "$gap" '["why"]')" = startup_buffer_full ]
 	wait $CAPD_BG $REASMD_BG $SINK_connector
 	run $CHECK books ev.connector --sessions 1
 	[ "$status" -eq 0 ]
-	[[ "$output" == *"responses.output_buffer_full=$lost"* ]]
+	[[ "$output" == *"responses.startup_buffer_full=$lost"* ]]
+	[[ "$output" == *"responses.output_buffer_full=0"* ]]
+}
+
+@test "connector: a target that comes up late gets every byte its startup buffer held (more than max_output_buffer_bytes)" {
+	require_cmd socat
+	paced s.pcap 0.5 2000000
+	base=$(port_base)
+	cat > c.json <<-EOF
+	{ io: { input: { capture: { buffer_bytes: 4194304 } },
+	        output: { "remote-host": { enabled: true, host: "127.0.0.1", requests_port: $base,
+	                  responses_port: $((base + 1)), timeouts: { "retry-every": 0.3 } } } },
+	  runtime: { workers: 1, overflow: "block", max_output_buffer_bytes: 1000000 } }
+	EOF
+	start_pipeline c.json s.pcap connector
+	sleep 1
+	timeout 60 socat -u "TCP-LISTEN:$base,bind=127.0.0.1,reuseaddr" OPEN:got.req,creat,trunc &
+	R=$!
+	timeout 60 socat -u "TCP-LISTEN:$((base + 1)),bind=127.0.0.1,reuseaddr" OPEN:got.resp,creat,trunc &
+	P=$!
+	wait $R $P
+	cmp got.req s.pcap.requests
+	cmp got.resp s.pcap.responses
+	wait $CAPD_BG $REASMD_BG $SINK_connector
+	run $CHECK books ev.connector --sessions 1
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"responses.startup_buffer_full=0"* ]]
+	[[ "$output" == *"responses.output_buffer_full=0"* ]]
+}
+
+@test "sink.memcap: the startup buffers of sessions nobody takes stay under it, the oldest bytes go first" {
+	python3 -c "
+import sys; sys.path.insert(0, '$TOP/tests/gen')
+import pcapgen as g
+pc = g.Pcap('many.pcap')
+cs = [g.Conn(pc, ('10.1.0.%d' % (i + 1), 30000 + i), ('10.9.9.9', 80), cisn=i * 100000) for i in range(20)]
+for c in cs: c.handshake()
+for c in cs: c.send(True, bytes([65 + len(c.req) % 26]) * 400000)
+for c in cs: c.close()
+pc.close()
+"
+	base=$(port_base)
+	cat > l.json <<-EOF
+	{ io: { input: { capture: { buffer_bytes: 600000 } },
+	        output: { listner: { enabled: true, bind_ip: "127.0.0.1", port_range_start: $base,
+	                             port_range_end: $((base + 99)) } } },
+	  sink: { memcap: 1048576 }, runtime: { close_linger_sec: 0.2 } }
+	EOF
+	"$B/reasmd" -r many.pcap -w many.sth 2>/dev/null
+	"$B/sinkd" listener -c l.json -r many.sth --events ev 2>err
+	# 20 sessions x 400,000 bytes, nobody connects: at most 1 MiB held at once
+	grep -q "startup buffers: $((8000000 - 1048576)) bytes of startup_buffer_full were cut to stay under sink.memcap (1048576 bytes)" err
+	python3 - <<'PY'
+import json
+ev = [json.loads(l) for l in open("ev")]
+sums = [e for e in ev if e["event"] == "sink_summary"]
+assert len(sums) == 20
+# every byte is accounted for: startup_buffer_full + consumer_absent = stream
+for e in sums:
+    r = e["requests"]
+    assert r["balanced"] and r["startup_buffer_full"] + r["consumer_absent"] == r["stream_bytes"] == 400000, r
+# the cap cut the oldest bytes first: what was still held when the sessions
+# closed is the last 1 MiB that came (session i sent bytes [400000 i, 400000 (i + 1)))
+cut = [e["requests"]["startup_buffer_full"] for e in sorted(sums, key=lambda e: e["flow"]["session_id"])]
+held_from = 8000000 - 1048576
+want = [400000 - max(0, 400000 * (i + 1) - max(held_from, 400000 * i)) for i in range(20)]
+assert cut == want, (cut, want)
+PY
 }
 
 @test "connector: a target that dies mid-stream is reconnected as configured; the bytes lost with it are counted" {
