@@ -111,3 +111,14 @@ load helper
 		[ "$status" -eq 2 ]
 	done
 }
+
+@test "docs/configuration.md names every key of the schema" {
+	python3 - "$TOP" <<'PY'
+import re, sys
+top = sys.argv[1]
+keys = re.findall(r'\{ "([\w.\-]+)", CT_', open(top + "/common/conf.c").read())
+doc = open(top + "/docs/configuration.md").read()
+missing = [k for k in keys if "`%s`" % k not in doc]
+assert len(keys) > 60 and not missing, missing
+PY
+}

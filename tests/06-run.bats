@@ -25,6 +25,9 @@ setup_file() {
 }
 
 teardown() {
+	# what a live test left running in its namespaces (they outlive them)
+	pkill -f "python3 server.py" 2>/dev/null
+	pkill -f "socat -u TCP-LISTEN:3303[04]" 2>/dev/null
 	netns_down
 	cd /
 	[ -n "${T:-}" ] && rm -rf "$T"
@@ -205,6 +208,104 @@ s.close()'
 	$CHECK frames --subset --bytes-only ref.pcap tcpdumps/*.pcapng || {
 		tshark -r ref.pcap | tail -5; for f in tcpdumps/*.pcapng; do tshark -r "$f" | tail -3; done; false; }
 	! pgrep -f "go.json"
+}
+
+@test "live: the Go config with listener, connector and pcap, 20 runs: every consumer gets the exact 2 MB and 1 MB every time, no kernel drop, SIGTERM exits 0" {
+	require_root
+	require_cmd socat
+	netns_up
+	runs=${STH_LIVE_RUNS:-20}
+	head -c 2000000 /dev/urandom > req.bin
+	head -c 1000000 /dev/urandom > resp.bin
+	# The Go config, with the test's interface and addresses, and its
+	# listener on (the first session's ports are first_*_port); capture
+	# defaults, no -B.
+	sed -e "s/\"iface\": \"en0\"/\"iface\": \"$VA\"/" -e 's/192.168.5.48/10.77.0.1/' \
+	    -e 's/192.168.5.110/10.77.0.2/' -e '/"listner"/,/}/s/"enabled": false/"enabled": true/' \
+	    "$FIX/compat/go-config.json" > go.json
+	grep -q "$VA" go.json
+	python3 -c "import json, re; c = json.loads(re.sub(r'//.*', '', open('go.json').read())); assert c['io']['output']['listner']['enabled']"
+	# the real server: reads the 2 MB request, answers 1 MB, closes
+	cat > server.py <<-'PY'
+	import socket
+	req, resp = open("req.bin", "rb").read(), open("resp.bin", "rb").read()
+	l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+	l.bind(("10.77.0.2", 5000)); l.listen(64)
+	while True:
+	    c, _ = l.accept(); got = b""
+	    while len(got) < len(req):
+	        b = c.recv(1 << 20)
+	        if not b:
+	            break
+	        got += b
+	    c.sendall(resp); c.close()
+	PY
+	cat > client.py <<-'PY'
+	import socket
+	req, resp = open("req.bin", "rb").read(), open("resp.bin", "rb").read()
+	s = socket.create_connection(("10.77.0.2", 5000)); s.sendall(req); got = b""
+	while True:
+	    b = s.recv(1 << 20)
+	    if not b:
+	        break
+	    got += b
+	s.close(); assert got == resp, len(got)
+	PY
+	# a listener consumer: connects to a port as soon as it is open, keeps what it reads
+	cat > consumer.py <<-'PY'
+	import socket, sys, time
+	port, out = int(sys.argv[1]), sys.argv[2]
+	end = time.time() + 60
+	while True:
+	    try:
+	        s = socket.create_connection(("127.0.0.1", port)); break
+	    except OSError:
+	        if time.time() > end: sys.exit("no listener on %d" % port)
+	        time.sleep(0.005)
+	with open(out, "wb") as f:
+	    while True:
+	        b = s.recv(1 << 20)
+	        if not b: break
+	        f.write(b)
+	PY
+	in_b timeout 900 python3 server.py &
+	wait_for in_b sh -c "ss -ltn | grep -q ':5000 '"
+	# the connector's targets, for every run: one file per connection
+	mkdir targets
+	(cd targets && in_a timeout 900 socat -u TCP-LISTEN:33030,bind=127.0.0.1,reuseaddr,fork 'SYSTEM:cat > req.$SOCAT_PEERPORT') &
+	(cd targets && in_a timeout 900 socat -u TCP-LISTEN:33040,bind=127.0.0.1,reuseaddr,fork 'SYSTEM:cat > resp.$SOCAT_PEERPORT') &
+	wait_for in_a sh -c "ss -ltn | grep -q ':33040 '"
+	for i in $(seq "$runs"); do
+		mkdir r$i && cd r$i
+		in_a timeout --foreground 120 env STETHOSCOPE_CONFIG=../go.json "$RUN" 2>run.log &
+		L=$!
+		WAIT_SECS=30 wait_for grep -q "daemons are ready" run.log || { cat run.log; false; }
+		in_a timeout 60 python3 ../consumer.py 33010 lreq.bin &
+		Q1=$!
+		in_a timeout 60 python3 ../consumer.py 33020 lresp.bin &
+		Q2=$!
+		(cd .. && in_a timeout 60 python3 client.py)
+		# the listener consumers read until the ports close (close_linger_sec after the session)
+		wait $Q1 $Q2
+		WAIT_SECS=20 wait_for sh -c 'ls tcpdumps/*__fin.pcapng >/dev/null 2>&1'
+		kill -TERM "$(pgrep -f "stethoscope-supervise --bindir" | head -1)"
+		st=0
+		wait $L || st=$?
+		[ "$st" -eq 0 ] || { echo "run $i: status $st"; cat run.log; false; }
+		# this run's connections to the targets (socat's children may still be writing)
+		WAIT_SECS=10 wait_for sh -c 'for f in ../targets/req.*; do cmp -s "$f" ../req.bin && exit 0; done; exit 1' || true
+		WAIT_SECS=10 wait_for sh -c 'for f in ../targets/resp.*; do cmp -s "$f" ../resp.bin && exit 0; done; exit 1' || true
+		mv ../targets/req.* ../targets/resp.* . 2>/dev/null || true
+		cmp lreq.bin ../req.bin || { echo "run $i: listener requests differ"; grep -v INFO run.log; false; }
+		cmp lresp.bin ../resp.bin || { echo "run $i: listener responses differ"; grep -v INFO run.log; false; }
+		n=0; for f in req.*; do cmp -s "$f" ../req.bin && n=$((n + 1)); done
+		[ "$n" -eq 1 ] || { echo "run $i: connector requests"; ls -la; grep -v INFO run.log; false; }
+		n=0; for f in resp.*; do cmp -s "$f" ../resp.bin && n=$((n + 1)); done
+		[ "$n" -eq 1 ] || { echo "run $i: connector responses"; ls -la; grep -v INFO run.log; false; }
+		grep -q "pcap_kernel 0 packets" run.log || { echo "run $i:"; grep pcap_kernel run.log; false; }
+		! grep -E "pcap_kernel [1-9]" run.log
+		cd ..
+	done
 }
 
 @test "stethoscope-run: SIGHUP says which keys changed and that they need a restart; a bad file changes nothing" {
