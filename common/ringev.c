@@ -65,6 +65,7 @@ static void
 ringev_consume(struct ringev *re, bool all)
 {
 	unsigned n = 0;
+	size_t bytes = 0;
 	bool corrupt;
 	const struct wire_rec *rec;
 
@@ -128,7 +129,11 @@ ringev_consume(struct ringev *re, bool all)
 			ringev_set_lost(re);
 			return;
 		}
-		if (!all && n >= re->batch) {
+		bytes += rec->len;
+		/* A batch is `batch` records or 256 KiB, whichever comes first:
+		 * a burst of large chunks must not keep the loop (and the
+		 * sockets it writes) waiting. */
+		if (!all && (n >= re->batch || bytes >= (256u << 10))) {
 			if (ring_release(re->ring))
 				ring_ring(re->sock, MSG_WAKE_PRODUCER);
 			event_active(re->ev_run, EV_TIMEOUT, 0);

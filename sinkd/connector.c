@@ -230,7 +230,7 @@ t_timer(evutil_socket_t fd, short what, void *arg)
 static void
 target_connect(struct ctarget *t)
 {
-	t->bev = bufferevent_socket_new(CS->D->base, -1, BEV_OPT_CLOSE_ON_FREE);
+	t->bev = sinkd_consumer_bev(CS->D, -1);
 	bufferevent_setcb(t->bev, t_read, t_write, t_ev, t);
 	t->st = C_CONNECTING;
 	t->enq = 0;
@@ -306,6 +306,8 @@ c_chunk(struct sinkd *D, struct ssn *s, int dir, uint64_t off, const uint8_t *p,
 		return;
 	}
 	if (t->st == C_UP) {
+		if (outlen(t) + n > CS->max_out)
+			sinkd_write_now(t->bev);	/* what the socket takes now is not lost */
 		if (outlen(t) + n > CS->max_out) {
 			sinkd_drop(D, s, dir, SD_OUTPUT_BUFFER_FULL, n);
 			return;

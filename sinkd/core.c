@@ -7,6 +7,8 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
 
 #include "ctlc.h"
 #include "evjson.h"
@@ -138,6 +140,35 @@ ssn_unlink(struct sinkd *D, struct ssn *s)
 	else
 		D->tail = s->prev;
 	D->nsessions--;
+}
+
+struct bufferevent *
+sinkd_consumer_bev(struct sinkd *D, int fd)
+{
+	struct bufferevent *bev = bufferevent_socket_new(D->base, fd, BEV_OPT_CLOSE_ON_FREE);
+
+	/* libevent writes 16 KiB a wake-up by default: far less than a batch
+	 * of records brings. */
+	if (bev != NULL)
+		bufferevent_set_max_single_write(bev, 1 << 20);
+	return bev;
+}
+
+size_t
+sinkd_write_now(struct bufferevent *bev)
+{
+	struct evbuffer *out = bufferevent_get_output(bev);
+	evutil_socket_t fd = bufferevent_getfd(bev);
+	int n;
+
+	if (fd < 0 || evbuffer_get_length(out) == 0)
+		return 0;
+	/* A socket bufferevent keeps its output's start frozen outside its
+	 * own write callback; it is thawed for this write as libevent does. */
+	evbuffer_unfreeze(out, 1);
+	n = evbuffer_write(out, fd);
+	evbuffer_freeze(out, 1);
+	return n > 0 ? (size_t)n : 0;
 }
 
 /* The books of one direction, as JSON; *ok says whether they balance. */

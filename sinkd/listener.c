@@ -297,6 +297,10 @@ cons_put(struct lcons *c, const void *p, size_t n)
 	if (c->extra > 0 && have <= LS->max_out)
 		c->extra = 0;		/* the startup bytes are out */
 	if (have + n > LS->max_out + c->extra) {
+		sinkd_write_now(c->bev);	/* what the socket takes now is not lost */
+		have = outlen(c);
+	}
+	if (have + n > LS->max_out + c->extra) {
 		c->drp += n;
 		return;
 	}
@@ -324,7 +328,7 @@ on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, i
 	}
 	snprintf(c->peer, sizeof(c->peer), "%s:%u", host, port);
 	c->L = L;
-	c->bev = bufferevent_socket_new(LS->D->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	c->bev = sinkd_consumer_bev(LS->D, fd);
 	c->last_progress_ns = now_mono_ns();
 	bufferevent_setcb(c->bev, cons_read, cons_write, cons_ev, c);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);

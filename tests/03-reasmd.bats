@@ -165,7 +165,7 @@ PY
 
 @test "-w - | stethoscope-dump shows the same sessions, chunks and gaps as -o" {
 	gen
-	for name in gap_acked port_reuse out_of_order; do
+	for name in gap_acked port_reuse out_of_order basic.late-server-5.5ms port_reuse.late-client-5.5ms; do
 		"$B/reasmd" -r "$T/gen/$name.pcap" -o "$T/o/$name" -w "$T/$name.sth" 2>/dev/null
 		"$B/stethoscope-dump" "$T/$name.sth" > "$T/$name.txt"
 		opens=$(grep -c '^session_open ' "$T/$name.txt")
