@@ -45,6 +45,7 @@ struct rhole {
 struct rdir {
 	bool have_base, fin_seen, closed, syn_seen;
 	bool stall_noted;
+	bool rst_sent;			/* this side sent an RST: nothing of it follows */
 	uint32_t base;			/* sequence number of stream offset 0 */
 	uint64_t next;			/* next stream offset expected */
 	uint64_t fin_off;

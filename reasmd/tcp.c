@@ -677,14 +677,19 @@ stall_check(struct reasm *R, struct session *s)
 	}
 }
 
-/* How far a closing session's direction goes: its FIN, or (after an
- * RST) the highest byte seen or acknowledged. */
+/* How far a closing session's direction goes: its FIN, or for the side
+ * that sent an RST the highest byte seen or acknowledged (it sends
+ * nothing after its RST).  The other side of an RST has no known end: its
+ * bytes still in flight (sent before the RST reached it) keep coming for
+ * gap_grace_ms. */
 static uint64_t
 closing_limit(const struct rdir *D)
 {
 	if (D->fin_seen)
 		return D->fin_off;
-	return MAX(D->c.stream_bytes, D->acked);
+	if (D->rst_sent)
+		return MAX(D->c.stream_bytes, D->acked);
+	return UINT64_MAX;
 }
 
 /* A closing session with nothing left to wait for. */
@@ -1015,9 +1020,9 @@ tcp_segment(struct reasm *R, const struct decoded *d, const struct frame *fr, si
 	}
 	if (d->flags & TH_RST)
 		plen = 0, missing = 0;	/* an RST's text is no stream data */
-	else if (s->closing && s->rst) {
-		/* After an RST only bytes up to what was seen or acknowledged
-		 * are part of the stream; later ones were refused. */
+	else if (s->closing && D->rst_sent) {
+		/* A side sends nothing after its own RST: bytes beyond what
+		 * it was seen or acknowledged to send are not its stream's. */
 		uint64_t lim = closing_limit(D);
 		uint64_t off = seq_off(D, syn ? d->seq + 1 : d->seq, D->next);
 		if (off >= lim)
@@ -1059,6 +1064,7 @@ tcp_segment(struct reasm *R, const struct decoded *d, const struct frame *fr, si
 	fin_check(R, s, !dir);
 	if (d->flags & TH_RST) {
 		s->rst = true;
+		D->rst_sent = true;
 		enter_closing(R, s, CLOSE_RST);
 	} else if (s->d[0].fin_seen && s->d[1].fin_seen)
 		enter_closing(R, s, CLOSE_FIN);

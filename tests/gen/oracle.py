@@ -106,7 +106,7 @@ def main():
                 print("stream %d %s: not compared: capture gap (tshark's raw output is not the stream at a hole)" % (st["id"], d))
                 excused += 1
             elif s["reason"] == "rst" and bytes(want[d]).startswith(got):
-                print("stream %d %s: not compared: %d bytes sent after the RST (tshark appends them)" %
+                print("stream %d %s: not compared: %d bytes sent after the RST and its grace (tshark appends them)" %
                       (st["id"], d, len(want[d]) - len(got)))
                 excused += 1
             else:

@@ -348,8 +348,14 @@ def case_rst(pc):
     c.send(True, b"abort me")
     c.send(False, b"partial")
     c.raw(False, c.sseq, c.cseq, RST | ACK)
-    c.t += 0.05                                 # well after the RST, in every capture order
-    c.send(True, b"after reset", record=False)  # belongs to no session
+    c.t += 0.05
+    # The client's bytes still in flight when the server reset (it had not
+    # got the RST yet): they were sent, and they are delivered (within
+    # gap_grace_ms of the RST, as tshark does).
+    c.send(True, b"in flight")
+    c.raw(False, c.sseq + 5, c.cseq, RST)       # bytes of the resetting side after its RST: none
+    c.t += 5                                    # beyond the grace: a stray segment, no session
+    c.send(True, b"after the grace", record=False)
     return [c.truth(reason="rst")]
 
 

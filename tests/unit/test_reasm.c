@@ -380,12 +380,16 @@ reasm_capture_orderings(void)
 	pkt(0, SISN + 1, CISN + 11, TH_ACK | TH_PUSH, "reply", 5);	/* acks 10 unseen bytes */
 	pkt(0, SISN + 6, CISN + 11, TH_RST | TH_ACK, NULL, 0);
 	pkt(1, CISN + 1, SISN + 1, TH_ACK | TH_PUSH, "0123456789", 10);	/* sent before the RST */
-	pkt(1, CISN + 11, SISN + 1, TH_ACK | TH_PUSH, "refused", 7);	/* after it: not stream */
+	pkt(1, CISN + 11, SISN + 1, TH_ACK | TH_PUSH, "inflight", 8);	/* in flight when it came */
+	pkt(0, SISN + 6, CISN + 11, TH_ACK | TH_PUSH, "after", 5);	/* the resetter: nothing after */
+	now += 1500 * 1000000ULL;					/* past gap_grace_ms */
+	pkt(1, CISN + 19, SISN + 1, TH_ACK | TH_PUSH, "late", 4);		/* no longer this session's */
 	finish(&r);
 	T_EQ_U(r.nsess, 1);
 	T_EQ_U(r.guessed[0], 0);
 	T_EQ_U(r.cport[0], 40000);
-	T_EQ_U(r.len[0][0], 10);
+	T_EQ_U(r.len[0][0], 18);
+	T_CHECK(memcmp(r.bytes[0][0], "0123456789inflight", 18) == 0);
 	T_EQ_U(r.len[0][1], 5);
 	T_EQ_U(r.gap[0][0], 0);
 	T_EQ_U(r.reason[0], CLOSE_RST);
@@ -430,14 +434,15 @@ reasm_syn_data_rst_and_port_reuse(void)
 	pkt(1, CISN, 0, TH_SYN, "early", 5);
 	pkt(0, SISN, CISN + 6, TH_SYN | TH_ACK, NULL, 0);
 	pkt(0, SISN + 1, CISN + 6, TH_RST | TH_ACK, NULL, 0);
-	pkt(1, CISN + 6, SISN + 1, TH_ACK, "late", 4);		/* after the RST: no new session */
+	pkt(1, CISN + 6, SISN + 1, TH_ACK, "late", 4);		/* in flight after the RST: delivered */
 	now += 1000000000ULL;					/* past close_grace_ms */
 	handshake(90000, 7000);					/* same ports, new connection */
 	pkt(1, 90001, 7001, TH_ACK, "again", 5);
 	finish(&r);
 	T_EQ_U(r.nsess, 2);
 	T_CHECK(r.id[0] != r.id[1]);
-	T_EQ_U(r.len[0][0], 5);
+	T_EQ_U(r.len[0][0], 9);
+	T_CHECK(memcmp(r.bytes[0][0], "earlylate", 9) == 0);
 	T_EQ_U(r.reason[0], CLOSE_RST);
 	T_EQ_U(r.len[1][0], 5);
 	T_CHECK(memcmp(r.bytes[1][0], "again", 5) == 0);
