@@ -154,6 +154,9 @@ clean:
 
 .PHONY: all tests-build deps test tests-deps check fuzz run bench bench-live install clean
 .DELETE_ON_ERROR:
+# Test objects are intermediates of their binaries: keep them, so that
+# make stays incremental.
+.SECONDARY:
 
 -include $(shell find $(B)/obj -name "*.d" 2>/dev/null)
 
