@@ -9,7 +9,9 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 1
 export STH_BUILD="$top/$B"
 out=$(mktemp -d "${TMPDIR:-/tmp}/sth-test.XXXXXX")
-trap 'rm -rf "$out"' EXIT INT TERM
+# A signal ends the run (a trap alone would remove $out and carry on).
+trap 'rm -rf "$out"' EXIT
+trap 'exit 143' INT TERM
 pass=0 fail=0 skip=0
 
 # Counts TAP lines in $1 into pass/fail/skip and echoes the failures.
