@@ -26,8 +26,8 @@ setup_file() {
 
 teardown() {
 	# what a live test left running in its namespaces (they outlive them)
-	pkill -f "python3 server.py" 2>/dev/null
-	pkill -f "socat -u TCP-LISTEN:3303[04]" 2>/dev/null
+	pkill -f "python3 server.py" 2>/dev/null || true
+	pkill -f "socat -u TCP-LISTEN:3303[04]" 2>/dev/null || true
 	netns_down
 	cd /
 	[ -n "${T:-}" ] && rm -rf "$T"
@@ -268,21 +268,25 @@ s.close()'
 	        if not b: break
 	        f.write(b)
 	PY
-	in_b timeout 900 python3 server.py &
+	# (long-lived helpers close bats' fd 3, or bats would wait for them)
+	in_b timeout 600 python3 server.py 3>&- &
+	SRV=$!
 	wait_for in_b sh -c "ss -ltn | grep -q ':5000 '"
 	# the connector's targets, for every run: one file per connection
 	mkdir targets
-	(cd targets && in_a timeout 900 socat -u TCP-LISTEN:33030,bind=127.0.0.1,reuseaddr,fork 'SYSTEM:cat > req.$SOCAT_PEERPORT') &
-	(cd targets && in_a timeout 900 socat -u TCP-LISTEN:33040,bind=127.0.0.1,reuseaddr,fork 'SYSTEM:cat > resp.$SOCAT_PEERPORT') &
+	(cd targets && exec ip netns exec "$NSA" timeout 600 socat -u TCP-LISTEN:33030,bind=127.0.0.1,reuseaddr,fork 'SYSTEM:cat > req.$SOCAT_PEERPORT') 3>&- &
+	TGT1=$!
+	(cd targets && exec ip netns exec "$NSA" timeout 600 socat -u TCP-LISTEN:33040,bind=127.0.0.1,reuseaddr,fork 'SYSTEM:cat > resp.$SOCAT_PEERPORT') 3>&- &
+	TGT2=$!
 	wait_for in_a sh -c "ss -ltn | grep -q ':33040 '"
 	for i in $(seq "$runs"); do
 		mkdir r$i && cd r$i
-		in_a timeout --foreground 120 env STETHOSCOPE_CONFIG=../go.json "$RUN" 2>run.log &
+		in_a timeout --foreground 120 env STETHOSCOPE_CONFIG=../go.json "$RUN" 2>run.log 3>&- &
 		L=$!
 		WAIT_SECS=30 wait_for grep -q "daemons are ready" run.log || { cat run.log; false; }
-		in_a timeout 60 python3 ../consumer.py 33010 lreq.bin &
+		in_a timeout 60 python3 ../consumer.py 33010 lreq.bin 3>&- &
 		Q1=$!
-		in_a timeout 60 python3 ../consumer.py 33020 lresp.bin &
+		in_a timeout 60 python3 ../consumer.py 33020 lresp.bin 3>&- &
 		Q2=$!
 		(cd .. && in_a timeout 60 python3 client.py)
 		# the listener consumers read until the ports close (close_linger_sec after the session)
@@ -306,6 +310,8 @@ s.close()'
 		! grep -E "pcap_kernel [1-9]" run.log
 		cd ..
 	done
+	kill $SRV $TGT1 $TGT2
+	wait $SRV $TGT1 $TGT2 || true
 }
 
 @test "stethoscope-run: SIGHUP says which keys changed and that they need a restart; a bad file changes nothing" {
