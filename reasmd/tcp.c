@@ -838,10 +838,13 @@ session_close(struct reasm *R, struct session *s, unsigned reason)
 		reason = s->closing_reason;
 	for (int k = 0; k < 2; k++) {
 		struct rdir *D = &s->d[k];
+		/* The known end: what was seen, or acknowledged though never
+		 * seen (a loss at the tail is a gap too). */
+		uint64_t end = MAX(D->c.stream_bytes, D->acked);
 		while (D->h->ooo)
 			commit_hole(R, s, k, D->h->ooo->off);
-		if (D->c.stream_bytes > D->next)
-			commit_hole(R, s, k, D->c.stream_bytes);
+		if (end > D->next)
+			commit_hole(R, s, k, end);
 	}
 	R->st.close_reason[reason < CLOSE_REASON_MAX ? reason : 0]++;
 	out_close(R, s, reason);

@@ -408,6 +408,23 @@ reasm_capture_orderings(void)
 	T_EQ_U(r.reason[0], CLOSE_FIN);
 }
 
+/* A loss at the tail that only an ACK shows is a gap at eof, as at once. */
+static void
+reasm_acked_tail_is_a_gap_at_eof(void)
+{
+	struct result r;
+
+	start("{}");
+	handshake(CISN, SISN);
+	pkt(0, SISN + 1, CISN + 1, TH_ACK | TH_PUSH, "abc", 3);
+	pkt(1, CISN + 1, SISN + 11, TH_ACK, NULL, 0);	/* 7 more bytes, never captured */
+	finish(&r);
+	T_EQ_U(r.reason[0], CLOSE_EOF);
+	T_EQ_U(r.gap[0][1], 7);
+	T_EQ_U(r.c[0][1].stream_bytes, 10);
+	T_EQ_U(r.len[0][1], 3);
+}
+
 /* A short capture that ends inside the closing grace still says fin. */
 static void
 reasm_closing_keeps_reason_at_eof(void)
@@ -552,6 +569,7 @@ main(void)
 	T_RUN(reasm_ooo_timeout);
 	T_RUN(reasm_capture_orderings);
 	T_RUN(reasm_closing_keeps_reason_at_eof);
+	T_RUN(reasm_acked_tail_is_a_gap_at_eof);
 	T_RUN(reasm_syn_data_rst_and_port_reuse);
 	T_RUN(reasm_midstream_guesses_client);
 	T_RUN(reasm_idle_timeout_on_capture_time);
