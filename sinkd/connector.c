@@ -4,7 +4,8 @@
  * one to host:responses_port carrying the responses.
  *
  * Until a direction's target is first connected, its bytes wait in the
- * direction's startup buffer (buffer_bytes / c2s_ / s2c_, startup.c),
+ * direction's startup buffer (buffer_bytes / c2s_ / s2c_, startup.c, but
+ * never less than max_output_buffer_bytes, what a dial used to get),
  * exactly as for the listener's first consumer: beyond it the oldest go
  * (startup_buffer_full) and the target's stream starts after a tcp_gap
  * event.  A target that is down later (refused, timed out after
@@ -286,8 +287,10 @@ c_open(struct sinkd *D, struct ssn *s)
 		t->cs = cs;
 		t->dir = k;
 		t->pend = evbuffer_new();
-		sbuf_init(D, &t->sb, s, k, (uint64_t)(k == 0 ? D->c->c2s_buffer_bytes :
-		    D->c->s2c_buffer_bytes));
+		/* Never less than max_output_buffer_bytes: a dial takes a
+		 * moment, and a burst (a ring flush) may come first. */
+		sbuf_init(D, &t->sb, s, k, MAX((uint64_t)(k == 0 ? D->c->c2s_buffer_bytes :
+		    D->c->s2c_buffer_bytes), CS->max_out));
 		t->ev_timer = evtimer_new(D->base, t_timer, t);
 	}
 	target_connect(&cs->t[0]);
