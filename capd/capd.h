@@ -67,6 +67,7 @@ struct capd {
 	uint8_t *pend_data;
 	int exit_code;
 	struct ctlc *ctl;		/* --ctl: counters to ctld */
+	void (*resume)(struct capd *);	/* shard.c: the capture may go on */
 };
 
 /* source.c */
@@ -82,8 +83,10 @@ void source_resume(struct capd *C);
 void source_read_stats(struct capd *C);
 int source_check_ifaces(struct capd *C);
 
-/* shard.c */
-void shard_listen_events(struct capd *C);
+/* shard.c: the shards.  It knows nothing of the sources: when a ring has
+ * room again or a shard comes or goes, it calls `resume` (main.c passes
+ * source_resume), which takes up a capture held back in block mode. */
+void shard_listen_events(struct capd *C, void (*resume)(struct capd *));
 /* Hands one packet on: -w, then its shard's ring.  Returns 0, or -1 when
  * the shard's ring is full in block mode (the caller keeps the packet). */
 int shard_dispatch(struct capd *C, int src, const struct pcap_pkthdr *h,
@@ -96,6 +99,9 @@ void shards_tick(struct capd *C, uint64_t ts_ns);
 void shards_flush(struct capd *C);
 void shards_close(struct capd *C);
 void capd_print_counters(struct capd *C, FILE *f);
+/* Every counter of the table (common/counters.h) capd keeps. */
+struct ctr_enc;
+void capd_counters(const struct capd *C, struct ctr_enc *e);
 uint64_t capd_ts_ns(const struct pcap_pkthdr *h);
 
 #endif

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "capd.h"
+#include "counters.h"
 #include "ctlc.h"
 #include "chan.h"
 #include "log.h"
@@ -107,6 +108,8 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+static bool counters_final;
+
 static void
 on_stats(evutil_socket_t fd, short what, void *arg)
 {
@@ -115,22 +118,14 @@ on_stats(evutil_socket_t fd, short what, void *arg)
 	(void)arg;
 	source_read_stats(&C);
 	if (C.ctl != NULL) {
-		uint64_t handed = 0, full = 0, kernel = 0;
-		char line[512];
-		for (unsigned k = 0; k < C.nshards; k++) {
-			handed += C.shards[k].handed_packets;
-			full += C.shards[k].ring_full_packets;
-		}
-		for (int k = 0; k < C.nsrc; k++)
-			kernel += C.src[k].kernel_drops + C.src[k].if_drops;
-		int n = snprintf(line, sizeof(line), "{\"cat\":\"stats\",\"event\":\"daemon_counters\","
-		    "\"counters\":{\"captured\":%llu,\"captured_bytes\":%llu,\"handed\":%llu,"
-		    "\"ring_full\":%llu,\"pcap_kernel\":%llu}}", (unsigned long long)C.captured_packets,
-		    (unsigned long long)C.captured_bytes, (unsigned long long)handed,
-		    (unsigned long long)full, (unsigned long long)kernel);
-		ctlc_send(C.ctl, line, (size_t)n);
+		struct ctr_enc *e = ctr_enc_new(OWN_CAPD);
+		capd_counters(&C, e);
+		ctr_set(e, CTR_CTL_DROPPED, ctlc_dropped(C.ctl));
+		const char *line = ctr_enc_line(e, counters_final);
+		ctlc_send(C.ctl, line, strlen(line));
+		ctr_enc_free(e);
 	}
-	if (source_check_ifaces(&C) < 0) {
+	if (!counters_final && source_check_ifaces(&C) < 0) {
 		C.exit_code = CAPD_EXIT_IFACE_LOST;
 		event_base_loopbreak(C.base);
 	}
@@ -360,7 +355,7 @@ main(int argc, char **argv)
 		C.ev_stats = event_new(C.base, -1, EV_PERSIST, on_stats, NULL);
 		event_add(C.ev_stats, &sec);
 		if (C.serve)
-			shard_listen_events(&C);
+			shard_listen_events(&C, source_resume);
 		source_arm(&C);
 		opts_ready(&o);
 		if (C.file_mode && C.serve && C.block)
@@ -378,6 +373,7 @@ main(int argc, char **argv)
 	}
 	source_read_stats(&C);
 	if (C.ctl != NULL) {
+		counters_final = true;
 		on_stats(-1, 0, NULL);	/* the last counters */
 		ctlc_free(C.ctl);
 		C.ctl = NULL;

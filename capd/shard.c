@@ -21,6 +21,7 @@
 
 #include "capd.h"
 #include "chan.h"
+#include "counters.h"
 #include "decode.h"
 #include "log.h"
 #include "util.h"
@@ -57,7 +58,7 @@ shard_space(struct ringev *re, void *arg)
 {
 	(void)re;
 	(void)arg;
-	source_resume(shard_capd);
+	shard_capd->resume(shard_capd);
 }
 
 static void
@@ -71,7 +72,7 @@ shard_lost(struct ringev *re, void *arg)
 	ringev_free(S->re);
 	S->re = NULL;
 	/* A capture held back for this shard goes on (its packets drop). */
-	source_resume(shard_capd);
+	shard_capd->resume(shard_capd);
 }
 
 static void
@@ -111,13 +112,14 @@ shard_on_accept(evutil_socket_t lfd, short what, void *arg)
 	    shard_space, shard_lost, &C->shards[h.shard]);
 	log_info("shard %u/%u connected (%s)", h.shard, h.nshards, h.name);
 	shard_send_interfaces(C, &C->shards[h.shard]);
-	source_resume(C);
+	C->resume(C);
 }
 
 void
-shard_listen_events(struct capd *C)
+shard_listen_events(struct capd *C, void (*resume)(struct capd *))
 {
 	shard_capd = C;
+	C->resume = resume;
 	C->ev_accept = event_new(C->base, C->lfd, EV_READ | EV_PERSIST, shard_on_accept, C);
 	event_add(C->ev_accept, NULL);
 }
@@ -232,4 +234,32 @@ capd_print_counters(struct capd *C, FILE *f)
 	}
 	(void)kernel;
 	fflush(f);
+}
+
+void
+capd_counters(const struct capd *C, struct ctr_enc *e)
+{
+	char k[16];
+
+	ctr_set(e, CTR_CAPTURED, C->captured_packets);
+	ctr_set(e, CTR_CAPTURED_BYTES, C->captured_bytes);
+	ctr_declare(e, CTR_HANDED);
+	ctr_declare(e, CTR_RING_FULL);
+	ctr_declare(e, CTR_RING_FULL_BYTES);
+	ctr_declare(e, CTR_SHARD_DISCONNECTS);
+	for (unsigned i = 0; i < C->nshards; i++) {
+		const struct shard *S = &C->shards[i];
+		snprintf(k, sizeof(k), "%u", i);
+		ctr_set_label(e, CTR_HANDED, k, S->handed_packets);
+		ctr_set_label(e, CTR_RING_FULL, k, S->ring_full_packets);
+		ctr_set_label(e, CTR_RING_FULL_BYTES, k, S->ring_full_bytes);
+		ctr_set_label(e, CTR_SHARD_DISCONNECTS, k, S->disconnects);
+	}
+	ctr_declare(e, CTR_PCAP_KERNEL);
+	ctr_declare(e, CTR_IF_RECEIVED);
+	for (int i = 0; i < C->nsrc && !C->file_mode; i++) {
+		const struct source *s = &C->src[i];
+		ctr_set_label(e, CTR_PCAP_KERNEL, s->name, s->kernel_drops + s->if_drops);
+		ctr_set_label(e, CTR_IF_RECEIVED, s->name, s->received);
+	}
 }

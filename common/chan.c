@@ -290,7 +290,7 @@ chan_hello_check(const void *body, int len, struct msg_hello *out,
 		    out->version, WIRE_VERSION);
 		return -1;
 	}
-	if (out->role < ROLE_CAPD || out->role > ROLE_LAUNCHER) {
+	if (out->role < ROLE_CAPD || out->role >= ROLE_MAX) {
 		snprintf(err, errlen, "hello with unknown role %u", out->role);
 		return -1;
 	}

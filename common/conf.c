@@ -128,6 +128,7 @@ static const struct ckey conf_schema[] = {
 	{ "reasm.frag_memcap", CT_INT, O(frag_memcap), NULL, 64 * MB, 0, 64 * GB, NULL, "bytes" },
 	{ "reasm.gap_grace_ms", CT_INT, O(gap_grace_ms), NULL, 1000, 0, 600000, NULL, "ms" },
 	{ "reasm.ooo_timeout_ms", CT_INT, O(ooo_timeout_ms), NULL, 10000, 0, 3600000, NULL, "ms" },
+	{ "reasm.analysers", CT_STRLIST, O(analysers), "http", 0, 0, 0, NULL, NULL },
 	{ "reasm.frag_timeout_sec", CT_DOUBLE, O(frag_timeout_sec), NULL, 30, 0.001, 3600, NULL, "seconds" },
 	/* sink */
 	{ "sink.memcap", CT_INT, O(sink_memcap), NULL, 256 * MB, 1 * MB, 1024 * GB, NULL, "bytes" },

@@ -77,6 +77,7 @@ struct conf {
 	int64_t max_sessions, ooo_bytes_per_dir, memcap, frag_memcap;
 	int64_t gap_grace_ms, ooo_timeout_ms;
 	double frag_timeout_sec;
+	struct conf_strlist analysers;	/* protocol analysers enabled (reasmd/analyser.h) */
 	/* sink */
 	int64_t sink_memcap;		/* startup buffers of one sinkd, together */
 	/* voip */

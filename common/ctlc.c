@@ -105,8 +105,22 @@ ctlc_attach(struct ctlc *c, int fd)
 	c->bev = bufferevent_socket_new(c->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	bufferevent_setcb(c->bev, ctlc_read, NULL, ctlc_ev, c);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-	n = snprintf(hello, sizeof(hello), "{\"hello\":\"%s\",\"shard\":%d}\n", c->daemon, c->shard);
+	n = ctlc_hello_line(hello, sizeof(hello), c->daemon, c->shard);
 	bufferevent_write(c->bev, hello, (size_t)n);
+}
+
+int
+ctlc_hello_line(char *buf, size_t size, const char *daemon, int shard)
+{
+	struct json_object *o = json_object_new_object();
+	int n;
+
+	json_object_object_add(o, "hello", json_object_new_string(daemon));
+	json_object_object_add(o, "shard", json_object_new_int(shard));
+	json_object_object_add(o, "v", json_object_new_int(CTL_LINK_VERSION));
+	n = snprintf(buf, size, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	json_object_put(o);
+	return n < (int)size ? n : (int)size - 1;
 }
 
 struct ctlc *
@@ -176,8 +190,13 @@ ctlc_free(struct ctlc *c)
 		struct timeval tv = { 1, 0 };
 		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		/* A socket bufferevent keeps its output's start frozen: only
+		 * its own writes drain it.  Thawed, it can be written here
+		 * (without this, a daemon's last lines never left). */
+		evbuffer_unfreeze(out, 1);
 		while (evbuffer_get_length(out) > 0 && evbuffer_write(out, fd) > 0)
 			;
+		evbuffer_freeze(out, 1);
 		bufferevent_free(c->bev);
 	}
 	if (c->fd >= 0)

@@ -2,7 +2,9 @@
  * ctlc.h — a daemon's line to ctld (RUN/ctld.sock): events and counters
  * go up as JSON lines, commands come down as JSON lines.
  *
- *   daemon -> ctld   {"hello":"reasmd","shard":0}        first line
+ *   daemon -> ctld   {"hello":"reasmd","shard":0,"v":1}  first line
+ *                    {"cat":"stats","event":"daemon_counters",...}
+ *                                                         counters (common/counters.h)
  *                    an event object per line             (DESIGN.md 7)
  *                    {"reply":ID,"ok":true|false,...}     a command's answer
  *   ctld -> daemon   {"cmd":"close_session","session_id":N,"id":ID}
@@ -21,6 +23,11 @@
 #include <json-c/json.h>
 
 #define CTLC_BUF (4u << 20)
+/* The link's version, in every hello ("v"): ctld refuses another. */
+#define CTL_LINK_VERSION 1
+
+/* The hello line (with its newline) into buf; returns its length. */
+int ctlc_hello_line(char *buf, size_t size, const char *daemon, int shard);
 
 struct ctlc;
 /* A command: answer it with ctlc_reply (id from the command). */

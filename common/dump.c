@@ -158,11 +158,6 @@ print_record(const struct wire_rec *r)
 		printf("event %.*s\n", (int)e->json_len, (const char *)(e + 1));
 		break;
 	}
-	case REC_COUNTER: {
-		const struct rec_counter *c = b;
-		printf("counter shard=%u %s=%" PRIu64 "\n", c->shard, c->name, c->value);
-		break;
-	}
 	case REC_EOS:
 		printf("eos\n");
 		break;

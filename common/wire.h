@@ -33,7 +33,7 @@
 #include <stdint.h>
 
 #define WIRE_MAGIC	0x52485453u	/* "STHR" in little-endian memory */
-#define WIRE_VERSION	2
+#define WIRE_VERSION	3
 #define WIRE_BOM	0x0102u
 #define WIRE_ALIGN	8
 #define WIRE_MAX_REC	(16u * 1024u * 1024u)	/* largest record, header included */
@@ -64,7 +64,8 @@ enum rec_type {
 	REC_SESSION_CLOSE = 6,
 	REC_TICK = 7,
 	REC_EVENT = 8,
-	REC_COUNTER = 9,
+	/* 9 was a counter record (version 2), used by nothing: counters go to
+	 * ctld on its link (common/counters.h).  Readers reject it. */
 	REC_EOS = 10,		/* end of stream: the producer has no more */
 	REC_TYPE_MAX
 };
@@ -172,15 +173,6 @@ struct rec_event {
 	uint32_t pad;
 };
 
-/* A named counter value from a daemon. */
-struct rec_counter {
-	uint64_t value;
-	uint32_t shard;
-	uint32_t pad;
-	char name[48];		/* NUL-terminated, e.g. "ring_full.packets" */
-};
-_Static_assert(sizeof(struct rec_counter) == 64, "rec_counter");
-
 /* ---- Messages on the daemons' Unix sockets (block 100+). ---- */
 
 struct wire_msg {
@@ -195,11 +187,13 @@ enum msg_type {
 	MSG_REJECT,		/* producer -> consumer: reason text; then close */
 	MSG_WAKE_CONSUMER,	/* producer -> consumer: ring has records */
 	MSG_WAKE_PRODUCER,	/* consumer -> producer: ring has space */
-	MSG_COMMAND,		/* ctld -> daemon: JSON command text */
+	/* ctld's commands travel on its own link (common/ctlc.h) */
 	MSG_TYPE_MAX
 };
 
-enum wire_role { ROLE_CAPD = 1, ROLE_REASMD, ROLE_SINKD, ROLE_CTLD, ROLE_DUMP, ROLE_LAUNCHER };
+/* Who says hello on a producer's socket (ctld and the launcher speak on
+ * ctld's own link, common/ctlc.h). */
+enum wire_role { ROLE_CAPD = 1, ROLE_REASMD, ROLE_SINKD, ROLE_DUMP, ROLE_MAX };
 
 struct msg_hello {
 	uint32_t magic;		/* WIRE_MAGIC */

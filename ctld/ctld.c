@@ -21,6 +21,7 @@
 #include <event2/http.h>
 #include <event2/listener.h>
 
+#include "ctlc.h"
 #include "ctld.h"
 #include "evjson.h"
 #include "log.h"
@@ -157,6 +158,59 @@ flow_wanted(uint64_t id)
 	return json_object_object_get_ex(G->flow_ids, key, NULL);
 }
 
+/* The instance a daemon's counters go to, made on its first line. */
+static struct dinst *
+dinst_of(struct dconn *d)
+{
+	char key[48];
+	int owner = ctr_owner_of(d->name);
+	struct dinst *in;
+
+	if (d->inst != NULL)
+		return d->inst;
+	if (owner < 0 || owner == OWN_CTLD)
+		return NULL;
+	snprintf(key, sizeof(key), "%s.%d", d->name, d->shard);
+	for (unsigned i = 0; i < G->ninst; i++)
+		if (strcmp(G->inst[i].key, key) == 0)
+			return d->inst = &G->inst[i];
+	if (G->ninst == DINST_MAX)
+		return NULL;
+	in = &G->inst[G->ninst++];
+	sth_strlcpy(in->key, key, sizeof(in->key));
+	sth_strlcpy(in->daemon, ctr_owner_names[owner], sizeof(in->daemon));
+	if (owner == OWN_REASMD) {
+		in->inst_label = "shard";
+		snprintf(in->inst_value, sizeof(in->inst_value), "%d", d->shard);
+	} else if (owner == OWN_SINKD) {
+		const char *sp = strchr(d->name, ' ');
+		in->inst_label = "family";
+		sth_strlcpy(in->inst_value, sp ? sp + 1 : "", sizeof(in->inst_value));
+	}
+	in->vals.owner = owner;
+	return d->inst = in;
+}
+
+/* A daemon's counters, decoded against the table (common/counters.h). */
+static void
+daemon_counters(struct dconn *d, struct json_object *o)
+{
+	struct dinst *in = dinst_of(d);
+	char err[128];
+	int bad;
+
+	if (in == NULL) {
+		G->bad_daemon_lines++;
+		return;
+	}
+	in->connected = true;
+	if ((bad = ctr_decode(o, in->vals.owner, &in->vals, err, sizeof(err))) > 0) {
+		static struct log_rl rl;
+		G->bad_daemon_lines++;
+		log_ratelimited(&rl, 3, 60000, LOG_WARNING, "%s: %d counters refused: %s", in->key, bad, err);
+	}
+}
+
 /* An event from a daemon: bookkeeping, then to every subscriber. */
 void
 ctld_event(struct ctld *D, struct dconn *d, const char *line, size_t len)
@@ -173,9 +227,25 @@ ctld_event(struct ctld *D, struct dconn *d, const char *line, size_t len)
 		return;
 	}
 	if (json_object_object_get_ex(o, "hello", &v)) {
+		struct json_object *ver;
+		int lv = json_object_object_get_ex(o, "v", &ver) ? json_object_get_int(ver) : 0;
 		sth_strlcpy(d->name, json_object_get_string(v), sizeof(d->name));
 		d->shard = json_object_object_get_ex(o, "shard", &v) ? json_object_get_int(v) : 0;
+		if (lv != CTL_LINK_VERSION) {
+			log_warnx("daemon %s (shard %d) speaks version %d of the ctld link, this ctld %d: "
+			    "disconnected (run daemons of one build)", d->name, d->shard, lv, CTL_LINK_VERSION);
+			G->bad_daemon_lines++;
+			d->refused = true;
+			json_object_put(o);
+			return;
+		}
+		d->hello = true;
 		log_info("daemon %s (shard %d) connected", d->name, d->shard);
+		json_object_put(o);
+		return;
+	}
+	if (!d->hello) {
+		G->bad_daemon_lines++;	/* nothing before the hello */
 		json_object_put(o);
 		return;
 	}
@@ -207,11 +277,7 @@ ctld_event(struct ctld *D, struct dconn *d, const char *line, size_t len)
 		return;
 	}
 	if (strcmp(name, "daemon_counters") == 0) {
-		char key[64];
-		struct json_object *cs;
-		snprintf(key, sizeof(key), "%s.%d", d->name, d->shard);
-		if (json_object_object_get_ex(o, "counters", &cs))
-			json_object_object_add(G->counters, key, json_object_get(cs));
+		daemon_counters(d, o);
 		json_object_put(o);
 		return;
 	}
@@ -258,17 +324,34 @@ shard_conn(unsigned shard)
 	return NULL;
 }
 
+/* ctld's own rows of the table, as values like a daemon's. */
+static void
+own_vals(struct ctr_vals *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->owner = OWN_CTLD;
+#define SET(id, x) (v->have[CTR_##id] = true, v->v[CTR_##id] = (x))
+	SET(C_SESSIONS_OPEN, (uint64_t)json_object_object_length(G->sessions));
+	SET(C_CLIENTS, G->nclients);
+	SET(C_EVENTS, G->events);
+	SET(C_COMMANDS, G->commands);
+	SET(C_SLOW_CUT, G->slow_clients_cut);
+	SET(C_SHARD_LOST, G->shard_lost);
+	SET(C_BAD_LINES, G->bad_daemon_lines);
+#undef SET
+}
+
 struct json_object *
 ctld_stats(void)
 {
-	struct json_object *s = json_object_new_object();
+	struct ctr_vals own;
+	struct json_object *s, *d = json_object_new_object();
 
-	evjson_add_u64(s, "sessions_open", (uint64_t)json_object_object_length(G->sessions));
-	evjson_add_u64(s, "control_clients", G->nclients);
-	evjson_add_u64(s, "events", G->events);
-	evjson_add_u64(s, "slow_clients_cut", G->slow_clients_cut);
-	evjson_add_u64(s, "shard_lost", G->shard_lost);
-	json_object_object_add(s, "daemons", json_object_get(G->counters));
+	own_vals(&own);
+	s = ctr_vals_json(&own);	/* ctld's own counters at the top */
+	for (unsigned i = 0; i < G->ninst; i++)
+		json_object_object_add(d, G->inst[i].key, ctr_vals_json(&G->inst[i].vals));
+	json_object_object_add(s, "daemons", d);
 	return s;
 }
 
@@ -483,8 +566,12 @@ dconn_close(struct dconn *d)
 		*pp = d->next;
 	if (d->name[0])
 		log_info("daemon %s (shard %d) disconnected", d->name, d->shard);
+	if (d->inst != NULL)
+		d->inst->connected = false;
 	bufferevent_free(d->bev);
 	free(d);
+	if (G->stopping && G->daemons == NULL)
+		event_base_loopbreak(G->base);
 }
 
 static void
@@ -495,9 +582,14 @@ dconn_read(struct bufferevent *bev, void *arg)
 	char *line;
 	size_t n;
 
-	while ((line = evbuffer_readln(in, &n, EVBUFFER_EOL_LF)) != NULL) {
+	while (!d->refused && (line = evbuffer_readln(in, &n, EVBUFFER_EOL_LF)) != NULL) {
 		ctld_event(G, d, line, n);
 		free(line);
+	}
+	if (d->refused) {
+		d->name[0] = '\0';
+		dconn_close(d);
+		return;
 	}
 	if (evbuffer_get_length(in) > 4 * CTL_LINE_MAX) {
 		G->bad_daemon_lines++;
@@ -531,18 +623,28 @@ on_daemon(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
 
 /* ---------------- the periodic stats line and metrics ---------------- */
 
+/* A counter summed over every daemon (and ctld's own). */
 static uint64_t
-sum_counter(const char *name)
+sum_counter(enum ctr_id id, void *arg)
 {
-	uint64_t s = 0;
+	const struct ctr_vals *own = arg;
+	uint64_t s = own->have[id] ? own->v[id] : 0;
 
-	json_object_object_foreach(G->counters, key, cs) {
-		struct json_object *v;
-		(void)key;
-		if (json_object_object_get_ex(cs, name, &v))
-			s += (uint64_t)json_object_get_int64(v);
-	}
+	for (unsigned i = 0; i < G->ninst; i++)
+		if (G->inst[i].vals.have[id])
+			s += G->inst[i].vals.v[id];
 	return s;
+}
+
+static void
+stats_line(const char *what)
+{
+	struct ctr_vals own;
+	char line[1024];
+
+	own_vals(&own);
+	ctr_stats_line(line, sizeof(line), sum_counter, &own);
+	log_info("stats: %s%s", line, what);
 }
 
 static void
@@ -553,14 +655,7 @@ on_stats(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	(void)arg;
-	log_info("stats: %d sessions open, %" PRIu64 " bytes delivered by reasmd, gap %" PRIu64
-	    ", sink_ring_full %" PRIu64 ", sinks delivered %" PRIu64 " dropped %" PRIu64
-	    ", pcap frames %" PRIu64 " (queue_full %" PRIu64 ", write_error %" PRIu64 "), ring_full %"
-	    PRIu64 ", pcap_kernel %" PRIu64, json_object_object_length(G->sessions),
-	    sum_counter("bytes_delivered"), sum_counter("gap_bytes"), sum_counter("sink_ring_full_bytes"),
-	    sum_counter("delivered"), sum_counter("dropped"), sum_counter("pcap_written"),
-	    sum_counter("pcap_queue_full"), sum_counter("pcap_write_error"), sum_counter("ring_full"),
-	    sum_counter("pcap_kernel"));
+	stats_line("");
 	json_object_object_add(e, "stats", ctld_stats());
 	const char *t = evjson_text(e);
 	for (struct client *k = G->clients; k; k = k->next)
@@ -576,32 +671,56 @@ on_metrics(struct evhttp_request *req, void *arg)
 	struct evbuffer *b = evbuffer_new();
 
 	(void)arg;
-	evbuffer_add_printf(b, "# HELP stethoscope_sessions_open Sessions open (reasmd).\n"
-	    "# TYPE stethoscope_sessions_open gauge\nstethoscope_sessions_open %d\n",
-	    json_object_object_length(G->sessions));
-	evbuffer_add_printf(b, "# TYPE stethoscope_events_total counter\nstethoscope_events_total %" PRIu64 "\n",
-	    G->events);
-	evbuffer_add_printf(b, "# TYPE stethoscope_control_clients gauge\nstethoscope_control_clients %u\n",
-	    G->nclients);
-	evbuffer_add_printf(b, "# TYPE stethoscope_slow_clients_cut_total counter\n"
-	    "stethoscope_slow_clients_cut_total %" PRIu64 "\n", G->slow_clients_cut);
-	evbuffer_add_printf(b, "# TYPE stethoscope_shard_lost_total counter\n"
-	    "stethoscope_shard_lost_total %" PRIu64 "\n", G->shard_lost);
-	evbuffer_add_printf(b, "# HELP stethoscope_counter Every daemon's counters, by daemon, shard and name.\n"
-	    "# TYPE stethoscope_counter untyped\n");
-	json_object_object_foreach(G->counters, key, cs) {
-		char dname[64];
-		const char *dot = strrchr(key, '.');
-		size_t dl = dot ? (size_t)(dot - key) : strlen(key);
-		snprintf(dname, sizeof(dname), "%.*s", (int)dl, key);
-		json_object_object_foreach(cs, name, v)
-			evbuffer_add_printf(b, "stethoscope_counter{daemon=\"%s\",shard=\"%s\",name=\"%s\"} %" PRId64 "\n",
-			    dname, dot ? dot + 1 : "0", name, json_object_get_int64(v));
-	}
+	struct ctr_inst in[DINST_MAX + 1];
+	struct ctr_vals own;
+	size_t n = 0;
+
+	own_vals(&own);
+	in[n++] = (struct ctr_inst){ "ctld", NULL, NULL, &own };
+	for (unsigned i = 0; i < G->ninst; i++)
+		in[n++] = (struct ctr_inst){ G->inst[i].daemon, G->inst[i].inst_label,
+		    G->inst[i].inst_value, &G->inst[i].vals };
+	ctr_metrics(b, in, n);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 	    "text/plain; version=0.0.4");
 	evhttp_send_reply(req, HTTP_OK, "OK", b);
 	evbuffer_free(b);
+}
+
+static void
+stop_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	log_warnx("stopping: %s did not end within a second; its last counters may be missing",
+	    G->daemons && G->daemons->name[0] ? G->daemons->name : "a daemon");
+	event_base_loopbreak(G->base);
+}
+
+void
+ctld_stop(struct ctld *D)
+{
+	struct timeval sec = { 1, 0 };
+
+	if (D->stopping) {
+		event_base_loopbreak(D->base);	/* asked twice */
+		return;
+	}
+	D->stopping = true;
+	if (D->daemons == NULL) {
+		event_base_loopbreak(D->base);
+		return;
+	}
+	D->ev_stop = evtimer_new(D->base, stop_deadline, NULL);
+	evtimer_add(D->ev_stop, &sec);
+}
+
+/* The last stats line: every daemon's final counters (ctld_stop waited). */
+void
+ctld_last_stats(void)
+{
+	stats_line(" (last)");
 }
 
 /* ---------------- set-up ---------------- */
@@ -611,7 +730,6 @@ ctld_open(struct ctld *D, char *err, size_t errlen)
 {
 	G = D;
 	D->sessions = json_object_new_object();
-	D->counters = json_object_new_object();
 	D->flow_ids = json_object_new_object();
 	D->daemon_lev = evconnlistener_new(D->base, on_daemon, NULL, LEV_OPT_CLOSE_ON_FREE, -1, D->daemon_fd);
 	if (D->unix_fd >= 0)
@@ -653,6 +771,9 @@ ctld_close(struct ctld *D)
 	if (D->ev_stats)
 		event_free(D->ev_stats);
 	json_object_put(D->sessions);
-	json_object_put(D->counters);
+	for (unsigned i = 0; i < D->ninst; i++)
+		ctr_vals_clear(&D->inst[i].vals);
+	if (D->ev_stop)
+		event_free(D->ev_stop);
 	json_object_put(D->flow_ids);
 }

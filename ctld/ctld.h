@@ -11,6 +11,7 @@
 #include <json-c/json.h>
 
 #include "conf.h"
+#include "counters.h"
 #include "wire.h"
 
 struct client {
@@ -26,6 +27,21 @@ struct dconn {
 	struct bufferevent *bev;
 	char name[32];
 	int shard;
+	bool hello;			/* its hello came, with our link version */
+	bool refused;			/* another version: closed after this read */
+	struct dinst *inst;		/* where its counters go */
+};
+
+/* A daemon instance's counters ("reasmd.0", "sinkd pcap.0"), kept after
+ * it disconnects: its final values stay in stats and /metrics. */
+#define DINST_MAX 64
+struct dinst {
+	char key[48];			/* name.shard, as `stats` replies have it */
+	char daemon[16];		/* capd, reasmd, sinkd */
+	const char *inst_label;		/* "shard", "family" or NULL */
+	char inst_value[32];
+	bool connected;
+	struct ctr_vals vals;
 };
 
 #define PENDING_MAX 256
@@ -46,17 +62,25 @@ struct ctld {
 	unsigned nclients;
 	struct dconn *daemons;
 	struct json_object *sessions;	/* id -> {flow, opened, shard} */
-	struct json_object *counters;	/* "daemon.shard" -> {name: value} */
+	struct dinst inst[DINST_MAX];	/* the daemons' counters */
+	unsigned ninst;
 	struct json_object *flow_ids;	/* tcp_flow_enable'd session ids */
 	bool flow_all;
 	struct pending pending[PENDING_MAX];
 	uint64_t next_id;
 	uint64_t events, commands, clients_total, slow_clients_cut, bad_daemon_lines, shard_lost;
+	bool stopping;
+	struct event *ev_stop;		/* the stop's deadline */
 };
 
 int ctld_open(struct ctld *D, char *err, size_t errlen);
 void ctld_close(struct ctld *D);
 void ctld_event(struct ctld *D, struct dconn *d, const char *line, size_t len);
 struct json_object *ctld_stats(void);
+/* A stop was asked for: the last stats line once every daemon's final
+ * counters are in (its connection ended) or after a second; then the loop
+ * ends. */
+void ctld_stop(struct ctld *D);
+void ctld_last_stats(void);
 
 #endif

@@ -31,9 +31,32 @@ usage(FILE *f)
 	fprintf(f, "usage: ctld [-c FILE] [--run-dir DIR] [options]\n"
 	    "The control plane: the daemons' events and counters (RUN/ctld.sock), control clients\n"
 	    "over TCP (control.bind_ip:listen_port) and a Unix socket (control.unix_socket, default\n"
-	    "RUN/control.sock), JSON lines; Prometheus metrics on control.metrics_port.\n\n%s\n"
+	    "RUN/control.sock), JSON lines; Prometheus metrics on control.metrics_port.\n\n"
+	    "      --list-counters  print the counter table (every counter, its metric, unit,\n"
+	    "                       owner, scope and help) as JSON lines, and exit\n%s\n"
 	    "Exit status: 0 after SIGTERM/SIGINT, 1 on a runtime failure, 2 on a usage or\n"
 	    "configuration error.\n", opts_common_help);
+}
+
+/* The counter table, a JSON line per row (docs/counters.md is made of it). */
+static void
+list_counters(void)
+{
+	for (int i = 0; i < CTR_MAX; i++) {
+		const struct ctr_def *d = &ctr_defs[i];
+		struct json_object *o = json_object_new_object();
+		json_object_object_add(o, "key", json_object_new_string(d->key));
+		json_object_object_add(o, "metric", json_object_new_string(d->metric));
+		json_object_object_add(o, "kind", json_object_new_string(d->kind == KIND_GAUGE ? "gauge" : "counter"));
+		json_object_object_add(o, "unit", json_object_new_string(d->unit));
+		json_object_object_add(o, "owner", json_object_new_string(ctr_owner_names[d->owner]));
+		json_object_object_add(o, "family", d->family ? json_object_new_string(d->family) : NULL);
+		json_object_object_add(o, "label", d->label ? json_object_new_string(d->label) : NULL);
+		json_object_object_add(o, "scope", json_object_new_string(d->scope));
+		json_object_object_add(o, "help", json_object_new_string(d->help));
+		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+		json_object_put(o);
+	}
 }
 
 static int
@@ -74,13 +97,14 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	(void)sig;
 	(void)what;
-	event_base_loopbreak(arg);
+	ctld_stop(arg);
 }
 
 int
 main(int argc, char **argv)
 {
-	static const struct option longopts[] = { COMMON_LONGOPTS, { NULL, 0, NULL, 0 } };
+	static const struct option longopts[] = { COMMON_LONGOPTS,
+		{ "list-counters", no_argument, NULL, OPT_DAEMON_BASE }, { NULL, 0, NULL, 0 } };
 	struct daemon_opts o;
 	struct conf c;
 	struct ctld D;
@@ -95,6 +119,10 @@ main(int argc, char **argv)
 			continue;
 		if (ch == 'h') {
 			usage(stdout);
+			return 0;
+		}
+		if (ch == OPT_DAEMON_BASE) {
+			list_counters();
 			return 0;
 		}
 		usage(stderr);
@@ -136,8 +164,8 @@ main(int argc, char **argv)
 	D.base = event_base_new();
 	if (ctld_open(&D, err, sizeof(err)) < 0)
 		fatalx("%s", err);
-	sigs[0] = evsignal_new(D.base, SIGTERM, on_signal, D.base);
-	sigs[1] = evsignal_new(D.base, SIGINT, on_signal, D.base);
+	sigs[0] = evsignal_new(D.base, SIGTERM, on_signal, &D);
+	sigs[1] = evsignal_new(D.base, SIGINT, on_signal, &D);
 	event_add(sigs[0], NULL);
 	event_add(sigs[1], NULL);
 	log_info("serving control clients on %s and %s:%lld%s", path,
@@ -145,6 +173,7 @@ main(int argc, char **argv)
 	    c.ctl_metrics_port > 0 ? "; metrics on /metrics" : "");
 	opts_ready(&o);
 	event_base_dispatch(D.base);
+	ctld_last_stats();
 	log_info("stopping: %llu events, %llu commands, %llu slow clients cut off",
 	    (unsigned long long)D.events, (unsigned long long)D.commands,
 	    (unsigned long long)D.slow_clients_cut);

@@ -23,173 +23,13 @@
 #include "reasmd.h"
 #include "recio.h"
 #include "util.h"
-#include "chan.h"
+#include "counters.h"
 #include "ctlc.h"
-#include "ringev.h"
-
-#define CAPD_IFACES 16
 
 enum { OPT_EVENTS = OPT_DAEMON_BASE, OPT_MAX_OPEN, OPT_FROM, OPT_SHARD, OPT_LISTEN, OPT_SINKS,
 	OPT_GENERATION, OPT_CTL };
 
 static volatile sig_atomic_t reasmd_stop;
-
-/* ---- input from capd's ring (--from SOCK --shard N/W) ---- */
-
-struct ringin {
-	struct reasm *R;
-	struct event_base *base;
-	const char *path;
-	unsigned shard, nshards;
-	struct ringev *re;
-	int pend_sock;			/* connected, waiting for the sinks */
-	struct ring *pend_ring;
-	struct event *ev_retry;
-	struct backoff bo;
-	int dlt[CAPD_IFACES];
-	bool eos, stop;
-};
-
-static int
-ringin_record(const struct wire_rec *rec, void *arg)
-{
-	struct ringin *I = arg;
-	const void *b = rec + 1;
-
-	switch (rec->type) {
-	case REC_INTERFACE: {
-		const struct rec_interface *i = b;
-		char name[32];
-		size_t nl = MIN((size_t)i->name_len, sizeof(name) - 1);
-		memcpy(name, i + 1, nl);
-		name[nl] = '\0';
-		if (i->id < CAPD_IFACES)
-			I->dlt[i->id] = (int)i->linktype;
-		if (I->R->out.linktype < 0) {
-			I->R->out.linktype = (int)i->linktype;
-			I->R->out.snaplen = (int)i->snaplen;
-		}
-		out_interface(I->R, i->id, (int)i->linktype, (int)i->snaplen, name);
-		break;
-	}
-	case REC_PACKET: {
-		const struct rec_packet *p = b;
-		int dlt = p->ifid < CAPD_IFACES ? I->dlt[p->ifid] : -1;
-		I->R->cur_ifid = p->ifid;
-		reasm_frame(I->R, dlt, p->ts_ns, (const uint8_t *)(p + 1), p->caplen, p->origlen);
-		break;
-	}
-	case REC_TICK:
-		reasm_tick(I->R, ((const struct rec_tick *)b)->ts_ns);
-		break;
-	case REC_EOS:
-		I->eos = true;
-		break;
-	default:
-		break;
-	}
-	return 0;
-}
-
-static void ringin_connect(evutil_socket_t fd, short what, void *arg);
-
-static void
-ringin_lost(struct ringev *re, void *arg)
-{
-	struct ringin *I = arg;
-	unsigned ms;
-	struct timeval tv;
-
-	(void)re;
-	if (I->eos || I->stop) {
-		event_base_loopbreak(I->base);
-		return;
-	}
-	ms = backoff_next(&I->bo);
-	log_warnx("capd went away; reconnecting to %s in %u ms (sessions stay open)", I->path, ms);
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
-	evtimer_add(I->ev_retry, &tv);
-}
-
-static void
-ringin_idle(struct ringev *re, void *arg)
-{
-	struct ringin *I = arg;
-
-	(void)re;
-	sinks_flush(I->R);
-}
-
-/* Starts reading capd's ring (once the sinks reasmd waits for are there). */
-static void
-ringin_go(void *arg)
-{
-	struct ringin *I = arg;
-
-	if (I->pend_ring == NULL)
-		return;
-	I->re = ringev_consumer_new(I->base, I->pend_sock, I->pend_ring, ringin_record,
-	    ringin_lost, I, 1024);
-	ringev_set_idle(I->re, ringin_idle);
-	I->pend_ring = NULL;
-	I->pend_sock = -1;
-}
-
-/* Connects (again) to capd and starts reading its ring.  Returns 0 or -1
- * (a retry is scheduled when the loop runs). */
-static int
-ringin_open(struct ringin *I, char *err, size_t errlen)
-{
-	struct msg_hello h;
-	struct ring *r;
-	int sock;
-	char name[32];
-
-	snprintf(name, sizeof(name), "reasmd %u/%u", I->shard, I->nshards);
-	chan_hello_init(&h, ROLE_REASMD, I->shard, I->nshards,
-	    REC_WANT(REC_INTERFACE) | REC_WANT(REC_PACKET) | REC_WANT(REC_TICK) | REC_WANT(REC_EOS), name);
-	if ((sock = chan_open_ring(I->path, &h, &r, 5000, err, errlen)) < 0)
-		return -1;
-	if (I->re != NULL)
-		ringev_free(I->re);
-	I->re = NULL;
-	I->pend_sock = sock;
-	I->pend_ring = r;
-	backoff_reset(&I->bo);
-	if (sinks_ready(I->R))
-		ringin_go(I);
-	return 0;
-}
-
-static void
-ringin_connect(evutil_socket_t fd, short what, void *arg)
-{
-	struct ringin *I = arg;
-	char err[256];
-
-	(void)fd;
-	(void)what;
-	if (ringin_open(I, err, sizeof(err)) < 0) {
-		unsigned ms = backoff_next(&I->bo);
-		struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
-		static struct log_rl rl;
-		log_ratelimited(&rl, 1, 30000, LOG_WARNING, "%s (retrying in %u ms)", err, ms);
-		evtimer_add(I->ev_retry, &tv);
-	} else
-		log_info("connected to %s as shard %u/%u", I->path, I->shard, I->nshards);
-}
-
-static void
-ringin_signal(evutil_socket_t sig, short what, void *arg)
-{
-	struct ringin *I = arg;
-
-	(void)sig;
-	(void)what;
-	I->stop = true;
-	event_base_loopbreak(I->base);
-}
 
 static void
 on_signal(int sig)
@@ -222,21 +62,26 @@ usage(FILE *f)
 }
 
 /* Closes every session with `reason`, completes the outputs (the -o files
- * and sessions.jsonl, -w, --events) and prints the summary. */
+ * and sessions.jsonl, -w, --events, the sinks), prints the summary and
+ * frees the engine: the one teardown of both runs. */
 static void
 reasmd_finish(struct reasm *R, unsigned reason, const char *wfile)
 {
 	reasm_close_all(R, reason);
-	out_finish(R);
-	sinks_summary(R, stderr);
+	files_finish(R);
+	fan_finish(R);
+	ev_flush(R);
+	sinks_summary(R->sinks, stderr);
 	if (R->out.w && recw_close(R->out.w) < 0)
 		log_warn("-w %s", wfile);
 	R->out.w = NULL;
 	if (R->out.events && R->out.events != stdout)
 		fclose(R->out.events);
+	R->out.events = NULL;
 	reasm_summary(R, stderr);
 	reasm_free(R);
-	sinks_free(R);
+	sinks_free(R->sinks);
+	R->sinks = NULL;
 	ctlc_free(R->ctl);
 	R->ctl = NULL;
 }
@@ -253,7 +98,7 @@ on_ctl_command(struct json_object *cmd, uint64_t id, void *arg)
 		uint64_t sid = (uint64_t)json_object_get_int64(v);
 		if (reasm_close_id(R, sid, CLOSE_CONTROL) == 0) {
 			log_info("session %llu closed by a control command", (unsigned long long)sid);
-			sinks_flush(R);
+			sinks_flush(R->sinks);
 			ctlc_reply(R->ctl, id, true, NULL);
 		} else
 			ctlc_reply(R->ctl, id, false, "not_found");
@@ -262,24 +107,95 @@ on_ctl_command(struct json_object *cmd, uint64_t id, void *arg)
 	ctlc_reply(R->ctl, id, false, "unknown_cmd");
 }
 
-/* Every second: the shard's counters, for ctld's stats and metrics. */
+/* Every second, and once more at the end: the shard's counters, for
+ * ctld's stats and metrics (common/counters.h). */
+static bool counters_final;
+
 static void
 send_counters(evutil_socket_t fd, short what, void *arg)
 {
 	struct reasm *R = arg;
-	char line[1024];
-	int n;
+	struct ctr_enc *e = ctr_enc_new(OWN_REASMD);
 
 	(void)fd;
 	(void)what;
-	n = snprintf(line, sizeof(line), "{\"cat\":\"stats\",\"event\":\"daemon_counters\",\"counters\":{"
-	    "\"packets\":%llu,\"sessions_open\":%llu,\"sessions\":%llu,\"bytes_delivered\":%llu,"
-	    "\"gap_bytes\":%llu,\"table_full\":%llu,\"ooo_limit\":%llu,\"ctl_events_dropped\":%llu}}",
-	    (unsigned long long)R->st.packets, (unsigned long long)R->nsessions,
-	    (unsigned long long)R->st.sessions, (unsigned long long)R->st.bytes_delivered,
-	    (unsigned long long)R->st.gap_bytes, (unsigned long long)R->st.table_full_packets,
-	    (unsigned long long)R->st.ooo_limit_bytes, (unsigned long long)ctlc_dropped(R->ctl));
-	ctlc_send(R->ctl, line, (size_t)n);
+	reasm_counters(R, e);
+	ctr_set(e, CTR_CTL_DROPPED, ctlc_dropped(R->ctl));
+	const char *line = ctr_enc_line(e, counters_final);
+	ctlc_send(R->ctl, line, strlen(line));
+	ctr_enc_free(e);
+}
+
+/* A sink connected: it gets every interface known so far. */
+static void
+on_sink_connect(unsigned idx, void *arg)
+{
+	struct reasm *R = input_reasm(arg);
+
+	if (sinks_want_one(R->sinks, idx, REC_INTERFACE))
+		fan_interfaces_to(R, idx);
+}
+
+static void
+on_stop_signal(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	input_stop(arg);
+}
+
+/* A capture file (or stdin) read to its end, or to a signal. */
+static unsigned
+run_file(struct reasm *R, pcap_t *p, const char *rfile)
+{
+	struct pcap_pkthdr *h;
+	const u_char *pkt;
+	int r;
+
+	while (!reasmd_stop && (r = pcap_next_ex(p, &h, &pkt)) >= 0) {
+		/* seconds: an unsigned 32-bit field in the file */
+		uint64_t ts = (uint64_t)(uint32_t)h->ts.tv_sec * NSEC_PER_SEC + (uint64_t)h->ts.tv_usec;
+		if (r == 0)
+			continue;
+		reasm_frame(R, R->out.linktype, ts, pkt, h->caplen, h->len);
+	}
+	if (!reasmd_stop && r == PCAP_ERROR)
+		log_warnx("%s: %s (the sessions read so far are closed with reason eof)", rfile, pcap_geterr(p));
+	return reasmd_stop ? CLOSE_SHUTDOWN : CLOSE_EOF;
+}
+
+/* capd's ring, to its end of stream or a signal; the sinks and ctld on
+ * the same loop. */
+static unsigned
+run_ring(struct reasm *R, struct event_base *base, struct input *I, struct daemon_opts *o)
+{
+	struct event *sigs[2], *ev_counters = NULL;
+
+	sigs[0] = evsignal_new(base, SIGTERM, on_stop_signal, I);
+	sigs[1] = evsignal_new(base, SIGINT, on_stop_signal, I);
+	event_add(sigs[0], NULL);
+	event_add(sigs[1], NULL);
+	if (R->ctl != NULL) {
+		struct timeval sec = { 1, 0 };
+		ctlc_start(R->ctl, base, on_ctl_command, R);
+		ev_counters = event_new(base, -1, EV_PERSIST, send_counters, R);
+		event_add(ev_counters, &sec);
+	}
+	if (R->sinks != NULL)
+		sinks_start(R->sinks, input_go, on_sink_connect, I);
+	opts_ready(o);
+	event_base_dispatch(base);
+	if (R->ctl != NULL) {
+		/* The last, after every session has closed. */
+		reasm_close_all(R, input_eos(I) ? CLOSE_EOF : CLOSE_SHUTDOWN);
+		counters_final = true;
+		send_counters(-1, 0, R);
+	}
+	if (ev_counters)
+		event_free(ev_counters);
+	event_free(sigs[0]);
+	event_free(sigs[1]);
+	return input_eos(I) ? CLOSE_EOF : CLOSE_SHUTDOWN;
 }
 
 static FILE *
@@ -314,12 +230,12 @@ main(int argc, char **argv)
 	unsigned shard = 0, nshards = 1, nsinks = 0, gen = 0;
 	char err[PCAP_ERRBUF_SIZE + 256];
 	struct reasm R;
-	struct ringin I;
-	struct pcap_pkthdr *h;
-	const u_char *pkt;
+	struct input *I = NULL;
+	struct event_base *base = NULL;
 	FILE *in = NULL, *wf = NULL;
-	pcap_t *p;
-	int ch, r;
+	pcap_t *p = NULL;
+	unsigned reason;
+	int ch;
 
 	opts_init(&o, "reasmd");
 	while ((ch = getopt_long(argc, argv, COMMON_SHORTOPTS "r:o:w:", longopts, NULL)) != -1) {
@@ -396,36 +312,40 @@ main(int argc, char **argv)
 	}
 	if (wfile != NULL)
 		wf = open_out(wfile, "-w");
-	reasm_init(&R, &c, gen, shard);
+	if (reasm_init(&R, &c, gen, shard, err, sizeof(err)) < 0) {
+		log_errorx("%s", err);
+		conf_free(&c);
+		return 2;
+	}
 	R.out.dir = odir;
 	R.out.max_open_files = (unsigned)c.max_open_files;
 	R.out.events = events ? open_out(events, "--events") : NULL;
 	R.out.w = wf ? recw_open(fileno(wf), 0) : NULL;
-	memset(&I, 0, sizeof(I));
-	I.pend_sock = -1;
 	if (from != NULL) {
 		/* Connect while privileged, like every other acquisition: the
 		 * run directory may not be reachable by runtime.user. */
-		I.R = &R;
-		I.path = from;
-		I.shard = shard;
-		I.nshards = nshards;
-		for (int k = 0; k < CAPD_IFACES; k++)
-			I.dlt[k] = -1;
-		backoff_init(&I.bo, 100, 5000);
-		I.base = event_base_new();
-		if (listen_path != NULL && sinks_listen(&R, I.base, listen_path, c.group, nsinks,
-		    err, sizeof(err)) < 0)
+		base = event_base_new();
+		I = input_new(&R, base, from, shard, nshards);
+		if (listen_path != NULL && (R.sinks = sinks_listen(base, listen_path, c.group, nsinks,
+		    shard, (size_t)c.ring_bytes, c.overflow == OVERFLOW_BLOCK, err, sizeof(err))) == NULL)
 			fatalx("--listen %s: %s", listen_path, err);
-		if (ringin_open(&I, err, sizeof(err)) < 0)
+		if (input_open(I, err, sizeof(err)) < 0)
 			fatalx("%s", err);
+		log_info("connected to %s as shard %u/%u", from, shard, nshards);
+		if (listen_path != NULL)
+			log_info("serving sinks on %s%s", listen_path,
+			    nsinks ? " (reading nothing until they are connected)" : "");
 		if (ctl_path != NULL && (R.ctl = ctlc_connect(ctl_path, "reasmd", (int)shard, err,
 		    sizeof(err))) == NULL)
 			fatalx("--ctl %s", err);
+	} else {
+		p = pcap_fopen_offline_with_tstamp_precision(in, PCAP_TSTAMP_PRECISION_NANO, err);
+		if (p == NULL)
+			fatalx("%s: %s", rfile, err);
 	}
 	{
 		struct privdrop_opts po = { c.user, c.group, NULL };
-		if (out_init(&R, err, sizeof(err)) < 0)
+		if (files_open(&R, err, sizeof(err)) < 0)
 			fatalx("%s", err);
 		if (odir != NULL && privdrop_give(odir, &po, err, sizeof(err)) < 0)
 			fatalx("-o %s", err);
@@ -436,64 +356,19 @@ main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 
-	if (from != NULL) {
-		struct event *sigs[2];
-		R.out.linktype = -1;
-		I.ev_retry = evtimer_new(I.base, ringin_connect, &I);
-		sigs[0] = evsignal_new(I.base, SIGTERM, ringin_signal, &I);
-		sigs[1] = evsignal_new(I.base, SIGINT, ringin_signal, &I);
-		event_add(sigs[0], NULL);
-		event_add(sigs[1], NULL);
-		log_info("connected to %s as shard %u/%u", from, shard, nshards);
-		struct event *ev_counters = NULL;
-		if (R.ctl != NULL) {
-			struct timeval sec = { 1, 0 };
-			ctlc_start(R.ctl, I.base, on_ctl_command, &R);
-			ev_counters = event_new(I.base, -1, EV_PERSIST, send_counters, &R);
-			event_add(ev_counters, &sec);
-		}
-		if (R.sinks != NULL) {
-			log_info("serving sinks on %s%s", listen_path,
-			    nsinks ? " (reading nothing until they are connected)" : "");
-			sinks_start(&R, ringin_go, &I);
-		}
+	if (from != NULL)
+		reason = run_ring(&R, base, I, &o);
+	else {
+		reasm_interface(&R, 0, pcap_datalink(p), pcap_snapshot(p), "file");
 		opts_ready(&o);
-		event_base_dispatch(I.base);
-		reasmd_finish(&R, I.eos ? CLOSE_EOF : CLOSE_SHUTDOWN, wfile);
-		if (ev_counters)
-			event_free(ev_counters);
-		if (I.re)
-			ringev_free(I.re);
-		if (I.pend_ring) {
-			ring_free(I.pend_ring);
-			close(I.pend_sock);
-		}
-		event_free(I.ev_retry);
-		event_free(sigs[0]);
-		event_free(sigs[1]);
-		event_base_free(I.base);
-		conf_free(&c);
-		return 0;
+		reason = run_file(&R, p, rfile);
 	}
-	p = pcap_fopen_offline_with_tstamp_precision(in, PCAP_TSTAMP_PRECISION_NANO, err);
-	if (p == NULL)
-		fatalx("%s: %s", rfile, err);
-	R.out.linktype = pcap_datalink(p);
-	R.out.snaplen = pcap_snapshot(p);
-	out_interface(&R, 0, R.out.linktype, R.out.snaplen, "file");
-	opts_ready(&o);
-
-	while (!reasmd_stop && (r = pcap_next_ex(p, &h, &pkt)) >= 0) {
-		/* seconds: an unsigned 32-bit field in the file */
-		uint64_t ts = (uint64_t)(uint32_t)h->ts.tv_sec * NSEC_PER_SEC + (uint64_t)h->ts.tv_usec;
-		if (r == 0)
-			continue;
-		reasm_frame(&R, R.out.linktype, ts, pkt, h->caplen, h->len);
-	}
-	if (!reasmd_stop && r == PCAP_ERROR)
-		log_warnx("%s: %s (the sessions read so far are closed with reason eof)", rfile, pcap_geterr(p));
-	reasmd_finish(&R, reasmd_stop ? CLOSE_SHUTDOWN : CLOSE_EOF, wfile);
-	pcap_close(p);
+	reasmd_finish(&R, reason, wfile);
+	if (p != NULL)
+		pcap_close(p);
+	input_free(I);
+	if (base != NULL)
+		event_base_free(base);
 	conf_free(&c);
 	return 0;
 }

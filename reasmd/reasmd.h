@@ -1,15 +1,23 @@
 /*
- * reasmd.h — the reassembler's engine and its outputs.
+ * reasmd.h — the reassembler: its engine, the parts it is made of, and
+ * what each file offers the others.
  *
- * tcp.c turns decoded TCP segments into per-direction byte streams:
- * sessions in a bounded table, sequence numbers mapped to 64-bit stream
- * offsets (wrap-around safe), out-of-order segments buffered up to
- * reasm.ooo_bytes_per_dir and reasm.memcap.  A hole becomes a gap only
- * when it is clear its bytes will not come (DESIGN.md section 4): an ACK
- * covered it gap_grace_ms of capture time ago, nothing has filled it
- * ooo_timeout_ms after the first segment beyond it, a limit forces it, or
- * the session ends.  It calls the output hooks (output.c) for each open,
- * chunk, gap and close.
+ *   main.c      options, configuration, open the input, drop, run, summary
+ *   input.c     the capd peer: records from capd's ring (--from), reconnects
+ *   reasm.c     the engine: frame dispatch (decode, fragments, TCP or UDP),
+ *               init, tick, and the session hub (sess_*) that hands every
+ *               stream event to the outputs and the analysers
+ *   frag.c      IPv4 and IPv6 fragment reassembly
+ *   tcp.c       TCP sessions and their byte streams
+ *   udp.c       UDP datagrams
+ *   analyser.c  the protocol analysers (analyser.h) and their dispatch
+ *   http.c      HTTP/1.x, the first analyser
+ *   events.c    JSON events (with or without a TCP session)
+ *   fanout.c    records to -w and to the sinks, per-session sink losses
+ *   files.c     -o DIR: stream files and sessions.jsonl, by a writer thread
+ *   sinks.c     the sink peer: sinkd daemons on reasmd.N.sock (no sessions)
+ *
+ * struct reasm holds the parts; each part's insides are its file's own.
  */
 #ifndef REASMD_H
 #define REASMD_H
@@ -46,6 +54,7 @@ struct rdir {
 	bool have_base, fin_seen, closed, syn_seen;
 	bool stall_noted;
 	bool rst_sent;			/* this side sent an RST: nothing of it follows */
+	bool written;			/* -o: its file exists (append from now on) */
 	uint32_t base;			/* sequence number of stream offset 0 */
 	uint64_t next;			/* next stream offset expected */
 	uint64_t fin_off;
@@ -78,13 +87,21 @@ struct session {
 	bool late_noted;		/* the ack_before_data note went out */
 	uint8_t local_side;
 	uint8_t closing_reason;		/* enum close_reason, while closing */
+	uint8_t an_state, an_idx;	/* analyser.c: undecided/on/off, which one */
 	uint64_t closing_ns;		/* capture time closing began */
 	uint64_t deadline;		/* next capture time something is due; UINT64_MAX: none */
 	uint64_t first_ns, last_ns;
 	struct rdir d[2];		/* DIR_REQUESTS (client->server), DIR_RESPONSES */
-	struct oslot *slot[2];		/* -o output slot, NULL when none */
-	bool written[2];		/* -o file exists (append from now on) */
-	uint64_t *sinkdrop;		/* sink_ring_full bytes [sink][dir]; NULL: none */
+	void *an_flow;			/* analyser.c: the analyser's state for it */
+	struct oslot *slot[2];		/* files.c: output slot, NULL when none */
+	uint64_t *sinkdrop;		/* fanout.c: sink_ring_full bytes [sink][dir]; NULL: none */
+};
+
+/* A captured frame as it came, or several (the fragments of a datagram). */
+struct frame {
+	uint64_t ts_ns;
+	const uint8_t *data;
+	uint32_t caplen, origlen;
 };
 
 struct reasm_stats {
@@ -93,33 +110,11 @@ struct reasm_stats {
 	uint64_t sessions, table_full_packets, ooo_limit_bytes;
 	uint64_t decode_err[DEC_RES_MAX];
 	uint64_t not_tcp, fragments;
+	uint64_t udp_packets, udp_bytes;
 	uint64_t write_error_bytes;	/* -o bytes that could not be written */
 	uint64_t close_reason[CLOSE_REASON_MAX];
 	uint64_t late_bytes, late_after_gap_bytes, retrans_bytes;
 };
-
-struct reasm;
-
-/* Output hooks (output.c). */
-/* The capture clock moved on (every 250 ms of capture time): flush. */
-void out_tick(struct reasm *R);
-void out_open(struct reasm *R, struct session *s);
-void out_chunk(struct reasm *R, struct session *s, int dir, uint64_t off,
-    const uint8_t *p, size_t n);
-void out_gap(struct reasm *R, struct session *s, int dir, uint64_t off, uint64_t len);
-void out_half_close(struct reasm *R, struct session *s, int dir);
-/* A per-packet note (category flow, event tcp_note): "ack_stall",
- * "overlap_conflict", with the stream range it is about. */
-void out_note(struct reasm *R, struct session *s, int dir, const char *note,
-    uint64_t off, uint64_t len);
-void out_close(struct reasm *R, struct session *s, unsigned reason);
-/* A captured frame as it came, or several (the fragments of a datagram). */
-struct frame {
-	uint64_t ts_ns;
-	const uint8_t *data;
-	uint32_t caplen, origlen;
-};
-void out_packet(struct reasm *R, struct session *s, int dir, const struct frame *f);
 
 struct out_opts {
 	const char *dir;		/* -o */
@@ -139,49 +134,81 @@ struct reasm_iface {
 	char name[32];
 };
 
+struct json_object;
+struct tcp;
+struct fragtab;
+struct anset;
+struct files;
+struct sinks;
+struct ctlc;
+
 struct reasm {
 	const struct conf *conf;
-	struct sinks *sinks;		/* --listen: the sink daemons, else NULL */
-	struct ctlc *ctl;		/* --ctl: events to ctld, commands from it */
-	struct reasm_iface ifs[REASM_IFACES];
-	uint32_t cur_ifid;		/* interface of the frame being handled */
-	struct out_opts out;
 	unsigned gen, shard;
-	uint64_t next_ctr;
-	struct session **buckets;
-	size_t nbuckets, nsessions, max_sessions;
-	struct session *lru_head, *lru_tail;
-	struct session *tomb_head, *tomb_tail;	/* closed, kept close_grace_ms */
-	struct session *pend_head, *pend_tail;	/* with a deadline, oldest first */
-	uint64_t next_deadline, last_deadline_sweep;
-	uint64_t grace_ns;		/* close_grace_ms: tombstones */
-	uint64_t gap_grace_ns;		/* reasm.gap_grace_ms */
-	uint64_t ooo_timeout_ns;	/* reasm.ooo_timeout_ms */
-	struct fragtab *frags;
-	uint64_t mem_used, memcap, ooo_limit;
-	uint64_t idle_ns, now_ns, last_sweep_ns;
-	uint64_t stall_ns;		/* ack_stall_sec; 0: off */
-	bool have_local;
-	uint8_t local_family, local_ip[16];
+	uint64_t now_ns;		/* capture time: the highest timestamp seen */
+	uint64_t last_tick_ns;		/* the last 250 ms housekeeping */
+	uint32_t cur_ifid;		/* interface of the frame being handled */
+	struct reasm_iface ifs[REASM_IFACES];
+	struct out_opts out;
+	struct tcp *tcp;		/* tcp.c */
+	struct fragtab *frags;		/* frag.c */
+	struct anset *an;		/* analyser.c */
+	struct files *files;		/* files.c (-o) */
+	struct sinks *sinks;		/* sinks.c (--listen), else NULL */
+	struct ctlc *ctl;		/* --ctl: events to ctld, commands from it */
 	struct reasm_stats st;
-	/* output state */
-	FILE *sessions_jsonl;
-	struct oslot *slots;		/* max_open_files of them */
-	struct oslot *shead, *stail;	/* in-use slots, least recently written first */
-	struct oslot *sfree;
 };
 
-void reasm_init(struct reasm *R, const struct conf *c, unsigned gen, unsigned shard);
+/* reasm.c: the engine. */
+/* Returns 0, or -1 with a message in err (an unknown analyser). */
+int reasm_init(struct reasm *R, const struct conf *c, unsigned gen, unsigned shard,
+    char *err, size_t errlen);
 /* One captured frame of the given link type (DLT). */
 void reasm_frame(struct reasm *R, int dlt, uint64_t ts_ns, const uint8_t *frame,
     uint32_t caplen, uint32_t origlen);
-/* Capture time moved (a tick): runs the idle timers. */
+/* Capture time moved (a tick): runs the timers. */
 void reasm_tick(struct reasm *R, uint64_t ts_ns);
 /* Closes every session with `reason` (eof, shutdown). */
 void reasm_close_all(struct reasm *R, unsigned reason);
 /* Closes one open session (a control command).  Returns 0, -1 if none. */
 int reasm_close_id(struct reasm *R, uint64_t id, unsigned reason);
+/* An interface (capture source) became known. */
+void reasm_interface(struct reasm *R, uint32_t id, int dlt, int snaplen, const char *name);
+void reasm_summary(const struct reasm *R, FILE *f);
+/* Every counter of the table (common/counters.h) reasmd keeps. */
+struct ctr_enc;
+void reasm_counters(const struct reasm *R, struct ctr_enc *e);
 void reasm_free(struct reasm *R);
+
+/* reasm.c: the session hub, called by tcp.c.  Each goes to the outputs
+ * (fanout.c, files.c, events.c) and the analysers. */
+void sess_open(struct reasm *R, struct session *s);
+void sess_data(struct reasm *R, struct session *s, int dir, uint64_t off,
+    const uint8_t *p, size_t n);
+void sess_gap(struct reasm *R, struct session *s, int dir, uint64_t off, uint64_t len);
+void sess_half_close(struct reasm *R, struct session *s, int dir);
+/* A per-packet note (category flow, event tcp_note): "ack_stall",
+ * "overlap_conflict", "ack_before_data", with the range it is about. */
+void sess_note(struct reasm *R, struct session *s, int dir, const char *note,
+    uint64_t off, uint64_t len);
+void sess_close(struct reasm *R, struct session *s, unsigned reason);
+/* A frame, of session s (NULL: of none, it still reaches a rolling pcap). */
+void sess_packet(struct reasm *R, struct session *s, int dir, const struct frame *f);
+
+/* tcp.c */
+struct tcp *tcp_new(const struct conf *c);
+/* Returns false when no session takes the segment. */
+bool tcp_segment(struct reasm *R, const struct decoded *d, const struct frame *fr, size_t nfr);
+void tcp_deadlines(struct reasm *R);	/* cheap: runs the deadlines due */
+void tcp_expire(struct reasm *R);	/* idle sessions, old tombstones */
+void tcp_close_all(struct reasm *R, unsigned reason);
+int tcp_close_id(struct reasm *R, uint64_t id, unsigned reason);
+void tcp_free(struct reasm *R);
+size_t tcp_sessions_open(const struct tcp *T);
+uint64_t tcp_mem_used(const struct tcp *T);
+
+/* udp.c: a datagram (its frames: the fragments it came in). */
+void udp_datagram(struct reasm *R, const struct decoded *d, const struct frame *fr, size_t nfr);
 
 /* frag.c: IPv4 and IPv6 fragment reassembly (RFC 791, RFC 8200 4.5),
  * bounded by reasm.frag_memcap and frag_timeout_sec.  Returns 1 with the
@@ -194,35 +221,79 @@ void frag_expire(struct reasm *R, uint64_t now_ns);
 /* Capture time of the oldest fragment still waiting (UINT64_MAX: none). */
 uint64_t frag_oldest_ns(const struct fragtab *t);
 void frag_free(struct fragtab *t);
-void reasm_summary(const struct reasm *R, FILE *f);
 
-/* Before the privilege drop: makes -o's directory and sessions.jsonl. */
-int out_init(struct reasm *R, char *err, size_t errlen);
-/* An interface (capture source) became known: recorded, and its record
- * goes to -w and to the sinks that want it. */
-void out_interface(struct reasm *R, uint32_t id, int dlt, int snaplen, const char *name);
-/* Every known interface's record to sink idx (it just connected). */
-void out_interface_to(struct reasm *R, unsigned idx);
+/* events.c: JSON events to --events, ctld, -w and the sinks that want
+ * them.  `extra` (may be NULL) is consumed.  ev_flow: of a TCP session;
+ * ev_emit: of none (calls and RTP streams have no session). */
+bool ev_wanted(const struct reasm *R);
+void ev_emit(struct reasm *R, const char *cat, const char *name, struct json_object *extra);
+void ev_flow(struct reasm *R, const struct session *s, const char *cat, const char *name,
+    struct json_object *extra);
+/* The session's summary: its flow, times and both directions' books. */
+struct json_object *ev_summary(const struct reasm *R, const struct session *s, unsigned reason);
+/* Adds s's flow (with its session id) to o. */
+void ev_flow_into(const struct session *s, struct json_object *o);
+void ev_flush(struct reasm *R);
 
-/* sinks.c: the sink daemons on reasmd.N.sock (--listen). */
+/* fanout.c: records to -w and to every sink that wants their type. */
+void fan_interface(struct reasm *R, uint32_t id);
+void fan_interfaces_to(struct reasm *R, unsigned sink);	/* a sink connected */
+void fan_tick(struct reasm *R);
+void fan_open(struct reasm *R, const struct session *s);
+void fan_chunk(struct reasm *R, struct session *s, int dir, uint64_t off,
+    const uint8_t *p, size_t n);
+void fan_gap(struct reasm *R, struct session *s, int dir, uint64_t off, uint64_t len);
+void fan_close(struct reasm *R, struct session *s, unsigned reason);
+void fan_packet(struct reasm *R, struct session *s, int dir, const struct frame *f);
+void fan_event(struct reasm *R, const char *json, size_t len);
+void fan_finish(struct reasm *R);	/* end of stream to -w and the sinks */
+
+/* files.c: -o DIR.  files_open runs before the privilege drop. */
+int files_open(struct reasm *R, char *err, size_t errlen);
+void files_data(struct reasm *R, struct session *s, int dir, const uint8_t *p, size_t n);
+/* The session's files are complete; its sessions.jsonl line follows them. */
+void files_close(struct reasm *R, struct session *s, struct json_object *summary);
+void files_finish(struct reasm *R);
+
+/* sinks.c: the sink daemons on reasmd.N.sock (--listen).  Knows records,
+ * not sessions: a put returns which sinks lost the record. */
 struct event_base;
-int sinks_listen(struct reasm *R, struct event_base *base, const char *path,
-    const char *group, unsigned expect, char *err, size_t errlen);
-/* Accepts sinks from now on; on_ready runs once `expect` are connected. */
-void sinks_start(struct reasm *R, void (*on_ready)(void *), void *arg);
-bool sinks_ready(const struct reasm *R);
-bool sinks_want(const struct reasm *R, unsigned type);
-/* A record to every sink that wants its type; data_bytes: the stream
- * bytes a chunk carries, counted per session when it is dropped. */
-void sinks_put(struct reasm *R, unsigned type, const void *fixed, size_t flen,
-    const void *var, size_t vlen, struct session *s, int dir, uint64_t data_bytes);
-void sinks_put_to(struct reasm *R, unsigned idx, unsigned type, const void *fixed,
-    size_t flen, const void *var, size_t vlen);
-void sinks_put_close(struct reasm *R, struct session *s, const struct rec_session_close *c);
-void sinks_flush(struct reasm *R);
-void sinks_eos(struct reasm *R);
-void sinks_summary(const struct reasm *R, FILE *f);
-void sinks_free(struct reasm *R);
-void out_finish(struct reasm *R);
+struct sinks *sinks_listen(struct event_base *base, const char *path, const char *group,
+    unsigned expect, unsigned shard, size_t ring_bytes, bool block, char *err, size_t errlen);
+/* Accepts sinks from now on; on_ready runs once `expect` are connected,
+ * on_connect each time one connects (with its index). */
+void sinks_start(struct sinks *S, void (*on_ready)(void *), void (*on_connect)(unsigned, void *),
+    void *arg);
+bool sinks_ready(const struct sinks *S);
+bool sinks_want(const struct sinks *S, unsigned type);
+unsigned sinks_count(const struct sinks *S);
+bool sinks_want_one(const struct sinks *S, unsigned idx, unsigned type);
+/* A record to every sink that wants its type.  Returns a mask of the
+ * sinks that lost it (bit idx; counted as their sink_ring_full). */
+uint32_t sinks_put(struct sinks *S, unsigned type, const void *fixed, size_t flen,
+    const void *var, size_t vlen);
+/* To one sink.  Returns 0, or -1 when it lost it. */
+int sinks_put_to(struct sinks *S, unsigned idx, unsigned type, const void *fixed, size_t flen,
+    const void *var, size_t vlen);
+void sinks_flush(struct sinks *S);
+void sinks_eos(struct sinks *S);
+void sinks_summary(const struct sinks *S, FILE *f);
+/* Records given and sink_ring_full, per sink, to the counter table. */
+void sinks_counters(const struct sinks *S, struct ctr_enc *e);
+void sinks_free(struct sinks *S);
+
+/* input.c: reasmd reading capd's ring (--from). */
+struct input;
+struct input *input_new(struct reasm *R, struct event_base *base, const char *path,
+    unsigned shard, unsigned nshards);
+/* Connects (before the drop).  Returns 0, or -1 with a message. */
+int input_open(struct input *I, char *err, size_t errlen);
+/* Starts reading once the sinks reasmd waits for are there. */
+void input_go(void *arg);
+/* The loop ended at capd's end of stream (not a signal). */
+bool input_eos(const struct input *I);
+struct reasm *input_reasm(const struct input *I);
+void input_stop(struct input *I);
+void input_free(struct input *I);
 
 #endif

@@ -9,9 +9,10 @@
  *   - block mode (runtime.overflow block, the default for file input):
  *     reasmd waits for that sink; the pipeline runs at its pace, lossless;
  *   - drop mode: the record is dropped and counted as sink_ring_full
- *     (records, bytes) for that sink, and for chunks also per session and
- *     direction, so the session_close that sink gets carries the bytes it
- *     lost (wire_dir_counters.dropped_sink).  Data records (chunks,
+ *     (records, bytes) for that sink, and the put says which sinks lost
+ *     it (fanout.c counts a chunk's bytes per session and direction, so
+ *     the session_close that sink gets carries the bytes it lost: this
+ *     file knows records, not sessions).  Data records (chunks,
  *     packets) may not use the last eighth of a ring: that room is kept
  *     for the small records a sink needs to keep its books (open, gap,
  *     close, tick, end of stream).
@@ -30,6 +31,7 @@
 #include <unistd.h>
 
 #include "chan.h"
+#include "counters.h"
 #include "log.h"
 #include "reasmd.h"
 #include "ringev.h"
@@ -49,8 +51,8 @@ struct sink {
 };
 
 struct sinks {
-	struct reasm *R;
 	struct event_base *base;
+	unsigned shard;
 	int lfd;
 	struct event *ev_accept, *ev_reap;
 	struct sink s[SINKS_MAX];
@@ -60,6 +62,7 @@ struct sinks {
 	size_t ring_bytes;
 	uint32_t wants;			/* union over the slots */
 	void (*on_ready)(void *);
+	void (*on_connect)(unsigned, void *);
 	void *arg;
 };
 
@@ -141,7 +144,7 @@ sinks_on_accept(evutil_socket_t lfd, short what, void *arg)
 		k->re = NULL;
 		k->dead = false;
 	}
-	if ((r = chan_give_ring(fd, S->ring_bytes, S->R->shard, h.name)) == NULL)
+	if ((r = chan_give_ring(fd, S->ring_bytes, S->shard, h.name)) == NULL)
 		return;
 	k->wants = h.wants | REC_WANT(REC_EOS);
 	k->connects++;
@@ -150,8 +153,8 @@ sinks_on_accept(evutil_socket_t lfd, short what, void *arg)
 		S->wants |= S->s[i].wants;
 	k->re = ringev_producer_new(S->base, fd, r, false, NULL, sink_lost, k);
 	log_info("sink \"%s\" connected (%u of %u expected)", k->name, sinks_connected(S), S->expect);
-	if (k->wants & REC_WANT(REC_INTERFACE))
-		out_interface_to(S->R, k - S->s);
+	if (S->on_connect)
+		S->on_connect((unsigned)(k - S->s), S->arg);
 	if (!S->ready && sinks_connected(S) >= S->expect) {
 		S->ready = true;
 		if (S->on_ready)
@@ -159,33 +162,32 @@ sinks_on_accept(evutil_socket_t lfd, short what, void *arg)
 	}
 }
 
-int
-sinks_listen(struct reasm *R, struct event_base *base, const char *path,
-    const char *group, unsigned expect, char *err, size_t errlen)
+struct sinks *
+sinks_listen(struct event_base *base, const char *path, const char *group, unsigned expect,
+    unsigned shard, size_t ring_bytes, bool block, char *err, size_t errlen)
 {
 	struct sinks *S = xcalloc(1, sizeof(*S));
 
-	S->R = R;
 	S->base = base;
+	S->shard = shard;
 	S->expect = expect;
-	S->block = R->conf->overflow == OVERFLOW_BLOCK;
-	S->ring_bytes = (size_t)R->conf->ring_bytes;
+	S->block = block;
+	S->ring_bytes = ring_bytes;
 	S->lfd = chan_listen(path, group, err, errlen);
 	if (S->lfd < 0) {
 		free(S);
-		return -1;
+		return NULL;
 	}
 	S->ready = expect == 0;
-	R->sinks = S;
-	return 0;
+	return S;
 }
 
 void
-sinks_start(struct reasm *R, void (*on_ready)(void *), void *arg)
+sinks_start(struct sinks *S, void (*on_ready)(void *), void (*on_connect)(unsigned, void *),
+    void *arg)
 {
-	struct sinks *S = R->sinks;
-
 	S->on_ready = on_ready;
+	S->on_connect = on_connect;
 	S->arg = arg;
 	S->ev_accept = event_new(S->base, S->lfd, EV_READ | EV_PERSIST, sinks_on_accept, S);
 	S->ev_reap = event_new(S->base, -1, 0, sink_reap, S);
@@ -195,106 +197,84 @@ sinks_start(struct reasm *R, void (*on_ready)(void *), void *arg)
 }
 
 bool
-sinks_ready(const struct reasm *R)
+sinks_ready(const struct sinks *S)
 {
-	return R->sinks == NULL || R->sinks->ready;
+	return S == NULL || S->ready;
 }
 
 bool
-sinks_want(const struct reasm *R, unsigned type)
+sinks_want(const struct sinks *S, unsigned type)
 {
-	return R->sinks != NULL && (R->sinks->wants & REC_WANT(type));
+	return S != NULL && (S->wants & REC_WANT(type));
 }
 
-static void
-sink_count_full(struct reasm *R, unsigned idx, size_t len, struct session *s, int dir,
-    uint64_t data_bytes)
+unsigned
+sinks_count(const struct sinks *S)
 {
-	struct sink *k = &R->sinks->s[idx];
-
-	k->full_records++;
-	k->full_bytes += len;
-	if (s != NULL && data_bytes > 0) {
-		if (s->sinkdrop == NULL)
-			s->sinkdrop = xcalloc(SINKS_MAX * 2, sizeof(uint64_t));
-		s->sinkdrop[idx * 2 + (dir & 1)] += data_bytes;
-		s->d[dir & 1].c.dropped_sink += data_bytes;
-	}
+	return S ? S->n : 0;
 }
 
-/* Pushes to one sink.  Returns 0 or -1 (counted). */
+bool
+sinks_want_one(const struct sinks *S, unsigned idx, unsigned type)
+{
+	return S != NULL && idx < S->n && (S->s[idx].wants & REC_WANT(type));
+}
+
+/* Pushes to one sink.  Returns 0 or -1 (counted as its sink_ring_full). */
 static int
-sink_push(struct reasm *R, unsigned idx, unsigned type, const void *fixed, size_t flen,
-    const void *var, size_t vlen, struct session *s, int dir, uint64_t data_bytes)
+sink_push(struct sinks *S, unsigned idx, unsigned type, const void *fixed, size_t flen,
+    const void *var, size_t vlen)
 {
-	struct sinks *S = R->sinks;
 	struct sink *k = &S->s[idx];
 	size_t len = sizeof(struct wire_rec) + flen + vlen;
 
-	if (k->re == NULL || k->dead) {
-		sink_count_full(R, idx, len, s, dir, data_bytes);
-		return -1;
-	}
+	if (k->re == NULL || k->dead)
+		goto full;
 	if (S->block) {
-		if (ringev_push_wait(k->re, type, fixed, flen, var, vlen, 5000, k->name) < 0) {
-			sink_count_full(R, idx, len, s, dir, data_bytes);
-			return -1;
-		}
+		if (ringev_push_wait(k->re, type, fixed, flen, var, vlen, 5000, k->name) < 0)
+			goto full;
 	} else {
 		struct ring *r = ringev_ring(k->re);
 		bool data = type == REC_CHUNK || type == REC_PACKET;
 		size_t need = wire_padded((uint32_t)len) + (data ? ring_size(r) / 8 : 0);
 		if ((ring_space(r) < need && (ringev_flush(k->re), ring_space(r) < need)) ||
-		    ringev_push(k->re, type, fixed, flen, var, vlen) < 0) {
-			sink_count_full(R, idx, len, s, dir, data_bytes);
-			return -1;
-		}
+		    ringev_push(k->re, type, fixed, flen, var, vlen) < 0)
+			goto full;
 	}
 	k->records++;
 	k->bytes += len;
 	return 0;
+full:
+	k->full_records++;
+	k->full_bytes += len;
+	return -1;
 }
 
-void
-sinks_put(struct reasm *R, unsigned type, const void *fixed, size_t flen,
-    const void *var, size_t vlen, struct session *s, int dir, uint64_t data_bytes)
-{
-	struct sinks *S = R->sinks;
-
-	for (unsigned i = 0; i < S->n; i++)
-		if (S->s[i].wants & REC_WANT(type))
-			sink_push(R, i, type, fixed, flen, var, vlen, s, dir, data_bytes);
-}
-
-void
-sinks_put_to(struct reasm *R, unsigned idx, unsigned type, const void *fixed, size_t flen,
+uint32_t
+sinks_put(struct sinks *S, unsigned type, const void *fixed, size_t flen,
     const void *var, size_t vlen)
 {
-	if (idx < R->sinks->n)
-		sink_push(R, idx, type, fixed, flen, var, vlen, NULL, 0, 0);
+	uint32_t lost = 0;
+
+	for (unsigned i = 0; i < S->n; i++)
+		if ((S->s[i].wants & REC_WANT(type)) &&
+		    sink_push(S, i, type, fixed, flen, var, vlen) < 0)
+			lost |= 1u << i;
+	return lost;
+}
+
+int
+sinks_put_to(struct sinks *S, unsigned idx, unsigned type, const void *fixed, size_t flen,
+    const void *var, size_t vlen)
+{
+	if (S == NULL || idx >= S->n)
+		return -1;
+	return sink_push(S, idx, type, fixed, flen, var, vlen);
 }
 
 void
-sinks_put_close(struct reasm *R, struct session *s, const struct rec_session_close *c)
+sinks_flush(struct sinks *S)
 {
-	struct sinks *S = R->sinks;
-	struct rec_session_close x = *c;
-
-	for (unsigned i = 0; i < S->n; i++) {
-		if (!(S->s[i].wants & REC_WANT(REC_SESSION_CLOSE)))
-			continue;
-		/* Each sink is told what it lost itself. */
-		x.dir[0].dropped_sink = s->sinkdrop ? s->sinkdrop[i * 2] : 0;
-		x.dir[1].dropped_sink = s->sinkdrop ? s->sinkdrop[i * 2 + 1] : 0;
-		sink_push(R, i, REC_SESSION_CLOSE, &x, sizeof(x), NULL, 0, NULL, 0, 0);
-	}
-}
-
-void
-sinks_flush(struct reasm *R)
-{
-	struct sinks *S = R->sinks;
-
 	if (S == NULL)
 		return;
 	for (unsigned i = 0; i < S->n; i++)
@@ -303,25 +283,21 @@ sinks_flush(struct reasm *R)
 }
 
 void
-sinks_eos(struct reasm *R)
+sinks_eos(struct sinks *S)
 {
-	struct sinks *S = R->sinks;
-
 	if (S == NULL)
 		return;
 	for (unsigned i = 0; i < S->n; i++)
 		if (S->s[i].re != NULL && !S->s[i].dead) {
-			sink_push(R, i, REC_EOS, NULL, 0, NULL, 0, NULL, 0, 0);
+			sink_push(S, i, REC_EOS, NULL, 0, NULL, 0);
 			if (S->s[i].re != NULL && !S->s[i].dead)
 				ringev_close_producer(S->s[i].re);
 		}
 }
 
 void
-sinks_summary(const struct reasm *R, FILE *f)
+sinks_summary(const struct sinks *S, FILE *f)
 {
-	const struct sinks *S = R->sinks;
-
 	if (S == NULL)
 		return;
 	for (unsigned i = 0; i < S->n; i++) {
@@ -333,10 +309,22 @@ sinks_summary(const struct reasm *R, FILE *f)
 }
 
 void
-sinks_free(struct reasm *R)
+sinks_counters(const struct sinks *S, struct ctr_enc *e)
 {
-	struct sinks *S = R->sinks;
+	ctr_declare(e, CTR_R_SINK_RECORDS);
+	ctr_declare(e, CTR_R_SINK_FULL);
+	ctr_declare(e, CTR_R_SINK_FULL_BYTES);
+	for (unsigned i = 0; S != NULL && i < S->n; i++) {
+		const struct sink *k = &S->s[i];
+		ctr_set_label(e, CTR_R_SINK_RECORDS, k->name, k->records);
+		ctr_set_label(e, CTR_R_SINK_FULL, k->name, k->full_records);
+		ctr_set_label(e, CTR_R_SINK_FULL_BYTES, k->name, k->full_bytes);
+	}
+}
 
+void
+sinks_free(struct sinks *S)
+{
 	if (S == NULL)
 		return;
 	for (unsigned i = 0; i < S->n; i++)
@@ -347,5 +335,4 @@ sinks_free(struct reasm *R)
 		event_free(S->ev_reap);
 	close(S->lfd);
 	free(S);
-	R->sinks = NULL;
 }

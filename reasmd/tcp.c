@@ -78,33 +78,51 @@ flow_hash(uint8_t fam, const uint8_t *a, uint16_t pa, const uint8_t *b, uint16_t
 	return decode_flow_hash(fam, a, pa, b, pb);
 }
 
-void
-reasm_init(struct reasm *R, const struct conf *c, unsigned gen, unsigned shard)
+/* The session table and its timers (struct reasm holds a pointer). */
+struct tcp {
+	uint64_t next_ctr;
+	struct session **buckets;
+	size_t nbuckets, nsessions, max_sessions;
+	struct session *lru_head, *lru_tail;	/* open, least recently active first */
+	struct session *tomb_head, *tomb_tail;	/* closed, kept close_grace_ms */
+	struct session *pend_head, *pend_tail;	/* with a deadline, oldest first */
+	uint64_t next_deadline, last_deadline_sweep;
+	uint64_t grace_ns;		/* close_grace_ms: tombstones */
+	uint64_t gap_grace_ns;		/* reasm.gap_grace_ms */
+	uint64_t ooo_timeout_ns;	/* reasm.ooo_timeout_ms */
+	uint64_t mem_used, memcap, ooo_limit;
+	uint64_t idle_ns;
+	uint64_t stall_ns;		/* ack_stall_sec; 0: off */
+	bool have_local;
+	uint8_t local_family, local_ip[16];
+};
+
+struct tcp *
+tcp_new(const struct conf *c)
 {
+	struct tcp *T = xcalloc(1, sizeof(*T));
 	size_t nb = 1024;
 
-	memset(R, 0, sizeof(*R));
-	R->conf = c;
-	R->gen = gen;
-	R->shard = shard;
-	R->max_sessions = (size_t)c->max_sessions;
-	while (nb < R->max_sessions && nb < ((size_t)1 << 22))
+	T->max_sessions = (size_t)c->max_sessions;
+	while (nb < T->max_sessions && nb < ((size_t)1 << 22))
 		nb <<= 1;
-	R->nbuckets = nb;
-	R->buckets = xcalloc(nb, sizeof(*R->buckets));
-	R->memcap = (uint64_t)c->memcap;
-	R->ooo_limit = (uint64_t)c->ooo_bytes_per_dir;
-	R->idle_ns = (uint64_t)(c->session_idle_sec * 1e9);
-	R->grace_ns = (uint64_t)c->close_grace_ms * 1000000ULL;
-	R->gap_grace_ns = (uint64_t)c->gap_grace_ms * 1000000ULL;
-	R->ooo_timeout_ns = (uint64_t)c->ooo_timeout_ms * 1000000ULL;
-	R->stall_ns = (uint64_t)(c->lst_ack_stall_sec * 1e9);
-	R->next_deadline = NO_DEADLINE;
-	R->frags = frag_new(c);
-	R->out.dirfd = -1;
-	if (c->local_ip && addr_parse(c->local_ip, &R->local_family, R->local_ip) == 0)
-		R->have_local = true;
+	T->nbuckets = nb;
+	T->buckets = xcalloc(nb, sizeof(*T->buckets));
+	T->memcap = (uint64_t)c->memcap;
+	T->ooo_limit = (uint64_t)c->ooo_bytes_per_dir;
+	T->idle_ns = (uint64_t)(c->session_idle_sec * 1e9);
+	T->grace_ns = (uint64_t)c->close_grace_ms * 1000000ULL;
+	T->gap_grace_ns = (uint64_t)c->gap_grace_ms * 1000000ULL;
+	T->ooo_timeout_ns = (uint64_t)c->ooo_timeout_ms * 1000000ULL;
+	T->stall_ns = (uint64_t)(c->lst_ack_stall_sec * 1e9);
+	T->next_deadline = NO_DEADLINE;
+	if (c->local_ip && addr_parse(c->local_ip, &T->local_family, T->local_ip) == 0)
+		T->have_local = true;
+	return T;
 }
+
+size_t tcp_sessions_open(const struct tcp *T) { return T->nsessions; }
+uint64_t tcp_mem_used(const struct tcp *T) { return T->mem_used; }
 
 static bool
 same_ep(uint8_t fam, const uint8_t *a, uint16_t pa, const uint8_t *b, uint16_t pb)
@@ -116,10 +134,10 @@ same_ep(uint8_t fam, const uint8_t *a, uint16_t pa, const uint8_t *b, uint16_t p
 static struct session *
 lookup(struct reasm *R, const struct decoded *d, size_t *bucket, int *dir)
 {
-	size_t b = flow_hash(d->family, d->src, d->sport, d->dst, d->dport) & (R->nbuckets - 1);
+	size_t b = flow_hash(d->family, d->src, d->sport, d->dst, d->dport) & (R->tcp->nbuckets - 1);
 
 	*bucket = b;
-	for (struct session *s = R->buckets[b]; s; s = s->hnext) {
+	for (struct session *s = R->tcp->buckets[b]; s; s = s->hnext) {
 		if (s->family != d->family)
 			continue;
 		if (same_ep(d->family, s->cip, s->cport, d->src, d->sport) &&
@@ -212,24 +230,24 @@ lru_unlink(struct reasm *R, struct session *s)
 	if (s->lprev)
 		s->lprev->lnext = s->lnext;
 	else
-		R->lru_head = s->lnext;
+		R->tcp->lru_head = s->lnext;
 	if (s->lnext)
 		s->lnext->lprev = s->lprev;
 	else
-		R->lru_tail = s->lprev;
+		R->tcp->lru_tail = s->lprev;
 	s->lprev = s->lnext = NULL;
 }
 
 static void
 lru_append(struct reasm *R, struct session *s)
 {
-	s->lprev = R->lru_tail;
+	s->lprev = R->tcp->lru_tail;
 	s->lnext = NULL;
-	if (R->lru_tail)
-		R->lru_tail->lnext = s;
+	if (R->tcp->lru_tail)
+		R->tcp->lru_tail->lnext = s;
 	else
-		R->lru_head = s;
-	R->lru_tail = s;
+		R->tcp->lru_head = s;
+	R->tcp->lru_tail = s;
 }
 
 static void
@@ -240,11 +258,11 @@ pend_unlink(struct reasm *R, struct session *s)
 	if (s->pprev)
 		s->pprev->pnext = s->pnext;
 	else
-		R->pend_head = s->pnext;
+		R->tcp->pend_head = s->pnext;
 	if (s->pnext)
 		s->pnext->pprev = s->pprev;
 	else
-		R->pend_tail = s->pprev;
+		R->tcp->pend_tail = s->pprev;
 	s->pprev = s->pnext = NULL;
 	s->pending = false;
 }
@@ -252,13 +270,13 @@ pend_unlink(struct reasm *R, struct session *s)
 static void
 pend_append(struct reasm *R, struct session *s)
 {
-	s->pprev = R->pend_tail;
+	s->pprev = R->tcp->pend_tail;
 	s->pnext = NULL;
-	if (R->pend_tail)
-		R->pend_tail->pnext = s;
+	if (R->tcp->pend_tail)
+		R->tcp->pend_tail->pnext = s;
 	else
-		R->pend_head = s;
-	R->pend_tail = s;
+		R->tcp->pend_head = s;
+	R->tcp->pend_tail = s;
 	s->pending = true;
 }
 
@@ -271,7 +289,7 @@ session_new(struct reasm *R, const struct decoded *d, size_t bucket, bool src_is
 	struct session *s = xcalloc(1, sizeof(*s));
 	size_t n = d->family == 6 ? 16 : 4;
 
-	s->id = sid_make(R->gen, R->shard, ++R->next_ctr);
+	s->id = sid_make(R->gen, R->shard, ++R->tcp->next_ctr);
 	s->family = d->family;
 	s->deadline = NO_DEADLINE;
 	s->d[0].h = s->d[1].h = &nohole;
@@ -287,10 +305,10 @@ session_new(struct reasm *R, const struct decoded *d, size_t bucket, bool src_is
 		s->sport = d->sport;
 	}
 	s->role_guessed = guessed;
-	if (R->have_local && R->local_family == s->family) {
-		if (memcmp(R->local_ip, s->cip, n) == 0)
+	if (R->tcp->have_local && R->tcp->local_family == s->family) {
+		if (memcmp(R->tcp->local_ip, s->cip, n) == 0)
 			s->local_side = 1;
-		else if (memcmp(R->local_ip, s->sip, n) == 0)
+		else if (memcmp(R->tcp->local_ip, s->sip, n) == 0)
 			s->local_side = 2;
 		/* io.mapping.role says what the local side is: with "server",
 		 * requests are what the remote side sent. */
@@ -306,13 +324,13 @@ session_new(struct reasm *R, const struct decoded *d, size_t bucket, bool src_is
 			s->role_guessed = false;
 		}
 	}
-	s->hnext = R->buckets[bucket];
-	R->buckets[bucket] = s;
+	s->hnext = R->tcp->buckets[bucket];
+	R->tcp->buckets[bucket] = s;
 	lru_append(R, s);
-	R->nsessions++;
+	R->tcp->nsessions++;
 	R->st.sessions++;
 	s->first_ns = s->last_ns = R->now_ns;
-	out_open(R, s);
+	sess_open(R, s);
 	return s;
 }
 
@@ -331,7 +349,7 @@ note_late(struct reasm *R, struct session *s, int dir, uint64_t off, uint64_t n)
 	R->st.late_bytes += late;
 	if (!s->late_noted) {
 		s->late_noted = true;
-		out_note(R, s, dir, "ack_before_data", off, late);
+		sess_note(R, s, dir, "ack_before_data", off, late);
 	}
 }
 
@@ -369,7 +387,7 @@ deliver(struct reasm *R, struct session *s, int dir, uint64_t off, const uint8_t
 		return;
 	D->c.delivered += n;
 	R->st.bytes_delivered += n;
-	out_chunk(R, s, dir, off, p, n);
+	sess_data(R, s, dir, off, p, n);
 }
 
 static void
@@ -392,7 +410,7 @@ declare_gap(struct reasm *R, struct session *s, int dir, uint64_t off, uint64_t 
 		D->c.stream_bytes = off + len;	/* acknowledged, never seen */
 	R->st.gaps++;
 	R->st.gap_bytes += len;
-	out_gap(R, s, dir, off, len);
+	sess_gap(R, s, dir, off, len);
 }
 
 /* `next` moved: ACK milestones it passed are done with. */
@@ -425,7 +443,7 @@ drain(struct reasm *R, struct session *s, int dir)
 		}
 		D->h->ooo = g->next;
 		D->h->ooo_bytes -= g->len;
-		R->mem_used -= g->len;
+		R->tcp->mem_used -= g->len;
 		free(g);
 		took = true;
 	}
@@ -472,14 +490,14 @@ commit_for_limit(struct reasm *R, struct session *s, int dir, uint64_t upto)
 static bool
 memcap_room(struct reasm *R, struct session *self, uint64_t need)
 {
-	for (struct session *p = R->pend_head; p && R->mem_used + need > R->memcap; ) {
+	for (struct session *p = R->tcp->pend_head; p && R->tcp->mem_used + need > R->tcp->memcap; ) {
 		struct session *nx = p->pnext;
 		for (int k = 0; k < 2 && p != self; k++)
-			while (p->d[k].h->ooo && R->mem_used + need > R->memcap)
+			while (p->d[k].h->ooo && R->tcp->mem_used + need > R->tcp->memcap)
 				commit_for_limit(R, p, k, p->d[k].h->ooo->off);
 		p = nx;
 	}
-	return R->mem_used + need <= R->memcap;
+	return R->tcp->mem_used + need <= R->tcp->memcap;
 }
 
 /* Buffers [off, off+n) beyond next: only the bytes not held yet (the first
@@ -508,7 +526,7 @@ buffer_ooo(struct reasm *R, struct session *s, int dir, uint64_t off, const uint
 			R->st.retrans_bytes += ov;
 			if (memcmp(g->data + (off - g->off), p, (size_t)ov) != 0) {
 				D->c.overlap_conflicts++;
-				out_note(R, s, dir, "overlap_conflict", off, ov);
+				sess_note(R, s, dir, "overlap_conflict", off, ov);
 			}
 			p += ov;
 			off += ov;
@@ -527,7 +545,7 @@ buffer_ooo(struct reasm *R, struct session *s, int dir, uint64_t off, const uint
 		*pp = ns;
 		pp = &ns->next;
 		D->h->ooo_bytes += len;
-		R->mem_used += len;
+		R->tcp->mem_used += len;
 		note_late(R, s, dir, off, len);
 		p += len;
 		off += len;
@@ -591,11 +609,11 @@ data(struct reasm *R, struct session *s, int dir, uint32_t seq, const uint8_t *p
 			break;
 		}
 		/* Beyond a hole: buffer, within the limits. */
-		if (D->h->ooo_bytes + n > R->ooo_limit) {
+		if (D->h->ooo_bytes + n > R->tcp->ooo_limit) {
 			commit_for_limit(R, s, dir, off);	/* this direction's oldest hole */
 			continue;
 		}
-		if (R->mem_used + n > R->memcap && !memcap_room(R, s, n)) {
+		if (R->tcp->mem_used + n > R->tcp->memcap && !memcap_room(R, s, n)) {
 			commit_for_limit(R, s, dir, off);
 			continue;
 		}
@@ -668,11 +686,11 @@ base_known(struct reasm *R, struct session *s, int dir)
 static void
 stall_check(struct reasm *R, struct session *s)
 {
-	for (int k = 0; k < 2 && R->stall_ns; k++) {
+	for (int k = 0; k < 2 && R->tcp->stall_ns; k++) {
 		struct rdir *D = &s->d[k];
-		if (D->unacked_since && !D->stall_noted && R->now_ns - D->unacked_since >= R->stall_ns) {
+		if (D->unacked_since && !D->stall_noted && R->now_ns - D->unacked_since >= R->tcp->stall_ns) {
 			D->stall_noted = true;
-			out_note(R, s, k, "ack_stall", D->acked, D->c.stream_bytes - D->acked);
+			sess_note(R, s, k, "ack_stall", D->acked, D->c.stream_bytes - D->acked);
 		}
 	}
 }
@@ -712,9 +730,9 @@ dir_deadline(const struct reasm *R, const struct rdir *D)
 	uint64_t dl = NO_DEADLINE;
 
 	if (D->h->cover_off > D->next)
-		dl = D->h->cover_ns + R->gap_grace_ns;
+		dl = D->h->cover_ns + R->tcp->gap_grace_ns;
 	if (D->h->ooo)
-		dl = MIN(dl, D->h->ooo_since + R->ooo_timeout_ns);
+		dl = MIN(dl, D->h->ooo_since + R->tcp->ooo_timeout_ns);
 	return dl;
 }
 
@@ -725,9 +743,9 @@ expire_dir(struct reasm *R, struct session *s, int k)
 	struct rdir *D = &s->d[k];
 
 	for (;;) {
-		if (D->h->cover_off > D->next && R->now_ns >= D->h->cover_ns + R->gap_grace_ns)
+		if (D->h->cover_off > D->next && R->now_ns >= D->h->cover_ns + R->tcp->gap_grace_ns)
 			commit_hole(R, s, k, D->h->cover_off);
-		else if (D->h->ooo && R->now_ns >= D->h->ooo_since + R->ooo_timeout_ns)
+		else if (D->h->ooo && R->now_ns >= D->h->ooo_since + R->tcp->ooo_timeout_ns)
 			commit_hole(R, s, k, D->h->ooo->off);
 		else
 			break;
@@ -745,13 +763,13 @@ session_settle(struct reasm *R, struct session *s)
 		return;
 	expire_dir(R, s, 0);
 	expire_dir(R, s, 1);
-	if (s->closing && (closing_done(s) || R->now_ns >= s->closing_ns + R->gap_grace_ns)) {
+	if (s->closing && (closing_done(s) || R->now_ns >= s->closing_ns + R->tcp->gap_grace_ns)) {
 		session_close(R, s, s->closing_reason);
 		return;
 	}
 	dl = MIN(dir_deadline(R, &s->d[0]), dir_deadline(R, &s->d[1]));
 	if (s->closing)
-		dl = MIN(dl, s->closing_ns + R->gap_grace_ns);
+		dl = MIN(dl, s->closing_ns + R->tcp->gap_grace_ns);
 	s->deadline = dl;
 	if (dl == NO_DEADLINE) {
 		pend_unlink(R, s);
@@ -759,8 +777,8 @@ session_settle(struct reasm *R, struct session *s)
 	}
 	if (!s->pending)
 		pend_append(R, s);
-	if (dl < R->next_deadline)
-		R->next_deadline = dl;
+	if (dl < R->tcp->next_deadline)
+		R->tcp->next_deadline = dl;
 }
 
 static void
@@ -781,7 +799,7 @@ session_state_free(struct reasm *R, struct session *s)
 		struct seg *g = s->d[k].h->ooo;
 		while (g) {
 			struct seg *n = g->next;
-			R->mem_used -= g->len;
+			R->tcp->mem_used -= g->len;
 			free(g);
 			g = n;
 		}
@@ -797,9 +815,9 @@ session_state_free(struct reasm *R, struct session *s)
 static void
 session_free(struct reasm *R, struct session *s)
 {
-	size_t b = flow_hash(s->family, s->cip, s->cport, s->sip, s->sport) & (R->nbuckets - 1);
+	size_t b = flow_hash(s->family, s->cip, s->cport, s->sip, s->sport) & (R->tcp->nbuckets - 1);
 
-	for (struct session **pp = &R->buckets[b]; *pp; ) {
+	for (struct session **pp = &R->tcp->buckets[b]; *pp; ) {
 		if (*pp == s) {
 			*pp = s->hnext;
 			continue;
@@ -812,13 +830,12 @@ session_free(struct reasm *R, struct session *s)
 	if (s->lprev)
 		s->lprev->lnext = s->lnext;
 	else
-		R->tomb_head = s->lnext;
+		R->tcp->tomb_head = s->lnext;
 	if (s->lnext)
 		s->lnext->lprev = s->lprev;
 	else
-		R->tomb_tail = s->lprev;
-	R->nsessions--;
-	free(s->sinkdrop);
+		R->tcp->tomb_tail = s->lprev;
+	R->tcp->nsessions--;
 	free(s);
 }
 
@@ -847,7 +864,7 @@ session_close(struct reasm *R, struct session *s, unsigned reason)
 			commit_hole(R, s, k, end);
 	}
 	R->st.close_reason[reason < CLOSE_REASON_MAX ? reason : 0]++;
-	out_close(R, s, reason);
+	sess_close(R, s, reason);
 	session_state_free(R, s);
 	pend_unlink(R, s);
 	lru_unlink(R, s);
@@ -855,13 +872,13 @@ session_close(struct reasm *R, struct session *s, unsigned reason)
 	s->closing = false;
 	s->deadline = NO_DEADLINE;
 	s->last_ns = R->now_ns;
-	s->lprev = R->tomb_tail;
+	s->lprev = R->tcp->tomb_tail;
 	s->lnext = NULL;
-	if (R->tomb_tail)
-		R->tomb_tail->lnext = s;
+	if (R->tcp->tomb_tail)
+		R->tcp->tomb_tail->lnext = s;
 	else
-		R->tomb_head = s;
-	R->tomb_tail = s;
+		R->tcp->tomb_head = s;
+	R->tcp->tomb_tail = s;
 }
 
 static void
@@ -871,7 +888,7 @@ fin_check(struct reasm *R, struct session *s, int dir)
 
 	if (D->fin_seen && !D->closed && D->next >= D->fin_off) {
 		D->closed = true;
-		out_half_close(R, s, dir);
+		sess_half_close(R, s, dir);
 	}
 }
 
@@ -881,8 +898,8 @@ deadline_sweep(struct reasm *R)
 {
 	uint64_t nd = NO_DEADLINE;
 
-	R->last_deadline_sweep = R->now_ns;
-	for (struct session *s = R->pend_head, *nx; s; s = nx) {
+	R->tcp->last_deadline_sweep = R->now_ns;
+	for (struct session *s = R->tcp->pend_head, *nx; s; s = nx) {
 		nx = s->pnext;
 		if (s->deadline <= R->now_ns) {
 			session_settle(R, s);	/* moves nothing but s */
@@ -891,25 +908,23 @@ deadline_sweep(struct reasm *R)
 		}
 		nd = MIN(nd, s->deadline);
 	}
-	R->next_deadline = nd;
+	R->tcp->next_deadline = nd;
 }
 
 void
-reasm_tick(struct reasm *R, uint64_t ts_ns)
+tcp_deadlines(struct reasm *R)
 {
-	if (ts_ns > R->now_ns)
-		R->now_ns = ts_ns;
-	if (R->now_ns >= R->next_deadline && R->now_ns - R->last_deadline_sweep >= SWEEP_NS)
+	if (R->now_ns >= R->tcp->next_deadline && R->now_ns - R->tcp->last_deadline_sweep >= SWEEP_NS)
 		deadline_sweep(R);
-	if (R->now_ns - R->last_sweep_ns < 1000000000ULL / 4)
-		return;
-	R->last_sweep_ns = R->now_ns;
-	out_tick(R);
-	while (R->lru_head && R->now_ns - R->lru_head->last_ns >= R->idle_ns)
-		session_close(R, R->lru_head, CLOSE_IDLE);
-	while (R->tomb_head && R->now_ns - R->tomb_head->last_ns >= R->grace_ns)
-		session_free(R, R->tomb_head);
-	frag_expire(R, R->now_ns);
+}
+
+void
+tcp_expire(struct reasm *R)
+{
+	while (R->tcp->lru_head && R->now_ns - R->tcp->lru_head->last_ns >= R->tcp->idle_ns)
+		session_close(R, R->tcp->lru_head, CLOSE_IDLE);
+	while (R->tcp->tomb_head && R->now_ns - R->tcp->tomb_head->last_ns >= R->tcp->grace_ns)
+		session_free(R, R->tcp->tomb_head);
 }
 
 /* A late frame of a closed session: its frame goes out with it, no data. */
@@ -918,7 +933,7 @@ late_frame(struct reasm *R, struct session *s, int dir, const struct frame *fr, 
 {
 	R->st.late_packets++;
 	for (size_t k = 0; k < nfr; k++)
-		out_packet(R, s, dir, &fr[k]);
+		sess_packet(R, s, dir, &fr[k]);
 }
 
 /* Is this SYN (or SYN-ACK) s's own: a repeat, or one that reaches the
@@ -937,7 +952,7 @@ own_syn(const struct session *s, int dir, const struct decoded *d)
 	return !D->h->ack_raw_set || (uint32_t)(D->h->ack_raw - (d->seq + 1)) < (1u << 30);
 }
 
-static bool
+bool
 tcp_segment(struct reasm *R, const struct decoded *d, const struct frame *fr, size_t nfr)
 {
 	size_t bucket;
@@ -981,7 +996,7 @@ tcp_segment(struct reasm *R, const struct decoded *d, const struct frame *fr, si
 			return false;	/* a reset for nothing we know */
 		if (!syn && d->payload_len == 0 && !(d->flags & TH_FIN))
 			return false;	/* a pure ACK of a flow we never saw: nothing to rebuild */
-		if (R->nsessions >= R->max_sessions) {
+		if (R->tcp->nsessions >= R->tcp->max_sessions) {
 			R->st.table_full_packets++;
 			return false;
 		}
@@ -1003,7 +1018,7 @@ tcp_segment(struct reasm *R, const struct decoded *d, const struct frame *fr, si
 	lru_append(R, s);
 	D->c.packets++;
 	for (size_t k = 0; k < nfr; k++)
-		out_packet(R, s, dir, &fr[k]);
+		sess_packet(R, s, dir, &fr[k]);
 
 	if (syn && ack && !s->d[!dir].h->synack_set && !s->d[!dir].syn_seen) {
 		rh(&s->d[!dir])->synack_set = true;
@@ -1076,57 +1091,16 @@ tcp_segment(struct reasm *R, const struct decoded *d, const struct frame *fr, si
 }
 
 void
-reasm_frame(struct reasm *R, int dlt, uint64_t ts_ns, const uint8_t *frame, uint32_t caplen,
-    uint32_t origlen)
+tcp_close_all(struct reasm *R, unsigned reason)
 {
-	struct decoded d, whole;
-	struct frame f = { ts_ns, frame, caplen, origlen };
-	const struct frame *frs = &f;
-	size_t nfr = 1;
-	enum decode_res r;
-
-	R->st.packets++;
-	reasm_tick(R, ts_ns);
-	r = decode_frame(dlt, frame, caplen, &d);
-	if (r == DEC_NOT_IP || r == DEC_NOT_TCP_UDP) {
-		R->st.not_tcp++;
-		out_packet(R, NULL, 0, &f);
-		return;
-	}
-	if (r != DEC_OK) {
-		static struct log_rl rl;
-		R->st.decode_err[r]++;
-		log_ratelimited(&rl, 5, 10000, LOG_DEBUG, "packet %llu: %s",
-		    (unsigned long long)R->st.packets, decode_res_name(r));
-		out_packet(R, NULL, 0, &f);
-		return;
-	}
-	if (d.is_fragment) {
-		R->st.fragments++;
-		if (!frag_add(R, &d, &f, &whole, &frs, &nfr))
-			return;
-		d = whole;
-	}
-	R->st.tcp_packets += d.proto == 6;
-	R->st.not_tcp += d.proto != 6;
-	if (d.proto != 6 || !tcp_segment(R, &d, frs, nfr)) {
-		/* Frames no session takes still reach a rolling pcap file. */
-		for (size_t k = 0; k < nfr; k++)
-			out_packet(R, NULL, 0, &frs[k]);
-	}
-}
-
-void
-reasm_close_all(struct reasm *R, unsigned reason)
-{
-	while (R->lru_head)
-		session_close(R, R->lru_head, reason);
+	while (R->tcp->lru_head)
+		session_close(R, R->tcp->lru_head, reason);
 }
 
 int
-reasm_close_id(struct reasm *R, uint64_t id, unsigned reason)
+tcp_close_id(struct reasm *R, uint64_t id, unsigned reason)
 {
-	for (struct session *s = R->lru_head; s; s = s->lnext)
+	for (struct session *s = R->tcp->lru_head; s; s = s->lnext)
 		if (s->id == id && !s->closed) {
 			session_close(R, s, reason);
 			return 0;
@@ -1135,39 +1109,14 @@ reasm_close_id(struct reasm *R, uint64_t id, unsigned reason)
 }
 
 void
-reasm_free(struct reasm *R)
+tcp_free(struct reasm *R)
 {
-	reasm_close_all(R, CLOSE_SHUTDOWN);
-	while (R->tomb_head)
-		session_free(R, R->tomb_head);
-	frag_free(R->frags);
-	free(R->buckets);
-}
-
-void
-reasm_summary(const struct reasm *R, FILE *f)
-{
-	fprintf(f, "reasmd: %llu packets (%llu TCP), %llu sessions, %llu bytes delivered, %llu gaps (%llu bytes)\n",
-	    (unsigned long long)R->st.packets, (unsigned long long)R->st.tcp_packets,
-	    (unsigned long long)R->st.sessions, (unsigned long long)R->st.bytes_delivered,
-	    (unsigned long long)R->st.gaps, (unsigned long long)R->st.gap_bytes);
-	fprintf(f, "reasmd: closed:");
-	for (unsigned k = 1; k < CLOSE_REASON_MAX; k++)
-		if (R->st.close_reason[k])
-			fprintf(f, " %s=%llu", wire_close_reason_name(k), (unsigned long long)R->st.close_reason[k]);
-	fprintf(f, "\nreasmd: drops: table_full=%llu packets, ooo_limit=%llu bytes, frag_limit=%llu packets; "
-	    "not TCP: %llu packets; frames after their session closed (final ACKs, stray segments): %llu\n",
-	    (unsigned long long)R->st.table_full_packets, (unsigned long long)R->st.ooo_limit_bytes,
-	    (unsigned long long)R->st.frag_limit_packets, (unsigned long long)R->st.not_tcp,
-	    (unsigned long long)R->st.late_packets);
-	if (R->st.write_error_bytes)
-		fprintf(f, "reasmd: write_error=%llu bytes could not be written to the -o files\n",
-		    (unsigned long long)R->st.write_error_bytes);
-	fprintf(f, "reasmd: fragments: %llu packets, %llu datagrams reassembled, %llu overlapping, %llu timed out\n",
-	    (unsigned long long)R->st.fragments, (unsigned long long)R->st.frag_datagrams,
-	    (unsigned long long)R->st.frag_overlaps, (unsigned long long)R->st.frag_timeouts);
-	for (unsigned k = 0; k < DEC_RES_MAX; k++)
-		if (R->st.decode_err[k])
-			fprintf(f, "reasmd: decode_error.%s=%llu\n", decode_res_name(k),
-			    (unsigned long long)R->st.decode_err[k]);
+	if (R->tcp == NULL)
+		return;
+	tcp_close_all(R, CLOSE_SHUTDOWN);
+	while (R->tcp->tomb_head)
+		session_free(R, R->tcp->tomb_head);
+	free(R->tcp->buckets);
+	free(R->tcp);
+	R->tcp = NULL;
 }

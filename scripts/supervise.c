@@ -34,6 +34,8 @@
 #include <event2/event.h>
 
 #include "chan.h"
+#include "ctlc.h"
+#include "evjson.h"
 #include "conf.h"
 #include "log.h"
 #include "util.h"
@@ -380,19 +382,23 @@ child_died(struct child *k, int st)
 	}
 	k->deaths++;
 	if (k->kind == K_REASMD) {
-		char ev[256], path[PATH_MAX + 16], err[128];
+		char path[PATH_MAX + 16], err[128];
 		int fd;
 		shard_lost++;
 		/* ctld counts it (shard_lost, category drops) and tells its clients */
 		snprintf(path, sizeof(path), "%s/ctld.sock", run_dir);
 		if ((fd = chan_connect(path, err, sizeof(err))) >= 0) {
-			char ts[40];
-			fmt_iso8601(ts, sizeof(ts), now_wall_ns());
-			int n = snprintf(ev, sizeof(ev), "{\"hello\":\"launcher\",\"shard\":0}\n"
-			    "{\"ts\":\"%s\",\"cat\":\"drops\",\"event\":\"shard_lost\",\"shard\":%u,"
-			    "\"shard_lost\":%llu}\n", ts, k->shard, (unsigned long long)shard_lost);
-			if (write_all(fd, ev, (size_t)n) < 0)
+			/* the link's own hello and an event, as ctlc.h has them */
+			char hello[160];
+			int n = ctlc_hello_line(hello, sizeof(hello), "launcher", 0);
+			struct json_object *e = evjson_new(now_wall_ns(), "drops", "shard_lost");
+			evjson_add_u64(e, "shard", k->shard);
+			evjson_add_u64(e, "shard_lost", shard_lost);
+			const char *t = evjson_text(e);
+			if (write_all(fd, hello, (size_t)n) < 0 || write_all(fd, t, strlen(t)) < 0 ||
+			    write_all(fd, "\n", 1) < 0)
 				log_warn("telling ctld about shard_lost");
+			json_object_put(e);
 			close(fd);
 		}
 		log_warnx("event shard_lost: shard %u (%s %s): its open sessions are lost; "

@@ -503,6 +503,15 @@ c_summary(struct sinkd *D, FILE *f)
 }
 
 static void
+c_counters(struct sinkd *D, struct ctr_enc *e)
+{
+	(void)D;
+	ctr_set(e, CTR_S_CONNECTS, CS->connects);
+	ctr_set(e, CTR_S_RECONNECTS, CS->reconnects);
+	ctr_set(e, CTR_S_FAILURES, CS->failures);
+}
+
+static void
 c_free(struct sinkd *D)
 {
 	for (struct ssn *s = D->head; s; s = s->next) {
@@ -539,5 +548,6 @@ const struct family family_connector = {
 	.abandon = c_abandon,
 	.books = c_books,
 	.summary = c_summary,
+	.counters = c_counters,
 	.free = c_free,
 };

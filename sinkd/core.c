@@ -10,6 +10,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 
+#include "counters.h"
 #include "ctlc.h"
 #include "evjson.h"
 #include "log.h"
@@ -505,26 +506,27 @@ sinkd_summary(struct sinkd *D, FILE *f)
 }
 
 void
-sinkd_send_counters(struct sinkd *D)
+sinkd_send_counters(struct sinkd *D, bool final)
 {
-	char line[768];
-	uint64_t dropped = 0;
-	int n;
+	struct ctr_enc *e = ctr_enc_new(OWN_SINKD);
 
+	ctr_set(e, CTR_S_SESSIONS, D->sessions);
+	ctr_set(e, CTR_S_RECEIVED, D->received);
+	ctr_set(e, CTR_S_DELIVERED, D->delivered);
 	for (int r = 0; r < SD_MAX; r++)
-		dropped += D->drop[r];
-	n = snprintf(line, sizeof(line), "{\"cat\":\"stats\",\"event\":\"daemon_counters\",\"counters\":{"
-	    "\"sessions\":%llu,\"received\":%llu,\"delivered\":%llu,\"dropped\":%llu,"
-	    "\"startup_buffer_full\":%llu,\"output_buffer_full\":%llu,\"consumer_absent\":%llu,"
-	    "\"no_ports\":%llu,\"shutdown_timeout\":%llu,\"sink_ring_full_bytes\":%llu,"
-	    "\"unbalanced\":%llu}}",
-	    (unsigned long long)D->sessions, (unsigned long long)D->received,
-	    (unsigned long long)D->delivered, (unsigned long long)dropped,
-	    (unsigned long long)D->drop[SD_STARTUP_BUFFER_FULL], (unsigned long long)D->drop[SD_OUTPUT_BUFFER_FULL],
-	    (unsigned long long)D->drop[SD_CONSUMER_ABSENT], (unsigned long long)D->drop[SD_NO_PORTS],
-	    (unsigned long long)D->drop[SD_SHUTDOWN_TIMEOUT], (unsigned long long)D->ring_full,
-	    (unsigned long long)D->sessions_unbalanced);
-	ctlc_send(D->ctl, line, (size_t)n);
+		ctr_set_label(e, CTR_S_DROPPED, sd_reason_names[r], D->drop[r]);
+	ctr_set(e, CTR_S_GAP, D->gap_bytes);
+	ctr_set(e, CTR_S_RING_FULL, D->ring_full);
+	ctr_set(e, CTR_S_UNBALANCED, D->sessions_unbalanced);
+	ctr_set(e, CTR_S_ORPHANS, D->orphan_records);
+	ctr_set(e, CTR_S_TABLE_FULL, D->table_full_sessions);
+	ctr_set(e, CTR_S_MEMCAP, D->sb_memcap_bytes);
+	ctr_set(e, CTR_CTL_DROPPED, ctlc_dropped(D->ctl));
+	if (D->fam->counters)
+		D->fam->counters(D, e);
+	const char *line = ctr_enc_line(e, final);
+	ctlc_send(D->ctl, line, strlen(line));
+	ctr_enc_free(e);
 }
 
 void

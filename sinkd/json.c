@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "counters.h"
 #include "log.h"
 #include "sinkd.h"
 #include "util.h"
@@ -98,6 +99,16 @@ json_summary(struct sinkd *D, FILE *f)
 }
 
 static void
+json_counters(struct sinkd *D, struct ctr_enc *e)
+{
+	struct jstate *J = D->fs;
+
+	ctr_set(e, CTR_S_JSON_WRITTEN, J->written);
+	ctr_set(e, CTR_S_JSON_FILTERED, J->filtered);
+	ctr_set(e, CTR_S_JSON_ERRORS, J->bad + J->write_errors);
+}
+
+static void
 json_free(struct sinkd *D)
 {
 	struct jstate *J = D->fs;
@@ -116,5 +127,6 @@ const struct family family_json = {
 	.prepare = json_prepare,
 	.event = json_event,
 	.summary = json_summary,
+	.counters = json_counters,
 	.free = json_free,
 };

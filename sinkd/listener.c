@@ -669,6 +669,15 @@ l_summary(struct sinkd *D, FILE *f)
 }
 
 static void
+l_counters(struct sinkd *D, struct ctr_enc *e)
+{
+	(void)D;
+	ctr_set(e, CTR_S_CONSUMERS, LS->consumers);
+	ctr_set(e, CTR_S_CUTOFFS, LS->cutoffs);
+	ctr_set(e, CTR_S_NO_PORTS_SESSIONS, LS->no_ports_sessions);
+}
+
+static void
 l_free(struct sinkd *D)
 {
 	for (struct ssn *s = D->head; s; s = s->next) {
@@ -708,5 +717,6 @@ const struct family family_listener = {
 	.abandon = l_abandon,
 	.books = l_books,
 	.summary = l_summary,
+	.counters = l_counters,
 	.free = l_free,
 };

@@ -66,7 +66,7 @@ on_counters(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
-	sinkd_send_counters(arg);
+	sinkd_send_counters(arg, false);
 }
 
 static void
@@ -249,7 +249,7 @@ main(int argc, char **argv)
 
 	sinkd_summary(&D, stderr);
 	if (D.ctl != NULL) {
-		sinkd_send_counters(&D);
+		sinkd_send_counters(&D, true);
 		event_free(D.ev_counters);
 	}
 	if (fam->free)

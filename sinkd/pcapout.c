@@ -1124,6 +1124,21 @@ po_summary(struct sinkd *D, FILE *f)
 }
 
 static void
+po_counters(struct sinkd *D, struct ctr_enc *e)
+{
+	struct pstate *S = D->fs;
+
+	ctr_set(e, CTR_S_PCAP_FRAMES, S->packets);
+	ctr_set(e, CTR_S_PCAP_WRITTEN, (uint64_t)S->w_written);
+	ctr_set(e, CTR_S_PCAP_QUEUE_FULL, S->queue_full);
+	ctr_set(e, CTR_S_PCAP_WRITE_ERROR, S->write_errors + S->w_errors);
+	ctr_set(e, CTR_S_PCAP_SHUTDOWN, (uint64_t)S->w_abandoned);
+	ctr_set(e, CTR_S_PCAP_OUT_OF_ORDER, S->out_of_order);
+	ctr_set(e, CTR_S_PCAP_NO_SESSION, S->not_in_session);
+	ctr_set(e, CTR_S_PCAP_FILES, S->files);
+}
+
+static void
 po_free(struct sinkd *D)
 {
 	struct pstate *S = D->fs;
@@ -1195,5 +1210,6 @@ const struct family family_pcap = {
 	.abandon = po_abandon,
 	.books = po_books,
 	.summary = po_summary,
+	.counters = po_counters,
 	.free = po_free,
 };

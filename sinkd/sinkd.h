@@ -31,6 +31,7 @@
 #include <json-c/json.h>
 
 #include "conf.h"
+#include "counters.h"
 #include "wire.h"
 
 #define SINKD_MAX_INPUTS 256
@@ -67,6 +68,8 @@ struct ssn {
 
 struct sinkd;
 
+struct ctr_enc;
+
 struct family {
 	const char *name;
 	uint32_t wants;			/* REC_WANT mask for the hello */
@@ -99,6 +102,8 @@ struct family {
 	 * clears *ok when they do not balance); frees s->fam. */
 	void (*books)(struct sinkd *D, struct ssn *s, struct json_object *o, bool *ok);
 	void (*summary)(struct sinkd *D, FILE *f);
+	/* Its rows of the counter table (common/counters.h). */
+	void (*counters)(struct sinkd *D, struct ctr_enc *e);
 	void (*free)(struct sinkd *D);
 };
 
@@ -182,7 +187,8 @@ void sinkd_emit(struct sinkd *D, struct json_object *o);
 struct json_object *sinkd_event(struct sinkd *D, const char *cat, const char *name,
     const struct ssn *s);
 void sinkd_summary(struct sinkd *D, FILE *f);
-void sinkd_send_counters(struct sinkd *D);
+/* The counters to ctld; `final`: the last, after the summary. */
+void sinkd_send_counters(struct sinkd *D, bool final);
 void sinkd_free(struct sinkd *D);
 /* Counts n bytes of direction dir under reason. */
 void sinkd_drop(struct sinkd *D, struct ssn *s, int dir, enum sd_reason r, uint64_t n);

@@ -341,3 +341,75 @@ PY
 	done
 }
 
+
+@test "analysers: http_request and http_response events come without a flag; reasm.analysers turns them off; an unknown one is refused" {
+	python3 "$TOP/tests/gen/pcapgen.py" --counters c.pcap 0.1
+	"$B/reasmd" -r c.pcap --events - 2>err > ev.jsonl
+	python3 - ev.jsonl <<'PY'
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1])]
+req = [(e["method"], e["path"], e.get("host")) for e in ev if e["event"] == "http_request"]
+resp = [(e["status"], e["request"]["method"], e["body_bytes"]) for e in ev if e["event"] == "http_response"]
+assert req == [("GET", "/a", "one"), ("GET", "/b", "two"), ("HEAD", "/c", "two")], req
+assert resp == [(200, "GET", 5), (404, "GET", 3), (200, "HEAD", 0)], resp
+assert all(e["cat"] == "http" and e["flow"]["server_port"] == 8080 for e in ev if e["event"].startswith("http_"))
+# an analyser's events about a session come before the session's close
+order = [e["event"] for e in ev if e["flow"]["session_id"] == 2]
+assert order.index("http_response") < order.index("tcp_close"), order
+PY
+	grep -q "reasmd: http: 3 requests, 3 responses, 0 resyncs" err
+	echo '{ reasm: { analysers: [] } }' > off.json
+	"$B/reasmd" -c off.json -r c.pcap --events - 2>err.off > ev.off
+	! grep -q '"http_' ev.off
+	! grep -q "reasmd: http:" err.off
+	echo '{ reasm: { analysers: ["http", "gopher"] } }' > bad.json
+	run "$B/reasmd" -c bad.json -r c.pcap
+	[ "$status" -eq 2 ]
+	[[ "$output" == *'reasm.analysers: no analyser "gopher" (known: http)'* ]]
+}
+
+@test "live: the http analyser reports what tshark's HTTP dissector finds in real traffic (keep-alive, HEAD, 404, 501)" {
+	require_root
+	require_cmd curl tcpdump tshark
+	netns_up
+	mkdir www && echo hello > www/a.txt && head -c 200000 /dev/urandom > www/b.bin
+	cat > srv.py <<-'PY'
+	import functools, http.server, sys
+	class H(http.server.SimpleHTTPRequestHandler):
+	    protocol_version = "HTTP/1.1"	# keep-alive: several requests per connection
+	    def log_message(self, *a): pass
+	http.server.ThreadingHTTPServer(("10.77.0.2", 8080),
+	    functools.partial(H, directory=sys.argv[1])).serve_forever()
+	PY
+	in_b timeout 60 python3 srv.py www >/dev/null 2>&1 3>&- &
+	wait_for in_b sh -c "ss -ltn | grep -q ':8080 '"
+	in_a timeout 60 tcpdump -i "$VA" -B 65536 -s 0 -U -w cap.pcap tcp 2>tcpdump.err 3>&- &
+	tpid=$!
+	wait_for grep -q "listening on" tcpdump.err
+	U=http://10.77.0.2:8080
+	in_a curl -s -o /dev/null -o /dev/null -o /dev/null "$U/a.txt" "$U/b.bin" "$U/missing"
+	in_a curl -s -I -o /dev/null "$U/a.txt"
+	in_a curl -s -o /dev/null -X POST -d 'x=1' "$U/a.txt"
+	in_a curl -s -o /dev/null -H 'Host: other.example' "$U/a.txt?q=1"
+	wait_for sh -c "[ \$(tcpdump -r cap.pcap 'tcp[tcpflags] & tcp-fin != 0' 2>/dev/null | wc -l) -ge 8 ]"
+	pkill -INT -f "^tcpdump -i $VA"
+	wait $tpid
+	netns_down
+	"$B/reasmd" -r cap.pcap --events ev.jsonl 2>/dev/null
+	tshark -r cap.pcap -Y http.request -T fields -E separator='|' -e http.request.method \
+	    -e http.request.uri -e http.host > ts.req
+	tshark -r cap.pcap -Y http.response -T fields -e http.response.code > ts.resp
+	python3 - ev.jsonl ts.req ts.resp <<'PY'
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1])]
+ours_req = sorted("%s|%s|%s" % (e["method"], e["path"], e.get("host", "")) for e in ev if e["event"] == "http_request")
+ours_resp = sorted(str(e["status"]) for e in ev if e["event"] == "http_response")
+ts_req = sorted(l.rstrip("\n") for l in open(sys.argv[2]) if l.strip())
+ts_resp = sorted(l.strip() for l in open(sys.argv[3]) if l.strip())
+assert ours_req == ts_req, (ours_req, ts_req)
+assert ours_resp == ts_resp, (ours_resp, ts_resp)
+assert len(ours_req) == 6 and "404" in ours_resp and "501" in ours_resp, (ours_req, ours_resp)
+b = [e for e in ev if e["event"] == "http_response" and e.get("request", {}).get("path") == "/b.bin"]
+assert b and b[0]["body_bytes"] == 200000, b
+PY
+}

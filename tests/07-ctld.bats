@@ -61,8 +61,8 @@ start_run() {
 	[[ "$output" == *'"sessions_open"'*'"daemons"'* ]]
 	run curl -sf "http://127.0.0.1:$METRICS_PORT/metrics"
 	[ "$status" -eq 0 ]
-	[[ "$output" == *"stethoscope_sessions_open 1"* ]]
-	[[ "$output" == *'stethoscope_counter{daemon="reasmd",shard="0",name="packets"}'* ]]
+	[[ "$output" == *'stethoscope_sessions_open{daemon="ctld"} 1'* ]]
+	[[ "$output" == *'stethoscope_reasm_packets_total{daemon="reasmd",shard="0"}'* ]]
 	run "$CTL" -s "$SOCK" close "$id"
 	[ "$status" -eq 0 ]
 	re='"ok": ?true'
@@ -132,4 +132,109 @@ PY
 	[ "$status" -eq 0 ]
 	kill -TERM "$(pgrep -P $L)"
 	wait $L
+}
+
+# The daemons' part of a stats reply (it changes while traffic flows).
+daemons_part() {
+	python3 -c "import json,sys; print(json.dumps(json.load(sys.stdin)['stats']['daemons'], sort_keys=True))" < "$1"
+}
+
+@test "counters: every counter a daemon keeps reaches stats and /metrics with the same value; the last stats line counts the pcap frames written" {
+	require_cmd curl
+	require_cmd tshark
+	python3 "$TOP/tests/gen/pcapgen.py" --counters c.pcap 8
+	base=$(port_base)
+	CTL_PORT=$((base + 150))
+	METRICS_PORT=$((base + 151))
+	cat > tap.json <<-EOF
+	{ io: { input: { capture: { file: "$T/c.pcap" } },
+	        output: { listner: { enabled: true, bind_ip: "127.0.0.1", port_range_start: $base,
+	                             port_range_end: $((base + 99)) },
+	                  pcap: { enabled: true, dir: "$T/pcap" },
+	                  json: { enabled: true, path: "$T/events.jsonl" } } },
+	  control: { listen_port: $CTL_PORT, metrics_port: $METRICS_PORT },
+	  logging: { stats: { report_interval: 1 } },
+	  runtime: { workers: 1, run_dir: "$T/run", close_linger_sec: 0.2 } }
+	EOF
+	timeout --foreground 120 "$RUN" -c tap.json --speed 1 2>run.log &
+	L=$!
+	WAIT_SECS=20 wait_for grep -q "daemons are ready" run.log || { cat run.log; false; }
+	SOCK=$T/run/control.sock
+	CTL="$STETHOSCOPE_BINDIR/stethoscope-ctl"
+	# ctld answers stats and /metrics from the values it holds, which change
+	# when a daemon's counters arrive (each second): a stats reply, /metrics
+	# and another equal reply read one state.  The traffic is in by the
+	# time http_requests reaches 3.
+	ok=0
+	for i in $(seq 1 40); do
+		sleep 0.25
+		"$CTL" -s "$SOCK" stats > s1.json || { tail -n 40 run.log; false; }
+		curl -sf "http://127.0.0.1:$METRICS_PORT/metrics" > metrics.txt
+		"$CTL" -s "$SOCK" stats > s2.json
+		a=$(daemons_part s1.json)
+		if [ "$a" = "$(daemons_part s2.json)" ] && [[ "$a" == *'"http_requests": 3'* ]] &&
+		    [[ "$a" == *'"sinkd json.0"'* ]]; then ok=1; break; fi
+	done
+	[ $ok -eq 1 ]
+	run python3 "$TOP/tests/gen/ctrcheck.py" "$STETHOSCOPE_BINDIR/ctld" s2.json metrics.txt
+	echo "$output"
+	[ "$status" -eq 0 ]
+	# the counters that moved, by name, as the daemons keep them
+	grep -q 'stethoscope_decode_error_packets_total{daemon="reasmd",shard="0",reason="truncated_tcp"} 1' metrics.txt
+	grep -q 'stethoscope_http_responses_total{daemon="reasmd",shard="0"} 3' metrics.txt
+	grep -q 'stethoscope_tcp_sessions_closed_total{daemon="reasmd",shard="0",reason="fin"} 2' metrics.txt
+	wait $L
+	# the last stats line, after every daemon's final counters: the pcap
+	# frames it counts are the frames in the files
+	last=$(grep "stats: .*(last)" run.log | tail -n 1)
+	[ -n "$last" ]
+	echo "$last"
+	written=$(sed -n 's/.*pcap frames \([0-9]*\) (queue_full 0, write_error 0).*/\1/p' <<< "$last")
+	infile=0
+	for f in pcap/*; do infile=$((infile + $(tshark -r "$f" 2>/dev/null | wc -l))); done
+	[ "$written" -gt 0 ]
+	[ "$written" -eq "$infile" ]
+	[ "$written" -eq "$(tshark -r c.pcap | wc -l)" ]
+	[[ "$last" == *" 0 sessions open,"* ]]
+	[[ "$last" == *"http requests 3 responses 3"* ]]
+}
+
+@test "counters: docs/counters.md is the table ctld has; a daemon of another link version is refused and counted" {
+	python3 "$TOP/scripts/mkcounters.py" "$STETHOSCOPE_BINDIR/ctld" > counters.md
+	diff -u "$TOP/docs/counters.md" counters.md
+	mkdir run
+	echo '{ control: { listen_port: 0 } }' > c.json
+	"$STETHOSCOPE_BINDIR/ctld" --run-dir "$T/run" -c c.json 2>ctld.log 3>&- &
+	C=$!
+	WAIT_SECS=10 wait_for test -S run/control.sock
+	python3 - "$T/run" <<'PY'
+import json, socket, sys, time
+run = sys.argv[1]
+d = socket.socket(socket.AF_UNIX)
+d.connect(run + "/ctld.sock")
+d.sendall(b'{"hello":"reasmd","shard":0,"v":99}\n{"cat":"stats","event":"daemon_counters","counters":{"packets":5}}\n')
+d.settimeout(5)
+assert d.recv(100) == b"", "an old daemon must be disconnected"
+g = socket.socket(socket.AF_UNIX)
+g.connect(run + "/ctld.sock")
+g.sendall(b'{"hello":"reasmd","shard":1,"v":1}\n'
+          b'{"cat":"stats","event":"daemon_counters","counters":{"packets":5,"bogus":1,"gap_bytes":-3}}\n')
+time.sleep(0.3)
+c = socket.socket(socket.AF_UNIX)
+c.connect(run + "/control.sock")
+f = c.makefile("rwb")
+f.write(b'{"cmd":"stats"}\n'); f.flush()
+while True:
+    e = json.loads(f.readline())
+    if e.get("reply_to") == "stats":
+        break
+s = e["stats"]
+assert s["daemons"] == {"reasmd.1": {"packets": 5}}, s
+assert s["bad_daemon_lines"] == 2, s
+PY
+	kill -TERM $C
+	wait $C
+	grep -q "version 99 of the ctld link" ctld.log
+	grep -q '"bogus" is no reasmd counter' ctld.log
+	grep -q "stats: .*(last)" ctld.log
 }

@@ -40,7 +40,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *ct = confs[data[0] % 4];
 	conf_load_text(&c, "fuzz", ct, strlen(ct), 0, &d);
 	conf_diag_free(&d);
-	reasm_init(&R, &c, 1, 2);
+	if (reasm_init(&R, &c, 1, 2, NULL, 0) < 0)
+		abort();
 	R.out.linktype = STH_DLT_RAW;
 	devnull = open("/dev/null", O_WRONLY);
 	R.out.w = recw_open(devnull, 1);

@@ -4,6 +4,7 @@ the exact bytes each side sent (ground truth).
 
     pcapgen.py OUTDIR            every case: OUTDIR/NAME.pcap + NAME.expect.json
     pcapgen.py --bench-bulk F    the bulk benchmark capture (see --help)
+    pcapgen.py --counters F TAIL     many counters move, then TAIL quiet seconds
     pcapgen.py --paced F SECONDS BYTES [LEAD]   one session lasting SECONDS of capture
                                  time (for paced replays), truth in F.requests/.responses
 
@@ -556,7 +557,43 @@ def paced(path, seconds, nbytes, lead=0.0, sport=43000):
     open(path + ".responses", "wb").write(bytes(c.resp))
 
 
+def counters(path, tail):
+    """A capture that makes many counters move, then stays quiet for
+    `tail` seconds of capture time before a last datagram (a paced replay
+    is then still for a while: counters can be compared at rest): a UDP
+    datagram, two HTTP sessions (one pipelined), a frame cut short (a
+    decode error)."""
+    pc = Pcap(path)
+    t = 1700000000.0
+    udp = struct.pack("!HHHH", 5000, 5001, 12, 0) + b"udp!"
+    pc.frame(t, ether(ip_pkt("10.9.0.1", "10.9.0.3", udp, proto=17)))
+    for k, (reqs, resps) in enumerate([
+            ([b"GET /a HTTP/1.1\r\nHost: one\r\n\r\n"],
+             [b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"]),
+            ([b"GET /b HTTP/1.1\r\nHost: two\r\n\r\nHEAD /c HTTP/1.1\r\nHost: two\r\n\r\n"],
+             [b"HTTP/1.1 404 Not Found\r\nContent-Length: 3\r\n\r\nno!"
+              b"HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n"])]):
+        c = Conn(pc, ("10.9.0.1", 44000 + k), ("10.9.0.2", 8080))
+        c.t = t + 0.1 + k * 0.2
+        c.handshake()
+        for q in reqs:
+            c.t += 0.01
+            c.send(True, q)
+        for r in resps:
+            c.t += 0.01
+            c.send(False, r)
+        c.t += 0.01
+        c.close()
+    # a frame cut short: an IPv4 header that claims more than is there
+    pc.frame(t + 0.8, ether(ip_pkt("10.9.0.1", "10.9.0.2", b"\x00" * 30, proto=6))[:20 + 14])
+    pc.frame(t + 0.9 + tail, ether(ip_pkt("10.9.0.1", "10.9.0.3", udp, proto=17)))
+    pc.close()
+
+
 def main():
+    if sys.argv[1] == "--counters":
+        counters(sys.argv[2], float(sys.argv[3]))
+        return
     if sys.argv[1] == "--demo":
         demo(sys.argv[2])
         return

@@ -186,11 +186,12 @@ consumer(struct run *R)
 static int
 two_processes(struct run *R, size_t ring_bytes)
 {
-	int sv[2];
+	int sv[2], rp[2];
 	char err[256];
 	pid_t pid;
 
-	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
+	/* the ring and its doorbells on the socketpair, the result on a pipe */
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0 || pipe(rp) < 0)
 		return -1;
 	R->ring = ring_create(ring_bytes, err, sizeof(err));
 	if (R->ring == NULL) {
@@ -205,6 +206,7 @@ two_processes(struct run *R, size_t ring_bytes)
 		uint64_t res[5];
 		char body[64];
 		close(sv[0]);
+		close(rp[0]);
 		C.sock = sv[1];
 		if (chan_recv(C.sock, &type, body, sizeof(body), &rfd, 5000, err, sizeof(err)) < 0 || rfd < 0) {
 			fprintf(stderr, "ringstress child: %s\n", err);
@@ -223,24 +225,25 @@ two_processes(struct run *R, size_t ring_bytes)
 		res[2] = C.missing;
 		res[3] = C.out_of_order;
 		res[4] = C.bytes;
-		chan_send(C.sock, MSG_COMMAND, res, sizeof(res), -1);
+		if (write_all(rp[1], res, sizeof(res)) < 0)
+			_exit(1);
 		_exit(0);
 	}
 	close(sv[1]);
+	close(rp[1]);
 	R->sock = sv[0];
 	if (chan_send(R->sock, MSG_HELLO_OK, "", 0, ring_fd(R->ring)) < 0)
 		return -1;
 	producer(R);
 	{
-		/* Skip doorbells until the result message. */
 		uint64_t res[5];
-		unsigned type = 0;
-		int got;
-		do {
-			got = chan_recv(R->sock, &type, res, sizeof(res), NULL, 600000, err, sizeof(err));
-		} while (got >= 0 && type != MSG_COMMAND);
-		if (got != (int)sizeof(res)) {
-			fprintf(stderr, "ringstress: no result from the consumer: %s\n", err);
+		ssize_t got = 0, n;
+		while (got < (ssize_t)sizeof(res) &&
+		    (n = read(rp[0], (char *)res + got, sizeof(res) - (size_t)got)) > 0)
+			got += n;
+		close(rp[0]);
+		if (got != (ssize_t)sizeof(res)) {
+			fprintf(stderr, "ringstress: no result from the consumer\n");
 			return -1;
 		}
 		R->received = res[0];

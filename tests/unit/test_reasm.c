@@ -41,7 +41,7 @@ start(const char *conftext)
 
 	conf_load_text(&C, "t", conftext, strlen(conftext), 0, &d);
 	conf_diag_free(&d);
-	reasm_init(&R, &C, 0, 3);
+	T_CHECK(reasm_init(&R, &C, 0, 3, NULL, 0) == 0);
 	tmp = tmpfile();
 	R.out.linktype = STH_DLT_RAW;
 	R.out.w = recw_open(fileno(tmp), 0);
@@ -507,7 +507,7 @@ reasm_ooo_limit_forces_gap(void)
 	handshake(CISN, SISN);
 	for (int k = 1; k <= 5; k++)	/* the first 1000 bytes never come */
 		pkt(1, CISN + 1 + 1000u * (unsigned)k, SISN + 1, TH_ACK, d, 1000);
-	T_CHECK(R.mem_used <= 3000);
+	T_CHECK(tcp_mem_used(R.tcp) <= 3000);
 	finish(&r);
 	T_EQ_U(r.gap[0][0], 1000);
 	T_EQ_U(r.len[0][0], 5000);

@@ -1,0 +1,458 @@
+/*
+ * files.c — -o DIR: each session direction's bytes in DIR/<id>.requests
+ * and DIR/<id>.responses, and a line per session in DIR/sessions.jsonl.
+ *
+ * -o keeps at most runtime.max_open_files buffers in use: the least
+ * recently written is handed over and its file reopened for append when
+ * needed, so a million sessions never run into EMFILE.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "reasmd.h"
+#include "util.h"
+
+static const char *const dir_names[2] = { "requests", "responses" };
+
+struct files {
+	FILE *jsonl;			/* sessions.jsonl */
+	struct oslot *slots;		/* max_open_files of them, on first use */
+	struct oslot *shead, *stail;	/* in use, least recently written first */
+	struct oslot *sfree;
+};
+
+int
+files_open(struct reasm *R, char *err, size_t errlen)
+{
+	if (R->out.dir != NULL) {
+		R->files = xcalloc(1, sizeof(*R->files));
+		char p[4096];
+		int fd;
+		if (mkdir_p(R->out.dir, 0755) < 0) {
+			snprintf(err, errlen, "%s: %s", R->out.dir, strerror(errno));
+			return -1;
+		}
+		/* The directory stays open: files are made with openat(), which
+		 * needs no search permission on its parents after the drop. */
+		R->out.dirfd = open(R->out.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		snprintf(p, sizeof(p), "%s/sessions.jsonl", R->out.dir);
+		fd = R->out.dirfd < 0 ? -1 : openat(R->out.dirfd, "sessions.jsonl",
+		    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (fd < 0 || (R->files->jsonl = fdopen(fd, "w")) == NULL) {
+			snprintf(err, errlen, "%s: %s", p, strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * -o output: slots and a writer thread.
+ *
+ * A direction that writes gets a slot: a 32 KiB buffer from a bounded pool
+ * (runtime.max_open_files buffers for slots plus WQ_SPARE in flight).  A
+ * full buffer, a slot taken back for another direction (least recently
+ * written first), or the session's close hands the buffer to the writer
+ * thread as a job: open the file (create, or append after the first job),
+ * write, close.  One thread does every job in order, so the files of a
+ * session are complete before its sessions.jsonl line (also a job) is
+ * written, and only one output file is open at a time.  When the pool is
+ * empty the reassembler waits for the writer: memory stays bounded.
+ */
+#define OSLOT_BUF (32 * 1024)
+#define WQ_SPARE 64
+
+struct obuf {
+	struct obuf *next;
+	size_t len;
+	uint8_t data[OSLOT_BUF];
+};
+
+struct oslot {
+	struct oslot *prev, *next;	/* in-use list, or the free list (next) */
+	struct session *s;
+	int dir;
+	struct obuf *b;
+};
+
+enum { WJ_WRITE, WJ_LINE, WJ_FLUSH };
+
+struct wjob {
+	struct wjob *next;
+	int kind;
+	bool append;
+	char name[48];
+	struct obuf *b;		/* WJ_WRITE (NULL: create an empty file) */
+	char *line;		/* WJ_LINE */
+};
+
+struct writer {
+	pthread_mutex_t mu;
+	pthread_cond_t cv_job, cv_buf;
+	struct wjob *head, *tail;
+	struct obuf *free_bufs;
+	bool stop, started, sleeping, buf_waiting;
+	pthread_t th;
+	int dirfd;
+	FILE *jsonl;
+	uint64_t error_bytes;
+	char dir[256];
+};
+
+static struct writer W = { .mu = PTHREAD_MUTEX_INITIALIZER,
+    .cv_job = PTHREAD_COND_INITIALIZER, .cv_buf = PTHREAD_COND_INITIALIZER };
+
+static void
+writer_do(struct wjob *j)
+{
+	if (j->kind == WJ_LINE) {
+		fputs(j->line, W.jsonl);
+		free(j->line);
+		return;
+	}
+	if (j->kind == WJ_FLUSH) {
+		fflush(W.jsonl);
+		return;
+	}
+	int fd = openat(W.dirfd, j->name, O_WRONLY | O_CREAT | O_CLOEXEC |
+	    (j->append ? O_APPEND : O_TRUNC), 0644);
+	size_t n = j->b ? j->b->len : 0;
+	if (fd < 0 || (n > 0 && write_all(fd, j->b->data, n) < 0)) {
+		static struct log_rl rl;
+		pthread_mutex_lock(&W.mu);
+		W.error_bytes += n;
+		pthread_mutex_unlock(&W.mu);
+		log_ratelimited(&rl, 3, 10000, LOG_WARNING, "%s/%s: %s", W.dir, j->name, strerror(errno));
+	}
+	if (fd >= 0)
+		close(fd);
+}
+
+static void *
+writer_main(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&W.mu);
+	for (;;) {
+		struct wjob *j, *done = NULL;
+		struct obuf *freed = NULL, *last = NULL;
+		while (W.head == NULL && !W.stop) {
+			W.sleeping = true;
+			pthread_cond_wait(&W.cv_job, &W.mu);
+		}
+		W.sleeping = false;
+		if (W.head == NULL)
+			break;
+		/* Take the whole queue: one lock round per batch. */
+		j = W.head;
+		W.head = W.tail = NULL;
+		pthread_mutex_unlock(&W.mu);
+		while (j) {
+			struct wjob *n = j->next;
+			writer_do(j);
+			if (j->b) {
+				j->b->next = freed;
+				if (freed == NULL)
+					last = j->b;
+				freed = j->b;
+			}
+			j->next = done;
+			done = j;
+			j = n;
+		}
+		fflush(W.jsonl);
+		while (done) {
+			struct wjob *n = done->next;
+			free(done);
+			done = n;
+		}
+		pthread_mutex_lock(&W.mu);
+		if (freed) {
+			last->next = W.free_bufs;
+			W.free_bufs = freed;
+			if (W.buf_waiting)
+				pthread_cond_signal(&W.cv_buf);
+		}
+	}
+	pthread_mutex_unlock(&W.mu);
+	fflush(W.jsonl);
+	return NULL;
+}
+
+static void
+writer_push(struct wjob *j)
+{
+	pthread_mutex_lock(&W.mu);
+	if (W.tail)
+		W.tail->next = j;
+	else
+		W.head = j;
+	W.tail = j;
+	if (W.sleeping)
+		pthread_cond_signal(&W.cv_job);
+	pthread_mutex_unlock(&W.mu);
+}
+
+/* A free buffer; waits for the writer when the pool is empty. */
+static struct obuf *
+buf_get(void)
+{
+	struct obuf *b;
+
+	pthread_mutex_lock(&W.mu);
+	while (W.free_bufs == NULL) {
+		W.buf_waiting = true;
+		if (W.sleeping)
+			pthread_cond_signal(&W.cv_job);
+		pthread_cond_wait(&W.cv_buf, &W.mu);
+	}
+	W.buf_waiting = false;
+	b = W.free_bufs;
+	W.free_bufs = b->next;
+	pthread_mutex_unlock(&W.mu);
+	b->len = 0;
+	return b;
+}
+
+static void
+writer_start(struct reasm *R)
+{
+	unsigned n = (R->out.max_open_files ? R->out.max_open_files : 1) + WQ_SPARE;
+
+	W.dirfd = R->out.dirfd;
+	W.jsonl = R->files->jsonl;
+	sth_strlcpy(W.dir, R->out.dir, sizeof(W.dir));
+	for (unsigned k = 0; k < n; k++) {
+		struct obuf *b = xmalloc(sizeof(*b));
+		b->next = W.free_bufs;
+		W.free_bufs = b;
+	}
+	if (pthread_create(&W.th, NULL, writer_main, NULL) != 0)
+		fatalx("cannot start the output thread");
+	W.started = true;
+}
+
+static void
+writer_stop(struct reasm *R)
+{
+	if (!W.started)
+		return;
+	pthread_mutex_lock(&W.mu);
+	W.stop = true;
+	pthread_cond_signal(&W.cv_job);
+	pthread_mutex_unlock(&W.mu);
+	pthread_join(W.th, NULL);
+	W.started = false;
+	R->st.write_error_bytes += W.error_bytes;
+	while (W.free_bufs) {
+		struct obuf *b = W.free_bufs;
+		W.free_bufs = b->next;
+		free(b);
+	}
+}
+
+/* Hands a slot's buffer (if it holds bytes) to the writer. */
+static void
+slot_flush(struct reasm *R, struct oslot *o, bool keep)
+{
+	struct wjob *j;
+
+	(void)R;
+	if (o->b == NULL || o->b->len == 0)
+		return;
+	j = xcalloc(1, sizeof(*j));
+	j->kind = WJ_WRITE;
+	j->append = o->s->d[o->dir].written;
+	snprintf(j->name, sizeof(j->name), "%" PRIu64 ".%s", o->s->id, dir_names[o->dir]);
+	j->b = o->b;
+	o->s->d[o->dir].written = true;
+	o->b = keep ? buf_get() : NULL;
+	writer_push(j);
+}
+
+static void
+slot_unlink(struct reasm *R, struct oslot *o)
+{
+	if (o->prev)
+		o->prev->next = o->next;
+	else
+		R->files->shead = o->next;
+	if (o->next)
+		o->next->prev = o->prev;
+	else
+		R->files->stail = o->prev;
+	o->prev = o->next = NULL;
+}
+
+/* Flushes a slot and gives it back (its buffer goes to the writer or,
+ * when empty, to the slot's next user). */
+static void
+slot_release(struct reasm *R, struct oslot *o)
+{
+	slot_flush(R, o, false);
+	o->s->slot[o->dir] = NULL;
+	slot_unlink(R, o);
+	o->s = NULL;
+	o->next = R->files->sfree;
+	R->files->sfree = o;
+}
+
+/* The slots and the writer thread, on first use (after the drop). */
+static void
+slots_init(struct reasm *R)
+{
+	unsigned n = R->out.max_open_files ? R->out.max_open_files : 1;
+
+	if (R->files->slots != NULL)
+		return;
+	R->files->slots = xcalloc(n, sizeof(*R->files->slots));
+	for (unsigned k = 0; k < n; k++) {
+		R->files->slots[k].next = R->files->sfree;
+		R->files->sfree = &R->files->slots[k];
+	}
+	writer_start(R);
+}
+
+static struct oslot *
+slot_get(struct reasm *R, struct session *s, int dir)
+{
+	struct oslot *o = s->slot[dir];
+
+	if (o != NULL) {
+		if (R->files->stail != o) {
+			slot_unlink(R, o);
+			goto append;
+		}
+		return o;
+	}
+	slots_init(R);
+	if (R->files->sfree == NULL)
+		slot_release(R, R->files->shead);
+	o = R->files->sfree;
+	R->files->sfree = o->next;
+	o->s = s;
+	o->dir = dir;
+	if (o->b == NULL)
+		o->b = buf_get();
+	o->b->len = 0;
+	s->slot[dir] = o;
+append:
+	o->prev = R->files->stail;
+	o->next = NULL;
+	if (R->files->stail)
+		R->files->stail->next = o;
+	else
+		R->files->shead = o;
+	R->files->stail = o;
+	return o;
+}
+
+static void
+files_session_done(struct reasm *R, struct session *s)
+{
+	for (int k = 0; k < 2; k++) {
+		if (s->slot[k] != NULL)
+			slot_release(R, s->slot[k]);
+		if (!s->d[k].written) {
+			/* An empty direction still gets its (empty) file. */
+			struct wjob *j = xcalloc(1, sizeof(*j));
+			slots_init(R);
+			j->kind = WJ_WRITE;
+			snprintf(j->name, sizeof(j->name), "%" PRIu64 ".%s", s->id, dir_names[k]);
+			writer_push(j);
+			s->d[k].written = true;
+		}
+	}
+}
+
+void
+files_data(struct reasm *R, struct session *s, int dir, const uint8_t *p, size_t n)
+{
+	{
+		const uint8_t *q = p;
+		size_t left = n;
+		while (left > 0) {
+			struct oslot *o = slot_get(R, s, dir);
+			size_t k = MIN(left, OSLOT_BUF - o->b->len);
+			memcpy(o->b->data + o->b->len, q, k);
+			o->b->len += k;
+			q += k;
+			left -= k;
+			if (o->b->len == OSLOT_BUF)
+				slot_flush(R, o, true);
+		}
+	}
+}
+
+void
+files_close(struct reasm *R, struct session *s, struct json_object *summary)
+{
+	struct json_object *o;
+	struct wjob *j;
+	const char *txt;
+	size_t tl;
+
+	if (R->files == NULL)
+		return;
+	files_session_done(R, s);
+	if (summary == NULL)
+		return;
+	o = json_object_new_object();
+	json_object_object_add(o, "session_id", json_object_new_int64((int64_t)s->id));
+	ev_flow_into(s, o);
+	json_object_object_foreach(summary, k, v)
+		json_object_object_add(o, k, json_object_get(v));
+	/* Through the writer, after the session's files. */
+	j = xcalloc(1, sizeof(*j));
+	txt = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	tl = strlen(txt);
+	j->kind = WJ_LINE;
+	j->line = xmalloc(tl + 2);
+	memcpy(j->line, txt, tl);
+	j->line[tl] = '\n';
+	j->line[tl + 1] = '\0';
+	writer_push(j);
+	json_object_put(o);
+}
+
+void
+files_finish(struct reasm *R)
+{
+	struct files *F = R->files;
+
+	if (F == NULL)
+		return;
+	if (F->slots != NULL) {
+		for (struct oslot *o = F->shead; o; ) {
+			struct oslot *n = o->next;
+			slot_release(R, o);
+			o = n;
+		}
+		for (struct oslot *o = F->sfree; o; o = o->next)
+			if (o->b) {
+				pthread_mutex_lock(&W.mu);
+				o->b->next = W.free_bufs;
+				W.free_bufs = o->b;
+				pthread_mutex_unlock(&W.mu);
+				o->b = NULL;
+			}
+	}
+	writer_stop(R);
+	if (F->jsonl)
+		fclose(F->jsonl);
+	free(F->slots);
+	if (R->out.dirfd >= 0)
+		close(R->out.dirfd);
+	R->out.dirfd = -1;
+	free(F);
+	R->files = NULL;
+}

@@ -1,0 +1,19 @@
+/*
+ * udp.c — UDP datagrams: counted, offered to the analysers that claim
+ * their ports or content (analyser.h; a SIP message or an RTP packet), and
+ * passed on as packets (a rolling pcap file has every frame).  UDP keeps
+ * no flow table of its own: an analyser keeps what it needs (calls span
+ * flows), bounded by its own limits.
+ */
+#include "analyser.h"
+#include "reasmd.h"
+
+void
+udp_datagram(struct reasm *R, const struct decoded *d, const struct frame *fr, size_t nfr)
+{
+	R->st.udp_packets++;
+	R->st.udp_bytes += d->payload_len;
+	an_datagram(R, d);
+	for (size_t k = 0; k < nfr; k++)
+		sess_packet(R, NULL, 0, &fr[k]);
+}
