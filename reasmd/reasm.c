@@ -36,6 +36,7 @@ reasm_init(struct reasm *R, const struct conf *c, unsigned gen, unsigned shard,
 	R->shard = shard;
 	R->out.dirfd = -1;
 	R->out.linktype = -1;
+	R->tcp_due = UINT64_MAX;
 	R->tcp = tcp_new(c);
 	R->frags = frag_new(c);
 	if ((R->an = an_new(R, &c->analysers, err, errlen)) == NULL) {
@@ -52,7 +53,8 @@ reasm_tick(struct reasm *R, uint64_t ts_ns)
 {
 	if (ts_ns > R->now_ns)
 		R->now_ns = ts_ns;
-	tcp_deadlines(R);
+	if (R->now_ns >= R->tcp_due)
+		tcp_deadlines(R);
 	if (R->now_ns - R->last_tick_ns < TICK_NS)
 		return;
 	R->last_tick_ns = R->now_ns;
@@ -291,10 +293,4 @@ sess_close(struct reasm *R, struct session *s, unsigned reason)
 		files_close(R, s, sum);
 	if (sum != NULL)
 		ev_flow(R, s, "session", "session_summary", sum);
-}
-
-void
-sess_packet(struct reasm *R, struct session *s, int dir, const struct frame *f)
-{
-	fan_packet(R, s, dir, f);
 }

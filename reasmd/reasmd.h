@@ -147,6 +147,7 @@ struct reasm {
 	unsigned gen, shard;
 	uint64_t now_ns;		/* capture time: the highest timestamp seen */
 	uint64_t last_tick_ns;		/* the last 250 ms housekeeping */
+	uint64_t tcp_due;		/* tcp.c has deadlines due from then on */
 	uint32_t cur_ifid;		/* interface of the frame being handled */
 	struct reasm_iface ifs[REASM_IFACES];
 	struct out_opts out;
@@ -192,8 +193,14 @@ void sess_half_close(struct reasm *R, struct session *s, int dir);
 void sess_note(struct reasm *R, struct session *s, int dir, const char *note,
     uint64_t off, uint64_t len);
 void sess_close(struct reasm *R, struct session *s, unsigned reason);
-/* A frame, of session s (NULL: of none, it still reaches a rolling pcap). */
-void sess_packet(struct reasm *R, struct session *s, int dir, const struct frame *f);
+/* A frame, of session s (NULL: of none, it still reaches a rolling pcap);
+ * every frame comes here: inline. */
+void fan_packet(struct reasm *R, struct session *s, int dir, const struct frame *f);
+static inline void
+sess_packet(struct reasm *R, struct session *s, int dir, const struct frame *f)
+{
+	fan_packet(R, s, dir, f);
+}
 
 /* tcp.c */
 struct tcp *tcp_new(const struct conf *c);
@@ -244,7 +251,6 @@ void fan_chunk(struct reasm *R, struct session *s, int dir, uint64_t off,
     const uint8_t *p, size_t n);
 void fan_gap(struct reasm *R, struct session *s, int dir, uint64_t off, uint64_t len);
 void fan_close(struct reasm *R, struct session *s, unsigned reason);
-void fan_packet(struct reasm *R, struct session *s, int dir, const struct frame *f);
 void fan_event(struct reasm *R, const char *json, size_t len);
 void fan_finish(struct reasm *R);	/* end of stream to -w and the sinks */
 

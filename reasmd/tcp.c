@@ -59,6 +59,7 @@ struct seg {
 #define ACK_SANE (1ULL << 30)
 
 static void session_close(struct reasm *R, struct session *s, unsigned reason);
+static void set_due(struct reasm *R);
 
 /* Every direction's `h` points here until it needs state of its own:
  * read freely, never written (rh() makes a direction's own). */
@@ -119,6 +120,17 @@ tcp_new(const struct conf *c)
 	if (c->local_ip && addr_parse(c->local_ip, &T->local_family, T->local_ip) == 0)
 		T->have_local = true;
 	return T;
+}
+
+/* When tcp_deadlines has work next (the engine checks R->tcp_due on every
+ * frame without a call): the earliest deadline, at most once a SWEEP_NS. */
+static void
+set_due(struct reasm *R)
+{
+	const struct tcp *T = R->tcp;
+
+	R->tcp_due = T->next_deadline == NO_DEADLINE ? NO_DEADLINE :
+	    MAX(T->next_deadline, T->last_deadline_sweep + SWEEP_NS);
 }
 
 size_t tcp_sessions_open(const struct tcp *T) { return T->nsessions; }
@@ -777,8 +789,10 @@ session_settle(struct reasm *R, struct session *s)
 	}
 	if (!s->pending)
 		pend_append(R, s);
-	if (dl < R->tcp->next_deadline)
+	if (dl < R->tcp->next_deadline) {
 		R->tcp->next_deadline = dl;
+		set_due(R);
+	}
 }
 
 static void
@@ -909,6 +923,7 @@ deadline_sweep(struct reasm *R)
 		nd = MIN(nd, s->deadline);
 	}
 	R->tcp->next_deadline = nd;
+	set_due(R);
 }
 
 void

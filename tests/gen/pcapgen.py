@@ -591,6 +591,9 @@ def counters(path, tail):
 
 
 def main():
+    if len(sys.argv) < 2 or sys.argv[1] in ("-h", "--help"):
+        print(__doc__)
+        return
     if sys.argv[1] == "--counters":
         counters(sys.argv[2], float(sys.argv[3]))
         return
