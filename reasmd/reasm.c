@@ -9,6 +9,12 @@
  * the protocol analysers (analyser.c) beside them.  The order matters
  * where one output follows another: an analyser's events about a session
  * come before its close, the -o files before its sessions.jsonl line.
+ *
+ * tcp.c calls the hub and this file calls tcp.c: they are one layer, the
+ * engine and its TCP part (as sinkd's core.c and its families), and the
+ * hub is the only way a session's news leaves it.  The peers do not call
+ * back into the engine's outputs: sinks.c says who connected through a
+ * callback and who lost a record through a return value.
  */
 #include <stdlib.h>
 #include <string.h>
