@@ -23,7 +23,7 @@ ip link set "$VA" netns "$NSA"; ip link set "$VB" netns "$NSB"
 ip -n "$NSA" link set "$VA" up; ip -n "$NSB" link set "$VB" up
 # No file written here may exceed 1 GiB: a runaway generator must not
 # fill the tmpfs (memory).
-ulimit -f 1048576
+ulimit -S -f 1048576	# bash: 1 KiB blocks; soft
 "$B/tests/benchgen" small "$tmp/replay.pcap" "$N" > "$tmp/info" || { echo "benchgen failed"; exit 1; }
 sent_expected=$(sed 's/.*frames=\([0-9]*\).*/\1/' "$tmp/info")
 echo "== live capture: $sent_expected 64-byte frames replayed by tcpreplay into $VA, captured on $VB"

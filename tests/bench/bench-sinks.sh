@@ -13,7 +13,7 @@
 set -eu
 B=${1:-build}
 cd "$(dirname "$0")/../.."
-ulimit -f 4194304
+ulimit -S -f 4194304	# bash: 1 KiB blocks; soft (bench.sh set one too)
 tmp=${BENCH_DIR:-/dev/shm}/sth-bench-sinks.$$
 mkdir -p "$tmp"
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT INT TERM

@@ -17,8 +17,9 @@ done
 
 # ---- reasmd against its peers, on the same files, in the same run ----
 # No file written here may exceed 4 GiB: /dev/shm is memory, and a runaway
-# writer must not take the machine with it.
-ulimit -f 4194304
+# writer must not take the machine with it.  A soft limit (the scripts run
+# after this one may set their own), in sh's 512-byte blocks.
+ulimit -S -f 8388608
 tmp=${BENCH_DIR:-/dev/shm}/sth-bench.$$
 mkdir -p "$tmp"
 trap 'rm -rf "$tmp"' EXIT INT TERM
