@@ -43,7 +43,7 @@ struct capd {
 	struct shard *shards;
 	bool serve;			/* shards on capd.sock */
 	int lfd;
-	struct event *ev_accept;
+	struct acceptor *acc;		/* capd.sock: consumers' hellos, never blocking */
 	struct source src[CAPD_MAX_IF];
 	int nsrc;
 	bool file_mode, block, eof, stopping;

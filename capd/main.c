@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "acceptor.h"
 #include "capd.h"
 #include "counters.h"
 #include "ctlc.h"
@@ -159,8 +160,7 @@ capd_free(struct capd *c)
 			event_free(c->src[k].ev);
 		pcap_close(c->src[k].p);
 	}
-	if (c->ev_accept)
-		event_free(c->ev_accept);
+	acceptor_free(c->acc);
 	if (c->ev_read)
 		event_free(c->ev_read);
 	if (c->ev_pace)

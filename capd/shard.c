@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "acceptor.h"
 #include "capd.h"
 #include "chan.h"
 #include "counters.h"
@@ -86,17 +87,14 @@ shard_send_interfaces(struct capd *C, struct shard *S)
 	ringev_flush(S->re);
 }
 
+/* A consumer said hello (acceptor.c read it without blocking the loop). */
 static void
-shard_on_accept(evutil_socket_t lfd, short what, void *arg)
+shard_on_hello(int fd, const struct msg_hello *hp, void *arg)
 {
 	struct capd *C = arg;
-	struct msg_hello h;
+	struct msg_hello h = *hp;
 	struct ring *r;
-	int fd;
 
-	(void)what;
-	if ((fd = chan_accept_hello(lfd, &h, "a consumer")) < 0)
-		return;
 	if (h.nshards != C->nshards || h.shard >= C->nshards) {
 		chan_reject(fd, "a consumer", "capd runs %u shard%s (runtime.workers); %s asked for shard %u/%u",
 		    C->nshards, C->nshards == 1 ? "" : "s", h.name, h.shard, h.nshards);
@@ -120,8 +118,7 @@ shard_listen_events(struct capd *C, void (*resume)(struct capd *))
 {
 	shard_capd = C;
 	C->resume = resume;
-	C->ev_accept = event_new(C->base, C->lfd, EV_READ | EV_PERSIST, shard_on_accept, C);
-	event_add(C->ev_accept, NULL);
+	C->acc = acceptor_new(C->base, C->lfd, "a consumer", 2000, 64, shard_on_hello, C);
 }
 
 bool

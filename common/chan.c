@@ -392,26 +392,6 @@ chan_reject(int fd, const char *who, const char *fmt, ...)
 	close(fd);
 }
 
-int
-chan_accept_hello(int lfd, struct msg_hello *h, const char *who)
-{
-	char body[WIRE_MSG_MAX], err[256];
-	unsigned type;
-	int fd, n;
-
-	fd = accept(lfd, NULL, NULL);
-	if (fd < 0)
-		return -1;
-	fd_set_cloexec(fd);
-	n = chan_recv(fd, &type, body, sizeof(body), NULL, 2000, err, sizeof(err));
-	if (n < 0 || type != MSG_HELLO || chan_hello_check(body, n, h, err, sizeof(err)) < 0) {
-		chan_reject(fd, who, "bad hello: %s", n < 0 || type == MSG_HELLO ? err : "not a hello");
-		return -1;
-	}
-	h->name[sizeof(h->name) - 1] = '\0';
-	return fd;
-}
-
 struct ring *
 chan_give_ring(int fd, size_t size, unsigned shard, const char *who)
 {

@@ -61,10 +61,8 @@ struct ring;
 int chan_open_ring(const char *path, const struct msg_hello *h, struct ring **ring,
     int timeout_ms, char *err, size_t errlen);
 
-/* Producer: accepts a consumer on lfd and reads its hello (2 s).  Returns
- * the socket with *h filled, or -1: nothing to do (a bad hello has been
- * answered with a reject and logged under `who`). */
-int chan_accept_hello(int lfd, struct msg_hello *h, const char *who);
+/* Producer: accepting consumers and reading their hellos without blocking
+ * is common/acceptor.h's job. */
 
 /* Producer: refuses a consumer with a reason: logged, sent, closed. */
 void chan_reject(int fd, const char *who, const char *fmt, ...)

@@ -30,6 +30,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "acceptor.h"
 #include "chan.h"
 #include "counters.h"
 #include "log.h"
@@ -54,7 +55,8 @@ struct sinks {
 	struct event_base *base;
 	unsigned shard;
 	int lfd;
-	struct event *ev_accept, *ev_reap;
+	struct acceptor *acc;		/* hellos read without blocking the loop */
+	struct event *ev_reap;
 	struct sink s[SINKS_MAX];
 	unsigned n;			/* slots in use */
 	unsigned expect;		/* --sinks: wait for this many */
@@ -106,18 +108,14 @@ sink_lost(struct ringev *re, void *arg)
 	event_active(k->S->ev_reap, EV_TIMEOUT, 0);
 }
 
+/* A sink said hello (acceptor.c read it without blocking the loop). */
 static void
-sinks_on_accept(evutil_socket_t lfd, short what, void *arg)
+sinks_on_hello(int fd, const struct msg_hello *hp, void *arg)
 {
 	struct sinks *S = arg;
-	struct msg_hello h;
+	struct msg_hello h = *hp;
 	struct sink *k = NULL;
 	struct ring *r;
-	int fd;
-
-	(void)what;
-	if ((fd = chan_accept_hello(lfd, &h, "a sink")) < 0)
-		return;
 	if (h.role != ROLE_SINKD && h.role != ROLE_DUMP) {
 		chan_reject(fd, "a sink", "%s: reasmd serves sinks; capd.sock is where a reasmd connects", h.name);
 		return;
@@ -189,9 +187,8 @@ sinks_start(struct sinks *S, void (*on_ready)(void *), void (*on_connect)(unsign
 	S->on_ready = on_ready;
 	S->on_connect = on_connect;
 	S->arg = arg;
-	S->ev_accept = event_new(S->base, S->lfd, EV_READ | EV_PERSIST, sinks_on_accept, S);
+	S->acc = acceptor_new(S->base, S->lfd, "a sink", 2000, 64, sinks_on_hello, S);
 	S->ev_reap = event_new(S->base, -1, 0, sink_reap, S);
-	event_add(S->ev_accept, NULL);
 	if (S->ready && on_ready)
 		on_ready(arg);
 }
@@ -329,8 +326,7 @@ sinks_free(struct sinks *S)
 		return;
 	for (unsigned i = 0; i < S->n; i++)
 		ringev_free(S->s[i].re);
-	if (S->ev_accept)
-		event_free(S->ev_accept);
+	acceptor_free(S->acc);
 	if (S->ev_reap)
 		event_free(S->ev_reap);
 	close(S->lfd);

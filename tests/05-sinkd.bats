@@ -522,3 +522,65 @@ PY
 	ls pc | grep -q '__fin\.pcapng$'
 	$CHECK books ev.listener --sessions 1
 }
+
+# bad_peers SOCKET SECONDS: ten connections that never say hello and ten
+# that send garbage, held open SECONDS; "connected" in bad.SOCKNAME once all are in
+bad_peers() {
+	python3 - "$1" "$2" > "bad.${1##*/}" <<'PY' 3>&- &
+import socket, sys, time
+path, hold = sys.argv[1], float(sys.argv[2])
+socks = []
+for i in range(20):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(path)
+    if i >= 10:
+        s.sendall(b"GET / HTTP/1.1\r\n\r\n" if i % 2 else b"\xff" * 100)
+    socks.append(s)
+print("connected", flush=True)
+time.sleep(hold)
+PY
+	wait_for grep -q connected "bad.${1##*/}"
+}
+
+# ms_since T0: milliseconds since T0 (date +%s%N)
+ms_since() {
+	echo $(( ($(date +%s%N) - $1) / 1000000 ))
+}
+
+@test "silent and garbage peers on capd.sock and reasmd.0.sock: the real consumers connect at once, nothing is lost, each bad peer is dropped with a line" {
+	paced p.pcap 3 300000
+	echo '{ runtime: { workers: 1 } }' > c.json
+	timeout 120 "$B/capd" -c c.json -r p.pcap --speed 1 --run-dir "$T/run" --ready-fd 3 \
+	    3>capd.ready 2>capd.err &
+	CAPD_BG=$!
+	ready_wait capd.ready
+	# ten silent peers would hold a blocking accept 20 s (2 s each): the
+	# shard must get its ring well within one deadline
+	bad_peers "$T/run/capd.sock" 5
+	t0=$(date +%s%N)
+	timeout 120 "$B/reasmd" -c c.json --from "$T/run/capd.sock" --listen "$T/run/reasmd.0.sock" \
+	    --sinks 1 --ready-fd 3 3>reasmd.ready 2>reasmd.err &
+	REASMD_BG=$!
+	ready_wait reasmd.ready
+	[ "$(ms_since $t0)" -lt 1500 ]
+	bad_peers "$T/run/reasmd.0.sock" 5
+	t0=$(date +%s%N)
+	timeout 120 "$B/sinkd" pcap -c c.json --from "$T/run/reasmd.0.sock" --dir "$T/out" \
+	    --ready-fd 3 3>sinkd.ready 2>sinkd.err &
+	SINK_BG=$!
+	ready_wait sinkd.ready
+	grep -q 'sink "sinkd pcap" connected' reasmd.err || WAIT_SECS=2 wait_for grep -q 'sink "sinkd pcap" connected' reasmd.err
+	[ "$(ms_since $t0)" -lt 1500 ]
+	wait $CAPD_BG
+	wait $REASMD_BG
+	wait $SINK_BG
+	# nothing lost: every frame of the replay is in the pcap file
+	grep -q "ring_full 0$" capd.err || { cat capd.err; false; }
+	[ "$(tshark -r p.pcap 2>/dev/null | wc -l)" -eq "$(tshark -r out/* 2>/dev/null | wc -l)" ]
+	grep -q "sink_ring_full 0 records" reasmd.err
+	# each kind of bad peer was dropped, with a line
+	grep -q "a consumer dropped: no hello within the deadline" capd.err
+	grep -q "a consumer dropped: bad hello: not a hello" capd.err
+	grep -q "a sink dropped: no hello within the deadline" reasmd.err
+	grep -q "a sink dropped: bad hello: not a hello" reasmd.err
+}
