@@ -187,6 +187,10 @@ enum ctr_kind { KIND_COUNTER, KIND_GAUGE };
 	    "ctld", "Control clients cut off for not reading.") \
 	X(C_SHARD_LOST, CTLD, COUNTER, "shard_lost", "shard_lost_total", "restarts", NULL, NULL, \
 	    "per shard restart", "Times a reasmd shard died; its open sessions were lost.") \
+	X(C_SESSIONS_LOST, CTLD, COUNTER, "sessions_lost", "ctl_sessions_lost_total", "sessions", NULL, NULL, \
+	    "per shard restart", "Sessions ctld stopped listing because their shard died.") \
+	X(C_TABLE_FULL, CTLD, COUNTER, "sessions_table_full", "ctl_sessions_table_full_total", "sessions", NULL, NULL, \
+	    "ctld", "Sessions ctld did not list: control.max_sessions were listed already.") \
 	X(C_BAD_LINES, CTLD, COUNTER, "bad_daemon_lines", "bad_daemon_lines_total", "lines", NULL, NULL, \
 	    "ctld", "Lines from daemons ctld refused (not JSON, unknown counters, wrong link version).")
 

@@ -129,6 +129,15 @@ sess_put(uint64_t id, struct json_object *ev)
 	struct json_object *flow;
 
 	snprintf(key, sizeof(key), "%" PRIu64, id);
+	if (json_object_object_length(G->sessions) >= G->c->ctl_max_sessions &&
+	    !json_object_object_get_ex(G->sessions, key, NULL)) {
+		static struct log_rl rl;
+		G->sessions_table_full++;
+		log_ratelimited(&rl, 1, 60000, LOG_WARNING, "%lld sessions listed (control.max_sessions): "
+		    "further ones are not (sessions_table_full %" PRIu64 ")",
+		    (long long)G->c->ctl_max_sessions, G->sessions_table_full);
+		return;
+	}
 	if (json_object_object_get_ex(ev, "flow", &flow)) {
 		struct json_object *s = json_object_new_object();
 		json_object_object_add(s, "flow", json_object_get(flow));
@@ -145,6 +154,27 @@ sess_del(uint64_t id)
 
 	snprintf(key, sizeof(key), "%" PRIu64, id);
 	json_object_object_del(G->sessions, key);
+}
+
+/* A shard died: the sessions it had open are gone with it. */
+static void
+sess_drop_shard(unsigned shard)
+{
+	struct json_object *gone = json_object_new_array();
+	size_t n;
+
+	json_object_object_foreach(G->sessions, key, val) {
+		(void)val;
+		if (sid_shard(strtoull(key, NULL, 10)) == shard)
+			json_object_array_add(gone, json_object_new_string(key));
+	}
+	n = json_object_array_length(gone);
+	for (size_t i = 0; i < n; i++)
+		json_object_object_del(G->sessions, json_object_get_string(json_object_array_get_idx(gone, i)));
+	json_object_put(gone);
+	G->sessions_lost += n;
+	if (n > 0)
+		log_warnx("shard %u was lost: its %zu open sessions are no longer listed", shard, n);
 }
 
 static bool
@@ -285,8 +315,11 @@ ctld_event(struct ctld *D, struct dconn *d, const char *line, size_t len)
 	    json_object_object_get_ex(flow, "session_id", &sid))
 		id = (uint64_t)json_object_get_int64(sid);
 	G->events++;
-	if (strcmp(name, "shard_lost") == 0)
+	if (strcmp(name, "shard_lost") == 0) {
 		G->shard_lost++;
+		if (json_object_object_get_ex(o, "shard", &v))
+			sess_drop_shard((unsigned)json_object_get_int(v));
+	}
 	if (id && strcmp(name, "tcp_open") == 0)
 		sess_put(id, o);
 	else if (id && strcmp(name, "session_summary") == 0 && strcmp(d->name, "reasmd") == 0)
@@ -338,6 +371,8 @@ own_vals(struct ctr_vals *v)
 	SET(C_SLOW_CUT, G->slow_clients_cut);
 	SET(C_SHARD_LOST, G->shard_lost);
 	SET(C_BAD_LINES, G->bad_daemon_lines);
+	SET(C_SESSIONS_LOST, G->sessions_lost);
+	SET(C_TABLE_FULL, G->sessions_table_full);
 #undef SET
 }
 

@@ -69,6 +69,7 @@ struct ctld {
 	struct pending pending[PENDING_MAX];
 	uint64_t next_id;
 	uint64_t events, commands, clients_total, slow_clients_cut, bad_daemon_lines, shard_lost;
+	uint64_t sessions_lost, sessions_table_full;
 	bool stopping;
 	struct event *ev_stop;		/* the stop's deadline */
 };

@@ -238,3 +238,55 @@ PY
 	grep -q '"bogus" is no reasmd counter' ctld.log
 	grep -q "stats: .*(last)" ctld.log
 }
+
+@test "ctld's session table is bounded (control.max_sessions, counted when full) and forgets a lost shard's sessions" {
+	mkdir run
+	echo '{ control: { listen_port: 0, max_sessions: 3 } }' > c.json
+	"$STETHOSCOPE_BINDIR/ctld" --run-dir "$T/run" -c c.json 2>ctld.log 3>&- &
+	C=$!
+	WAIT_SECS=10 wait_for test -S run/control.sock
+	python3 - "$T/run" <<'PY'
+import json, socket, sys, time
+run = sys.argv[1]
+def line(o):
+    return (json.dumps(o) + "\n").encode()
+def opened(sid):
+    return line({"ts": "2026-01-01T00:00:00Z", "cat": "session", "event": "tcp_open",
+                 "flow": {"session_id": sid, "client_ip": "10.0.0.1", "client_port": 1000 + sid % 1000,
+                          "server_ip": "10.0.0.2", "server_port": 80}})
+d = socket.socket(socket.AF_UNIX)
+d.connect(run + "/ctld.sock")
+d.sendall(line({"hello": "reasmd", "shard": 1, "v": 1}) + opened((1 << 37) | 1))
+d2 = socket.socket(socket.AF_UNIX)
+d2.connect(run + "/ctld.sock")
+d2.sendall(line({"hello": "reasmd", "shard": 0, "v": 1}) + b"".join(opened(i) for i in range(1, 5)))
+time.sleep(0.3)
+c = socket.socket(socket.AF_UNIX)
+c.connect(run + "/control.sock")
+f = c.makefile("rwb")
+def ask(cmd):
+    f.write(line({"cmd": cmd})); f.flush()
+    while True:
+        e = json.loads(f.readline())
+        if e.get("reply_to") == cmd:
+            return e
+ids = sorted(s["flow"]["session_id"] for s in ask("list_sessions")["sessions"])
+assert ids == [1, 2, (1 << 37) | 1], ids
+s = ask("stats")["stats"]
+assert s["sessions_table_full"] == 2 and s["sessions_open"] == 3, s
+# the launcher says shard 0 died
+l = socket.socket(socket.AF_UNIX)
+l.connect(run + "/ctld.sock")
+l.sendall(line({"hello": "launcher", "shard": 0, "v": 1}) +
+          line({"ts": "2026-01-01T00:00:01Z", "cat": "drops", "event": "shard_lost", "shard": 0, "shard_lost": 1}))
+time.sleep(0.3)
+ids = [s["flow"]["session_id"] for s in ask("list_sessions")["sessions"]]
+assert ids == [(1 << 37) | 1], ids
+s = ask("stats")["stats"]
+assert s["sessions_lost"] == 2 and s["shard_lost"] == 1, s
+PY
+	kill -TERM $C
+	wait $C
+	grep -q "control.max_sessions" ctld.log
+	grep -q "shard 0 was lost: its 2 open sessions are no longer listed" ctld.log
+}
