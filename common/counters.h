@@ -100,6 +100,8 @@ enum ctr_kind { KIND_COUNTER, KIND_GAUGE };
 	    "per shard", "Buffered bytes dropped at reasm.ooo_bytes_per_dir or reasm.memcap.") \
 	X(R_OOO_BUFFERED, REASMD, GAUGE, "ooo_buffered", "ooo_buffered_bytes", "bytes", NULL, NULL, \
 	    "per shard", "Out-of-order bytes held now (bounded by reasm.memcap).") \
+	X(R_CHAIN_MAX, REASMD, GAUGE, "hash_chain_max", "tcp_hash_chain_max_sessions", "sessions", NULL, NULL, \
+	    "per shard", "The longest chain of the session table a lookup walked (the keyed hash keeps it short under crafted flows).") \
 	X(R_LATE_FRAMES, REASMD, COUNTER, "late_frames", "late_frames_packets_total", "packets", NULL, NULL, \
 	    "per shard", "Frames of sessions already closed (final ACKs, stray segments).") \
 	X(R_WRITE_ERROR, REASMD, COUNTER, "write_error", "files_write_error_bytes_total", "bytes", NULL, NULL, \

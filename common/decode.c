@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "decode.h"
+#include "siphash.h"
 
 #define ETH_IPV4 0x0800
 #define ETH_IPV6 0x86DD
@@ -432,6 +433,32 @@ decode_pair_hash(uint8_t family, const uint8_t *a, const uint8_t *b)
 		hi = a;
 	}
 	return mix32(fnv(fnv(2166136261u ^ family, lo, n), hi, n));
+}
+
+uint32_t
+decode_flow_hash_keyed(const struct sipkey *k, uint8_t family, const uint8_t *a, uint16_t pa,
+    const uint8_t *b, uint16_t pb)
+{
+	size_t n = family == 6 ? 16 : 4;
+	int c = memcmp(a, b, n);
+	uint8_t buf[1 + 32 + 4];
+
+	if (c > 0 || (c == 0 && pa > pb)) {
+		const uint8_t *t = a;
+		uint16_t tp = pa;
+		a = b;
+		b = t;
+		pa = pb;
+		pb = tp;
+	}
+	buf[0] = family;
+	memcpy(buf + 1, a, n);
+	memcpy(buf + 1 + n, b, n);
+	buf[1 + 2 * n] = (uint8_t)(pa >> 8);
+	buf[2 + 2 * n] = (uint8_t)pa;
+	buf[3 + 2 * n] = (uint8_t)(pb >> 8);
+	buf[4 + 2 * n] = (uint8_t)pb;
+	return (uint32_t)siphash13(k, buf, 5 + 2 * n);
 }
 
 uint32_t

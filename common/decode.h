@@ -116,8 +116,15 @@ const char *decode_res_name(enum decode_res r);
  * for every fragment of a datagram.  capd shards with it. */
 uint32_t decode_pair_hash(uint8_t family, const uint8_t *a, const uint8_t *b);
 
-/* A hash of the unordered (address, port) pairs: the same both ways. */
+/* A hash of the unordered (address, port) pairs: the same both ways.
+ * Unkeyed: anyone can compute it (tests craft collisions with it). */
 uint32_t decode_flow_hash(uint8_t family, const uint8_t *a, uint16_t pa,
     const uint8_t *b, uint16_t pb);
+
+/* The same, keyed (SipHash-1-3): what a table of flows the network chooses
+ * hashes with, under a random key per process. */
+struct sipkey;
+uint32_t decode_flow_hash_keyed(const struct sipkey *k, uint8_t family, const uint8_t *a,
+    uint16_t pa, const uint8_t *b, uint16_t pb);
 
 #endif

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "siphash.h"
 #include "reasmd.h"
 #include "util.h"
 
@@ -50,6 +51,7 @@ struct fragtab {
 	struct frame *frames;
 	size_t frames_cap;
 	struct fragent *done;		/* freed on the next call */
+	struct sipkey key;		/* the buckets' hash key, random */
 };
 
 struct fragtab *
@@ -59,13 +61,23 @@ frag_new(const struct conf *c)
 
 	t->memcap = (uint64_t)c->frag_memcap;
 	t->timeout_ns = (uint64_t)(c->frag_timeout_sec * 1e9);
+	sipkey_random(&t->key);
 	return t;
 }
 
+/* Keyed, as the session table: fragments are what an attacker sends most
+ * cheaply. */
 static unsigned
-frag_hash(const struct decoded *d)
+frag_hash(const struct fragtab *t, const struct decoded *d)
 {
-	return (decode_pair_hash(d->family, d->src, d->dst) ^ d->frag_id * 2654435761u) & (FRAG_BUCKETS - 1);
+	size_t n = d->family == 6 ? 16 : 4;
+	uint8_t b[1 + 32 + 4];
+
+	b[0] = d->family;
+	memcpy(b + 1, d->src, n);
+	memcpy(b + 1 + n, d->dst, n);
+	memcpy(b + 1 + 2 * n, &d->frag_id, 4);
+	return (unsigned)siphash13(&t->key, b, 5 + 2 * n) & (FRAG_BUCKETS - 1);
 }
 
 static void
@@ -114,7 +126,7 @@ frag_expire(struct reasm *R, uint64_t now_ns)
 		memcpy(k.dst, e->dst, 16);
 		k.frag_id = e->id;
 		R->st.frag_timeouts++;
-		ent_unlink(t, e, frag_hash(&k));
+		ent_unlink(t, e, frag_hash(t, &k));
 		ent_free(t, e);
 	}
 }
@@ -130,7 +142,7 @@ frag_add(struct reasm *R, const struct decoded *d, const struct frame *f,
     struct decoded *out, const struct frame **frames, size_t *nframes)
 {
 	struct fragtab *t = R->frags;
-	unsigned h = frag_hash(d);
+	unsigned h = frag_hash(t, d);
 	size_t n = d->family == 6 ? 16 : 4;
 	struct fragent *e;
 	struct fpiece *p, **pp;

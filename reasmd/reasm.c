@@ -181,6 +181,9 @@ reasm_summary(const struct reasm *R, FILE *f)
 	fprintf(f, "reasmd: fragments: %llu packets, %llu datagrams reassembled, %llu overlapping, %llu timed out\n",
 	    (unsigned long long)R->st.fragments, (unsigned long long)R->st.frag_datagrams,
 	    (unsigned long long)R->st.frag_overlaps, (unsigned long long)R->st.frag_timeouts);
+	if (R->tcp)
+		fprintf(f, "reasmd: session table: the longest hash chain a lookup walked: %zu\n",
+		    tcp_chain_max(R->tcp));
 	for (unsigned k = 0; k < DEC_RES_MAX; k++)
 		if (R->st.decode_err[k])
 			fprintf(f, "reasmd: decode_error.%s=%llu\n", decode_res_name(k),
@@ -219,6 +222,7 @@ reasm_counters(const struct reasm *R, struct ctr_enc *e)
 	ctr_set(e, CTR_R_TABLE_FULL, t->table_full_packets);
 	ctr_set(e, CTR_R_OOO_LIMIT, t->ooo_limit_bytes);
 	ctr_set(e, CTR_R_OOO_BUFFERED, R->tcp ? tcp_mem_used(R->tcp) : 0);
+	ctr_set(e, CTR_R_CHAIN_MAX, R->tcp ? tcp_chain_max(R->tcp) : 0);
 	ctr_set(e, CTR_R_LATE_FRAMES, t->late_packets);
 	ctr_set(e, CTR_R_WRITE_ERROR, t->write_error_bytes);
 	sinks_counters(R->sinks, e);

@@ -213,6 +213,9 @@ int tcp_close_id(struct reasm *R, uint64_t id, unsigned reason);
 void tcp_free(struct reasm *R);
 size_t tcp_sessions_open(const struct tcp *T);
 uint64_t tcp_mem_used(const struct tcp *T);
+/* The longest hash chain a lookup walked (a flood of colliding flows
+ * would show here; the keyed hash keeps it short). */
+size_t tcp_chain_max(const struct tcp *T);
 
 /* udp.c: a datagram (its frames: the fragments it came in). */
 void udp_datagram(struct reasm *R, const struct decoded *d, const struct frame *fr, size_t nfr);

@@ -41,6 +41,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "siphash.h"
 #include "reasmd.h"
 #include "util.h"
 
@@ -73,12 +74,6 @@ rh(struct rdir *D)
 	return D->h;
 }
 
-static uint64_t
-flow_hash(uint8_t fam, const uint8_t *a, uint16_t pa, const uint8_t *b, uint16_t pb)
-{
-	return decode_flow_hash(fam, a, pa, b, pb);
-}
-
 /* The session table and its timers (struct reasm holds a pointer). */
 struct tcp {
 	uint64_t next_ctr;
@@ -96,7 +91,18 @@ struct tcp {
 	uint64_t stall_ns;		/* ack_stall_sec; 0: off */
 	bool have_local;
 	uint8_t local_family, local_ip[16];
+	struct sipkey key;		/* the buckets' hash key, random */
+	size_t chain_max;		/* the longest chain a lookup walked */
 };
+
+/* Keyed (a random key per process): nobody outside can craft flows that
+ * all land in one bucket (hash flooding). */
+static uint64_t
+flow_hash(const struct tcp *T, uint8_t fam, const uint8_t *a, uint16_t pa, const uint8_t *b,
+    uint16_t pb)
+{
+	return decode_flow_hash_keyed(&T->key, fam, a, pa, b, pb);
+}
 
 struct tcp *
 tcp_new(const struct conf *c)
@@ -117,6 +123,7 @@ tcp_new(const struct conf *c)
 	T->ooo_timeout_ns = (uint64_t)c->ooo_timeout_ms * 1000000ULL;
 	T->stall_ns = (uint64_t)(c->lst_ack_stall_sec * 1e9);
 	T->next_deadline = NO_DEADLINE;
+	sipkey_random(&T->key);
 	if (c->local_ip && addr_parse(c->local_ip, &T->local_family, T->local_ip) == 0)
 		T->have_local = true;
 	return T;
@@ -134,6 +141,7 @@ set_due(struct reasm *R)
 }
 
 size_t tcp_sessions_open(const struct tcp *T) { return T->nsessions; }
+size_t tcp_chain_max(const struct tcp *T) { return T->chain_max; }
 uint64_t tcp_mem_used(const struct tcp *T) { return T->mem_used; }
 
 static bool
@@ -146,24 +154,30 @@ same_ep(uint8_t fam, const uint8_t *a, uint16_t pa, const uint8_t *b, uint16_t p
 static struct session *
 lookup(struct reasm *R, const struct decoded *d, size_t *bucket, int *dir)
 {
-	size_t b = flow_hash(d->family, d->src, d->sport, d->dst, d->dport) & (R->tcp->nbuckets - 1);
+	size_t b = flow_hash(R->tcp, d->family, d->src, d->sport, d->dst, d->dport) & (R->tcp->nbuckets - 1);
+
+	size_t walked = 0;
+	struct session *s;
 
 	*bucket = b;
-	for (struct session *s = R->tcp->buckets[b]; s; s = s->hnext) {
+	for (s = R->tcp->buckets[b]; s; s = s->hnext) {
+		walked++;
 		if (s->family != d->family)
 			continue;
 		if (same_ep(d->family, s->cip, s->cport, d->src, d->sport) &&
 		    same_ep(d->family, s->sip, s->sport, d->dst, d->dport)) {
 			*dir = DIR_REQUESTS;
-			return s;
+			break;
 		}
 		if (same_ep(d->family, s->sip, s->sport, d->src, d->sport) &&
 		    same_ep(d->family, s->cip, s->cport, d->dst, d->dport)) {
 			*dir = DIR_RESPONSES;
-			return s;
+			break;
 		}
 	}
-	return NULL;
+	if (walked > R->tcp->chain_max)
+		R->tcp->chain_max = walked;
+	return s;
 }
 
 /* Sequence distance of seq from a direction's base, -1 tolerated (a
@@ -829,7 +843,7 @@ session_state_free(struct reasm *R, struct session *s)
 static void
 session_free(struct reasm *R, struct session *s)
 {
-	size_t b = flow_hash(s->family, s->cip, s->cport, s->sip, s->sport) & (R->tcp->nbuckets - 1);
+	size_t b = flow_hash(R->tcp, s->family, s->cip, s->cport, s->sip, s->sport) & (R->tcp->nbuckets - 1);
 
 	for (struct session **pp = &R->tcp->buckets[b]; *pp; ) {
 		if (*pp == s) {

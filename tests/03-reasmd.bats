@@ -413,3 +413,17 @@ b = [e for e in ev if e["event"] == "http_response" and e.get("request", {}).get
 assert b and b[0]["body_bytes"] == 200000, b
 PY
 }
+
+@test "hash flooding: 100,000 flows crafted to collide under the unkeyed hash stay in short chains (keyed hash, random key)" {
+	# flows whose unkeyed hash agrees on its low 10 bits: in a table of 2^18
+	# buckets hashed without a key, hundreds would share a chain
+	info=$("$B/tests/benchgen" collide col.pcap 100000 10)
+	unkeyed=$(sed 's/.*unkeyed_chain_max_2^18=\([0-9]*\).*/\1/' <<< "$info")
+	[ "$unkeyed" -ge 200 ]
+	echo '{ reasm: { max_sessions: 200000 } }' > c.json
+	"$B/reasmd" -c c.json -r col.pcap 2>err
+	grep -q "100000 sessions" err
+	chain=$(sed -n 's/.*the longest hash chain a lookup walked: \([0-9]*\)/\1/p' err)
+	echo "unkeyed chain $unkeyed, ours $chain"
+	[ "$chain" -le 16 ]
+}

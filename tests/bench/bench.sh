@@ -87,6 +87,19 @@ run_file "64-byte frames (100,000 flows, 256 active)" \
     "$tmp/small.pcap" "$(sed 's/.*payload_bytes=//' "$tmp/small.info")"
 rm -f "$tmp/small.pcap"
 
+# ---- hash flooding ----
+echo
+echo "== hash flooding: 100,000 flows crafted to collide under an unkeyed hash, against 100,000 ordinary ones"
+"$B/tests/benchgen" collide "$tmp/col.pcap" 100000 10 > "$tmp/col.info"
+"$B/tests/benchgen" idle "$tmp/ord.pcap" 100000 > /dev/null
+echo '{ reasm: { max_sessions: 200000 } }' > "$tmp/col.json"
+measure "reasmd crafted" "$B/reasmd" -c "$tmp/col.json" -r "$tmp/col.pcap"
+t_col=$wall chain=$(sed -n 's/.*lookup walked: \([0-9]*\)/\1/p' "$tmp/err")
+measure "reasmd ordinary" "$B/reasmd" -c "$tmp/col.json" -r "$tmp/ord.pcap"
+awk -v c="$t_col" -v o="$wall" -v ch="$chain" -v u="$(sed 's/.*2^18=//' "$tmp/col.info")" 'BEGIN {
+	printf "   reasmd: crafted %.2fs, ordinary %.2fs (%.2fx); longest chain %d (an unkeyed table: %d)\n", c, o, c / o, ch, u }'
+rm -f "$tmp/col.pcap" "$tmp/ord.pcap"
+
 # ---- memory per idle session ----
 echo
 echo "== memory per idle session (handshake and one byte each way, nothing buffered)"

@@ -11,6 +11,11 @@
  *                              flows, 256 active, 10-byte segments
  *   benchgen idle FILE N       N sessions opened (handshake and one byte each
  *                              way) and left open: for the per-session memory
+ *   benchgen collide FILE N BITS  as idle, N flows chosen so that the unkeyed
+ *                              flow hash (decode_flow_hash) agrees on its low
+ *                              BITS bits: a hash-flooding attack on a table
+ *                              hashed without a key; prints the longest chain
+ *                              such a table of 2^18 buckets would have
  *
  * BENCHGEN_LATE_SERVER_US=N: every frame the servers send is stamped N
  * microseconds later and the capture re-sorted by timestamp (each side
@@ -23,6 +28,8 @@
  */
 #include <stdint.h>
 #include <stdio.h>
+
+#include "decode.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -210,9 +217,54 @@ main(int argc, char **argv)
 	struct flow *fl;
 	unsigned started = 0, done = 0;
 
-	if (argc < 3 || (strcmp(argv[1], "bulk") && strcmp(argv[1], "small") && strcmp(argv[1], "idle"))) {
-		fprintf(stderr, "usage: benchgen bulk FILE [MIB] | small FILE [FRAMES] | idle FILE N\n");
+	if (argc < 3 || (strcmp(argv[1], "bulk") && strcmp(argv[1], "small") && strcmp(argv[1], "idle") &&
+	    strcmp(argv[1], "collide"))) {
+		fprintf(stderr, "usage: benchgen bulk FILE [MIB] | small FILE [FRAMES] | idle FILE N | "
+		    "collide FILE N BITS\n");
 		return 2;
+	}
+	if (strcmp(argv[1], "collide") == 0) {
+		unsigned n = argc > 3 ? (unsigned)strtoul(argv[3], NULL, 10) : 100000;
+		unsigned bits = argc > 4 ? (unsigned)strtoul(argv[4], NULL, 10) : 10;
+		uint32_t mask = (1u << bits) - 1, *load = calloc(1u << 18, sizeof(uint32_t)), worst = 0;
+		uint64_t tries = 0;
+		struct flow f;
+		out = fopen(argv[2], "wb");
+		if (out == NULL || load == NULL) {
+			perror(argv[2]);
+			return 1;
+		}
+		setvbuf(out, NULL, _IOFBF, 1 << 20);
+		fwrite(hdr, 1, 24, out);
+		for (unsigned k = 0; k < n; tries++) {
+			uint32_t cip = 0x0A000000u | (uint32_t)(tries >> 16 & 0xFFFFFF), sip = 0x0A640001u;
+			uint16_t cport = (uint16_t)(1024 + (tries & 0xFFFF) % 60000);
+			uint8_t a[4], b[4];
+			put32(a, cip);
+			put32(b, sip);
+			uint32_t h = decode_flow_hash(4, a, cport, b, 80);
+			if ((h & mask) != 0 || (tries & 0xFFFF) >= 60000)
+				continue;
+			if (++load[h & ((1u << 18) - 1)] > worst)
+				worst = load[h & ((1u << 18) - 1)];
+			memset(&f, 0, sizeof(f));
+			f.cip = cip;
+			f.sip = sip;
+			f.cport = cport;
+			f.sport = 80;
+			f.cseq = (uint32_t)xr();
+			f.sseq = (uint32_t)xr();
+			f.req_left = 1;
+			f.resp_left = 1;
+			for (int st = 0; st < 5; st++)
+				step(&f, 1);
+			k++;
+		}
+		fclose(out);
+		free(load);
+		printf("flows=%u frames=%llu tries=%llu unkeyed_chain_max_2^18=%u\n", n,
+		    (unsigned long long)frames, (unsigned long long)tries, worst);
+		return 0;
 	}
 	if (strcmp(argv[1], "idle") == 0) {
 		unsigned n = argc > 3 ? (unsigned)strtoul(argv[3], NULL, 10) : 1000000;
