@@ -14,6 +14,7 @@
 #include "chan.h"
 #include "ctlc.h"
 #include "log.h"
+#include "redial.h"
 #include "util.h"
 
 struct ctlc {
@@ -22,8 +23,7 @@ struct ctlc {
 	int fd;				/* connected, not yet started */
 	struct event_base *base;
 	struct bufferevent *bev;
-	struct event *ev_retry;
-	struct backoff bo;
+	struct redial rd;
 	ctlc_cmd_cb cb;
 	void *arg;
 	uint64_t dropped;
@@ -31,38 +31,27 @@ struct ctlc {
 
 static void ctlc_attach(struct ctlc *c, int fd);
 
-static void
-ctlc_retry(evutil_socket_t fd, short what, void *arg)
+/* One attempt to get ctld back (redial.h). */
+static int
+ctlc_redial(void *arg, char *err, size_t errlen)
 {
 	struct ctlc *c = arg;
-	char err[256];
-	int s;
+	int s = chan_connect(c->path, err, errlen);
 
-	(void)fd;
-	(void)what;
-	s = chan_connect(c->path, err, sizeof(err));
-	if (s < 0) {
-		unsigned ms = backoff_next(&c->bo);
-		struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
-		evtimer_add(c->ev_retry, &tv);
-		return;
-	}
-	backoff_reset(&c->bo);
-	log_info("reconnected to ctld (%s)", c->path);
+	if (s < 0)
+		return -1;
 	ctlc_attach(c, s);
+	return 0;
 }
 
 static void
 ctlc_lost(struct ctlc *c)
 {
-	unsigned ms = backoff_next(&c->bo);
-	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
-
 	if (c->bev)
 		bufferevent_free(c->bev);
 	c->bev = NULL;
-	log_warnx("lost ctld (%s); events are counted as dropped until it is back", c->path);
-	evtimer_add(c->ev_retry, &tv);
+	log_warnx("lost ctld (%s); events are counted as dropped until it is back (retrying in %u ms)",
+	    c->path, redial_lost(&c->rd));
 }
 
 static void
@@ -136,7 +125,6 @@ ctlc_connect(const char *path, const char *daemon, int shard, char *err, size_t 
 	c->daemon = xstrdup(daemon);
 	c->shard = shard;
 	c->fd = fd;
-	backoff_init(&c->bo, 100, 5000);
 	return c;
 }
 
@@ -146,7 +134,7 @@ ctlc_start(struct ctlc *c, struct event_base *base, ctlc_cmd_cb cb, void *arg)
 	c->base = base;
 	c->cb = cb;
 	c->arg = arg;
-	c->ev_retry = evtimer_new(base, ctlc_retry, c);
+	redial_init(&c->rd, base, c->path, ctlc_redial, c);
 	ctlc_attach(c, c->fd);
 	c->fd = -1;
 }
@@ -201,8 +189,7 @@ ctlc_free(struct ctlc *c)
 	}
 	if (c->fd >= 0)
 		close(c->fd);
-	if (c->ev_retry)
-		event_free(c->ev_retry);
+	redial_free(&c->rd);
 	free(c->path);
 	free(c->daemon);
 	free(c);

@@ -15,6 +15,7 @@
 
 #include "chan.h"
 #include "log.h"
+#include "redial.h"
 #include "reasmd.h"
 #include "ringev.h"
 #include "util.h"
@@ -29,8 +30,7 @@ struct input {
 	struct ringev *re;
 	int pend_sock;			/* connected, waiting for the sinks */
 	struct ring *pend_ring;
-	struct event *ev_retry;
-	struct backoff bo;
+	struct redial rd;
 	int dlt[CAPD_IFACES];
 	bool eos, stop;
 };
@@ -76,19 +76,14 @@ static void
 on_lost(struct ringev *re, void *arg)
 {
 	struct input *I = arg;
-	unsigned ms;
-	struct timeval tv;
 
 	(void)re;
 	if (I->eos || I->stop) {
 		event_base_loopbreak(I->base);
 		return;
 	}
-	ms = backoff_next(&I->bo);
-	log_warnx("capd went away; reconnecting to %s in %u ms (sessions stay open)", I->path, ms);
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
-	evtimer_add(I->ev_retry, &tv);
+	log_warnx("capd went away; reconnecting to %s in %u ms (sessions stay open)", I->path,
+	    redial_lost(&I->rd));
 }
 
 static void
@@ -131,28 +126,17 @@ input_open(struct input *I, char *err, size_t errlen)
 	I->re = NULL;
 	I->pend_sock = sock;
 	I->pend_ring = r;
-	backoff_reset(&I->bo);
+	redial_reset(&I->rd);
 	if (sinks_ready(I->R->sinks))
 		input_go(I);
 	return 0;
 }
 
-static void
-on_retry(evutil_socket_t fd, short what, void *arg)
+/* One attempt to get capd back (redial.h). */
+static int
+on_redial(void *arg, char *err, size_t errlen)
 {
-	struct input *I = arg;
-	char err[256];
-
-	(void)fd;
-	(void)what;
-	if (input_open(I, err, sizeof(err)) < 0) {
-		unsigned ms = backoff_next(&I->bo);
-		struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
-		static struct log_rl rl;
-		log_ratelimited(&rl, 1, 30000, LOG_WARNING, "%s (retrying in %u ms)", err, ms);
-		evtimer_add(I->ev_retry, &tv);
-	} else
-		log_info("connected to %s as shard %u/%u", I->path, I->shard, I->nshards);
+	return input_open(arg, err, errlen);
 }
 
 struct input *
@@ -169,8 +153,7 @@ input_new(struct reasm *R, struct event_base *base, const char *path, unsigned s
 	I->pend_sock = -1;
 	for (int k = 0; k < CAPD_IFACES; k++)
 		I->dlt[k] = -1;
-	backoff_init(&I->bo, 100, 5000);
-	I->ev_retry = evtimer_new(base, on_retry, I);
+	redial_init(&I->rd, base, path, on_redial, I);
 	return I;
 }
 
@@ -204,6 +187,6 @@ input_free(struct input *I)
 		ring_free(I->pend_ring);
 		close(I->pend_sock);
 	}
-	event_free(I->ev_retry);
+	redial_free(&I->rd);
 	free(I);
 }

@@ -27,6 +27,7 @@
 #include "log.h"
 #include "recio.h"
 #include "ringev.h"
+#include "redial.h"
 #include "sinkd.h"
 #include "util.h"
 
@@ -35,8 +36,8 @@ struct input {
 	unsigned idx;
 	const char *path;		/* NULL: the stream reader */
 	struct ringev *re;
-	struct event *ev_retry;
-	struct backoff bo;
+	struct redial rd;
+	bool rd_init;
 	bool eos, done;
 	uint64_t connects;
 	/* stream reader */
@@ -58,14 +59,10 @@ input_rec(const struct wire_rec *rec, void *arg)
 	return sinkd_record(I->D, I->idx, rec);
 }
 
-static void input_retry(evutil_socket_t fd, short what, void *arg);
-
 static void
 input_lost(struct ringev *re, void *arg)
 {
 	struct input *I = arg;
-	struct timeval tv;
-	unsigned ms;
 
 	(void)re;
 	if (I->eos || I->path == NULL || I->D->draining) {
@@ -84,10 +81,7 @@ input_lost(struct ringev *re, void *arg)
 	log_warnx("%s went away before its end of stream; its open sessions end here, "
 	    "reconnecting", I->path);
 	sinkd_input_lost(I->D, I->idx);
-	ms = backoff_next(&I->bo);
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
-	evtimer_add(I->ev_retry, &tv);
+	redial_lost(&I->rd);
 }
 
 static int
@@ -119,27 +113,18 @@ input_go(struct input *I)
 	I->fd = -1;
 }
 
-static void
-input_retry(evutil_socket_t fd, short what, void *arg)
+/* One attempt to get a reasmd back (redial.h); none while draining. */
+static int
+input_redial(void *arg, char *err, size_t errlen)
 {
 	struct input *I = arg;
-	char err[256];
 
-	(void)fd;
-	(void)what;
 	if (I->D->draining)
-		return;
-	if (input_open(I, err, sizeof(err)) < 0) {
-		unsigned ms = backoff_next(&I->bo);
-		struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
-		static struct log_rl rl;
-		log_ratelimited(&rl, 1, 30000, LOG_WARNING, "%s (retrying in %u ms)", err, ms);
-		evtimer_add(I->ev_retry, &tv);
-		return;
-	}
-	backoff_reset(&I->bo);
-	log_info("reconnected to %s", I->path);
+		return 1;
+	if (input_open(I, err, errlen) < 0)
+		return -1;
 	input_go(I);
+	return 0;
 }
 
 static struct input *
@@ -168,7 +153,6 @@ input_connect(struct sinkd *D, const char *path, char *err, size_t errlen)
 		return -1;
 	}
 	I->path = path;
-	backoff_init(&I->bo, 100, 5000);
 	return input_open(I, err, errlen);
 }
 
@@ -307,7 +291,8 @@ input_start(struct sinkd *D)
 		sub_start(D);
 	for (unsigned k = 0; k < D->nin; k++) {
 		struct input *I = D->in[k];
-		I->ev_retry = evtimer_new(D->base, input_retry, I);
+		redial_init(&I->rd, D->base, I->path ? I->path : "-", input_redial, I);
+		I->rd_init = true;
 		if (I->path != NULL) {
 			input_go(I);
 			continue;
@@ -352,8 +337,8 @@ inputs_free(struct sinkd *D)
 			close(I->fd);
 		if (!I->th_started && I->tsock >= 0)
 			close(I->tsock);
-		if (I->ev_retry)
-			event_free(I->ev_retry);
+		if (I->rd_init)
+			redial_free(&I->rd);
 		free(I);
 	}
 	D->nin = 0;

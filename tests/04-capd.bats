@@ -285,3 +285,31 @@ J
 	[ "$status" -eq 0 ]
 	grep -q "capd: captured" capd.err
 }
+
+@test "live: silent and garbage peers on capd.sock cost no packet: the shard connects at once, an 8 MB transfer is exact, pcap_kernel and ring_full stay 0" {
+	require_root
+	require_cmd socat
+	netns_up
+	head -c 8000000 /dev/urandom > big.bin
+	start_capd_a capd.err -i "$VA" -f tcp --run-dir "$T/run" --shards 1
+	bad_peers "$T/run/capd.sock" 5
+	t0=$(date +%s%N)
+	timeout 120 "$B/reasmd" --from "$T/run/capd.sock" --shard 0/1 -o out 2>r.err &
+	R=$!
+	wait_for grep -q "shard 0/1 connected" capd.err
+	[ "$(ms_since $t0)" -lt 1500 ]
+	# a second wave while the transfer runs
+	bad_peers "$T/run/capd.sock" 5
+	socat_transfer 9300 big.bin
+	WAIT_SECS=20 wait_for sh -c "[ -s out/sessions.jsonl ]"
+	kill -USR1 "$CAPD_PID"
+	wait_for grep -q "pcap_kernel" capd.err
+	kill -TERM "$CAPD_PID"
+	wait "$CAPD_JOB" || true
+	wait $R
+	[ "$(requests_equal big.bin out)" -eq 1 ]
+	grep -q "ring_full 0$" capd.err
+	! grep -q "pcap_kernel [1-9]" capd.err
+	grep -q "a consumer dropped: no hello within the deadline" capd.err
+	grep -q "a consumer dropped: bad hello: not a hello" capd.err
+}

@@ -125,3 +125,27 @@ for d in sys.argv[2:]:
 print(n)
 PY
 }
+
+# bad_peers SOCKET SECONDS: ten connections that never say hello and ten
+# that send garbage, held open SECONDS; "connected" in bad.SOCKNAME once all are in
+bad_peers() {
+	python3 - "$1" "$2" > "bad.${1##*/}" <<'PY' 3>&- &
+import socket, sys, time
+path, hold = sys.argv[1], float(sys.argv[2])
+socks = []
+for i in range(20):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(path)
+    if i >= 10:
+        s.sendall(b"GET / HTTP/1.1\r\n\r\n" if i % 2 else b"\xff" * 100)
+    socks.append(s)
+print("connected", flush=True)
+time.sleep(hold)
+PY
+	wait_for grep -q connected "bad.${1##*/}"
+}
+
+# ms_since T0: milliseconds since T0 (date +%s%N)
+ms_since() {
+	echo $(( ($(date +%s%N) - $1) / 1000000 ))
+}
