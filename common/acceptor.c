@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -16,7 +17,7 @@
 
 struct pending {
 	struct acceptor *a;
-	struct pending *prev, *next;
+	TAILQ_ENTRY(pending) q;		/* oldest first */
 	int fd;
 	struct event *ev;
 	uint64_t deadline_ns;		/* monotonic */
@@ -30,7 +31,7 @@ struct acceptor {
 	const char *who;
 	unsigned deadline_ms, max_pending, npending;
 	struct event *ev_accept;
-	struct pending *head, *tail;	/* oldest first */
+	TAILQ_HEAD(, pending) pending;	/* oldest first */
 	acceptor_cb cb;
 	void *arg;
 	uint64_t dropped;
@@ -41,14 +42,7 @@ pending_free(struct pending *p, bool close_fd)
 {
 	struct acceptor *a = p->a;
 
-	if (p->prev)
-		p->prev->next = p->next;
-	else
-		a->head = p->next;
-	if (p->next)
-		p->next->prev = p->prev;
-	else
-		a->tail = p->prev;
+	TAILQ_REMOVE(&a->pending, p, q);
 	a->npending--;
 	event_free(p->ev);
 	if (close_fd)
@@ -149,17 +143,12 @@ on_accept(evutil_socket_t lfd, short what, void *arg)
 		p->fd = fd;
 		p->deadline_ns = now_mono_ns() + (uint64_t)a->deadline_ms * 1000000ULL;
 		p->ev = event_new(a->base, fd, EV_READ, on_read, p);
-		p->prev = a->tail;
-		if (a->tail)
-			a->tail->next = p;
-		else
-			a->head = p;
-		a->tail = p;
+		TAILQ_INSERT_TAIL(&a->pending, p, q);
 		a->npending++;
 		/* Over the limit, the peer that has waited longest goes: a real
 		 * consumer says hello at once, a silent one is the oldest. */
 		if (a->npending > a->max_pending) {
-			struct pending *o = a->head;
+			struct pending *o = TAILQ_FIRST(&a->pending);
 			drop(o, "too many peers waiting to say hello (the oldest goes)");
 			if (o == p)
 				continue;
@@ -182,6 +171,7 @@ acceptor_new(struct event_base *base, int lfd, const char *who, unsigned deadlin
 	a->max_pending = max_pending;
 	a->cb = cb;
 	a->arg = arg;
+	TAILQ_INIT(&a->pending);
 	fd_set_nonblock(lfd);
 	a->ev_accept = event_new(base, lfd, EV_READ | EV_PERSIST, on_accept, a);
 	event_add(a->ev_accept, NULL);
@@ -199,8 +189,8 @@ acceptor_free(struct acceptor *a)
 {
 	if (a == NULL)
 		return;
-	while (a->head)
-		pending_free(a->head, true);
+	while (!TAILQ_EMPTY(&a->pending))
+		pending_free(TAILQ_FIRST(&a->pending), true);
 	event_free(a->ev_accept);
 	free(a);
 }

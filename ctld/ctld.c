@@ -60,14 +60,9 @@ default_cats(void)
 static void
 client_close(struct client *k, const char *why)
 {
-	struct client **pp = &G->clients;
-
 	if (why)
 		log_info("control client %s: %s", k->peer, why);
-	while (*pp && *pp != k)
-		pp = &(*pp)->next;
-	if (*pp)
-		*pp = k->next;
+	LIST_REMOVE(k, q);
 	G->nclients--;
 	bufferevent_free(k->bev);
 	json_object_put(k->cats);
@@ -101,8 +96,8 @@ client_send_obj(struct client *k, struct json_object *o)
 static void
 reap_dead(void)
 {
-	for (struct client *k = G->clients, *nx; k; k = nx) {
-		nx = k->next;
+	for (struct client *k = LIST_FIRST(&G->clients), *nx; k; k = nx) {
+		nx = LIST_NEXT(k, q);
 		if (k->dead)
 			client_close(k, "cut off: it did not read its events (slow client)");
 	}
@@ -328,7 +323,7 @@ ctld_event(struct ctld *D, struct dconn *d, const char *line, size_t len)
 		json_object_put(o);
 		return;		/* tcp_note only for sessions enabled with tcp_flow_enable */
 	}
-	for (struct client *k = G->clients; k; k = k->next)
+	for (struct client *k = LIST_FIRST(&G->clients); k; k = LIST_NEXT(k, q))
 		if (!k->dead && cat_in(k->cats, cat))
 			client_send(k, line, len);
 	json_object_put(o);
@@ -351,7 +346,7 @@ authorized(struct json_object *cmd)
 static struct dconn *
 shard_conn(unsigned shard)
 {
-	for (struct dconn *d = G->daemons; d; d = d->next)
+	for (struct dconn *d = LIST_FIRST(&G->daemons); d; d = LIST_NEXT(d, q))
 		if (strcmp(d->name, "reasmd") == 0 && (unsigned)d->shard == shard)
 			return d;
 	return NULL;
@@ -579,8 +574,7 @@ on_client(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
 	k->cats = default_cats();
 	bufferevent_setcb(k->bev, client_read, NULL, client_ev, k);
 	bufferevent_enable(k->bev, EV_READ | EV_WRITE);
-	k->next = G->clients;
-	G->clients = k;
+	LIST_INSERT_HEAD(&G->clients, k, q);
 	G->nclients++;
 	G->clients_total++;
 	struct json_object *e = evjson_new(now_wall_ns(), "control", "control_connected");
@@ -593,19 +587,14 @@ on_client(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
 static void
 dconn_close(struct dconn *d)
 {
-	struct dconn **pp = &G->daemons;
-
-	while (*pp && *pp != d)
-		pp = &(*pp)->next;
-	if (*pp)
-		*pp = d->next;
+	LIST_REMOVE(d, q);
 	if (d->name[0])
 		log_info("daemon %s (shard %d) disconnected", d->name, d->shard);
 	if (d->inst != NULL)
 		d->inst->connected = false;
 	bufferevent_free(d->bev);
 	free(d);
-	if (G->stopping && G->daemons == NULL)
+	if (G->stopping && LIST_EMPTY(&G->daemons))
 		event_base_loopbreak(G->base);
 }
 
@@ -652,8 +641,7 @@ on_daemon(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
 	d->bev = bufferevent_socket_new(G->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	bufferevent_setcb(d->bev, dconn_read, NULL, dconn_ev, d);
 	bufferevent_enable(d->bev, EV_READ | EV_WRITE);
-	d->next = G->daemons;
-	G->daemons = d;
+	LIST_INSERT_HEAD(&G->daemons, d, q);
 }
 
 /* ---------------- the periodic stats line and metrics ---------------- */
@@ -693,7 +681,7 @@ on_stats(evutil_socket_t fd, short what, void *arg)
 	stats_line("");
 	json_object_object_add(e, "stats", ctld_stats());
 	const char *t = evjson_text(e);
-	for (struct client *k = G->clients; k; k = k->next)
+	for (struct client *k = LIST_FIRST(&G->clients); k; k = LIST_NEXT(k, q))
 		if (!k->dead && cat_in(k->cats, "stats"))
 			client_send(k, t, strlen(t));
 	json_object_put(e);
@@ -729,7 +717,8 @@ stop_deadline(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	(void)arg;
 	log_warnx("stopping: %s did not end within a second; its last counters may be missing",
-	    G->daemons && G->daemons->name[0] ? G->daemons->name : "a daemon");
+	    !LIST_EMPTY(&G->daemons) && LIST_FIRST(&G->daemons)->name[0] ?
+	    LIST_FIRST(&G->daemons)->name : "a daemon");
 	event_base_loopbreak(G->base);
 }
 
@@ -743,7 +732,7 @@ ctld_stop(struct ctld *D)
 		return;
 	}
 	D->stopping = true;
-	if (D->daemons == NULL) {
+	if (LIST_EMPTY(&D->daemons)) {
 		event_base_loopbreak(D->base);
 		return;
 	}
@@ -764,6 +753,8 @@ int
 ctld_open(struct ctld *D, char *err, size_t errlen)
 {
 	G = D;
+	LIST_INIT(&D->clients);
+	LIST_INIT(&D->daemons);
 	D->sessions = json_object_new_object();
 	D->flow_ids = json_object_new_object();
 	D->daemon_lev = evconnlistener_new(D->base, on_daemon, NULL, LEV_OPT_CLOSE_ON_FREE, -1, D->daemon_fd);
@@ -791,10 +782,10 @@ ctld_open(struct ctld *D, char *err, size_t errlen)
 void
 ctld_close(struct ctld *D)
 {
-	while (D->clients)
-		client_close(D->clients, NULL);
-	while (D->daemons)
-		dconn_close(D->daemons);
+	while (!LIST_EMPTY(&D->clients))
+		client_close(LIST_FIRST(&D->clients), NULL);
+	while (!LIST_EMPTY(&D->daemons))
+		dconn_close(LIST_FIRST(&D->daemons));
 	if (D->daemon_lev)
 		evconnlistener_free(D->daemon_lev);
 	if (D->unix_lev)

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/queue.h>
 #include <event2/event.h>
 #include <json-c/json.h>
 
@@ -15,7 +16,7 @@
 #include "wire.h"
 
 struct client {
-	struct client *next;
+	LIST_ENTRY(client) q;
 	struct bufferevent *bev;
 	struct json_object *cats;	/* subscription */
 	char peer[64];
@@ -23,7 +24,7 @@ struct client {
 };
 
 struct dconn {
-	struct dconn *next;
+	LIST_ENTRY(dconn) q;
 	struct bufferevent *bev;
 	char name[32];
 	int shard;
@@ -58,9 +59,9 @@ struct ctld {
 	struct evconnlistener *daemon_lev, *unix_lev, *tcp_lev;
 	struct evhttp *http;
 	struct event *ev_stats;
-	struct client *clients;
+	LIST_HEAD(, client) clients;
 	unsigned nclients;
-	struct dconn *daemons;
+	LIST_HEAD(, dconn) daemons;
 	struct json_object *sessions;	/* id -> {flow, opened, shard} */
 	struct dinst inst[DINST_MAX];	/* the daemons' counters */
 	unsigned ninst;

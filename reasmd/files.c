@@ -23,11 +23,13 @@
 
 static const char *const dir_names[2] = { "requests", "responses" };
 
+TAILQ_HEAD(slotq, oslot);
+
 struct files {
 	FILE *jsonl;			/* sessions.jsonl */
 	struct oslot *slots;		/* max_open_files of them, on first use */
-	struct oslot *shead, *stail;	/* in use, least recently written first */
-	struct oslot *sfree;
+	struct slotq used;		/* in use, least recently written first */
+	struct slotq free;
 };
 
 int
@@ -35,6 +37,8 @@ files_open(struct reasm *R, char *err, size_t errlen)
 {
 	if (R->out.dir != NULL) {
 		R->files = xcalloc(1, sizeof(*R->files));
+		TAILQ_INIT(&R->files->used);
+		TAILQ_INIT(&R->files->free);
 		char p[4096];
 		int fd;
 		if (mkdir_p(R->out.dir, 0755) < 0) {
@@ -78,7 +82,7 @@ struct obuf {
 };
 
 struct oslot {
-	struct oslot *prev, *next;	/* in-use list, or the free list (next) */
+	TAILQ_ENTRY(oslot) q;		/* the in-use list, or the free list */
 	struct session *s;
 	int dir;
 	struct obuf *b;
@@ -279,20 +283,6 @@ slot_flush(struct reasm *R, struct oslot *o, bool keep)
 	writer_push(j);
 }
 
-static void
-slot_unlink(struct reasm *R, struct oslot *o)
-{
-	if (o->prev)
-		o->prev->next = o->next;
-	else
-		R->files->shead = o->next;
-	if (o->next)
-		o->next->prev = o->prev;
-	else
-		R->files->stail = o->prev;
-	o->prev = o->next = NULL;
-}
-
 /* Flushes a slot and gives it back (its buffer goes to the writer or,
  * when empty, to the slot's next user). */
 static void
@@ -300,10 +290,9 @@ slot_release(struct reasm *R, struct oslot *o)
 {
 	slot_flush(R, o, false);
 	o->s->slot[o->dir] = NULL;
-	slot_unlink(R, o);
+	TAILQ_REMOVE(&R->files->used, o, q);
 	o->s = NULL;
-	o->next = R->files->sfree;
-	R->files->sfree = o;
+	TAILQ_INSERT_HEAD(&R->files->free, o, q);
 }
 
 /* The slots and the writer thread, on first use (after the drop). */
@@ -315,10 +304,8 @@ slots_init(struct reasm *R)
 	if (R->files->slots != NULL)
 		return;
 	R->files->slots = xcalloc(n, sizeof(*R->files->slots));
-	for (unsigned k = 0; k < n; k++) {
-		R->files->slots[k].next = R->files->sfree;
-		R->files->sfree = &R->files->slots[k];
-	}
+	for (unsigned k = 0; k < n; k++)
+		TAILQ_INSERT_TAIL(&R->files->free, &R->files->slots[k], q);
 	writer_start(R);
 }
 
@@ -328,17 +315,17 @@ slot_get(struct reasm *R, struct session *s, int dir)
 	struct oslot *o = s->slot[dir];
 
 	if (o != NULL) {
-		if (R->files->stail != o) {
-			slot_unlink(R, o);
+		if (TAILQ_LAST(&R->files->used, slotq) != o) {
+			TAILQ_REMOVE(&R->files->used, o, q);
 			goto append;
 		}
 		return o;
 	}
 	slots_init(R);
-	if (R->files->sfree == NULL)
-		slot_release(R, R->files->shead);
-	o = R->files->sfree;
-	R->files->sfree = o->next;
+	if (TAILQ_EMPTY(&R->files->free))
+		slot_release(R, TAILQ_FIRST(&R->files->used));
+	o = TAILQ_FIRST(&R->files->free);
+	TAILQ_REMOVE(&R->files->free, o, q);
 	o->s = s;
 	o->dir = dir;
 	if (o->b == NULL)
@@ -346,13 +333,7 @@ slot_get(struct reasm *R, struct session *s, int dir)
 	o->b->len = 0;
 	s->slot[dir] = o;
 append:
-	o->prev = R->files->stail;
-	o->next = NULL;
-	if (R->files->stail)
-		R->files->stail->next = o;
-	else
-		R->files->shead = o;
-	R->files->stail = o;
+	TAILQ_INSERT_TAIL(&R->files->used, o, q);
 	return o;
 }
 
@@ -432,12 +413,10 @@ files_finish(struct reasm *R)
 	if (F == NULL)
 		return;
 	if (F->slots != NULL) {
-		for (struct oslot *o = F->shead; o; ) {
-			struct oslot *n = o->next;
+		struct oslot *o;
+		while ((o = TAILQ_FIRST(&F->used)) != NULL)
 			slot_release(R, o);
-			o = n;
-		}
-		for (struct oslot *o = F->sfree; o; o = o->next)
+		TAILQ_FOREACH(o, &F->free, q)
 			if (o->b) {
 				pthread_mutex_lock(&W.mu);
 				o->b->next = W.free_bufs;

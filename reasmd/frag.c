@@ -31,7 +31,8 @@ struct fpiece {
 };
 
 struct fragent {
-	struct fragent *hnext, *lnext;	/* hash chain; age list (oldest first) */
+	struct fragent *hnext;		/* hash chain */
+	TAILQ_ENTRY(fragent) age;	/* the age list, oldest first */
 	uint8_t family, proto;
 	uint8_t src[16], dst[16];
 	uint32_t id;
@@ -45,7 +46,7 @@ struct fragent {
 
 struct fragtab {
 	struct fragent *b[FRAG_BUCKETS];
-	struct fragent *age_head, *age_tail;
+	TAILQ_HEAD(, fragent) ages;	/* oldest first */
 	uint64_t mem, memcap, timeout_ns;
 	uint8_t dgram[40 + FRAG_MAX_DGRAM];
 	struct frame *frames;
@@ -62,6 +63,7 @@ frag_new(const struct conf *c)
 	t->memcap = (uint64_t)c->frag_memcap;
 	t->timeout_ns = (uint64_t)(c->frag_timeout_sec * 1e9);
 	sipkey_random(&t->key);
+	TAILQ_INIT(&t->ages);
 	return t;
 }
 
@@ -103,13 +105,7 @@ ent_unlink(struct fragtab *t, struct fragent *e, unsigned h)
 			*pp = e->hnext;
 			break;
 		}
-	for (struct fragent **pp = &t->age_head, *prev = NULL; *pp; prev = *pp, pp = &(*pp)->lnext)
-		if (*pp == e) {
-			*pp = e->lnext;
-			if (t->age_tail == e)
-				t->age_tail = prev;
-			break;
-		}
+	TAILQ_REMOVE(&t->ages, e, age);
 }
 
 void
@@ -117,8 +113,9 @@ frag_expire(struct reasm *R, uint64_t now_ns)
 {
 	struct fragtab *t = R->frags;
 
-	while (t->age_head && now_ns - t->age_head->first_ns >= t->timeout_ns) {
-		struct fragent *e = t->age_head;
+	struct fragent *e;
+
+	while ((e = TAILQ_FIRST(&t->ages)) != NULL && now_ns - e->first_ns >= t->timeout_ns) {
 		struct decoded k;
 		memset(&k, 0, sizeof(k));
 		k.family = e->family;
@@ -134,7 +131,7 @@ frag_expire(struct reasm *R, uint64_t now_ns)
 uint64_t
 frag_oldest_ns(const struct fragtab *t)
 {
-	return t->age_head ? t->age_head->first_ns : UINT64_MAX;
+	return TAILQ_EMPTY(&t->ages) ? UINT64_MAX : TAILQ_FIRST(&t->ages)->first_ns;
 }
 
 int
@@ -174,11 +171,7 @@ frag_add(struct reasm *R, const struct decoded *d, const struct frame *f,
 		e->first_ns = f->ts_ns;
 		e->hnext = t->b[h];
 		t->b[h] = e;
-		if (t->age_tail)
-			t->age_tail->lnext = e;
-		else
-			t->age_head = e;
-		t->age_tail = e;
+		TAILQ_INSERT_TAIL(&t->ages, e, age);
 	}
 	if (!d->more_frags) {
 		if ((e->total && e->total != end) || end < e->have) {
@@ -264,9 +257,10 @@ frag_free(struct fragtab *t)
 		return;
 	if (t->done)
 		ent_free(t, t->done);
-	while (t->age_head) {
-		struct fragent *e = t->age_head;
-		t->age_head = e->lnext;
+	struct fragent *e;
+
+	while ((e = TAILQ_FIRST(&t->ages)) != NULL) {
+		TAILQ_REMOVE(&t->ages, e, age);
 		ent_free(t, e);
 	}
 	free(t->frames);

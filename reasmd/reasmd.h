@@ -25,6 +25,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/queue.h>
 
 #include "conf.h"
 #include "decode.h"
@@ -74,8 +75,9 @@ struct gaprec {
 struct session {
 	uint64_t id;
 	struct session *hnext;		/* hash chain, newest incarnation first */
-	struct session *lprev, *lnext;	/* activity list, oldest first */
-	struct session *pprev, *pnext;	/* pending list: sessions with a deadline */
+	TAILQ_ENTRY(session) lq;	/* tcp.c: open (least recently active first)
+					 * or closed (tombstones, oldest first) */
+	TAILQ_ENTRY(session) pq;	/* tcp.c: sessions with a deadline */
 	struct session *older;		/* the previous incarnation of this 4-tuple
 					 * (port reuse), while it lasts */
 	uint8_t family;

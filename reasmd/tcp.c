@@ -75,13 +75,14 @@ rh(struct rdir *D)
 }
 
 /* The session table and its timers (struct reasm holds a pointer). */
+TAILQ_HEAD(sessq, session);
 struct tcp {
 	uint64_t next_ctr;
 	struct session **buckets;
 	size_t nbuckets, nsessions, max_sessions;
-	struct session *lru_head, *lru_tail;	/* open, least recently active first */
-	struct session *tomb_head, *tomb_tail;	/* closed, kept close_grace_ms */
-	struct session *pend_head, *pend_tail;	/* with a deadline, oldest first */
+	struct sessq lru;		/* open, least recently active first */
+	struct sessq tomb;		/* closed, kept close_grace_ms, oldest first */
+	struct sessq pend;		/* with a deadline, oldest first */
 	uint64_t next_deadline, last_deadline_sweep;
 	uint64_t grace_ns;		/* close_grace_ms: tombstones */
 	uint64_t gap_grace_ns;		/* reasm.gap_grace_ms */
@@ -123,6 +124,9 @@ tcp_new(const struct conf *c)
 	T->ooo_timeout_ns = (uint64_t)c->ooo_timeout_ms * 1000000ULL;
 	T->stall_ns = (uint64_t)(c->lst_ack_stall_sec * 1e9);
 	T->next_deadline = NO_DEADLINE;
+	TAILQ_INIT(&T->lru);
+	TAILQ_INIT(&T->tomb);
+	TAILQ_INIT(&T->pend);
 	sipkey_random(&T->key);
 	if (c->local_ip && addr_parse(c->local_ip, &T->local_family, T->local_ip) == 0)
 		T->have_local = true;
@@ -251,58 +255,18 @@ pick_incarnation(struct session *m, int dir, const struct decoded *d)
 }
 
 static void
-lru_unlink(struct reasm *R, struct session *s)
-{
-	if (s->lprev)
-		s->lprev->lnext = s->lnext;
-	else
-		R->tcp->lru_head = s->lnext;
-	if (s->lnext)
-		s->lnext->lprev = s->lprev;
-	else
-		R->tcp->lru_tail = s->lprev;
-	s->lprev = s->lnext = NULL;
-}
-
-static void
-lru_append(struct reasm *R, struct session *s)
-{
-	s->lprev = R->tcp->lru_tail;
-	s->lnext = NULL;
-	if (R->tcp->lru_tail)
-		R->tcp->lru_tail->lnext = s;
-	else
-		R->tcp->lru_head = s;
-	R->tcp->lru_tail = s;
-}
-
-static void
 pend_unlink(struct reasm *R, struct session *s)
 {
 	if (!s->pending)
 		return;
-	if (s->pprev)
-		s->pprev->pnext = s->pnext;
-	else
-		R->tcp->pend_head = s->pnext;
-	if (s->pnext)
-		s->pnext->pprev = s->pprev;
-	else
-		R->tcp->pend_tail = s->pprev;
-	s->pprev = s->pnext = NULL;
+	TAILQ_REMOVE(&R->tcp->pend, s, pq);
 	s->pending = false;
 }
 
 static void
 pend_append(struct reasm *R, struct session *s)
 {
-	s->pprev = R->tcp->pend_tail;
-	s->pnext = NULL;
-	if (R->tcp->pend_tail)
-		R->tcp->pend_tail->pnext = s;
-	else
-		R->tcp->pend_head = s;
-	R->tcp->pend_tail = s;
+	TAILQ_INSERT_TAIL(&R->tcp->pend, s, pq);
 	s->pending = true;
 }
 
@@ -352,7 +316,7 @@ session_new(struct reasm *R, const struct decoded *d, size_t bucket, bool src_is
 	}
 	s->hnext = R->tcp->buckets[bucket];
 	R->tcp->buckets[bucket] = s;
-	lru_append(R, s);
+	TAILQ_INSERT_TAIL(&R->tcp->lru, s, lq);
 	R->tcp->nsessions++;
 	R->st.sessions++;
 	s->first_ns = s->last_ns = R->now_ns;
@@ -516,8 +480,8 @@ commit_for_limit(struct reasm *R, struct session *s, int dir, uint64_t upto)
 static bool
 memcap_room(struct reasm *R, struct session *self, uint64_t need)
 {
-	for (struct session *p = R->tcp->pend_head; p && R->tcp->mem_used + need > R->tcp->memcap; ) {
-		struct session *nx = p->pnext;
+	for (struct session *p = TAILQ_FIRST(&R->tcp->pend); p && R->tcp->mem_used + need > R->tcp->memcap; ) {
+		struct session *nx = TAILQ_NEXT(p, pq);
 		for (int k = 0; k < 2 && p != self; k++)
 			while (p->d[k].h->ooo && R->tcp->mem_used + need > R->tcp->memcap)
 				commit_for_limit(R, p, k, p->d[k].h->ooo->off);
@@ -855,14 +819,7 @@ session_free(struct reasm *R, struct session *s)
 		pp = &(*pp)->hnext;
 	}
 	/* Tombstones sit on their own list, oldest first. */
-	if (s->lprev)
-		s->lprev->lnext = s->lnext;
-	else
-		R->tcp->tomb_head = s->lnext;
-	if (s->lnext)
-		s->lnext->lprev = s->lprev;
-	else
-		R->tcp->tomb_tail = s->lprev;
+	TAILQ_REMOVE(&R->tcp->tomb, s, lq);
 	R->tcp->nsessions--;
 	free(s);
 }
@@ -895,18 +852,12 @@ session_close(struct reasm *R, struct session *s, unsigned reason)
 	sess_close(R, s, reason);
 	session_state_free(R, s);
 	pend_unlink(R, s);
-	lru_unlink(R, s);
+	TAILQ_REMOVE(&R->tcp->lru, s, lq);
 	s->closed = true;
 	s->closing = false;
 	s->deadline = NO_DEADLINE;
 	s->last_ns = R->now_ns;
-	s->lprev = R->tcp->tomb_tail;
-	s->lnext = NULL;
-	if (R->tcp->tomb_tail)
-		R->tcp->tomb_tail->lnext = s;
-	else
-		R->tcp->tomb_head = s;
-	R->tcp->tomb_tail = s;
+	TAILQ_INSERT_TAIL(&R->tcp->tomb, s, lq);
 }
 
 static void
@@ -927,8 +878,8 @@ deadline_sweep(struct reasm *R)
 	uint64_t nd = NO_DEADLINE;
 
 	R->tcp->last_deadline_sweep = R->now_ns;
-	for (struct session *s = R->tcp->pend_head, *nx; s; s = nx) {
-		nx = s->pnext;
+	for (struct session *s = TAILQ_FIRST(&R->tcp->pend), *nx; s; s = nx) {
+		nx = TAILQ_NEXT(s, pq);
 		if (s->deadline <= R->now_ns) {
 			session_settle(R, s);	/* moves nothing but s */
 			if (!s->pending)
@@ -950,10 +901,12 @@ tcp_deadlines(struct reasm *R)
 void
 tcp_expire(struct reasm *R)
 {
-	while (R->tcp->lru_head && R->now_ns - R->tcp->lru_head->last_ns >= R->tcp->idle_ns)
-		session_close(R, R->tcp->lru_head, CLOSE_IDLE);
-	while (R->tcp->tomb_head && R->now_ns - R->tcp->tomb_head->last_ns >= R->tcp->grace_ns)
-		session_free(R, R->tcp->tomb_head);
+	struct session *s;
+
+	while ((s = TAILQ_FIRST(&R->tcp->lru)) && R->now_ns - s->last_ns >= R->tcp->idle_ns)
+		session_close(R, s, CLOSE_IDLE);
+	while ((s = TAILQ_FIRST(&R->tcp->tomb)) && R->now_ns - s->last_ns >= R->tcp->grace_ns)
+		session_free(R, s);
 }
 
 /* A late frame of a closed session: its frame goes out with it, no data. */
@@ -1043,8 +996,8 @@ tcp_segment(struct reasm *R, const struct decoded *d, const struct frame *fr, si
 	D = &s->d[dir];
 	if (ts_ns > s->last_ns)
 		s->last_ns = ts_ns;
-	lru_unlink(R, s);
-	lru_append(R, s);
+	TAILQ_REMOVE(&R->tcp->lru, s, lq);
+	TAILQ_INSERT_TAIL(&R->tcp->lru, s, lq);
 	D->c.packets++;
 	for (size_t k = 0; k < nfr; k++)
 		sess_packet(R, s, dir, &fr[k]);
@@ -1122,14 +1075,18 @@ tcp_segment(struct reasm *R, const struct decoded *d, const struct frame *fr, si
 void
 tcp_close_all(struct reasm *R, unsigned reason)
 {
-	while (R->tcp->lru_head)
-		session_close(R, R->tcp->lru_head, reason);
+	struct session *s;
+
+	while ((s = TAILQ_FIRST(&R->tcp->lru)) != NULL)
+		session_close(R, s, reason);
 }
 
 int
 tcp_close_id(struct reasm *R, uint64_t id, unsigned reason)
 {
-	for (struct session *s = R->tcp->lru_head; s; s = s->lnext)
+	struct session *s;
+
+	TAILQ_FOREACH(s, &R->tcp->lru, lq)
 		if (s->id == id && !s->closed) {
 			session_close(R, s, reason);
 			return 0;
@@ -1140,11 +1097,13 @@ tcp_close_id(struct reasm *R, uint64_t id, unsigned reason)
 void
 tcp_free(struct reasm *R)
 {
+	struct session *s;
+
 	if (R->tcp == NULL)
 		return;
 	tcp_close_all(R, CLOSE_SHUTDOWN);
-	while (R->tcp->tomb_head)
-		session_free(R, R->tcp->tomb_head);
+	while ((s = TAILQ_FIRST(&R->tcp->tomb)) != NULL)
+		session_free(R, s);
 	free(R->tcp->buckets);
 	free(R->tcp);
 	R->tcp = NULL;

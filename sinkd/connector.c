@@ -386,9 +386,9 @@ c_close(struct sinkd *D, struct ssn *s)
 static void
 c_abandon(struct sinkd *D)
 {
-	for (struct ssn *s = D->head, *nx; s; s = nx) {
+	for (struct ssn *s = TAILQ_FIRST(&D->ssns), *nx; s; s = nx) {
 		struct csess *cs = s->fam;
-		nx = s->next;
+		nx = TAILQ_NEXT(s, q);
 		if (cs == NULL)
 			continue;
 		for (int k = 0; k < 2; k++) {
@@ -514,7 +514,7 @@ c_counters(struct sinkd *D, struct ctr_enc *e)
 static void
 c_free(struct sinkd *D)
 {
-	for (struct ssn *s = D->head; s; s = s->next) {
+	for (struct ssn *s = TAILQ_FIRST(&D->ssns); s; s = TAILQ_NEXT(s, q)) {
 		struct csess *cs = s->fam;
 		if (cs == NULL)
 			continue;

@@ -35,6 +35,8 @@ sinkd_init(struct sinkd *D, struct conf *c, const struct family *f)
 	D->max_sessions = (size_t)c->max_sessions;
 	D->nbuckets = 4096;
 	D->buckets = xcalloc(D->nbuckets, sizeof(*D->buckets));
+	TAILQ_INIT(&D->ssns);
+	TAILQ_INIT(&D->sbufs);
 }
 
 static size_t
@@ -132,14 +134,7 @@ ssn_unlink(struct sinkd *D, struct ssn *s)
 	while (*pp != s)
 		pp = &(*pp)->hnext;
 	*pp = s->hnext;
-	if (s->prev)
-		s->prev->next = s->next;
-	else
-		D->head = s->next;
-	if (s->next)
-		s->next->prev = s->prev;
-	else
-		D->tail = s->prev;
+	TAILQ_REMOVE(&D->ssns, s, q);
 	D->nsessions--;
 }
 
@@ -264,12 +259,7 @@ ssn_new(struct sinkd *D, unsigned input, const struct rec_session_open *o)
 	i = bucket_of(D, s->id);
 	s->hnext = D->buckets[i];
 	D->buckets[i] = s;
-	s->prev = D->tail;
-	if (D->tail)
-		D->tail->next = s;
-	else
-		D->head = s;
-	D->tail = s;
+	TAILQ_INSERT_TAIL(&D->ssns, s, q);
 	D->nsessions++;
 	D->sessions++;
 	return s;
@@ -413,8 +403,8 @@ sinkd_input_lost(struct sinkd *D, unsigned input)
 {
 	/* The sessions of a lost shard end here: their books cannot be
 	 * checked against a close record (complete: false). */
-	for (struct ssn *s = D->head, *nx; s; s = nx) {
-		nx = s->next;
+	for (struct ssn *s = TAILQ_FIRST(&D->ssns), *nx; s; s = nx) {
+		nx = TAILQ_NEXT(s, q);
 		if (s->input == input && !s->ended) {
 			s->ended = true;
 			s->close.session_id = s->id;
@@ -532,8 +522,9 @@ sinkd_send_counters(struct sinkd *D, bool final)
 void
 sinkd_free(struct sinkd *D)
 {
-	while (D->head) {
-		struct ssn *s = D->head;
+	struct ssn *s;
+
+	while ((s = TAILQ_FIRST(&D->ssns)) != NULL) {
 		ssn_unlink(D, s);
 		free(s->fam);
 		free(s);

@@ -562,9 +562,9 @@ l_close(struct sinkd *D, struct ssn *s)
 static void
 l_abandon(struct sinkd *D)
 {
-	for (struct ssn *s = D->head, *nx; s; s = nx) {
+	for (struct ssn *s = TAILQ_FIRST(&D->ssns), *nx; s; s = nx) {
 		struct lsess *ls = s->fam;
-		nx = s->next;
+		nx = TAILQ_NEXT(s, q);
 		if (ls == NULL)
 			continue;
 		ls->busy++;
@@ -680,7 +680,7 @@ l_counters(struct sinkd *D, struct ctr_enc *e)
 static void
 l_free(struct sinkd *D)
 {
-	for (struct ssn *s = D->head; s; s = s->next) {
+	for (struct ssn *s = TAILQ_FIRST(&D->ssns); s; s = TAILQ_NEXT(s, q)) {
 		struct lsess *ls = s->fam;
 		if (ls == NULL)
 			continue;

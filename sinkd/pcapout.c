@@ -1143,7 +1143,7 @@ po_free(struct sinkd *D)
 {
 	struct pstate *S = D->fs;
 
-	for (struct ssn *s = D->head; s; s = s->next) {
+	for (struct ssn *s = TAILQ_FIRST(&D->ssns); s; s = TAILQ_NEXT(s, q)) {
 		struct pssn *ps = s->fam;
 		if (ps != NULL) {
 			free(ps->pf);

@@ -27,6 +27,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/queue.h>
 #include <event2/event.h>
 #include <json-c/json.h>
 
@@ -56,7 +57,7 @@ struct sdir {
 struct ssn {
 	uint64_t id;
 	struct ssn *hnext;
-	struct ssn *prev, *next;	/* every session, oldest first */
+	TAILQ_ENTRY(ssn) q;		/* every session, oldest first */
 	unsigned input;			/* which input (shard) it came from */
 	struct rec_session_open open;
 	bool have_close;		/* close record seen (else: input lost) */
@@ -109,6 +110,9 @@ struct family {
 
 struct input;
 
+TAILQ_HEAD(ssnq, ssn);
+TAILQ_HEAD(sbufq, sbuf);
+
 struct sinkd {
 	struct event_base *base;
 	struct conf *c;
@@ -126,7 +130,7 @@ struct sinkd {
 	/* sessions */
 	struct ssn **buckets;
 	size_t nbuckets, nsessions, max_sessions, open_sessions;
-	struct ssn *head, *tail;
+	struct ssnq ssns;		/* every session, oldest first */
 	FILE *events;			/* --events */
 	struct ctlc *ctl;		/* --ctl: events and counters to ctld */
 	const char *subscribe;		/* json: --subscribe RUN/control.sock */
@@ -141,7 +145,7 @@ struct sinkd {
 	uint64_t last_ts_ns;		/* capture time seen */
 	int exit_code;
 	/* startup buffers (startup.c) */
-	struct sbuf *sb_head, *sb_tail;
+	struct sbufq sbufs;		/* buffers holding bytes, oldest bytes first */
 	uint64_t sb_total, sb_memcap, sb_memcap_bytes;
 };
 
@@ -155,7 +159,8 @@ struct sinkd {
  * the same way (sb_memcap_bytes of them because of the cap).
  */
 struct sbuf {
-	struct sbuf *prev, *next;	/* live buffers, the one holding the oldest bytes first */
+	TAILQ_ENTRY(sbuf) q;		/* live buffers, the one holding the oldest bytes first */
+	bool listed;			/* on that list (it holds bytes) */
 	struct evbuffer *b;		/* NULL: taken or discarded */
 	struct ssn *s;
 	int dir;

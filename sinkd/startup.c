@@ -22,27 +22,17 @@
 static void
 sb_unlink(struct sinkd *D, struct sbuf *sb)
 {
-	if (sb->prev)
-		sb->prev->next = sb->next;
-	else if (D->sb_head == sb)
-		D->sb_head = sb->next;
-	if (sb->next)
-		sb->next->prev = sb->prev;
-	else if (D->sb_tail == sb)
-		D->sb_tail = sb->prev;
-	sb->prev = sb->next = NULL;
+	if (!sb->listed)
+		return;
+	TAILQ_REMOVE(&D->sbufs, sb, q);
+	sb->listed = false;
 }
 
 static void
 sb_append(struct sinkd *D, struct sbuf *sb)
 {
-	sb->prev = D->sb_tail;
-	sb->next = NULL;
-	if (D->sb_tail)
-		D->sb_tail->next = sb;
-	else
-		D->sb_head = sb;
-	D->sb_tail = sb;
+	TAILQ_INSERT_TAIL(&D->sbufs, sb, q);
+	sb->listed = true;
 }
 
 /* Drops the oldest n bytes of sb: startup_buffer_full. */
@@ -61,7 +51,7 @@ void
 sbuf_init(struct sinkd *D, struct sbuf *sb, struct ssn *s, int dir, uint64_t cap)
 {
 	(void)D;
-	sb->prev = sb->next = NULL;
+	sb->listed = false;
 	sb->b = evbuffer_new();
 	sb->s = s;
 	sb->dir = dir;
@@ -83,8 +73,8 @@ sbuf_add(struct sinkd *D, struct sbuf *sb, const void *p, size_t n)
 	have = evbuffer_get_length(sb->b);
 	if (have > sb->cap)
 		sb_cut(D, sb, have - (size_t)sb->cap);
-	while (D->sb_total > (uint64_t)D->c->sink_memcap && D->sb_head != NULL) {
-		struct sbuf *o = D->sb_head;
+	while (D->sb_total > (uint64_t)D->c->sink_memcap && !TAILQ_EMPTY(&D->sbufs)) {
+		struct sbuf *o = TAILQ_FIRST(&D->sbufs);
 		size_t cut = evbuffer_get_length(o->b);
 		if (cut > D->sb_total - (uint64_t)D->c->sink_memcap)
 			cut = (size_t)(D->sb_total - (uint64_t)D->c->sink_memcap);
