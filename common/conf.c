@@ -81,6 +81,7 @@ static const struct ckey conf_schema[] = {
 	{ "io.output.pcap.format", CT_ENUM, O(pcap_format), "pcapng", 0, 0, 0, "pcapng|pcap", NULL },
 	{ "io.output.pcap.per_session", CT_BOOL, O(pcap_per_session), NULL, 0, 0, 0, NULL, NULL },
 	{ "io.output.pcap.queue_size", CT_INT, O(pcap_queue_size), NULL, 20000, 1, 10000000, NULL, "packets" },
+	{ "io.output.pcap.queue_bytes", CT_INT, O(pcap_queue_bytes), NULL, 64 * MB, 1 * MB, 64 * GB, NULL, "bytes" },
 	{ "io.output.pcap.sync", CT_BOOL, O(pcap_sync), NULL, 0, 0, 0, NULL, NULL },
 	{ "io.output.pcap.idle_close_sec", CT_DOUBLE, O(pcap_idle_close_sec), NULL, 120, 0, 31536000, NULL, "seconds" },
 	{ "io.output.pcap.close_on_fin", CT_BOOL, O(pcap_close_on_fin), NULL, 1, 0, 0, NULL, NULL },

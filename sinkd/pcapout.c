@@ -7,7 +7,11 @@
  * frame's file and queues it; a writer thread does all file I/O, so a slow
  * disk never holds the loop (and through it reasmd) back.  The queue holds
  * at most io.output.pcap.queue_size frames: beyond that a frame is dropped
- * and counted as pcap_queue_full (per session and in total).
+ * and counted as pcap_queue_full (per session and in total).  The frames
+ * waiting (in the queue, or in the rolling file's heap) live in a pool
+ * bounded by io.output.pcap.queue_bytes: small frames in buffers of
+ * POOL_SMALL bytes kept and reused, larger ones allocated as they come; a
+ * frame the pool has no room for is pcap_queue_full too.
  *
  * Per-session files are named as the Go version names them,
  * {lip}_{lport}__{rip}_{rport}__{startms}__open.{ext}, and renamed on close
@@ -82,6 +86,7 @@ enum jkind { J_PKT, J_IFACE, J_CLOSE, J_ROTATE, J_STOP };
 struct job {
 	struct job *next;
 	enum jkind kind;
+	uint32_t alloc;			/* J_PKT: bytes it holds of the pool */
 	struct pfile *pf;
 	uint64_t ts_ns;
 	uint32_t ifid, caplen, origlen;
@@ -103,6 +108,12 @@ struct pstate {
 	pthread_cond_t cv;
 	struct job *qhead, *qtail;
 	size_t qpackets, qmax;
+	/* the frames' pool (under mu): small buffers kept for reuse, and the
+	 * bytes of the pool and of larger frames in use, at most pool_max */
+	struct job *pool_free;
+	uint64_t pool_bytes, pool_max;
+	size_t pool_jobs;		/* frame jobs alive (queued, written, in the heap) */
+	bool pool_waiting;
 	bool abandon;
 	bool wait_when_full;		/* a record stream (-r): wait, lose nothing */
 	pthread_cond_t cv_space;
@@ -531,6 +542,8 @@ write_close(struct pstate *S, struct pfile *f)
 	}
 }
 
+static void job_free(struct pstate *S, struct job *j);
+
 static void *
 writer_main(void *arg)
 {
@@ -578,7 +591,7 @@ writer_main(void *arg)
 			notify_done(S, NULL);
 			return NULL;
 		}
-		free(j);
+		job_free(S, j);
 	}
 }
 
@@ -627,6 +640,79 @@ job_new(enum jkind k, struct pfile *pf, size_t extra)
 	return j;
 }
 
+#define POOL_SMALL 2048		/* a frame buffer: an Ethernet frame and then some */
+#define SMALL_ALLOC ((uint32_t)(sizeof(struct job) + POOL_SMALL))
+
+/* A frame job from the pool, or NULL when the pool has no room (with a
+ * record stream as input: waits for the writer instead). */
+static struct job *
+frame_new(struct pstate *S, struct pfile *pf, uint32_t caplen)
+{
+	uint32_t need = caplen <= POOL_SMALL ? SMALL_ALLOC : (uint32_t)sizeof(struct job) + caplen;
+	struct job *j = NULL;
+
+	pthread_mutex_lock(&S->mu);
+	for (;;) {
+		if (need == SMALL_ALLOC && S->pool_free != NULL) {
+			j = S->pool_free;
+			S->pool_free = j->next;
+			break;
+		}
+		/* a large frame may take the room of small buffers kept idle */
+		while (S->pool_bytes + need > S->pool_max && S->pool_free != NULL) {
+			struct job *f = S->pool_free;
+			S->pool_free = f->next;
+			S->pool_bytes -= SMALL_ALLOC;
+			free(f);
+		}
+		if (S->pool_bytes + need <= S->pool_max) {
+			S->pool_bytes += need;
+			break;
+		}
+		/* Wait (a record stream: lossless) only for frames the writer
+		 * holds; the heap's are the caller's to release. */
+		if (!S->wait_when_full || S->abandon || S->pool_jobs <= S->nheap) {
+			pthread_mutex_unlock(&S->mu);
+			return NULL;
+		}
+		S->pool_waiting = true;
+		pthread_cond_wait(&S->cv_space, &S->mu);
+	}
+	S->pool_jobs++;
+	pthread_mutex_unlock(&S->mu);
+	if (j == NULL)
+		j = xmalloc(need);
+	memset(j, 0, sizeof(*j));
+	j->kind = J_PKT;
+	j->pf = pf;
+	j->alloc = need;
+	return j;
+}
+
+/* Any job, done: a frame's buffer back to the pool. */
+static void
+job_free(struct pstate *S, struct job *j)
+{
+	if (j->kind != J_PKT) {
+		free(j);
+		return;
+	}
+	pthread_mutex_lock(&S->mu);
+	S->pool_jobs--;
+	if (j->alloc == SMALL_ALLOC) {
+		j->next = S->pool_free;
+		S->pool_free = j;
+		j = NULL;
+	} else
+		S->pool_bytes -= j->alloc;
+	if (S->pool_waiting) {
+		S->pool_waiting = false;
+		pthread_cond_signal(&S->cv_space);
+	}
+	pthread_mutex_unlock(&S->mu);
+	free(j);
+}
+
 static void
 flow_names(const struct ssn *s, char *l, size_t ll, uint16_t *lport, char *r, size_t rl,
     uint16_t *rport)
@@ -670,11 +756,10 @@ queue_frame(struct pstate *S, struct pfile *f, const struct rec_packet *p)
 {
 	struct job *j;
 
-	if (q_full(S)) {
+	if (q_full(S) || (j = frame_new(S, f, p->caplen)) == NULL) {
 		S->queue_full++;
 		return false;
 	}
-	j = job_new(J_PKT, f, p->caplen);
 	j->ts_ns = p->ts_ns;
 	j->ifid = p->ifid;
 	j->caplen = p->caplen;
@@ -739,7 +824,7 @@ roll_release_one(struct pstate *S, struct job *j)
 		S->roll_last_ts = j->ts_ns;
 	if (q_full(S)) {
 		S->queue_full++;
-		free(j);
+		job_free(S, j);
 		return;
 	}
 	S->roll_bytes += S->pcapng ? pcapng_epb_len(j->caplen, NULL) : 16 + (uint64_t)j->caplen;
@@ -781,6 +866,7 @@ po_prepare(struct sinkd *D, char *err, size_t errlen)
 	S->ext = S->pcapng ? "pcapng" : "pcap";
 	S->per_session = D->c->pcap_per_session;
 	S->qmax = (size_t)D->c->pcap_queue_size;
+	S->pool_max = (uint64_t)D->c->pcap_queue_bytes;
 	S->max_open = (unsigned)D->c->max_open_files;
 	S->rotate_bytes = (uint64_t)D->c->pcap_rotate_bytes;
 	S->grace_ns = (uint64_t)D->c->close_grace_ms * 1000000;
@@ -1016,7 +1102,19 @@ po_packet(struct sinkd *D, unsigned input, const struct rec_packet *p)
 		S->forced_order++;
 		roll_release_one(S, heap_pop(S));
 	}
-	struct job *j = job_new(J_PKT, NULL, p->caplen);
+	struct job *j;
+	/* No room in the pool: the heap gives back its oldest first (order
+	 * may suffer), then the frame is counted as pcap_queue_full. */
+	while ((j = frame_new(S, NULL, p->caplen)) == NULL && S->nheap > 0) {
+		S->forced_order++;
+		roll_release_one(S, heap_pop(S));
+	}
+	if (j == NULL) {
+		S->queue_full++;
+		if (ps)
+			ps->queue_full++;
+		return;
+	}
 	j->ts_ns = p->ts_ns;
 	j->ifid = p->ifid;
 	j->caplen = p->caplen;
@@ -1159,11 +1257,16 @@ po_free(struct sinkd *D)
 		pthread_join(S->th, NULL);
 	}
 	while (S->nheap)
-		free(heap_pop(S));
+		job_free(S, heap_pop(S));
 	for (struct job *j = S->qhead, *nx; j; j = nx) {
+		nx = j->next;
+		job_free(S, j);
+	}
+	for (struct job *j = S->pool_free, *nx; j; j = nx) {
 		nx = j->next;
 		free(j);
 	}
+	S->pool_free = NULL;
 	/* A dumper is only the memory stream they all share: closed once. */
 	for (int k = 0; k < PIFACES; k++)
 		if (S->dead[k])

@@ -118,6 +118,33 @@ field() {
 	[[ "$output" == *"nanosecond pcap"* ]]
 }
 
+@test "pcap: frames waiting for the writer live in a pool bounded in bytes (queue_bytes): 32 MB of 8 KB frames through a 1 MiB pool, nothing lost, memory bounded" {
+	require_cmd tshark
+	# 4000 UDP datagrams of 8000 bytes (jumbo frames) within 40 ms of capture
+	# time: between two ticks, so the rolling file's heap would hold them all
+	python3 - big.pcap "$TOP/tests/gen" <<'PY'
+import struct, sys
+sys.path.insert(0, sys.argv[2])
+from pcapgen import ether, ip_pkt
+out = open(sys.argv[1], "wb")
+out.write(struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1))
+for i in range(4000):
+    udp = struct.pack("!HHHH", 4000, 4001, 8 + 8000, 0) + bytes([i % 256]) * 8000
+    f = ether(ip_pkt("10.1.0.1", "10.1.0.2", udp, proto=17, ident=i))
+    out.write(struct.pack("<IIII", 1700000000, i * 10, len(f), len(f)) + f)
+PY
+	"$B/reasmd" -r big.pcap -w big.sth 2>/dev/null
+	echo '{ io: { output: { pcap: { queue_bytes: 1048576 } } }, runtime: { ring_bytes: 1048576 } }' > small.json
+	echo '{ runtime: { ring_bytes: 1048576 } }' > default.json
+	for c in small default; do
+		/usr/bin/time -f "%M" -o "rss.$c" "$B/sinkd" pcap -c $c.json -r big.sth --dir "out.$c" 2>"err.$c"
+		[ "$(tshark -r out.$c/* 2>/dev/null | wc -l)" -eq 4000 ]
+		grep -q "written 4000, pcap_queue_full 0" "err.$c"
+	done
+	echo "sinkd pcap peak RSS: $(cat rss.small) KB with a 1 MiB pool, $(cat rss.default) KB with the default 64 MiB"
+	[ $(( $(cat rss.default) - $(cat rss.small) )) -ge 20000 ]
+}
+
 @test "pcap rolling file: timestamps that go backwards (a merged capture) are written at once and counted" {
 	require_cmd editcap
 	python3 -c "
