@@ -240,6 +240,7 @@ capd_counters(const struct capd *C, struct ctr_enc *e)
 
 	ctr_set(e, CTR_CAPTURED, C->captured_packets);
 	ctr_set(e, CTR_CAPTURED_BYTES, C->captured_bytes);
+	ctr_set(e, CTR_PEERS_DROPPED, acceptor_dropped(C->acc));
 	ctr_declare(e, CTR_HANDED);
 	ctr_declare(e, CTR_RING_FULL);
 	ctr_declare(e, CTR_RING_FULL_BYTES);

@@ -51,6 +51,8 @@ enum ctr_kind { KIND_COUNTER, KIND_GAUGE };
 	    "per shard", "Times a shard's reasmd went away.") \
 	X(PCAP_KERNEL, CAPD, COUNTER, "pcap_kernel", "pcap_kernel_drops_packets_total", "packets", "interface", NULL, \
 	    "per interface", "Packets the kernel or the interface dropped before capd read them (ps_drop + ps_ifdrop).") \
+	X(PEERS_DROPPED, CAPD, COUNTER, "peers_dropped", "capd_peers_dropped_total", "connections", NULL, NULL, \
+	    "capd.sock", "Connections to capd.sock dropped before a valid hello (silent past the deadline, garbage, too many waiting).") \
 	X(IF_RECEIVED, CAPD, COUNTER, "received", "kernel_received_packets_total", "packets", "interface", NULL, \
 	    "per interface", "Packets the kernel says it received for capd (ps_recv).") \
 	/* reasmd */ \
@@ -106,6 +108,8 @@ enum ctr_kind { KIND_COUNTER, KIND_GAUGE };
 	    "per shard", "Frames of sessions already closed (final ACKs, stray segments).") \
 	X(R_WRITE_ERROR, REASMD, COUNTER, "write_error", "files_write_error_bytes_total", "bytes", NULL, NULL, \
 	    "per shard", "Stream bytes the -o files could not take.") \
+	X(R_PEERS_DROPPED, REASMD, COUNTER, "peers_dropped", "reasm_peers_dropped_total", "connections", NULL, NULL, \
+	    "reasmd.N.sock", "Connections to reasmd.N.sock dropped before a valid hello (silent past the deadline, garbage, too many waiting).") \
 	X(R_SINK_RECORDS, REASMD, COUNTER, "sink_records", "sink_records_total", "records", "sink", NULL, \
 	    "per sink", "Records reasmd gave a sink.") \
 	X(R_SINK_FULL, REASMD, COUNTER, "sink_ring_full_records", "sink_ring_full_drops_records_total", "records", "sink", NULL, \

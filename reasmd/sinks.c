@@ -308,6 +308,7 @@ sinks_summary(const struct sinks *S, FILE *f)
 void
 sinks_counters(const struct sinks *S, struct ctr_enc *e)
 {
+	ctr_set(e, CTR_R_PEERS_DROPPED, acceptor_dropped(S ? S->acc : NULL));
 	ctr_declare(e, CTR_R_SINK_RECORDS);
 	ctr_declare(e, CTR_R_SINK_FULL);
 	ctr_declare(e, CTR_R_SINK_FULL_BYTES);
