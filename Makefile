@@ -32,8 +32,14 @@ PKGS := libpcap json-c libevent
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lpcap -ljson-c -levent)
 CPPFLAGS += -D_GNU_SOURCE -Icommon $(PKG_CFLAGS)
+# The sandboxes (common/sandbox.c): libseccomp where it is (Linux); without
+# it the daemons run without one and say so.
+SECCOMP_LIBS := $(shell pkg-config --libs libseccomp 2>/dev/null)
+ifneq ($(SECCOMP_LIBS),)
+CPPFLAGS += -DHAVE_SECCOMP
+endif
 ALL_CFLAGS = $(WARN) $(CFLAGS) $(SANFLAGS) -MMD -MP
-LDLIBS += $(PKG_LIBS) -lm -lpthread
+LDLIBS += $(PKG_LIBS) $(SECCOMP_LIBS) -lm -lpthread
 ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
 
 COMMON_SRC := $(filter-out common/dump.c,$(wildcard common/*.c))
@@ -106,7 +112,7 @@ $(B)/tests/replay_%: $(B)/obj/tests/fuzz/%.o $(B)/obj/tests/fuzz/replay.o $(ALL_
 FUZZ_CFLAGS := -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer -O1 -g
 build/fuzz/%: tests/fuzz/%.c $(COMMON_SRC) $(foreach d,$(DAEMONS),$(filter-out $(d)/main.c,$($(d)_SRC)))
 	@mkdir -p $(@D)
-	clang $(CPPFLAGS) -Ireasmd -Isinkd -std=c11 -Wall -Wextra $(FUZZ_CFLAGS) -o $@ $^ $(PKG_LIBS) -lm -lpthread
+	clang $(CPPFLAGS) -Ireasmd -Isinkd -std=c11 -Wall -Wextra $(FUZZ_CFLAGS) -o $@ $^ $(PKG_LIBS) $(SECCOMP_LIBS) -lm -lpthread
 
 deps:
 	@scripts/deps.sh build

@@ -315,7 +315,7 @@ main(int argc, char **argv)
 		int r = sandbox_enter(SANDBOX_CAPD, err, sizeof(err));
 		if (r < 0)
 			fatalx("%s", err);
-		log_info(r ? "seccomp sandbox in force" : "no system-call sandbox in this build");
+		log_info("%s", sandbox_line(r));
 	}
 
 	/* ---- only now is packet data read ---- */

@@ -23,6 +23,7 @@
 #include "log.h"
 #include "opts.h"
 #include "privdrop.h"
+#include "sandbox.h"
 #include "util.h"
 
 static void
@@ -168,6 +169,13 @@ main(int argc, char **argv)
 	sigs[1] = evsignal_new(D.base, SIGINT, on_signal, &D);
 	event_add(sigs[0], NULL);
 	event_add(sigs[1], NULL);
+	{
+		/* Only now are clients' commands and daemons' lines read. */
+		int r = sandbox_enter(SANDBOX_CTLD, err, sizeof(err));
+		if (r < 0)
+			fatalx("%s", err);
+		log_info("%s", sandbox_line(r));
+	}
 	log_info("serving control clients on %s and %s:%lld%s", path,
 	    c.ctl_bind_ip ? c.ctl_bind_ip : "127.0.0.1", (long long)c.ctl_listen_port,
 	    c.ctl_metrics_port > 0 ? "; metrics on /metrics" : "");

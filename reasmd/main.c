@@ -22,6 +22,7 @@
 #include "privdrop.h"
 #include "reasmd.h"
 #include "recio.h"
+#include "sandbox.h"
 #include "util.h"
 #include "counters.h"
 #include "ctlc.h"
@@ -355,6 +356,13 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	{
+		/* Only now are packets and peers' records read. */
+		int r = sandbox_enter(SANDBOX_REASMD, err, sizeof(err));
+		if (r < 0)
+			fatalx("%s", err);
+		log_info("%s", sandbox_line(r));
+	}
 
 	if (from != NULL)
 		reason = run_ring(&R, base, I, &o);

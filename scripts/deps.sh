@@ -9,7 +9,7 @@
 set -eu
 
 what=${1:-test}
-build_pkgs="make gcc clang pkg-config libpcap-dev libjson-c-dev libevent-dev"
+build_pkgs="make gcc clang pkg-config libpcap-dev libjson-c-dev libevent-dev libseccomp-dev"
 test_pkgs="bats bats-assert bats-support libclang-rt-14-dev tshark tcpdump tcpflow iproute2 socat python3 curl procps valgrind"
 bench_pkgs="tcpreplay time"
 case $what in

@@ -20,6 +20,7 @@
 #include "log.h"
 #include "opts.h"
 #include "privdrop.h"
+#include "sandbox.h"
 #include "sinkd.h"
 #include "util.h"
 
@@ -234,6 +235,15 @@ main(int argc, char **argv)
 	D.ev_sig[2] = evsignal_new(D.base, SIGUSR1, on_signal, &D);
 	for (int k = 0; k < 3; k++)
 		event_add(D.ev_sig[k], NULL);
+	{
+		/* Only now are peers' records read. */
+		int r = sandbox_enter(strcmp(fam->name, "listener") == 0 ? SANDBOX_SINKD_LISTENER :
+		    strcmp(fam->name, "connector") == 0 ? SANDBOX_SINKD_CONNECTOR : SANDBOX_SINKD,
+		    err, sizeof(err));
+		if (r < 0)
+			fatalx("%s", err);
+		log_info("%s", sandbox_line(r));
+	}
 	if (fam->start)
 		fam->start(&D);
 	input_start(&D);

@@ -75,6 +75,15 @@ setup() {
 	timeout --foreground 120 "$RUN" -c tap.json --speed 1 2>run.log &
 	L=$!
 	WAIT_SECS=20 wait_for grep -q listener_ports run/listener.events.jsonl
+	# every daemon that reads packets or peers' bytes runs in its seccomp
+	# sandbox (sanitizer builds have none, and say so)
+	pids=$(pgrep -f "^$STETHOSCOPE_BINDIR/(capd|reasmd|sinkd [a-z]+|ctld) -c tap.json")
+	[ "$(wc -w <<< "$pids")" -eq 7 ] || { ps -eo pid,args | grep -E "(capd|reasmd|sinkd|ctld) " | grep -v grep; false; }
+	for p in $pids; do
+		sc=$(awk '/^Seccomp:/ { print $2 }' /proc/$p/status)
+		if [ -n "${STH_SANITIZER:-}" ]; then want=0; else want=2; fi
+		[ "$sc" = "$want" ] || { echo "pid $p ($(tr '\0' ' ' < /proc/$p/cmdline)): Seccomp $sc"; false; }
+	done
 	ports=$($CHECK event run/listener.events.jsonl listener_ports)
 	rs=$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['responses_port'])" "$ports")
 	rq=$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['requests_port'])" "$ports")
@@ -83,6 +92,8 @@ setup() {
 	wait $!
 	wait $L
 	grep -q "all 7 daemons are ready" run.log
+	if [ -n "${STH_SANITIZER:-}" ]; then line="no system-call sandbox in this build"; else line="seccomp sandbox in force"; fi
+	[ "$(grep -c "$line" run.log)" -eq 7 ]
 	grep -q "stopped cleanly" run.log
 	cmp got.resp s.pcap.responses
 	cmp got.req s.pcap.requests
@@ -109,7 +120,7 @@ setup() {
 	WAIT_SECS=20 wait_for grep -q "all 4 daemons are ready" run.log
 	wait_for grep -q listener_ports run/listener.events.jsonl
 	kids=$(descendants $L)
-	r=$(pgrep -f "reasmd -c tap.json" | head -1)
+	r=$(pgrep -f "reasmd -c tap.json .*--from $T/run/capd.sock" | head -1)
 	[ -n "$r" ]
 	kill -KILL "$r"
 	WAIT_SECS=10 wait_for grep -q "restarting reasmd 0/1" run.log
@@ -127,9 +138,9 @@ setup() {
 	[ "$status" -eq 0 ]
 	grep -q "stopped cleanly" run.log
 	for p in $kids; do ! kill -0 "$p" 2>/dev/null; done
-	! pgrep -f "reasmd -c tap.json"
-	! pgrep -f "sinkd listener -c tap.json"
-	! pgrep -f "capd -c tap.json"
+	! pgrep -f "reasmd -c tap.json .*$T/run"
+	! pgrep -f "sinkd listener -c tap.json .*$T/run"
+	! pgrep -f "capd -c tap.json .*$T/run"
 }
 
 @test "stethoscope-run: a daemon that cannot start fails the run with the reason and status 1" {
