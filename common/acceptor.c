@@ -50,17 +50,22 @@ pending_free(struct pending *p, bool close_fd)
 	free(p);
 }
 
-/* Refuses a pending peer: logged (rate-limited: a flood is one line a
- * second), told why when it can hear it, closed, counted. */
+/* Why a peer is dropped: each kind has its own log limit, so that a
+ * flood of one kind does not hide the other. */
+enum { D_SILENT, D_GONE, D_BAD, D_CROWD, D_KINDS };
+
+/* Refuses a pending peer: logged (rate-limited: at most five lines a
+ * second of each kind), told why when it can hear it, closed, counted. */
 static void
-drop(struct pending *p, const char *why)
+drop(struct pending *p, int kind, const char *why)
 {
-	static struct log_rl rl;
+	static struct log_rl rls[D_KINDS];
+	struct log_rl *rl = &rls[kind];
 	struct acceptor *a = p->a;
 	struct wire_msg m = { MSG_REJECT, (uint16_t)strlen(why) };
 
 	a->dropped++;
-	log_ratelimited(&rl, 5, 1000, LOG_WARNING, "%s dropped: %s (%llu peers dropped so far)",
+	log_ratelimited(rl, 5, 1000, LOG_WARNING, "%s dropped: %s (%llu peers dropped so far)",
 	    a->who, why, (unsigned long long)a->dropped);
 	/* a best effort: the socket does not block and the peer may be gone */
 	if (send(p->fd, &m, sizeof(m), MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)sizeof(m))
@@ -79,19 +84,19 @@ on_read(evutil_socket_t fd, short what, void *arg)
 	ssize_t n;
 
 	if (what & EV_TIMEOUT) {
-		drop(p, "no hello within the deadline");
+		drop(p, D_SILENT, "no hello within the deadline");
 		return;
 	}
 	n = recv(fd, p->buf + p->got, sizeof(p->buf) - p->got, MSG_DONTWAIT);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		goto again;
 	if (n <= 0) {
-		drop(p, n == 0 ? "closed before its hello" : "cannot read its hello");
+		drop(p, D_GONE, n == 0 ? "closed before its hello" : "cannot read its hello");
 		return;
 	}
 	p->got += (size_t)n;
 	if (p->got >= sizeof(*m) && (m->type != MSG_HELLO || m->len != sizeof(struct msg_hello))) {
-		drop(p, m->type != MSG_HELLO ? "bad hello: not a hello" : "bad hello: wrong length");
+		drop(p, D_BAD, m->type != MSG_HELLO ? "bad hello: not a hello" : "bad hello: wrong length");
 		return;
 	}
 	if (p->got < sizeof(p->buf))
@@ -99,7 +104,7 @@ on_read(evutil_socket_t fd, short what, void *arg)
 	if (chan_hello_check(p->buf + sizeof(*m), (int)sizeof(struct msg_hello), &h, err, sizeof(err)) < 0) {
 		char why[300];
 		snprintf(why, sizeof(why), "bad hello: %s", err);
-		drop(p, why);
+		drop(p, D_BAD, why);
 		return;
 	}
 	h.name[sizeof(h.name) - 1] = '\0';
@@ -149,7 +154,7 @@ on_accept(evutil_socket_t lfd, short what, void *arg)
 		 * consumer says hello at once, a silent one is the oldest. */
 		if (a->npending > a->max_pending) {
 			struct pending *o = TAILQ_FIRST(&a->pending);
-			drop(o, "too many peers waiting to say hello (the oldest goes)");
+			drop(o, D_CROWD, "too many peers waiting to say hello (the oldest goes)");
 			if (o == p)
 				continue;
 		}

@@ -302,6 +302,8 @@ J
 	bad_peers "$T/run/capd.sock" 5
 	socat_transfer 9300 big.bin
 	WAIT_SECS=20 wait_for sh -c "[ -s out/sessions.jsonl ]"
+	# the silent ones are dropped at their deadline (2 s), while capd runs
+	WAIT_SECS=10 wait_for grep -q "a consumer dropped: no hello within the deadline" capd.err
 	kill -USR1 "$CAPD_PID"
 	wait_for grep -q "pcap_kernel" capd.err
 	kill -TERM "$CAPD_PID"

@@ -551,7 +551,8 @@ PY
 }
 
 @test "silent and garbage peers on capd.sock and reasmd.0.sock: the real consumers connect at once, nothing is lost, each bad peer is dropped with a line" {
-	paced p.pcap 3 300000
+	# 5 s of traffic: the run outlasts the silent peers' 2 s deadline
+	paced p.pcap 5 300000
 	echo '{ runtime: { workers: 1 } }' > c.json
 	timeout 120 "$B/capd" -c c.json -r p.pcap --speed 1 --run-dir "$T/run" --ready-fd 3 \
 	    3>capd.ready 2>capd.err &
@@ -574,6 +575,7 @@ PY
 	ready_wait sinkd.ready
 	grep -q 'sink "sinkd pcap" connected' reasmd.err || WAIT_SECS=2 wait_for grep -q 'sink "sinkd pcap" connected' reasmd.err
 	[ "$(ms_since $t0)" -lt 1500 ]
+	WAIT_SECS=10 wait_for grep -q "a sink dropped: no hello within the deadline" reasmd.err
 	wait $CAPD_BG
 	wait $REASMD_BG
 	wait $SINK_BG
