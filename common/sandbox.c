@@ -113,15 +113,17 @@ sandbox_enter(enum sandbox_profile p, char *err, size_t errlen)
 	}
 	/* socket(): Unix sockets for every process that reconnects; TCP and
 	 * UDP only where the family needs them. */
+	/* (every field spelled out: libseccomp's SCMP_A0 leaves one to the
+	 * compiler, which clang's -Wmissing-field-initializers refuses) */
+	const struct scmp_arg_cmp unix_only = { 0, SCMP_CMP_EQ, AF_UNIX, 0 };
+	const struct scmp_arg_cmp inet = { 0, SCMP_CMP_EQ, AF_INET, 0 };
+	const struct scmp_arg_cmp inet6 = { 0, SCMP_CMP_EQ, AF_INET6, 0 };
 	if (rc == 0 && (me & (P_CAPD | P_REASMD | P_SINKS)))
-		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
-		    SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1, unix_only);
 	if (rc == 0 && (me & (P_LISTENER | P_CONNECTOR))) {
-		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
-		    SCMP_A0(SCMP_CMP_EQ, AF_INET));
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1, inet);
 		if (rc == 0)
-			rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
-			    SCMP_A0(SCMP_CMP_EQ, AF_INET6));
+			rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1, inet6);
 	}
 	if (rc == 0 && (me & (P_REASMD | P_SINKS)))
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
