@@ -11,6 +11,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 
+#include "bev.h"
 #include "chan.h"
 #include "ctlc.h"
 #include "log.h"
@@ -174,17 +175,11 @@ ctlc_free(struct ctlc *c)
 	if (c->bev) {
 		/* What is queued goes out before the end (best effort). */
 		evutil_socket_t fd = bufferevent_getfd(c->bev);
-		struct evbuffer *out = bufferevent_get_output(c->bev);
 		struct timeval tv = { 1, 0 };
 		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-		/* A socket bufferevent keeps its output's start frozen: only
-		 * its own writes drain it.  Thawed, it can be written here
-		 * (without this, a daemon's last lines never left). */
-		evbuffer_unfreeze(out, 1);
-		while (evbuffer_get_length(out) > 0 && evbuffer_write(out, fd) > 0)
+		while (bev_write_now(c->bev) > 0)
 			;
-		evbuffer_freeze(out, 1);
 		bufferevent_free(c->bev);
 	}
 	if (c->fd >= 0)

@@ -33,6 +33,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 
+#include "bev.h"
 #include "evjson.h"
 #include "log.h"
 #include "sinkd.h"
@@ -310,7 +311,7 @@ c_chunk(struct sinkd *D, struct ssn *s, int dir, uint64_t off, const uint8_t *p,
 	}
 	if (t->st == C_UP) {
 		if (outlen(t) + n > CS->max_out)
-			sinkd_write_now(t->bev);	/* what the socket takes now is not lost */
+			bev_write_now(t->bev);	/* what the socket takes now is not lost */
 		if (outlen(t) + n > CS->max_out) {
 			sinkd_drop(D, s, dir, SD_OUTPUT_BUFFER_FULL, n);
 			return;

@@ -150,23 +150,6 @@ sinkd_consumer_bev(struct sinkd *D, int fd)
 	return bev;
 }
 
-size_t
-sinkd_write_now(struct bufferevent *bev)
-{
-	struct evbuffer *out = bufferevent_get_output(bev);
-	evutil_socket_t fd = bufferevent_getfd(bev);
-	int n;
-
-	if (fd < 0 || evbuffer_get_length(out) == 0)
-		return 0;
-	/* A socket bufferevent keeps its output's start frozen outside its
-	 * own write callback; it is thawed for this write as libevent does. */
-	evbuffer_unfreeze(out, 1);
-	n = evbuffer_write(out, fd);
-	evbuffer_freeze(out, 1);
-	return n > 0 ? (size_t)n : 0;
-}
-
 /* The books of one direction, as JSON; *ok says whether they balance. */
 static struct json_object *
 books_json(const struct ssn *s, int k, bool *ok)

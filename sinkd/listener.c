@@ -36,6 +36,7 @@
 #include <event2/bufferevent.h>
 #include <event2/listener.h>
 
+#include "bev.h"
 #include "evjson.h"
 #include "log.h"
 #include "sinkd.h"
@@ -297,7 +298,7 @@ cons_put(struct lcons *c, const void *p, size_t n)
 	if (c->extra > 0 && have <= LS->max_out)
 		c->extra = 0;		/* the startup bytes are out */
 	if (have + n > LS->max_out + c->extra) {
-		sinkd_write_now(c->bev);	/* what the socket takes now is not lost */
+		bev_write_now(c->bev);	/* what the socket takes now is not lost */
 		have = outlen(c);
 	}
 	if (have + n > LS->max_out + c->extra) {

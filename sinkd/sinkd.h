@@ -200,14 +200,13 @@ void sinkd_drop(struct sinkd *D, struct ssn *s, int dir, enum sd_reason r, uint6
 /*
  * A consumer's socket output.  The output buffer (max_output_buffer_bytes)
  * is for what the consumer's socket does not take; before a chunk is
- * dropped because it is full, sinkd_write_now() hands the socket what it
+ * dropped because it is full, bev_write_now() (common/bev.h) hands the socket what it
  * takes at once, so that a burst that arrives in one batch is not counted
  * as lost while the socket could have taken it.  sinkd_consumer_bev()
  * makes a consumer's bufferevent (large single writes).
  */
 struct bufferevent;
 struct bufferevent *sinkd_consumer_bev(struct sinkd *D, int fd);
-size_t sinkd_write_now(struct bufferevent *bev);
 void sinkd_deliver(struct sinkd *D, struct ssn *s, int dir, uint64_t n);
 /* Capture-time order key of a session: its open time, in ms. */
 uint64_t ssn_start_ms(const struct ssn *s);
