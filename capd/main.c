@@ -132,21 +132,6 @@ on_stats(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-/* An empty directory to chroot into, made while root. */
-static const char *
-empty_dir(const char *run_dir, char *buf, size_t size)
-{
-	struct stat sb;
-
-	if (stat("/var/empty", &sb) == 0 && S_ISDIR(sb.st_mode) && sb.st_uid == 0 &&
-	    !(sb.st_mode & 022))
-		return "/var/empty";
-	snprintf(buf, size, "%s/empty", run_dir);
-	if (mkdir_p(buf, 0555) < 0 || chmod(buf, 0555) < 0)
-		return NULL;
-	return buf;
-}
-
 /* Frees what the loop used (the sanitizers check that nothing leaks). */
 static void
 capd_free(struct capd *c)
@@ -190,7 +175,7 @@ main(int argc, char **argv)
 	struct daemon_opts o;
 	struct conf c;
 	const char *wpath = NULL, *filter_arg = NULL, *ctl_path = NULL;
-	char err[512], bufsize[32], pathbuf[512], emptybuf[512];
+	char err[512], bufsize[32], pathbuf[512];
 	bool immediate = false;
 	int ch;
 
@@ -300,9 +285,10 @@ main(int argc, char **argv)
 
 	/* ---- drop privileges, then the sandbox ---- */
 	{
-		struct privdrop_opts po = { c.capture_user, c.group, NULL };
-		if (geteuid() == 0)
-			po.chroot_dir = empty_dir(C.serve ? c.run_dir : "/run/stethoscope", emptybuf, sizeof(emptybuf));
+		/* Into the run directory when it reconnects to ctld there,
+		 * else into an empty one. */
+		struct privdrop_opts po = { c.capture_user, c.group, NULL, { 0 } };
+		privdrop_root(&po, &ctl_path, 1, C.serve ? c.run_dir : "/run/stethoscope");
 		if (privdrop(&po, err, sizeof(err)) < 0)
 			fatalx("%s", err);
 		log_info("running as uid %ld (effective %ld), gid %ld", (long)getuid(), (long)geteuid(), (long)getgid());

@@ -93,23 +93,29 @@ shard_on_hello(int fd, const struct msg_hello *hp, void *arg)
 {
 	struct capd *C = arg;
 	struct msg_hello h = *hp;
-	struct ring *r;
+	struct shard *S;
 
+	if (h.role != ROLE_REASMD && h.role != ROLE_DUMP) {
+		acceptor_refuse(C->acc, fd, "%s: capd.sock serves reasmd shards; a sink connects to "
+		    "reasmd.N.sock", h.name);
+		return;
+	}
 	if (h.nshards != C->nshards || h.shard >= C->nshards) {
-		chan_reject(fd, "a consumer", "capd runs %u shard%s (runtime.workers); %s asked for shard %u/%u",
-		    C->nshards, C->nshards == 1 ? "" : "s", h.name, h.shard, h.nshards);
+		acceptor_refuse(C->acc, fd, "capd runs %u shard%s (runtime.workers); %s asked for "
+		    "shard %u/%u", C->nshards, C->nshards == 1 ? "" : "s", h.name, h.shard, h.nshards);
 		return;
 	}
-	if (C->shards[h.shard].re != NULL) {
-		chan_reject(fd, "a consumer", "shard %u/%u is already connected", h.shard, h.nshards);
+	S = &C->shards[h.shard];
+	if (S->re != NULL) {
+		acceptor_refuse(C->acc, fd, "shard %u/%u is already connected", h.shard, h.nshards);
 		return;
 	}
-	if ((r = chan_give_ring(fd, (size_t)C->c->ring_bytes, h.shard, h.name)) == NULL)
+	S->re = acceptor_attach(C->acc, fd, &h, (size_t)C->c->ring_bytes, h.shard, C->block,
+	    shard_space, shard_lost, S);
+	if (S->re == NULL)
 		return;
-	C->shards[h.shard].re = ringev_producer_new(C->base, fd, r, C->block,
-	    shard_space, shard_lost, &C->shards[h.shard]);
 	log_info("shard %u/%u connected (%s)", h.shard, h.nshards, h.name);
-	shard_send_interfaces(C, &C->shards[h.shard]);
+	shard_send_interfaces(C, S);
 	C->resume(C);
 }
 
@@ -220,6 +226,9 @@ capd_print_counters(struct capd *C, FILE *f)
 		    S->handed_packets, S->handed_bytes, S->ring_full_packets, S->ring_full_bytes,
 		    S->disconnects, S->re ? "" : " (not connected)");
 	}
+	if (C->serve)
+		fprintf(f, "capd: peers_dropped %" PRIu64 " (bad or silent hellos, refused consumers)\n",
+		    acceptor_dropped(C->acc));
 	for (int k = 0; k < C->nsrc; k++) {
 		struct source *s = &C->src[k];
 		if (C->file_mode)

@@ -2,6 +2,7 @@
  * acceptor.c — hellos read without blocking, under a deadline (acceptor.h).
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 
 #include "acceptor.h"
 #include "chan.h"
+#include "ring.h"
 #include "log.h"
 #include "util.h"
 
@@ -52,25 +54,73 @@ pending_free(struct pending *p, bool close_fd)
 
 /* Why a peer is dropped: each kind has its own log limit, so that a
  * flood of one kind does not hide the other. */
-enum { D_SILENT, D_GONE, D_BAD, D_CROWD, D_KINDS };
+enum { D_SILENT, D_GONE, D_BAD, D_CROWD, D_REFUSED, D_KINDS };
 
 /* Refuses a pending peer: logged (rate-limited: at most five lines a
  * second of each kind), told why when it can hear it, closed, counted. */
+static struct log_rl drop_rl[D_KINDS];
+
+static void
+tell(int fd, const char *why)
+{
+	struct wire_msg m = { MSG_REJECT, (uint16_t)strlen(why) };
+
+	/* a best effort: the peer may be gone, and this never blocks */
+	if (send(fd, &m, sizeof(m), MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)sizeof(m))
+		(void)send(fd, why, m.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
 static void
 drop(struct pending *p, int kind, const char *why)
 {
-	static struct log_rl rls[D_KINDS];
-	struct log_rl *rl = &rls[kind];
 	struct acceptor *a = p->a;
-	struct wire_msg m = { MSG_REJECT, (uint16_t)strlen(why) };
 
 	a->dropped++;
-	log_ratelimited(rl, 5, 1000, LOG_WARNING, "%s dropped: %s (%llu peers dropped so far)",
+	log_ratelimited(&drop_rl[kind], 5, 1000, LOG_WARNING, "%s dropped: %s (%llu peers dropped so far)",
 	    a->who, why, (unsigned long long)a->dropped);
-	/* a best effort: the socket does not block and the peer may be gone */
-	if (send(p->fd, &m, sizeof(m), MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)sizeof(m))
-		(void)send(p->fd, why, m.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	tell(p->fd, why);
 	pending_free(p, true);
+}
+
+void
+acceptor_refuse(struct acceptor *a, int fd, const char *fmt, ...)
+{
+	char why[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	a->dropped++;
+	log_ratelimited(&drop_rl[D_REFUSED], 5, 1000, LOG_WARNING, "refused %s: %s (%llu peers dropped so far)",
+	    a->who, why, (unsigned long long)a->dropped);
+	tell(fd, why);
+	close(fd);
+}
+
+struct ringev *
+acceptor_attach(struct acceptor *a, int fd, const struct msg_hello *h, size_t ring_bytes,
+    unsigned shard, bool block, ringev_cb on_space, ringev_cb on_lost, void *arg)
+{
+	struct msg_hello_ok ok;
+	struct ring *r;
+	char err[256];
+
+	if ((r = ring_create(ring_bytes, err, sizeof(err))) == NULL) {
+		acceptor_refuse(a, fd, "cannot make a ring for %s: %s", h->name, err);
+		return NULL;
+	}
+	ok.ring_bytes = ring_size(r);
+	ok.shard = shard;
+	ok.flags = 0;
+	if (chan_send(fd, MSG_HELLO_OK, &ok, sizeof(ok), ring_fd(r)) < 0) {
+		a->dropped++;
+		log_warn("%s (%s): sending its ring", a->who, h->name);
+		ring_free(r);
+		close(fd);
+		return NULL;
+	}
+	return ringev_producer_new(a->base, fd, r, block, on_space, on_lost, arg);
 }
 
 static void

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "chan.h"
+#include "privdrop.h"
 #include "log.h"
 #include "ring.h"
 #include "util.h"
@@ -86,7 +87,9 @@ chan_connect(const char *path, char *err, size_t errlen)
 	struct sockaddr_un sun;
 	int fd, e;
 
-	if (chan_addr(path, &sun, err, errlen) < 0)
+	/* After a chroot into the run directory, the same socket by the
+	 * name it has there (a producer that restarted binds it again). */
+	if (chan_addr(privdrop_path(path), &sun, err, errlen) < 0)
 		return -1;
 	fd = socket(AF_UNIX, SOCK_STREAM, 0);
 	if (fd < 0) {
@@ -378,40 +381,3 @@ chan_open_ring(const char *path, const struct msg_hello *h, struct ring **ring,
 	return sock;
 }
 
-void
-chan_reject(int fd, const char *who, const char *fmt, ...)
-{
-	char msg[256];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	log_warnx("refused %s: %s", who, msg);
-	chan_send(fd, MSG_REJECT, msg, strlen(msg), -1);
-	close(fd);
-}
-
-struct ring *
-chan_give_ring(int fd, size_t size, unsigned shard, const char *who)
-{
-	struct msg_hello_ok ok;
-	struct ring *r;
-	char err[256];
-
-	r = ring_create(size, err, sizeof(err));
-	if (r == NULL) {
-		chan_reject(fd, who, "cannot make a ring: %s", err);
-		return NULL;
-	}
-	ok.ring_bytes = ring_size(r);
-	ok.shard = shard;
-	ok.flags = 0;
-	if (chan_send(fd, MSG_HELLO_OK, &ok, sizeof(ok), ring_fd(r)) < 0) {
-		log_warn("%s: sending its ring", who);
-		ring_free(r);
-		close(fd);
-		return NULL;
-	}
-	return r;
-}

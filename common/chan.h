@@ -61,16 +61,8 @@ struct ring;
 int chan_open_ring(const char *path, const struct msg_hello *h, struct ring **ring,
     int timeout_ms, char *err, size_t errlen);
 
-/* Producer: accepting consumers and reading their hellos without blocking
- * is common/acceptor.h's job. */
-
-/* Producer: refuses a consumer with a reason: logged, sent, closed. */
-void chan_reject(int fd, const char *who, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* Producer: a new ring of `size` bytes for the consumer on fd, sent with
- * hello-ok.  Returns it, or NULL (the consumer was refused or lost). */
-struct ring *chan_give_ring(int fd, size_t size, unsigned shard, const char *who);
+/* Producer: accepting consumers, their hellos, refusing them or giving
+ * them a ring is common/acceptor.h's job. */
 
 /* Exponential back-off for reconnects: 100 ms doubling to max_ms. */
 struct backoff {

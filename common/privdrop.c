@@ -3,9 +3,12 @@
  */
 #include <errno.h>
 #include <grp.h>
+#include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
 #ifdef __linux__
@@ -14,6 +17,119 @@
 
 #include "log.h"
 #include "privdrop.h"
+#include "util.h"
+
+/* The chroot in force ("" when none) and the sockets chosen with it: their
+ * paths as given and as reached inside. */
+static char jail[PATH_MAX];
+static struct jail_sock {
+	char *given, *inside;
+} *jsock;
+static size_t njsock;
+
+/* The canonical directory of path (its dirname, symbolic links resolved). */
+static int
+dir_of(const char *path, char *out)
+{
+	char d[PATH_MAX], *slash;
+
+	if (sth_strlcpy(d, path, sizeof(d)) >= sizeof(d)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((slash = strrchr(d, '/')) == NULL)
+		snprintf(d, sizeof(d), ".");
+	else if (slash == d)
+		d[1] = '\0';
+	else
+		*slash = '\0';
+	return realpath(d, out) == NULL ? -1 : 0;
+}
+
+/* An empty directory owned by root that nobody can write: /var/empty where
+ * the system has one, else base/empty (made here, mode 0555). */
+static const char *
+empty_dir(const char *base, char *buf, size_t size)
+{
+	struct stat sb;
+
+	if (stat("/var/empty", &sb) == 0 && S_ISDIR(sb.st_mode) && sb.st_uid == 0 &&
+	    !(sb.st_mode & 022))
+		return "/var/empty";
+	snprintf(buf, size, "%s/empty", base);
+	if (mkdir_p(buf, 0555) < 0 || chmod(buf, 0555) < 0)
+		return NULL;
+	return buf;
+}
+
+void
+privdrop_root(struct privdrop_opts *o, const char *const *socks, size_t n, const char *base)
+{
+	char d[PATH_MAX];
+	size_t have = 0, first = 0;
+
+	o->chroot_dir = NULL;
+	if (geteuid() != 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		if (socks[i] == NULL)
+			continue;
+		if (dir_of(socks[i], d) < 0) {
+			log_warnx("no chroot: the directory of %s: %s", socks[i], strerror(errno));
+			return;
+		}
+		if (have++ == 0) {
+			memcpy(o->root, d, sizeof(o->root));
+			first = i;
+		} else if (strcmp(o->root, d) != 0) {
+			log_warnx("no chroot: %s and %s are in different directories (the daemon "
+			    "must reach both after its drop)", socks[first], socks[i]);
+			return;
+		}
+	}
+	if (have == 0) {
+		const char *e = empty_dir(base, o->root, sizeof(o->root));
+		if (e == NULL)
+			log_warn("no chroot: cannot make %s/empty", base);
+		else
+			o->chroot_dir = e;
+		return;
+	}
+	for (size_t i = 0; i < njsock; i++) {
+		free(jsock[i].given);
+		free(jsock[i].inside);
+	}
+	free(jsock);
+	jsock = xcalloc(have, sizeof(*jsock));
+	njsock = 0;
+	for (size_t i = 0; i < n; i++) {
+		const char *slash;
+		if (socks[i] == NULL)
+			continue;
+		slash = strrchr(socks[i], '/');
+		jsock[njsock].given = xstrdup(socks[i]);
+		jsock[njsock].inside = xmalloc(strlen(socks[i]) + 2);
+		sprintf(jsock[njsock].inside, "/%s", slash ? slash + 1 : socks[i]);
+		njsock++;
+	}
+	o->chroot_dir = o->root;
+}
+
+const char *
+privdrop_path(const char *path)
+{
+	size_t n = strlen(jail);
+
+	if (n == 0)
+		return path;
+	for (size_t i = 0; i < njsock; i++)
+		if (strcmp(jsock[i].given, path) == 0)
+			return jsock[i].inside;
+	/* Another path below the root (given in its canonical form). */
+	if (strncmp(path, jail, n) == 0 && path[n] == '/')
+		return path + n;
+	return path;
+}
 
 int
 privdrop_can_regain(void)
@@ -74,12 +190,17 @@ privdrop(const struct privdrop_opts *o, char *err, size_t errlen)
 		snprintf(err, errlen, "user \"%s\" is root: choose an unprivileged runtime.user", user);
 		return -1;
 	}
-#ifndef STH_SANITIZER
+#ifdef STH_SANITIZER
+	if (o->chroot_dir != NULL)
+		log_info("no chroot in a sanitizer build (LeakSanitizer cannot run inside one)");
+#else
 	if (o->chroot_dir != NULL) {
 		if (chroot(o->chroot_dir) < 0 || chdir("/") < 0) {
 			snprintf(err, errlen, "chroot %s: %s", o->chroot_dir, strerror(errno));
 			return -1;
 		}
+		if (strcmp(o->chroot_dir, "/") != 0)
+			sth_strlcpy(jail, o->chroot_dir, sizeof(jail));
 	}
 #endif
 	/* Supplementary groups first: setgroups needs root. */
@@ -107,7 +228,6 @@ privdrop(const struct privdrop_opts *o, char *err, size_t errlen)
 		return -1;
 	}
 	log_info("dropped privileges to %s (uid %ld, gid %ld)%s%s", user,
-	    (long)getuid(), (long)getgid(), o->chroot_dir ? ", chroot " : "",
-	    o->chroot_dir ? o->chroot_dir : "");
+	    (long)getuid(), (long)getgid(), *jail ? ", chroot " : "", jail);
 	return 0;
 }

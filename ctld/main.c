@@ -157,7 +157,9 @@ main(int argc, char **argv)
 	    err, sizeof(err))) < 0)
 		fatalx("control.metrics_port: %s", err);
 	{
-		struct privdrop_opts po = { c.user, c.group, NULL };
+		/* ctld connects to nothing: an empty directory. */
+		struct privdrop_opts po = { c.user, c.group, NULL, { 0 } };
+		privdrop_root(&po, NULL, 0, run);
 		if (privdrop(&po, err, sizeof(err)) < 0)
 			fatalx("%s", err);
 	}

@@ -345,7 +345,12 @@ main(int argc, char **argv)
 			fatalx("%s: %s", rfile, err);
 	}
 	{
-		struct privdrop_opts po = { c.user, c.group, NULL };
+		/* Into the run directory, where it reconnects to capd and
+		 * ctld; a file's reasmd into an empty one (-o is a
+		 * descriptor by then). */
+		struct privdrop_opts po = { c.user, c.group, NULL, { 0 } };
+		const char *socks[2] = { from, ctl_path };
+		privdrop_root(&po, socks, 2, "/run/stethoscope");
 		if (files_open(&R, err, sizeof(err)) < 0)
 			fatalx("%s", err);
 		if (odir != NULL && privdrop_give(odir, &po, err, sizeof(err)) < 0)

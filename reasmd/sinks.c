@@ -115,21 +115,21 @@ sinks_on_hello(int fd, const struct msg_hello *hp, void *arg)
 	struct sinks *S = arg;
 	struct msg_hello h = *hp;
 	struct sink *k = NULL;
-	struct ring *r;
+
 	if (h.role != ROLE_SINKD && h.role != ROLE_DUMP) {
-		chan_reject(fd, "a sink", "%s: reasmd serves sinks; capd.sock is where a reasmd connects", h.name);
+		acceptor_refuse(S->acc, fd, "%s: reasmd serves sinks; capd.sock is where a reasmd connects", h.name);
 		return;
 	}
 	for (unsigned i = 0; i < S->n; i++)
 		if (strcmp(S->s[i].name, h.name) == 0)
 			k = &S->s[i];
 	if (k != NULL && k->re != NULL && !k->dead) {
-		chan_reject(fd, "a sink", "a sink named \"%s\" is already connected", h.name);
+		acceptor_refuse(S->acc, fd, "a sink named \"%s\" is already connected", h.name);
 		return;
 	}
 	if (k == NULL) {
 		if (S->n == SINKS_MAX) {
-			chan_reject(fd, "a sink", "reasmd serves at most %d sinks", SINKS_MAX);
+			acceptor_refuse(S->acc, fd, "reasmd serves at most %d sinks", SINKS_MAX);
 			return;
 		}
 		k = &S->s[S->n++];
@@ -142,14 +142,14 @@ sinks_on_hello(int fd, const struct msg_hello *hp, void *arg)
 		k->re = NULL;
 		k->dead = false;
 	}
-	if ((r = chan_give_ring(fd, S->ring_bytes, S->shard, h.name)) == NULL)
+	if ((k->re = acceptor_attach(S->acc, fd, &h, S->ring_bytes, S->shard, false, NULL,
+	    sink_lost, k)) == NULL)
 		return;
 	k->wants = h.wants | REC_WANT(REC_EOS);
 	k->connects++;
 	S->wants = 0;
 	for (unsigned i = 0; i < S->n; i++)
 		S->wants |= S->s[i].wants;
-	k->re = ringev_producer_new(S->base, fd, r, false, NULL, sink_lost, k);
 	log_info("sink \"%s\" connected (%u of %u expected)", k->name, sinks_connected(S), S->expect);
 	if (S->on_connect)
 		S->on_connect((unsigned)(k - S->s), S->arg);

@@ -677,7 +677,14 @@ main(int argc, char **argv)
 			k->argv[1] = xstrdup("json");
 			k->argc++;
 			k->argv[k->argc] = NULL;
-			snprintf(arg, sizeof(arg), "%s/control.sock", run_dir);
+			/* where ctld binds it: control.unix_socket, in
+			 * the run directory unless absolute */
+			if (C.ctl_unix_socket && C.ctl_unix_socket[0] == '/')
+				snprintf(arg, sizeof(arg), "%s", C.ctl_unix_socket);
+			else
+				snprintf(arg, sizeof(arg), "%s/%s", run_dir,
+				    C.ctl_unix_socket && *C.ctl_unix_socket ? C.ctl_unix_socket :
+				    "control.sock");
 			addarg(k, "--subscribe");
 			addarg(k, arg);
 			addarg(k, "--ctl");

@@ -539,6 +539,7 @@ c_free(struct sinkd *D)
 
 const struct family family_connector = {
 	.name = "connector",
+	.resolves = true,
 	.wants = REC_WANT(REC_SESSION_OPEN) | REC_WANT(REC_CHUNK) | REC_WANT(REC_GAP) |
 	    REC_WANT(REC_SESSION_CLOSE) | REC_WANT(REC_TICK) | REC_WANT(REC_EOS),
 	.prepare = c_prepare,

@@ -224,7 +224,20 @@ main(int argc, char **argv)
 		return 2;
 	}
 	{
-		struct privdrop_opts po = { c.user, c.group, NULL };
+		/* Into the run directory, where it reconnects to the
+		 * reasmd shards and ctld (a sink reading -r into an empty
+		 * one); the connector resolves host names: no chroot. */
+		struct privdrop_opts po = { c.user, c.group, NULL, { 0 } };
+		const char *socks[SINKD_MAX_INPUTS + 2];
+		unsigned ns = 0;
+		for (unsigned k = 0; k < nfrom; k++)
+			socks[ns++] = from[k];
+		socks[ns++] = ctl_path;
+		socks[ns++] = subscribe;
+		if (fam->resolves)
+			log_info("no chroot: the %s family resolves host names", fam->name);
+		else
+			privdrop_root(&po, socks, ns, "/run/stethoscope");
 		if (privdrop(&po, err, sizeof(err)) < 0)
 			fatalx("%s", err);
 	}

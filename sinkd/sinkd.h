@@ -77,6 +77,8 @@ struct family {
 	/* The drain ends by the family's sinkd_drained(), not when the
 	 * last session is settled. */
 	bool drain_waits;
+	/* Resolves host names after the drop (no chroot for it). */
+	bool resolves;
 	/* Before the privilege drop (directories, ...): 0 or -1 with err. */
 	int (*prepare)(struct sinkd *D, char *err, size_t errlen);
 	/* After the drop, before the first record. */

@@ -53,13 +53,19 @@ assert len(set(seen.values())) == 2, "both shards got flows"
 PY
 }
 
-@test "a consumer asking for the wrong shard count is refused with the reason" {
+@test "a consumer asking for the wrong shard count, or of the wrong role, is refused with the reason and counted" {
 	timeout 120 "$B/capd" -r "$TOP/tests/corpus/sngrep-aaa.pcap" --run-dir "$T/run" --shards 2 2>capd.err &
 	pid=$!
 	wait_for test -S "$T/run/capd.sock"
 	run "$B/stethoscope-dump" --from "$T/run/capd.sock" --shard 0/3
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"capd runs 2 shards (runtime.workers); stethoscope-dump asked for shard 0/3"* ]]
+	# a sink at the wrong socket: refused with the reason, counted
+	run timeout 10 "$B/sinkd" pcap --from "$T/run/capd.sock" --dir "$T/p"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"refused: sinkd pcap: capd.sock serves reasmd shards; a sink connects to reasmd.N.sock"* ]]
+	kill -USR1 "$(pgrep -f "^$B/capd -r $TOP/tests/corpus/sngrep-aaa.pcap")"
+	wait_for grep -q "capd: peers_dropped 2 " capd.err
 	kill $pid
 	wait $pid || true
 }
@@ -314,4 +320,37 @@ J
 	! grep -q "pcap_kernel [1-9]" capd.err
 	grep -q "a consumer dropped: no hello within the deadline" capd.err
 	grep -q "a consumer dropped: bad hello: not a hello" capd.err
+}
+
+@test "live: capd killed and started again: reasmd, chrooted in the run directory, reconnects to capd.sock there; the next transfer is exact" {
+	require_root
+	require_cmd socat
+	netns_up
+	head -c 1000000 /dev/urandom > one.bin
+	head -c 1500000 /dev/urandom > two.bin
+	start_capd_a capd.err -i "$VA" -f tcp --run-dir "$T/run" --shards 1
+	timeout 120 "$B/reasmd" --from "$T/run/capd.sock" --shard 0/1 -o out 2>r.err &
+	R=$!
+	wait_for grep -q "shard 0/1 connected" capd.err
+	if [ -z "${STH_SANITIZER:-}" ]; then
+		grep -q "chroot $(realpath "$T/run")\$" r.err
+		[ "$(readlink /proc/$(pgrep -f "^$B/reasmd --from $T/run/capd.sock")/root)" = "$(realpath "$T/run")" ]
+	else
+		grep -q "no chroot in a sanitizer build" r.err
+	fi
+	socat_transfer 9310 one.bin
+	WAIT_SECS=20 wait_for grep -q '"server_port":9310' out/sessions.jsonl
+	kill -KILL "$CAPD_PID"
+	wait "$CAPD_JOB" || true
+	WAIT_SECS=10 wait_for grep -q "capd went away" r.err
+	start_capd_a capd2.err -i "$VA" -f tcp --run-dir "$T/run" --shards 1
+	WAIT_SECS=10 wait_for grep -q "reconnected to $T/run/capd.sock" r.err || { cat r.err; false; }
+	wait_for grep -q "shard 0/1 connected" capd2.err
+	socat_transfer 9311 two.bin
+	WAIT_SECS=20 wait_for grep -q '"server_port":9311' out/sessions.jsonl
+	kill -TERM "$CAPD_PID"
+	wait "$CAPD_JOB" || true
+	wait $R
+	[ "$(requests_equal one.bin out)" -eq 1 ]
+	[ "$(requests_equal two.bin out)" -eq 1 ]
 }

@@ -84,6 +84,20 @@ setup() {
 		if [ -n "${STH_SANITIZER:-}" ]; then want=0; else want=2; fi
 		[ "$sc" = "$want" ] || { echo "pid $p ($(tr '\0' ' ' < /proc/$p/cmdline)): Seccomp $sc"; false; }
 	done
+	# and in its chroot: the run directory for those that reconnect to
+	# a socket there, an empty directory for ctld (none as a non-root
+	# user, none under the sanitizers: LeakSanitizer cannot run in one)
+	rd=$(realpath run)
+	for p in $pids; do
+		cmd=$(tr '\0' ' ' < /proc/$p/cmdline)
+		case "$cmd" in
+		*/ctld\ *) want=$rd/empty; [ -d /var/empty ] && want=/var/empty ;;
+		*) want=$rd ;;
+		esac
+		if [ -n "${STH_SANITIZER:-}" ] || [ "$(id -u)" != 0 ]; then want=/; fi
+		root=$(readlink /proc/$p/root)
+		[ "$root" = "$want" ] || { echo "pid $p ($cmd): root $root, want $want"; false; }
+	done
 	ports=$($CHECK event run/listener.events.jsonl listener_ports)
 	rs=$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['responses_port'])" "$ports")
 	rq=$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['requests_port'])" "$ports")
@@ -129,8 +143,18 @@ setup() {
 	run "$STETHOSCOPE_BINDIR/stethoscope-ctl" -s "$T/run/control.sock" stats
 	re='"shard_lost": ?1'
 	[[ "$output" =~ $re ]]
-	# the restarted shard serves again: the sink reconnects
-	WAIT_SECS=10 wait_for grep -q "reconnected to" run.log || { cat run.log; false; }
+	# the restarted shard serves again: the sink reconnects (from inside
+	# its chroot, by the socket's name there)
+	WAIT_SECS=10 wait_for grep -q "reconnected to $T/run/reasmd.0.sock" run.log || { cat run.log; false; }
+	# ctld restarted: capd, reasmd and the sink come back to it
+	c=$(pgrep -f "ctld -c tap.json .*--run-dir $T/run" | head -1)
+	[ -n "$c" ]
+	kill -KILL "$c"
+	WAIT_SECS=10 wait_for grep -q "restarting ctld" run.log || { cat run.log; false; }
+	WAIT_SECS=10 wait_for sh -c "[ \$(grep -c 'reconnected to $T/run/ctld.sock' run.log) -eq 3 ]" ||
+	    { grep ctld run.log; false; }
+	run "$STETHOSCOPE_BINDIR/stethoscope-ctl" -s "$T/run/control.sock" stats
+	[ "$status" -eq 0 ]
 	kill -TERM $L
 	status=0
 	wait $L || status=$?

@@ -86,7 +86,7 @@ privdrop_drops_or_says_why(void)
 	int st = 0;
 
 	if (pid == 0) {
-		struct privdrop_opts o = { "nobody", "nogroup", NULL };
+		struct privdrop_opts o = { "nobody", "nogroup", NULL, { 0 } };
 		char err[256];
 		log_set_console_level(LOG_NONE);
 		if (privdrop(&o, err, sizeof(err)) < 0)
@@ -98,7 +98,7 @@ privdrop_drops_or_says_why(void)
 	waitpid(pid, &st, 0);
 	T_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	if (geteuid() == 0) {
-		struct privdrop_opts o = { "root", NULL, NULL };
+		struct privdrop_opts o = { "root", NULL, NULL, { 0 } };
 		char err[256];
 		pid = fork();
 		if (pid == 0)
