@@ -74,8 +74,12 @@ client_send(struct client *k, const char *txt, size_t len)
 {
 	struct evbuffer *out = bufferevent_get_output(k->bev);
 
-	if (evbuffer_get_length(out) + len + 1 > CTL_CLIENT_BUF) {
-		/* Not reading: cut off, counted; the others go on. */
+	/* What a client has not read passes CTL_CLIENT_BUF: it is not
+	 * reading; cut off, counted; the others go on.  One message larger
+	 * than that (list_sessions of many sessions) still goes to a client
+	 * that has read the rest: the buffer is bounded by the limit plus
+	 * one message (itself bounded by control.max_sessions). */
+	if (evbuffer_get_length(out) > 0 && evbuffer_get_length(out) + len + 1 > CTL_CLIENT_BUF) {
 		G->slow_clients_cut++;
 		k->dead = true;
 		return;
@@ -91,6 +95,27 @@ client_send_obj(struct client *k, struct json_object *o)
 
 	client_send(k, t, strlen(t));
 	json_object_put(o);
+}
+
+/* list_sessions: the reply with its "sessions" written straight from the
+ * table into the client's buffer (the same limit as client_send's). */
+static void
+client_send_list(struct client *k, struct json_object *r)
+{
+	struct evbuffer *out = bufferevent_get_output(k->bev);
+	const char *head = evjson_text(r);
+	size_t hl = strlen(head);
+
+	if (evbuffer_get_length(out) > CTL_CLIENT_BUF) {
+		G->slow_clients_cut++;
+		k->dead = true;
+	} else {
+		evbuffer_add(out, head, hl - 1);	/* without its closing brace */
+		evbuffer_add(out, ",\"sessions\":[", 13);
+		sesstab_write(G->sessions, out);
+		evbuffer_add(out, "]}\n", 3);
+	}
+	json_object_put(r);
 }
 
 static void
@@ -120,12 +145,10 @@ reply(const char *cmd, bool ok, const char *error)
 static void
 sess_put(uint64_t id, struct json_object *ev)
 {
-	char key[32];
-	struct json_object *flow;
+	struct json_object *flow, *ts;
 
-	snprintf(key, sizeof(key), "%" PRIu64, id);
-	if (json_object_object_length(G->sessions) >= G->c->ctl_max_sessions &&
-	    !json_object_object_get_ex(G->sessions, key, NULL)) {
+	if (sesstab_count(G->sessions) >= (size_t)G->c->ctl_max_sessions &&
+	    !sesstab_has(G->sessions, id)) {
 		static struct log_rl rl;
 		G->sessions_table_full++;
 		log_ratelimited(&rl, 1, 60000, LOG_WARNING, "%lld sessions listed (control.max_sessions): "
@@ -133,40 +156,17 @@ sess_put(uint64_t id, struct json_object *ev)
 		    (long long)G->c->ctl_max_sessions, G->sessions_table_full);
 		return;
 	}
-	if (json_object_object_get_ex(ev, "flow", &flow)) {
-		struct json_object *s = json_object_new_object();
-		json_object_object_add(s, "flow", json_object_get(flow));
-		json_object_object_add(s, "opened", json_object_get(json_object_object_get(ev, "ts")));
-		json_object_object_add(s, "shard", json_object_new_int((int)sid_shard(id)));
-		json_object_object_add(G->sessions, key, s);
-	}
-}
-
-static void
-sess_del(uint64_t id)
-{
-	char key[32];
-
-	snprintf(key, sizeof(key), "%" PRIu64, id);
-	json_object_object_del(G->sessions, key);
+	if (json_object_object_get_ex(ev, "flow", &flow))
+		sesstab_put(G->sessions, id, json_object_object_get_ex(ev, "ts", &ts) ? ts : NULL,
+		    flow);
 }
 
 /* A shard died: the sessions it had open are gone with it. */
 static void
 sess_drop_shard(unsigned shard)
 {
-	struct json_object *gone = json_object_new_array();
-	size_t n;
+	size_t n = sesstab_drop_shard(G->sessions, shard);
 
-	json_object_object_foreach(G->sessions, key, val) {
-		(void)val;
-		if (sid_shard(strtoull(key, NULL, 10)) == shard)
-			json_object_array_add(gone, json_object_new_string(key));
-	}
-	n = json_object_array_length(gone);
-	for (size_t i = 0; i < n; i++)
-		json_object_object_del(G->sessions, json_object_get_string(json_object_array_get_idx(gone, i)));
-	json_object_put(gone);
 	G->sessions_lost += n;
 	if (n > 0)
 		log_warnx("shard %u was lost: its %zu open sessions are no longer listed", shard, n);
@@ -318,7 +318,7 @@ ctld_event(struct ctld *D, struct dconn *d, const char *line, size_t len)
 	if (id && strcmp(name, "tcp_open") == 0)
 		sess_put(id, o);
 	else if (id && strcmp(name, "session_summary") == 0 && strcmp(d->name, "reasmd") == 0)
-		sess_del(id);
+		sesstab_del(G->sessions, id);
 	if (strcmp(cat, "flow") == 0 && !flow_wanted(id)) {
 		json_object_put(o);
 		return;		/* tcp_note only for sessions enabled with tcp_flow_enable */
@@ -359,7 +359,7 @@ own_vals(struct ctr_vals *v)
 	memset(v, 0, sizeof(*v));
 	v->owner = OWN_CTLD;
 #define SET(id, x) (v->have[CTR_##id] = true, v->v[CTR_##id] = (x))
-	SET(C_SESSIONS_OPEN, (uint64_t)json_object_object_length(G->sessions));
+	SET(C_SESSIONS_OPEN, (uint64_t)sesstab_count(G->sessions));
 	SET(C_CLIENTS, G->nclients);
 	SET(C_EVENTS, G->events);
 	SET(C_COMMANDS, G->commands);
@@ -449,25 +449,16 @@ command(struct client *k, const char *line)
 			client_send_obj(k, reply(cmd, true, NULL));
 		}
 	} else if (strcmp(cmd, "list_sessions") == 0) {
-		struct json_object *r = reply(cmd, true, NULL), *a = json_object_new_array();
-		json_object_object_foreach(G->sessions, key, val) {
-			struct json_object *e = json_object_get(val);
-			(void)key;
-			json_object_array_add(a, e);
-		}
-		json_object_object_add(r, "sessions", a);
-		client_send_obj(k, r);
+		client_send_list(k, reply(cmd, true, NULL));
 	} else if (strcmp(cmd, "get_session") == 0) {
-		char key[32];
-		struct json_object *s;
-		snprintf(key, sizeof(key), "%" PRIu64, id);
+		struct json_object *s = has_sid ? sesstab_get(G->sessions, id) : NULL;
 		if (!has_sid)
 			client_send_obj(k, reply(cmd, false, "missing_session_id"));
-		else if (!json_object_object_get_ex(G->sessions, key, &s))
+		else if (s == NULL)
 			client_send_obj(k, reply(cmd, false, "not_found"));
 		else {
 			struct json_object *r = reply(cmd, true, NULL);
-			json_object_object_add(r, "session", json_object_get(s));
+			json_object_object_add(r, "session", s);
 			client_send_obj(k, r);
 		}
 	} else if (strcmp(cmd, "close_session") == 0 || strcmp(cmd, "close") == 0) {
@@ -755,7 +746,7 @@ ctld_open(struct ctld *D, char *err, size_t errlen)
 	G = D;
 	LIST_INIT(&D->clients);
 	LIST_INIT(&D->daemons);
-	D->sessions = json_object_new_object();
+	D->sessions = sesstab_new();
 	D->flow_ids = json_object_new_object();
 	D->daemon_lev = evconnlistener_new(D->base, on_daemon, NULL, LEV_OPT_CLOSE_ON_FREE, -1, D->daemon_fd);
 	if (D->unix_fd >= 0)
@@ -796,7 +787,7 @@ ctld_close(struct ctld *D)
 		evhttp_free(D->http);
 	if (D->ev_stats)
 		event_free(D->ev_stats);
-	json_object_put(D->sessions);
+	sesstab_free(D->sessions);
 	for (unsigned i = 0; i < D->ninst; i++)
 		ctr_vals_clear(&D->inst[i].vals);
 	if (D->ev_stop)

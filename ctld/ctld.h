@@ -62,7 +62,7 @@ struct ctld {
 	LIST_HEAD(, client) clients;
 	unsigned nclients;
 	LIST_HEAD(, dconn) daemons;
-	struct json_object *sessions;	/* id -> {flow, opened, shard} */
+	struct sesstab *sessions;	/* the open sessions (sessions.c) */
 	struct dinst inst[DINST_MAX];	/* the daemons' counters */
 	unsigned ninst;
 	struct json_object *flow_ids;	/* tcp_flow_enable'd session ids */
@@ -74,6 +74,26 @@ struct ctld {
 	bool stopping;
 	struct event *ev_stop;		/* the stop's deadline */
 };
+
+/* sessions.c: the open sessions, by id, in the order they opened. */
+struct sesstab;
+struct sesstab *sesstab_new(void);
+bool sesstab_has(struct sesstab *t, uint64_t id);
+/* Keeps the tcp_open's flow and time (ts, may be NULL) as JSON text; the
+ * same id replaces. */
+void sesstab_put(struct sesstab *t, uint64_t id, struct json_object *opened,
+    struct json_object *flow);
+void sesstab_del(struct sesstab *t, uint64_t id);
+/* Forgets a lost shard's sessions; returns how many. */
+size_t sesstab_drop_shard(struct sesstab *t, unsigned shard);
+size_t sesstab_count(const struct sesstab *t);
+/* {flow, opened, shard} (NULL: not listed). */
+struct json_object *sesstab_get(struct sesstab *t, uint64_t id);
+/* Every session's {flow, opened, shard}, comma-separated, oldest first,
+ * into out; returns how many. */
+struct evbuffer;
+size_t sesstab_write(const struct sesstab *t, struct evbuffer *out);
+void sesstab_free(struct sesstab *t);
 
 int ctld_open(struct ctld *D, char *err, size_t errlen);
 void ctld_close(struct ctld *D);

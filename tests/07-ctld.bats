@@ -290,3 +290,17 @@ PY
 	grep -q "control.max_sessions" ctld.log
 	grep -q "shard 0 was lost: its 2 open sessions are no longer listed" ctld.log
 }
+
+@test "ctld under many sessions: 120,000 opened, 100,000 listed (the rest counted), under 400 bytes each; list_sessions answers them all to a client that reads" {
+	mkdir run
+	echo '{ control: { listen_port: 0, max_sessions: 100000 } }' > c.json
+	"$STETHOSCOPE_BINDIR/ctld" --run-dir "$T/run" -c c.json 2>ctld.log 3>&- &
+	C=$!
+	WAIT_SECS=10 wait_for test -S run/control.sock
+	run timeout 120 python3 "$TOP/tests/gen/ctldfeed.py" "$T/run" "$C" 120000 100000
+	echo "$output"
+	[ "$status" -eq 0 ]
+	kill -TERM $C
+	wait $C
+	grep -q " 0 slow clients cut off" ctld.log
+}
