@@ -10,8 +10,8 @@ set -eu
 
 what=${1:-test}
 build_pkgs="make gcc clang pkg-config libpcap-dev libjson-c-dev libevent-dev libseccomp-dev"
-test_pkgs="bats bats-assert bats-support libclang-rt-14-dev tshark tcpdump tcpflow iproute2 socat python3 curl procps valgrind"
-bench_pkgs="tcpreplay time"
+test_pkgs="bats bats-assert bats-support libclang-rt-14-dev tshark tcpdump tcpflow iproute2 socat python3 curl procps valgrind time"
+bench_pkgs="tcpreplay"
 case $what in
 	build) pkgs=$build_pkgs ;;
 	run) pkgs="$build_pkgs python3 socat" ;;

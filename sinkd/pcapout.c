@@ -61,9 +61,11 @@ struct pifc {
 /* A file, owned by the writer thread once queued. */
 struct pfile {
 	uint64_t session_id;		/* 0: the rolling file */
-	char base[200];			/* name up to "__" + state */
-	char name[256];			/* current name in the directory */
-	char comment[256];
+	/* Strings of their own length (a session's pfile lives as long as
+	 * the session: many may be open at once). */
+	char *base;			/* name up to "__" + state */
+	char *name;			/* current name in the directory (once created) */
+	char *comment;			/* the pcapng header's; freed once written */
 	int fd;				/* -1 while closed (LRU) */
 	bool created, failed;
 	uint64_t size, good;		/* bytes in the file; up to the last flushed record */
@@ -142,9 +144,10 @@ struct pstate {
 	uint64_t *wm;			/* per input: watermark */
 	uint64_t roll_last_ts;		/* newest frame released to the file */
 	bool *wm_live;
-	/* closing sessions, by close time */
+	/* closing sessions, in the order their closes came (a FIFO: the
+	 * oldest is due first, so a check looks at the head only) */
 	struct ssn **closing;
-	size_t nclosing, capclosing;
+	size_t chead, nclosing, capclosing;
 	/* totals */
 	uint64_t packets, queue_full, write_errors, not_in_session, shutdown_dropped,
 	    files, forced_order, out_of_order;
@@ -159,6 +162,26 @@ struct pssn {
 };
 
 static struct pstate *P;
+
+#define PNAME_MAX 320		/* a file name: base, "-k", "__", end, reason, ext */
+
+static void
+pfile_rename(struct pfile *f, const char *name)
+{
+	free(f->name);
+	f->name = xstrdup(name);
+}
+
+static void
+pfile_free(struct pfile *f)
+{
+	if (f == NULL)
+		return;
+	free(f->base);
+	free(f->name);
+	free(f->comment);
+	free(f);
+}
 
 /* ---------------- the writer thread ---------------- */
 
@@ -275,22 +298,24 @@ file_open(struct pstate *S, struct pfile *f)
 	}
 	file_room(S);
 	if (!f->created) {
+		char name[PNAME_MAX];
 		for (int k = 1; k < 100; k++) {
 			if (k == 1)
-				snprintf(f->name, sizeof(f->name), "%s__open.%s", f->base, S->ext);
+				snprintf(name, sizeof(name), "%s__open.%s", f->base, S->ext);
 			else
-				snprintf(f->name, sizeof(f->name), "%s-%d__open.%s", f->base, k, S->ext);
-			f->fd = openat(S->dirfd, f->name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+				snprintf(name, sizeof(name), "%s-%d__open.%s", f->base, k, S->ext);
+			f->fd = openat(S->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 			if (f->fd >= 0 || errno != EEXIST)
 				break;
 		}
 		if (f->session_id == 0 && f->fd >= 0) {
 			/* The rolling file has no state in its name. */
-			char plain[256];
+			char plain[PNAME_MAX];
 			snprintf(plain, sizeof(plain), "%s.%s", f->base, S->ext);
-			if (renameat(S->dirfd, f->name, S->dirfd, plain) == 0)
-				sth_strlcpy(f->name, plain, sizeof(f->name));
+			if (renameat(S->dirfd, name, S->dirfd, plain) == 0)
+				memcpy(name, plain, sizeof(name));
 		}
+		pfile_rename(f, name);
 		f->created = f->fd >= 0;
 		if (f->created)
 			S->files++;
@@ -299,7 +324,7 @@ file_open(struct pstate *S, struct pfile *f)
 	if (f->fd < 0) {
 		int e = errno;
 		log_warnx("%s/%s: %s: its frames are counted as pcap_write_error", S->dir,
-		    f->name, strerror(e));
+		    f->name ? f->name : f->base, strerror(e));
 		f->failed = true;
 		return -1;
 	}
@@ -435,6 +460,8 @@ write_packet(struct pstate *S, struct job *j)
 		if (fresh) {
 			n = pcapng_shb(hdr, sizeof(hdr), f->comment);
 			file_put(S, f, hdr, n, false);
+			free(f->comment);
+			f->comment = NULL;
 			for (int k = 0; k < PIFACES; k++)
 				f->ifmap[k] = -1;
 		}
@@ -530,7 +557,7 @@ write_close(struct pstate *S, struct pfile *f)
 {
 	file_close_fd(S, f);
 	if (f->created) {
-		char final[256];
+		char final[PNAME_MAX];
 		const char *open_suffix = strstr(f->name, "__open.");
 		size_t keep = open_suffix ? (size_t)(open_suffix - f->name) : strlen(f->name);
 		snprintf(final, sizeof(final), "%.*s__%" PRIu64 "__%s.%s", (int)keep, f->name,
@@ -538,7 +565,7 @@ write_close(struct pstate *S, struct pfile *f)
 		if (renameat(S->dirfd, f->name, S->dirfd, final) < 0)
 			log_warn("%s/%s: renaming to %s", S->dir, f->name, final);
 		else
-			sth_strlcpy(f->name, final, sizeof(f->name));
+			pfile_rename(f, final);
 	}
 }
 
@@ -726,26 +753,30 @@ flow_names(const struct ssn *s, char *l, size_t ll, uint16_t *lport, char *r, si
 	*rport = server_local ? f->client_port : f->server_port;
 }
 
+/* A file named by base and described by comment (printf formats). */
 static struct pfile *
-pfile_new(struct pstate *S, uint64_t sid)
+pfile_new(uint64_t sid, const char *base, const char *comment)
 {
 	struct pfile *f = xcalloc(1, sizeof(*f));
 
-	(void)S;
 	f->session_id = sid;
 	f->fd = -1;
+	f->base = xstrdup(base);
+	f->comment = xstrdup(comment);
 	return f;
 }
 
 static void
 roll_new(struct pstate *S, uint64_t ts_ns)
 {
-	struct pfile *f = pfile_new(S, 0);
+	char base[PNAME_MAX - 64], comment[128];
+	struct pfile *f;
 
-	snprintf(f->base, sizeof(f->base), "%s_%" PRIu64 "_%" PRIu64, S->rollname,
+	snprintf(base, sizeof(base), "%s_%" PRIu64 "_%" PRIu64, S->rollname,
 	    ts_ns / 1000000, ++S->roll_seq);
-	snprintf(f->comment, sizeof(f->comment), "stethoscope: every frame, from %" PRIu64
+	snprintf(comment, sizeof(comment), "stethoscope: every frame, from %" PRIu64
 	    " ms since the epoch", ts_ns / 1000000);
+	f = pfile_new(0, base, comment);
 	S->roll = f;
 	S->roll_bytes = 0;
 }
@@ -853,7 +884,7 @@ static int
 po_prepare(struct sinkd *D, char *err, size_t errlen)
 {
 	struct pstate *S = xcalloc(1, sizeof(*S));
-	struct privdrop_opts po = { D->c->user, D->c->group, NULL };
+	struct privdrop_opts po = { D->c->user, D->c->group, NULL, { 0 } };
 	const char *fmt = D->c->pcap_format ? D->c->pcap_format : "pcapng";
 
 	(void)err;
@@ -910,14 +941,14 @@ po_on_done(evutil_socket_t fd, short what, void *arg)
 	for (f = list; f; f = nx) {
 		nx = f->lnext;
 		if (f->session_id == 0) {
-			free(f);
+			pfile_free(f);
 			continue;
 		}
 		struct ssn *s = sinkd_find(D, f->session_id);
 		if (s != NULL)
 			sinkd_session_done(D, s);
 		else
-			free(f);
+			pfile_free(f);
 	}
 	if (stopped && !S->stopped) {
 		S->stopped = true;
@@ -1000,18 +1031,17 @@ po_open(struct sinkd *D, struct ssn *s)
 {
 	struct pstate *S = D->fs;
 	struct pssn *ps = xcalloc(1, sizeof(*ps));
-	char l[64], r[64];
+	char l[64], r[64], base[PNAME_MAX - 64], comment[256];
 	uint16_t lp, rp;
 
 	s->fam = ps;
 	if (!S->per_session)
 		return;
-	ps->pf = pfile_new(S, s->id);
 	flow_names(s, l, sizeof(l), &lp, r, sizeof(r), &rp);
-	snprintf(ps->pf->base, sizeof(ps->pf->base), "%s_%u__%s_%u__%" PRIu64, l, lp, r, rp,
-	    ssn_start_ms(s));
-	snprintf(ps->pf->comment, sizeof(ps->pf->comment), "stethoscope session %" PRIu64
+	snprintf(base, sizeof(base), "%s_%u__%s_%u__%" PRIu64, l, lp, r, rp, ssn_start_ms(s));
+	snprintf(comment, sizeof(comment), "stethoscope session %" PRIu64
 	    ": local %s:%u, remote %s:%u", s->id, l, lp, r, rp);
+	ps->pf = pfile_new(s->id, base, comment);
 }
 
 static void
@@ -1030,20 +1060,20 @@ send_close(struct pstate *S, struct ssn *s)
 	q_push(S, job_new(J_CLOSE, ps->pf, 0));
 }
 
-/* Sessions whose close is close_grace_ms of capture time old are done. */
+/* Sessions whose close is close_grace_ms of capture time old are done.
+ * The closes are checked in the order they came, the head only: O(1) a
+ * packet however many sessions are closing (closes come in capture-time
+ * order from each shard; one that overtakes waits for those before it). */
 static void
 closing_check(struct sinkd *D, struct pstate *S, bool all)
 {
-	size_t k = 0;
-
-	while (k < S->nclosing) {
-		struct ssn *s = S->closing[k];
-		if (all || !s->have_close || s->close.ts_ns + S->grace_ns <= D->last_ts_ns) {
-			send_close(S, s);
-			S->closing[k] = S->closing[--S->nclosing];
-			continue;
-		}
-		k++;
+	while (S->nclosing > 0) {
+		struct ssn *s = S->closing[S->chead];
+		if (!all && s->have_close && s->close.ts_ns + S->grace_ns > D->last_ts_ns)
+			break;
+		send_close(S, s);
+		S->chead = (S->chead + 1) % S->capclosing;
+		S->nclosing--;
 	}
 }
 
@@ -1058,11 +1088,23 @@ po_close(struct sinkd *D, struct ssn *s)
 		sinkd_session_done(D, s);
 		return;
 	}
-	if (S->nclosing == S->capclosing) {
-		S->capclosing = S->capclosing ? 2 * S->capclosing : 64;
-		S->closing = xrealloc(S->closing, S->capclosing * sizeof(*S->closing));
+	if (!s->have_close) {
+		/* its input was lost: nothing more will come for it */
+		send_close(S, s);
+		return;
 	}
-	S->closing[S->nclosing++] = s;
+	if (S->nclosing == S->capclosing) {
+		/* grow, unwrapping the FIFO */
+		size_t cap = S->capclosing ? 2 * S->capclosing : 64;
+		struct ssn **c = xmalloc(cap * sizeof(*c));
+		for (size_t k = 0; k < S->nclosing; k++)
+			c[k] = S->closing[(S->chead + k) % S->capclosing];
+		free(S->closing);
+		S->closing = c;
+		S->chead = 0;
+		S->capclosing = cap;
+	}
+	S->closing[(S->chead + S->nclosing++) % S->capclosing] = s;
 	closing_check(D, S, D->draining);
 }
 
@@ -1199,7 +1241,7 @@ po_books(struct sinkd *D, struct ssn *s, struct json_object *o, bool *ok)
 		*ok = *ok && ps->packets == written + ps->queue_full + werr;
 	json_object_object_add(b, "balanced", json_object_new_boolean(ps->packets == written + ps->queue_full + werr || ps->pf == NULL));
 	json_object_object_add(o, "pcap", b);
-	free(ps->pf);
+	pfile_free(ps->pf);
 	free(ps);
 	s->fam = NULL;
 }
@@ -1244,7 +1286,7 @@ po_free(struct sinkd *D)
 	for (struct ssn *s = TAILQ_FIRST(&D->ssns); s; s = TAILQ_NEXT(s, q)) {
 		struct pssn *ps = s->fam;
 		if (ps != NULL) {
-			free(ps->pf);
+			pfile_free(ps->pf);
 			free(ps);
 			s->fam = NULL;
 		}
@@ -1273,11 +1315,11 @@ po_free(struct sinkd *D)
 			pcap_close(S->dead[k]);
 	if (S->memf)
 		fclose(S->memf);
-	free(S->roll);
+	pfile_free(S->roll);
 	for (struct pfile *f = S->done_head, *nx; f; f = nx) {
 		nx = f->lnext;
 		if (f->session_id == 0)
-			free(f);
+			pfile_free(f);
 	}
 	if (S->ev_done)
 		event_free(S->ev_done);

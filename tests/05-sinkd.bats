@@ -148,6 +148,27 @@ PY
 	[ $(( $(cat rss.default) - $(cat rss.small) )) -ge 20000 ]
 }
 
+@test "pcap sink under many sessions: 30,000 open at once, a file each, under 1.5 KB of memory a session" {
+	# (the 512 open files' write buffers, runtime.max_open_files x 64 KiB,
+	# are full from a few thousand sessions on: the slope is measured above)
+	"$B/tests/benchgen" idle few.pcap 10000 >/dev/null
+	"$B/tests/benchgen" idle many.pcap 30000 >/dev/null
+	for c in few many; do
+		"$B/reasmd" -r $c.pcap -w $c.sth 2>/dev/null
+		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=0" \
+		    /usr/bin/time -f "%M" -o "rss.$c" "$B/sinkd" pcap -r $c.sth --dir "out.$c" --per-session 2>"err.$c"
+		grep -q "pcap_queue_full 0, pcap_write_error 0" "err.$c"
+	done
+	[ "$(ls out.many | wc -l)" -eq 30000 ]
+	[ "$(ls out.many | grep -c '__eof\.pcapng$')" -eq 30000 ]
+	per=$(( ($(cat rss.many) - $(cat rss.few)) * 1024 / 20000 ))
+	echo "sinkd pcap --per-session: $per bytes a session ($(cat rss.few) KB with 10,000, $(cat rss.many) KB with 30,000)"
+	# sanitizer builds pad every allocation: the bound is the plain build's
+	if [ -z "${STH_SANITIZER:-}" ]; then [ "$per" -lt 1536 ]; fi
+	# every file whole: tshark reads the last one made
+	[ "$(tshark -r "out.many/$(ls out.many | tail -1)" 2>/dev/null | wc -l)" -ge 3 ]
+}
+
 @test "pcap rolling file: timestamps that go backwards (a merged capture) are written at once and counted" {
 	require_cmd editcap
 	python3 -c "
