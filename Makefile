@@ -167,6 +167,6 @@ clean:
 -include $(shell find $(B)/obj -name "*.d" 2>/dev/null)
 
 # ThreadSanitizer build of the ring stress (two threads), for tests/01-ring.bats.
-build/tsan/ringstress: tests/helpers/ringstress.c common/ring.c common/chan.c common/util.c common/log.c common/wire.c
+build/tsan/ringstress: tests/helpers/ringstress.c common/ring.c common/chan.c common/util.c common/log.c common/wire.c common/privdrop.c
 	@mkdir -p $(@D)
 	clang $(CPPFLAGS) -std=c11 -Wall -Wextra -fsanitize=thread -O1 -g -o $@ $^ -lpthread
