@@ -141,6 +141,13 @@ static const struct ckey conf_schema[] = {
 	{ "voip.rtp", CT_BOOL, O(voip_rtp), NULL, 1, 0, 0, NULL, NULL },
 	{ "voip.per_call_pcap", CT_BOOL, O(voip_per_call_pcap), NULL, 0, 0, 0, NULL, NULL },
 	{ "voip.rtp_port_range", CT_STR, O(rtp_port_range), NULL, 0, 0, 0, NULL, NULL },
+	{ "voip.detect", CT_BOOL, O(voip_detect), NULL, 1, 0, 0, NULL, NULL },
+	{ "voip.max_message_bytes", CT_INT, O(voip_max_message_bytes), NULL, 256 * KB, 1 * KB, 16 * MB, NULL, "bytes" },
+	{ "voip.media_grace_sec", CT_DOUBLE, O(voip_media_grace_sec), NULL, 5, 0, 3600, NULL, "seconds" },
+	{ "voip.call_idle_sec", CT_INT, O(voip_call_idle_sec), NULL, 600, 1, 604800, NULL, "seconds" },
+	{ "voip.max_calls", CT_INT, O(voip_max_calls), NULL, 100000, 1, 100000000, NULL, "dialogs" },
+	{ "voip.max_streams", CT_INT, O(voip_max_streams), NULL, 100000, 1, 100000000, NULL, "streams" },
+	{ "voip.max_endpoints", CT_INT, O(voip_max_endpoints), NULL, 400000, 1, 400000000, NULL, "endpoints" },
 };
 #define NKEYS ARRAY_SIZE(conf_schema)
 

@@ -86,6 +86,10 @@ struct conf {
 	struct conf_intlist sip_ports;
 	struct conf_strlist sipuser;
 	char *rtp_port_range;
+	bool voip_detect;		/* SIP found by content on any UDP port */
+	int64_t voip_max_message_bytes, voip_call_idle_sec;
+	int64_t voip_max_calls, voip_max_streams, voip_max_endpoints;
+	double voip_media_grace_sec;
 
 	/* Derived after loading (not keys of the file). */
 	char *path;			/* the file, or NULL when none */

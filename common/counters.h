@@ -122,6 +122,28 @@ enum ctr_kind { KIND_COUNTER, KIND_GAUGE };
 	    "per shard", "HTTP/1.x responses the http analyser reported.") \
 	X(R_HTTP_RESYNC, REASMD, COUNTER, "http_resyncs", "http_resyncs_total", "resyncs", NULL, NULL, \
 	    "per shard", "Times the http analyser lost a message (a gap, bad syntax, a header over 16 KiB) and looked for the next.") \
+	X(R_VOIP_SIP_MESSAGES, REASMD, COUNTER, "voip_sip_messages", "voip_sip_messages_total", "messages", NULL, NULL, \
+	    "per shard", "SIP messages the voip analyser read (UDP and TCP, retransmissions included).") \
+	X(R_VOIP_SIP_BAD, REASMD, COUNTER, "voip_sip_bad", "voip_sip_bad_total", "messages", NULL, NULL, \
+	    "per shard", "Datagrams on a SIP port, or TCP SIP stream text, that were not a SIP message (skipped; TCP looks for the next start line).") \
+	X(R_VOIP_SIP_TOO_BIG, REASMD, COUNTER, "voip_sip_too_big", "voip_sip_too_big_total", "messages", NULL, NULL, \
+	    "per shard", "SIP messages over voip.max_message_bytes, skipped.") \
+	X(R_VOIP_CALLS_OPEN, REASMD, GAUGE, "voip_calls_open", "voip_dialogs_open", "dialogs", NULL, NULL, \
+	    "per shard", "SIP dialogs followed now (calls, registrations and others).") \
+	X(R_VOIP_CALLS, REASMD, COUNTER, "voip_calls", "voip_calls_total", "calls", "state", NULL, \
+	    "per shard", "Calls written out, by their state.") \
+	X(R_VOIP_CALLS_FULL, REASMD, COUNTER, "voip_calls_full", "voip_calls_full_total", "dialogs", NULL, NULL, \
+	    "per shard", "Dialogs not followed: voip.max_calls were.") \
+	X(R_VOIP_STREAMS_FULL, REASMD, COUNTER, "voip_streams_full", "voip_streams_full_total", "streams", NULL, NULL, \
+	    "per shard", "RTP/RTCP streams not followed: voip.max_streams were.") \
+	X(R_VOIP_ENDPOINTS_FULL, REASMD, COUNTER, "voip_endpoints_full", "voip_endpoints_full_total", "endpoints", NULL, NULL, \
+	    "per shard", "Media endpoints from SDP not kept: voip.max_endpoints were.") \
+	X(R_VOIP_RTP_PACKETS, REASMD, COUNTER, "voip_rtp_packets", "voip_rtp_packets_total", "packets", NULL, NULL, \
+	    "per shard", "RTP packets of the calls' streams.") \
+	X(R_VOIP_RTP_LOST, REASMD, COUNTER, "voip_rtp_lost", "voip_rtp_lost_packets_total", "packets", NULL, NULL, \
+	    "per shard", "RTP packets lost (RFC 3550 A.3) in the streams written out.") \
+	X(R_VOIP_JITTER, REASMD, COUNTER, "voip_streams_by_jitter", "voip_rtp_streams_max_jitter_total", "streams", "le_ms", NULL, \
+	    "per shard", "RTP streams written out, by their maximum jitter: at most 1, 5, 10, 20, 50, 100, 200 ms, or more (inf).") \
 	/* sinkd */ \
 	X(S_SESSIONS, SINKD, COUNTER, "sessions", "sink_sessions_total", "sessions", NULL, NULL, \
 	    "per sinkd", "Sessions a sinkd took.") \

@@ -12,7 +12,7 @@
 #include "reasmd.h"
 #include "util.h"
 
-static const struct analyser *const known[] = { &an_http };
+static const struct analyser *const known[] = { &an_http, &an_voip };
 #define NKNOWN (sizeof(known) / sizeof(known[0]))
 #define AN_MAX 8
 
@@ -55,6 +55,17 @@ an_new(struct reasm *R, const struct conf_strlist *names, char *err, size_t errl
 		A->a[A->n] = a;
 		A->eng[A->n] = a->init ? a->init(R) : NULL;
 		A->n++;
+	}
+	/* voip.enabled (or --voip) adds it where reasm.analysers does not */
+	if (R->conf != NULL && R->conf->voip_enabled && A->n < AN_MAX) {
+		bool have = false;
+		for (unsigned k = 0; k < A->n; k++)
+			have |= A->a[k] == &an_voip;
+		if (!have) {
+			A->a[A->n] = &an_voip;
+			A->eng[A->n] = an_voip.init(R);
+			A->n++;
+		}
 	}
 	return A;
 }
@@ -140,21 +151,14 @@ an_close(struct reasm *R, struct session *s, unsigned reason)
 }
 
 bool
-an_datagram(struct reasm *R, const struct decoded *d)
+an_datagram(struct reasm *R, const struct decoded *d, uint64_t ts_ns)
 {
 	struct anset *A = R->an;
-	struct an_ctx x = ctx(R, NULL);
+	struct an_ctx x = { R, NULL, ts_ns };
 
-	for (unsigned k = 0; k < A->n; k++) {
-		const struct analyser *a = A->a[k];
-		if (a->datagram == NULL)
-			continue;
-		if ((a->match_port && a->match_port(A->eng[k], 17, d->sport, d->dport)) ||
-		    (a->match_content && a->match_content(A->eng[k], -1, d->payload, d->payload_len) == AN_YES)) {
-			a->datagram(A->eng[k], &x, d);
+	for (unsigned k = 0; k < A->n; k++)
+		if (A->a[k]->datagram != NULL && A->a[k]->datagram(A->eng[k], &x, d))
 			return true;
-		}
-	}
 	return false;
 }
 
@@ -167,6 +171,17 @@ an_tick(struct reasm *R)
 	for (unsigned k = 0; k < A->n; k++)
 		if (A->a[k]->tick)
 			A->a[k]->tick(A->eng[k], &x);
+}
+
+void
+an_finish(struct reasm *R)
+{
+	struct anset *A = R->an;
+	struct an_ctx x = ctx(R, NULL);
+
+	for (unsigned k = 0; A && k < A->n; k++)
+		if (A->a[k]->finish)
+			A->a[k]->finish(A->eng[k], &x);
 }
 
 void
@@ -184,9 +199,19 @@ an_counters(const struct reasm *R, struct ctr_enc *e)
 {
 	const struct anset *A = R->an;
 
-	for (unsigned k = 0; A && k < A->n; k++)
-		if (A->a[k]->counters)
-			A->a[k]->counters(A->eng[k], e);
+	for (size_t i = 0; i < NKNOWN; i++) {
+		void *eng = NULL;
+		bool on = false;
+		for (unsigned k = 0; A && k < A->n; k++)
+			if (A->a[k] == known[i]) {
+				eng = A->eng[k];
+				on = true;
+			}
+		/* an analyser compiled in but off: its rows at 0 (every
+		 * reasmd carries every row of the table) */
+		if (known[i]->counters && (on || known[i]->counters_when_off))
+			known[i]->counters(eng, e);
+	}
 }
 
 void

@@ -9,6 +9,9 @@
  * a call spans several TCP sessions and UDP flows; a per-session state),
  * and says what it finds as events (an_event, an_event_flow) and counters.
  *
+ * UDP: each datagram is offered to each analyser's `datagram` in turn,
+ * until one takes it.
+ *
  * Which session is whose: a session whose port one analyser claims
  * (match_port) is that analyser's; otherwise the first bytes of the first
  * direction to carry data go to each enabled analyser's match_content, in
@@ -64,13 +67,20 @@ struct analyser {
 	    uint64_t len);
 	/* The session ends (reason: enum close_reason); frees flow. */
 	void (*close)(void *eng, void *flow, const struct an_ctx *x, unsigned reason);
-	/* A UDP datagram whose ports or content matched. */
-	void (*datagram)(void *eng, const struct an_ctx *x, const struct decoded *d);
+	/* A UDP datagram (x->now_ns: its own time).  Returns true when the
+	 * analyser took it (its ports, content or flow are its protocol's);
+	 * the next analyser is offered it otherwise. */
+	bool (*datagram)(void *eng, const struct an_ctx *x, const struct decoded *d);
 	/* Capture time moved on (every 250 ms). */
 	void (*tick)(void *eng, const struct an_ctx *x);
-	/* Its lines of reasmd's summary, and its counters for ctld. */
+	/* The input ended (every TCP session closed): write out what it
+	 * holds, while the outputs are still open. */
+	void (*finish)(void *eng, const struct an_ctx *x);
+	/* Its lines of reasmd's summary, and its counters for ctld (eng NULL
+	 * when it is compiled in but not enabled: its rows at 0). */
 	void (*summary)(void *eng, FILE *f);
 	void (*counters)(void *eng, struct ctr_enc *e);
+	bool counters_when_off;		/* counters(NULL, e) when not enabled */
 };
 
 /* For an analyser: an event about its session (x->s), or about no
@@ -79,6 +89,7 @@ void an_event(const struct an_ctx *x, const char *cat, const char *name, struct 
 
 /* The analysers compiled in. */
 extern const struct analyser an_http;
+extern const struct analyser an_voip;
 
 /* For reasm.c: the analysers reasm.analysers enables.  NULL and a message
  * in err for an unknown name. */
@@ -86,9 +97,10 @@ struct anset *an_new(struct reasm *R, const struct conf_strlist *names, char *er
 void an_data(struct reasm *R, struct session *s, int dir, uint64_t off, const uint8_t *p, size_t n);
 void an_gap(struct reasm *R, struct session *s, int dir, uint64_t off, uint64_t len);
 void an_close(struct reasm *R, struct session *s, unsigned reason);
-/* Returns true when an analyser took the datagram. */
-bool an_datagram(struct reasm *R, const struct decoded *d);
+/* Returns true when an analyser took the datagram (captured at ts_ns). */
+bool an_datagram(struct reasm *R, const struct decoded *d, uint64_t ts_ns);
 void an_tick(struct reasm *R);
+void an_finish(struct reasm *R);
 void an_summary(const struct reasm *R, FILE *f);
 void an_counters(const struct reasm *R, struct ctr_enc *e);
 void an_free(struct reasm *R);

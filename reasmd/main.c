@@ -19,6 +19,7 @@
 #include "conf.h"
 #include "log.h"
 #include "opts.h"
+#include "analyser.h"
 #include "privdrop.h"
 #include "reasmd.h"
 #include "recio.h"
@@ -28,7 +29,7 @@
 #include "ctlc.h"
 
 enum { OPT_EVENTS = OPT_DAEMON_BASE, OPT_MAX_OPEN, OPT_FROM, OPT_SHARD, OPT_LISTEN, OPT_SINKS,
-	OPT_GENERATION, OPT_CTL };
+	OPT_GENERATION, OPT_CTL, OPT_VOIP, OPT_SIPUSER };
 
 static volatile sig_atomic_t reasmd_stop;
 
@@ -59,6 +60,11 @@ usage(FILE *f)
 	    "  -w FILE|-           write the record stream (see stethoscope-dump)\n"
 	    "      --events FILE|- write session events as JSON lines\n"
 	    "      --max-open-files N  open stream files at most (runtime.max_open_files)\n"
+	    "      --voip          follow SIP calls and their RTP (voip.enabled): -o DIR gets\n"
+	    "                      calls.jsonl, --events the calls and rtp events, stderr a call table\n"
+	    "      --sipuser P,..  only calls whose From, To, P-Asserted-Identity or request URI\n"
+	    "                      user matches (voip.sipuser; x* prefix, *x suffix; numbers\n"
+	    "                      compared without +, 00, 011 and separators); implies --voip\n"
 	    "%s", opts_common_help);
 }
 
@@ -69,6 +75,7 @@ static void
 reasmd_finish(struct reasm *R, unsigned reason, const char *wfile)
 {
 	reasm_close_all(R, reason);
+	an_finish(R);
 	files_finish(R);
 	fan_finish(R);
 	ev_flush(R);
@@ -222,6 +229,8 @@ main(int argc, char **argv)
 		{ "sinks", required_argument, NULL, OPT_SINKS },
 		{ "generation", required_argument, NULL, OPT_GENERATION },
 		{ "ctl", required_argument, NULL, OPT_CTL },
+		{ "voip", no_argument, NULL, OPT_VOIP },
+		{ "sipuser", required_argument, NULL, OPT_SIPUSER },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct daemon_opts o;
@@ -251,6 +260,11 @@ main(int argc, char **argv)
 		case OPT_FROM: from = optarg; break;
 		case OPT_LISTEN: listen_path = optarg; break;
 		case OPT_CTL: ctl_path = optarg; break;
+		case OPT_VOIP: opts_override(&o, "voip.enabled", "true"); break;
+		case OPT_SIPUSER:
+			opts_override(&o, "voip.enabled", "true");
+			opts_override(&o, "voip.sipuser", optarg);
+			break;
 		case OPT_GENERATION: {
 			uint64_t v;
 			if (parse_u64(optarg, 0, 255, &v) < 0) {

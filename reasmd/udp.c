@@ -13,7 +13,7 @@ udp_datagram(struct reasm *R, const struct decoded *d, const struct frame *fr, s
 {
 	R->st.udp_packets++;
 	R->st.udp_bytes += d->payload_len;
-	an_datagram(R, d);
+	an_datagram(R, d, nfr > 0 ? fr[nfr - 1].ts_ns : R->now_ns);
 	for (size_t k = 0; k < nfr; k++)
 		sess_packet(R, NULL, 0, &fr[k]);
 }
