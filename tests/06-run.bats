@@ -11,6 +11,18 @@ port_base() {
 	echo $(( 20000 + (($$ + RANDOM) % 200) * 200 ))
 }
 
+# supervisor_of PID: the launcher's supervisor among PID's descendants (not
+# any supervisor on the machine: another run may be going on beside)
+supervisor_of() {
+	local p
+	for p in $(descendants "$1"); do
+		case "$(tr '\0' ' ' < /proc/$p/cmdline 2>/dev/null)" in
+		*stethoscope-supervise\ --bindir*) echo "$p"; return 0 ;;
+		esac
+	done
+	return 1
+}
+
 # children_of PID: every descendant
 descendants() {
 	local p
@@ -222,7 +234,7 @@ s.close()'
 	cmp got.bin www/page.bin
 	WAIT_SECS=20 wait_for sh -c 'ls tcpdumps/*__fin.pcapng 2>/dev/null | wc -l | grep -q 2'
 	kill $H
-	kill -TERM "$(pgrep -f 'stethoscope-supervise --bindir')"
+	kill -TERM "$(supervisor_of $L)"
 	status=0
 	wait $L || status=$?
 	[ "$status" -eq 0 ] || { cat run.log; false; }
@@ -327,7 +339,7 @@ s.close()'
 		# the listener consumers read until the ports close (close_linger_sec after the session)
 		wait $Q1 $Q2
 		WAIT_SECS=20 wait_for sh -c 'ls tcpdumps/*__fin.pcapng >/dev/null 2>&1'
-		kill -TERM "$(pgrep -f "stethoscope-supervise --bindir" | head -1)"
+		kill -TERM "$(supervisor_of $L)"
 		st=0
 		wait $L || st=$?
 		[ "$st" -eq 0 ] || { echo "run $i: status $st"; cat run.log; false; }
