@@ -44,6 +44,20 @@ shard_of(const struct capd *C, int dlt, const uint8_t *data, uint32_t caplen)
 
 	if (C->nshards <= 1)
 		return 0;
+	if (C->c->voip_enabled) {
+		/* VoIP: calls live in shard 0, so every UDP datagram (SIP, RTP
+		 * between any addresses, fragments included) and TCP on the SIP
+		 * ports go there; other TCP by address pair as always */
+		uint8_t proto;
+		uint16_t sp, dp;
+		if (decode_l4_peek(dlt, data, caplen, &proto, &sp, &dp) > 0) {
+			if (proto == 17)
+				return 0;
+			for (size_t k = 0; proto == 6 && (sp || dp) && k < C->c->sip_ports.n; k++)
+				if (C->c->sip_ports.v[k] == sp || C->c->sip_ports.v[k] == dp)
+					return 0;
+		}
+	}
 	v = decode_l3_offset(dlt, data, caplen, &off);
 	if (v == 4 && off + 20 <= caplen)
 		return decode_pair_hash(4, data + off + 12, data + off + 16) % C->nshards;

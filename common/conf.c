@@ -976,6 +976,13 @@ conf_capture_filter(const struct conf *c)
 	if (c->local_port > 0 && strstr(c->bpf_filter ? c->bpf_filter : GO_TEMPLATE, "{local_port}") == NULL) {
 		char tmp[4200];
 		snprintf(tmp, sizeof(tmp), "(%s) and tcp port %lld", buf, (long long)c->local_port);
+		sth_strlcpy(buf, tmp, sizeof(buf));
+	}
+	if (c->voip_enabled) {
+		/* a generated filter: RTP runs between other addresses and
+		 * ports than the template's, and fragments carry no ports */
+		char tmp[4200];
+		snprintf(tmp, sizeof(tmp), "(%s) or udp or (ip[6:2] & 0x1fff != 0) or ip6[6] == 44", buf);
 		return xstrdup(tmp);
 	}
 	return xstrdup(buf);

@@ -139,6 +139,54 @@ decode_l3_offset(int dlt, const uint8_t *pkt, size_t caplen, size_t *off)
 	return -1;
 }
 
+int
+decode_l4_peek(int dlt, const uint8_t *pkt, size_t caplen, uint8_t *proto, uint16_t *sport,
+    uint16_t *dport)
+{
+	size_t off, l4;
+	int v = decode_l3_offset(dlt, pkt, caplen, &off);
+	bool first = true;	/* the fragment that holds the transport header */
+
+	*proto = 0;
+	*sport = *dport = 0;
+	if (v == 4) {
+		if (off + 20 > caplen)
+			return -1;
+		*proto = pkt[off + 9];
+		first = (rd16(pkt + off + 6) & 0x1fff) == 0;
+		l4 = off + (size_t)(pkt[off] & 0x0f) * 4;
+	} else if (v == 6) {
+		uint8_t nh;
+		if (off + 40 > caplen)
+			return -1;
+		nh = pkt[off + 6];
+		l4 = off + 40;
+		/* the extension headers, up to the transport (or a fragment) */
+		for (int k = 0; k < 8; k++) {
+			if (nh == 0 || nh == 43 || nh == 60) {
+				if (l4 + 2 > caplen)
+					return v;
+				nh = pkt[l4];
+				l4 += 8 + (size_t)pkt[l4 + 1] * 8;
+			} else if (nh == 44) {
+				if (l4 + 8 > caplen)
+					return v;
+				first = (rd16(pkt + l4 + 2) & 0xfff8) == 0;
+				nh = pkt[l4];
+				l4 += 8;
+			} else
+				break;
+		}
+		*proto = nh;
+	} else
+		return -1;
+	if (first && (*proto == 6 || *proto == 17) && l4 + 4 <= caplen) {
+		*sport = rd16(pkt + l4);
+		*dport = rd16(pkt + l4 + 2);
+	}
+	return v;
+}
+
 /* IP in IP (RFC 2003, protocol 4) and IPv6 in IP (RFC 4213, 41): the
  * inner datagram is what the flow is about.  Two levels at most. */
 static enum decode_res decode_ip_depth(const uint8_t *ip, size_t len, struct decoded *d, int depth);

@@ -400,3 +400,19 @@ s.close()'
 	[[ "$output" == *"__fin.pcapng"* ]]
 	! ip netns list | grep -q sth-demo
 }
+
+@test "voip through the whole tap: two shards, calls and their RTP in shard 0 (capd routes UDP there), call events in the json sink" {
+	cat > tap.json <<-EOF
+	{ io: { input: { capture: { file: "$TOP/tests/corpus/heplify-rtp_rtcp_sip_ipv4_udp.pcap" } },
+	        output: { json: { enabled: true, path: "$T/events.jsonl" } } },
+	  control: { listen_port: 0 },
+	  voip: { enabled: true },
+	  runtime: { workers: 2, run_dir: "$T/run" } }
+	EOF
+	run timeout --foreground 60 "$RUN" -c tap.json
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"reasmd: voip: 14 SIP messages"*"5 calls written"*"1439 RTP packets"* ]]
+	[[ "$output" == *"reasmd: voip: 0 SIP messages"* ]]
+	grep -q '"cat":"calls","event":"call_end".*"call_id":"12013223@200.57.7.195".*"state":"confirmed"' events.jsonl
+	[ "$(grep '"event":"rtp_stream_summary"' events.jsonl | grep -c '"packets":\(548\|891\),')" -eq 2 ]
+}

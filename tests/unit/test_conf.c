@@ -183,6 +183,21 @@ conf_live_capture_requires_endpoints(void)
 	free(f);
 	conf_free(&c);
 	conf_diag_free(&d);
+
+	/* VoIP: UDP and fragments besides, templates too (RTP runs between
+	 * other addresses and ports than the endpoints') */
+	T_CHECK(load(&c, &d, "{io:{input:{capture:{iface:'eth0'}}},voip:{enabled:true}}", 0) == 0);
+	f = conf_capture_filter(&c);
+	T_EQ_S(f, "tcp or udp or (ip[6:2] & 0x1fff != 0) or ip6[6] == 44");
+	free(f);
+	conf_free(&c);
+	conf_diag_free(&d);
+	T_CHECK(load(&c, &d, "{io:{input:{capture:{iface:'eth0',local_ip:'10.0.0.1',remote_ip:'10.0.0.2',remote_port:5060}}},voip:{enabled:true}}", 0) == 0);
+	f = conf_capture_filter(&c);
+	T_EQ_S(f, "(tcp and ((src host 10.0.0.1 and dst host 10.0.0.2 and dst port 5060) or (src host 10.0.0.2 and src port 5060 and dst host 10.0.0.1))) or udp or (ip[6:2] & 0x1fff != 0) or ip6[6] == 44");
+	free(f);
+	conf_free(&c);
+	conf_diag_free(&d);
 }
 
 static void

@@ -208,6 +208,42 @@ siphash_vectors_and_keyed_flow_hash(void)
 	T_CHECK(decode_flow_hash_keyed(&k, 4, a, 1000, b, 80) != decode_flow_hash_keyed(&k, 4, a, 1001, b, 80));
 }
 
+/* capd's VoIP routing: the protocol of every fragment, the ports of the
+ * first only, through IPv6 extension headers. */
+static void
+l4_peek_for_routing(void)
+{
+	uint8_t v4[28] = { 0x45, 0, 0, 28, 0, 1, 0x20, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+		0x13, 0xc4, 0x1f, 0x40, 0, 8, 0, 0 };
+	uint8_t v6[40 + 8 + 8] = { 0x60, 0, 0, 0, 0, 16, 0, 64 };
+	uint8_t proto;
+	uint16_t sp, dp;
+
+	T_CHECK(decode_l4_peek(STH_DLT_RAW, v4, sizeof(v4), &proto, &sp, &dp) == 4);
+	T_CHECK(proto == 17 && sp == 5060 && dp == 8000);	/* the first fragment (MF set) */
+	v4[7] = 0x10;						/* offset 128: a later one */
+	T_CHECK(decode_l4_peek(STH_DLT_RAW, v4, sizeof(v4), &proto, &sp, &dp) == 4);
+	T_CHECK(proto == 17 && sp == 0 && dp == 0);
+	v4[9] = 6;
+	v4[7] = 0;
+	v4[6] = 0;
+	T_CHECK(decode_l4_peek(STH_DLT_RAW, v4, sizeof(v4), &proto, &sp, &dp) == 4);
+	T_CHECK(proto == 6 && sp == 5060);
+	/* IPv6: destination options, then a fragment header (next: UDP) */
+	v6[6] = 60;
+	v6[40] = 44;
+	v6[41] = 0;
+	v6[48] = 17;
+	v6[50] = 0;
+	v6[51] = 1;		/* offset 0, more fragments: the first */
+	T_CHECK(decode_l4_peek(STH_DLT_RAW, v6, sizeof(v6), &proto, &sp, &dp) == 6);
+	T_CHECK(proto == 17);
+	v6[50] = 0x10;		/* a later fragment */
+	T_CHECK(decode_l4_peek(STH_DLT_RAW, v6, sizeof(v6), &proto, &sp, &dp) == 6);
+	T_CHECK(proto == 17 && sp == 0);
+	T_CHECK(decode_l4_peek(STH_DLT_RAW, v6, 20, &proto, &sp, &dp) == -1);
+}
+
 int
 main(void)
 {
@@ -217,5 +253,6 @@ main(void)
 	T_RUN(decode_bad_headers);
 	T_RUN(decode_hashes_symmetric);
 	T_RUN(siphash_vectors_and_keyed_flow_hash);
+	T_RUN(l4_peek_for_routing);
 	return T_DONE();
 }
