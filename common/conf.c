@@ -102,6 +102,7 @@ static const struct ckey conf_schema[] = {
 	{ "control.token", CT_STR, O(ctl_token), NULL, 0, 0, 0, NULL, NULL },
 	{ "control.metrics_port", CT_INT, O(ctl_metrics_port), NULL, 0, 0, 65535, NULL, NULL },
 	{ "control.max_sessions", CT_INT, O(ctl_max_sessions), NULL, 100000, 1, 10000000, NULL, "sessions" },
+	{ "control.max_calls", CT_INT, O(ctl_max_calls), NULL, 10000, 1, 10000000, NULL, "calls" },
 	/* logging */
 	{ "logging.console.verbosity", CT_ENUM, O(log_console_verbosity), "INFO", 0, 0, 0, "DEBUG|INFO|WARNING|ERROR", NULL },
 	{ "logging.file.enabled", CT_BOOL, O(log_file_enabled), NULL, 0, 0, 0, NULL, NULL },

@@ -64,6 +64,7 @@ struct conf {
 	char *ctl_bind_ip, *ctl_unix_socket, *ctl_token;
 	int64_t ctl_listen_port, ctl_metrics_port;
 	int64_t ctl_max_sessions;	/* ctld's session table */
+	int64_t ctl_max_calls;		/* ctld's call table */
 	struct conf_strlist ctl_default_cats;
 	/* logging */
 	char *log_console_verbosity, *log_file_path, *log_file_verbosity;

@@ -219,6 +219,10 @@ enum ctr_kind { KIND_COUNTER, KIND_GAUGE };
 	    "per shard restart", "Sessions ctld stopped listing because their shard died.") \
 	X(C_TABLE_FULL, CTLD, COUNTER, "sessions_table_full", "ctl_sessions_table_full_total", "sessions", NULL, NULL, \
 	    "ctld", "Sessions ctld did not list: control.max_sessions were listed already.") \
+	X(C_CALLS_OPEN, CTLD, GAUGE, "calls_open", "ctl_calls_open", "calls", NULL, NULL, \
+	    "ctld", "VoIP calls ctld lists as going on (list_calls).") \
+	X(C_CALLS_FULL, CTLD, COUNTER, "calls_table_full", "ctl_calls_table_full_total", "calls", NULL, NULL, \
+	    "ctld", "Calls ctld did not list: control.max_calls were listed, none of them ended.") \
 	X(C_BAD_LINES, CTLD, COUNTER, "bad_daemon_lines", "bad_daemon_lines_total", "lines", NULL, NULL, \
 	    "ctld", "Lines from daemons ctld refused (not JSON, unknown counters, wrong link version).")
 

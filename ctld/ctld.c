@@ -97,10 +97,11 @@ client_send_obj(struct client *k, struct json_object *o)
 	json_object_put(o);
 }
 
-/* list_sessions: the reply with its "sessions" written straight from the
- * table into the client's buffer (the same limit as client_send's). */
+/* list_sessions, list_calls: the reply with its array ("sessions" or
+ * "calls") written straight from the table into the client's buffer (the
+ * same limit as client_send's). */
 static void
-client_send_list(struct client *k, struct json_object *r)
+client_send_table(struct client *k, struct json_object *r, const char *what)
 {
 	struct evbuffer *out = bufferevent_get_output(k->bev);
 	const char *head = evjson_text(r);
@@ -111,8 +112,11 @@ client_send_list(struct client *k, struct json_object *r)
 		k->dead = true;
 	} else {
 		evbuffer_add(out, head, hl - 1);	/* without its closing brace */
-		evbuffer_add(out, ",\"sessions\":[", 13);
-		sesstab_write(G->sessions, out);
+		evbuffer_add_printf(out, ",\"%s\":[", what);
+		if (strcmp(what, "calls") == 0)
+			calltab_write(G->calls, out);
+		else
+			sesstab_write(G->sessions, out);
 		evbuffer_add(out, "]}\n", 3);
 	}
 	json_object_put(r);
@@ -315,6 +319,8 @@ ctld_event(struct ctld *D, struct dconn *d, const char *line, size_t len)
 		if (json_object_object_get_ex(o, "shard", &v))
 			sess_drop_shard((unsigned)json_object_get_int(v));
 	}
+	if (strcmp(cat, "calls") == 0)
+		calltab_event(G->calls, name, o);
 	if (id && strcmp(name, "tcp_open") == 0)
 		sess_put(id, o);
 	else if (id && strcmp(name, "session_summary") == 0 && strcmp(d->name, "reasmd") == 0)
@@ -368,6 +374,8 @@ own_vals(struct ctr_vals *v)
 	SET(C_BAD_LINES, G->bad_daemon_lines);
 	SET(C_SESSIONS_LOST, G->sessions_lost);
 	SET(C_TABLE_FULL, G->sessions_table_full);
+	SET(C_CALLS_OPEN, calltab_open(G->calls));
+	SET(C_CALLS_FULL, calltab_full(G->calls));
 #undef SET
 }
 
@@ -449,7 +457,7 @@ command(struct client *k, const char *line)
 			client_send_obj(k, reply(cmd, true, NULL));
 		}
 	} else if (strcmp(cmd, "list_sessions") == 0) {
-		client_send_list(k, reply(cmd, true, NULL));
+		client_send_table(k, reply(cmd, true, NULL), "sessions");
 	} else if (strcmp(cmd, "get_session") == 0) {
 		struct json_object *s = has_sid ? sesstab_get(G->sessions, id) : NULL;
 		if (!has_sid)
@@ -487,8 +495,19 @@ command(struct client *k, const char *line)
 		}
 	} else if (strcmp(cmd, "reload") == 0) {
 		client_send_obj(k, reply(cmd, false, authorized(o) ? "restart_needed" : "unauthorized"));
-	} else if (strcmp(cmd, "list_calls") == 0 || strcmp(cmd, "get_call") == 0) {
-		client_send_obj(k, reply(cmd, false, "voip_not_in_this_build"));
+	} else if (strcmp(cmd, "list_calls") == 0) {
+		client_send_table(k, reply(cmd, true, NULL), "calls");
+	} else if (strcmp(cmd, "get_call") == 0) {
+		struct json_object *cid, *c = NULL;
+		if (!json_object_object_get_ex(o, "call_id", &cid) || !json_object_is_type(cid, json_type_string))
+			client_send_obj(k, reply(cmd, false, "missing_call_id"));
+		else if ((c = calltab_get(G->calls, json_object_get_string(cid))) == NULL)
+			client_send_obj(k, reply(cmd, false, "not_found"));
+		else {
+			struct json_object *r = reply(cmd, true, NULL);
+			json_object_object_add(r, "call", c);
+			client_send_obj(k, r);
+		}
 	} else
 		client_send_obj(k, reply(cmd, false, "unknown_cmd"));
 	json_object_put(o);
@@ -747,6 +766,7 @@ ctld_open(struct ctld *D, char *err, size_t errlen)
 	LIST_INIT(&D->clients);
 	LIST_INIT(&D->daemons);
 	D->sessions = sesstab_new();
+	D->calls = calltab_new((size_t)D->c->ctl_max_calls);
 	D->flow_ids = json_object_new_object();
 	D->daemon_lev = evconnlistener_new(D->base, on_daemon, NULL, LEV_OPT_CLOSE_ON_FREE, -1, D->daemon_fd);
 	if (D->unix_fd >= 0)
@@ -788,6 +808,7 @@ ctld_close(struct ctld *D)
 	if (D->ev_stats)
 		event_free(D->ev_stats);
 	sesstab_free(D->sessions);
+	calltab_free(D->calls);
 	for (unsigned i = 0; i < D->ninst; i++)
 		ctr_vals_clear(&D->inst[i].vals);
 	if (D->ev_stop)

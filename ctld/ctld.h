@@ -63,6 +63,7 @@ struct ctld {
 	unsigned nclients;
 	LIST_HEAD(, dconn) daemons;
 	struct sesstab *sessions;	/* the open sessions (sessions.c) */
+	struct calltab *calls;		/* the VoIP calls (calls.c) */
 	struct dinst inst[DINST_MAX];	/* the daemons' counters */
 	unsigned ninst;
 	struct json_object *flow_ids;	/* tcp_flow_enable'd session ids */
@@ -94,6 +95,19 @@ struct json_object *sesstab_get(struct sesstab *t, uint64_t id);
 struct evbuffer;
 size_t sesstab_write(const struct sesstab *t, struct evbuffer *out);
 void sesstab_free(struct sesstab *t);
+
+/* calls.c: the VoIP calls, by Call-ID (control.max_calls at most). */
+struct calltab;
+struct calltab *calltab_new(size_t max);
+/* call_new, call_state, call_end (other names: nothing). */
+void calltab_event(struct calltab *t, const char *name, struct json_object *ev);
+/* The call's object with "ended" (NULL: not listed). */
+struct json_object *calltab_get(struct calltab *t, const char *id);
+/* Every call's object, comma-separated, the open ones first; returns how many. */
+size_t calltab_write(const struct calltab *t, struct evbuffer *out);
+size_t calltab_open(const struct calltab *t);
+uint64_t calltab_full(const struct calltab *t);
+void calltab_free(struct calltab *t);
 
 int ctld_open(struct ctld *D, char *err, size_t errlen);
 void ctld_close(struct ctld *D);

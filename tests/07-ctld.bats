@@ -304,3 +304,54 @@ PY
 	wait $C
 	grep -q " 0 slow clients cut off" ctld.log
 }
+
+@test "ctld lists calls: list_calls and get_call from the shards' call events (stethoscope-ctl calls, call ID); bounded by control.max_calls" {
+	mkdir run
+	echo '{ control: { listen_port: 0, max_calls: 2 } }' > c.json
+	"$STETHOSCOPE_BINDIR/ctld" --run-dir "$T/run" -c c.json 2>ctld.log 3>&- &
+	C=$!
+	WAIT_SECS=10 wait_for test -S run/control.sock
+	python3 - "$T/run" <<'PY'
+import json, socket, sys, time
+run = sys.argv[1]
+def ev(name, **kw):
+    o = {"ts": "2026-01-01T00:00:00.000Z", "cat": "calls", "event": name}
+    o.update(kw)
+    return (json.dumps(o) + "\n").encode()
+d = socket.socket(socket.AF_UNIX)
+d.connect(run + "/ctld.sock")
+d.sendall(b'{"hello":"reasmd","shard":0,"v":1}\n' +
+          ev("call_new", call_id="a@x", from_user="alice", to_user="bob") +
+          ev("call_state", call_id="a@x", state="early") +
+          ev("call_new", call_id="b@x", from_user="carol", to_user="dave") +
+          ev("call_state", call_id="a@x", state="confirmed") +
+          ev("call_end", call_id="b@x", from_user="carol", to_user="dave", state="failed", final_status=486,
+             sip_messages=2, rtp_streams=[]) +
+          # a third call: the table holds 2, the ended one goes
+          ev("call_new", call_id="c@x", from_user="erin", to_user="frank") +
+          # a fourth: full of calls going on, not listed, counted
+          ev("call_new", call_id="d@x", from_user="gina", to_user="hal"))
+time.sleep(0.5)
+PY
+	run "$STETHOSCOPE_BINDIR/stethoscope-ctl" -s run/control.sock calls
+	echo "$output"
+	[ "$status" -eq 0 ]
+	python3 - "$output" <<'PY'
+import json, sys
+r = json.loads(sys.argv[1])
+calls = {c["call_id"]: c for c in r["calls"]}
+assert set(calls) == {"a@x", "c@x"}, calls
+assert calls["a@x"] == {"call_id": "a@x", "from_user": "alice", "to_user": "bob", "state": "confirmed", "ended": False}, calls["a@x"]
+PY
+	run "$STETHOSCOPE_BINDIR/stethoscope-ctl" -s run/control.sock call a@x
+	[ "$status" -eq 0 ]
+	[[ "$output" == *'"state":"confirmed"'* ]]
+	run "$STETHOSCOPE_BINDIR/stethoscope-ctl" -s run/control.sock call nope@x
+	[ "$status" -eq 1 ]
+	[[ "$output" == *'not_found'* ]]
+	run "$STETHOSCOPE_BINDIR/stethoscope-ctl" -s run/control.sock stats
+	[[ "$output" == *'"calls_open":2'* ]]
+	[[ "$output" == *'"calls_table_full":1'* ]]
+	kill -TERM $C
+	wait $C
+}

@@ -2,7 +2,7 @@
  * stethoscope-ctl — the command-line control client (DESIGN.md section 7).
  *
  *   stethoscope-ctl [-s SOCK | -H HOST:PORT] [--token T] COMMAND
- *     stats | sessions | session ID | close ID | ping | watch [CAT...] | raw JSON
+ *     stats | sessions | session ID | close ID | calls | call ID | ping | watch [CAT...] | raw JSON
  *
  * Default: the TCP control port on 127.0.0.1:50005 (control.listen_port),
  * or $STETHOSCOPE_CTL (a socket path or HOST:PORT).  Prints the reply (or,
@@ -29,6 +29,8 @@ usage(FILE *f)
 	    "  sessions         the open sessions\n"
 	    "  session ID       one session\n"
 	    "  close ID         close a session (reason control_close)\n"
+	    "  calls            the VoIP calls (going on, then ended)\n"
+	    "  call CALL-ID     one call: users, state, final status, times, RTP streams\n"
 	    "  ping\n"
 	    "  watch [CAT...]   print events as they come (default: every category)\n"
 	    "  raw JSON         send one command object as is\n"
@@ -113,6 +115,12 @@ main(int argc, char **argv)
 		json_object_object_add(o, "cmd", json_object_new_string(cmd));
 	else if (strcmp(cmd, "sessions") == 0)
 		json_object_object_add(o, "cmd", json_object_new_string("list_sessions"));
+	else if (strcmp(cmd, "calls") == 0)
+		json_object_object_add(o, "cmd", json_object_new_string("list_calls"));
+	else if (strcmp(cmd, "call") == 0 && i < argc) {
+		json_object_object_add(o, "cmd", json_object_new_string("get_call"));
+		json_object_object_add(o, "call_id", json_object_new_string(argv[i]));
+	}
 	else if ((strcmp(cmd, "session") == 0 || strcmp(cmd, "close") == 0) && i < argc) {
 		char *end;
 		long long id = strtoll(argv[i], &end, 10);
