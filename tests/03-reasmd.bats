@@ -365,7 +365,7 @@ PY
 	echo '{ reasm: { analysers: ["http", "gopher"] } }' > bad.json
 	run "$B/reasmd" -c bad.json -r c.pcap
 	[ "$status" -eq 2 ]
-	[[ "$output" == *'reasm.analysers: no analyser "gopher" (known: http)'* ]]
+	[[ "$output" == *'reasm.analysers: no analyser "gopher" (known: http, voip)'* ]]
 }
 
 @test "live: the http analyser reports what tshark's HTTP dissector finds in real traffic (keep-alive, HEAD, 404, 501)" {
