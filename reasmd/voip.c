@@ -810,9 +810,35 @@ media(struct voip *V, const struct decoded *d, const struct an_ctx *x, uint64_t 
 	bool is_rtcp;
 	struct stream *s;
 
-	e = ep_find(V, d->family, d->dst, d->dport, eps, STREAM_MAX_CALLS, &n);
-	if (e == NULL)
-		e = ep_find(V, d->family, d->src, d->sport, eps, STREAM_MAX_CALLS, &n);
+	{
+		/* Whose media: the calls whose SDP named both ends of the flow;
+		 * else those that named its destination; else its source.  (An
+		 * answerer that takes every call on one port, a B2BUA, is in
+		 * several calls: the other end tells them apart.) */
+		struct endpoint *de[STREAM_MAX_CALLS], *se[STREAM_MAX_CALLS], *ed, *es;
+		size_t nd, ns;
+		ed = ep_find(V, d->family, d->dst, d->dport, de, STREAM_MAX_CALLS, &nd);
+		es = ep_find(V, d->family, d->src, d->sport, se, STREAM_MAX_CALLS, &ns);
+		n = 0;
+		e = NULL;
+		for (size_t i = 0; i < nd; i++)
+			for (size_t j = 0; j < ns; j++)
+				if (de[i]->call == se[j]->call) {
+					if (e == NULL || de[i]->updated_ns > e->updated_ns)
+						e = de[i];
+					eps[n++] = de[i];
+					break;
+				}
+		if (n == 0 && ed != NULL) {
+			memcpy(eps, de, nd * sizeof(*eps));
+			n = nd;
+			e = ed;
+		} else if (n == 0 && es != NULL) {
+			memcpy(eps, se, ns * sizeof(*eps));
+			n = ns;
+			e = es;
+		}
+	}
 	if (e == NULL)
 		return false;
 	if (!e->media.rtp) {

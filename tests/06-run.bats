@@ -416,3 +416,66 @@ s.close()'
 	grep -q '"cat":"calls","event":"call_end".*"call_id":"12013223@200.57.7.195".*"state":"confirmed"' events.jsonl
 	[ "$(grep '"event":"rtp_stream_summary"' events.jsonl | grep -c '"packets":\(548\|891\),')" -eq 2 ]
 }
+
+@test "live: sipp calls (uac playing G.711 and DTMF, uas echoing) through the whole tap with two shards: ctld lists each call terminated with its streams whole" {
+	require_root
+	require_cmd sipp tshark
+	netns_up
+	# sipp's uac_pcap plays these two files from ./pcap
+	mkdir pcap
+	for f in /usr/share/sip-tester/*.pcap; do ln -s "$f" pcap/; done
+	audio=$(tshark -r pcap/g711a.pcap 2>/dev/null | wc -l)
+	dtmf=$(tshark -r pcap/dtmf_2833_1.pcap 2>/dev/null | wc -l)
+	dtmf_seqs=$(tshark -r pcap/dtmf_2833_1.pcap -d udp.port==10000,rtp -T fields -e rtp.seq 2>/dev/null | sort -u | wc -l)
+	cat > tap.json <<-EOF
+	{ io: { input: { capture: { iface: "$VA" } },
+	        output: { json: { enabled: true, path: "$T/events.jsonl" } } },
+	  control: { listen_port: 0 },
+	  voip: { enabled: true, media_grace_sec: 1 },
+	  runtime: { workers: 2, run_dir: "$T/run" } }
+	EOF
+	in_a timeout --foreground 120 "$RUN" -c tap.json 2>run.log 3>&- &
+	L=$!
+	WAIT_SECS=30 wait_for grep -q "daemons are ready" run.log || { cat run.log; false; }
+	# the uas answers every call on one media port (6000) and echoes
+	in_b timeout 60 sipp -sn uas -i 10.77.0.2 -p 5060 -mp 6000 -rtp_echo -m 2 -nostdin \
+	    -timeout 50s >uas.out 2>&1 3>&- &
+	U=$!
+	wait_for in_b sh -c "ss -lun | grep -q '10.77.0.2:5060 '"
+	in_a timeout 60 sipp -sn uac_pcap 10.77.0.2:5060 -i 10.77.0.1 -p 5061 -m 2 -r 2 -l 2 -nostdin \
+	    -timeout 50s >uac.out 2>&1 3>&- || { tail -20 uac.out; false; }
+	wait $U || true
+	# both calls written (BYE + media_grace_sec), in ctld's list
+	WAIT_SECS=15 wait_for sh -c "[ \$(grep -c '\"event\":\"call_end\"' events.jsonl) -ge 2 ]" ||
+	    { cat run.log; tail -5 uac.out; false; }
+	run "$STETHOSCOPE_BINDIR/stethoscope-ctl" -s run/control.sock calls
+	[ "$status" -eq 0 ]
+	kill -TERM "$(supervisor_of $L)"
+	wait $L
+	python3 - "$output" "$audio" "$dtmf" "$dtmf_seqs" <<'PY'
+import json, sys
+r = json.loads(sys.argv[1])
+audio, dtmf, seqs = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+calls = [c for c in r["calls"] if c.get("ended")]
+assert len(calls) == 2, r
+ports = set()
+for c in calls:
+    assert c["state"] == "terminated" and c["final_status"] == 200, c
+    assert c["from_user"] == "sipp" and c["to_user"] == "service", c
+    st = c["rtp_streams"]
+    # each way: the G.711 stream and the DTMF stream (its own SSRC); the
+    # uas takes both calls on port 6000, the uac's port tells them apart
+    assert len(st) == 4, c
+    for s in st:
+        if s["payload_type"] == 8:
+            assert s["packets"] == audio and s["lost"] == 0 and s["codec"] == "PCMA", s
+        else:
+            # RFC 4733: an event's end packet is sent three times
+            assert s["packets"] == dtmf and s["duplicates"] == dtmf - seqs, s
+            assert s["lost"] == -(dtmf - seqs) and s["max_jitter_ms"] == 0, s
+        ports.add(s["src"] if s["src"].startswith("10.77.0.1:") else s["dst"])
+assert len(ports) == 2, ports
+print("ok")
+PY
+	grep -q "pcap_kernel 0" run.log
+}
