@@ -157,6 +157,8 @@ rtp_update(struct rtp_stats *s, const struct rtp_hdr *h, uint64_t arrival_ns, ui
 	} else if (udelta < MAX_DROPOUT) {
 		/* in order, with a permissible gap */
 		uint32_t ext;
+		if (udelta == 1)
+			s->in_sequence++;
 		if (seq < s->max_seq)
 			s->cycles += SEQ_MOD;
 		s->max_seq = seq;

@@ -60,6 +60,8 @@ struct stream {
 	struct rtp_stats st;
 	bool rtcp;			/* an RTCP "stream": packets only */
 	uint64_t rtcp_packets;
+	bool cand;			/* RTP-looking, no signalling, not yet in sequence */
+	TAILQ_ENTRY(stream) cq;		/* V->cand, by first packet */
 };
 
 struct endpoint {
@@ -113,6 +115,7 @@ struct voip {
 	TAILQ_HEAD(, call) calls;
 	TAILQ_HEAD(, call) dormant;	/* timed out, state kept, oldest first */
 	TAILQ_HEAD(, stream) streams;
+	TAILQ_HEAD(, stream) cand;	/* candidates for rtp-only, oldest first */
 	size_t ncalls, nstreams, neps;
 	bool patterns;			/* voip.sipuser has one */
 	FILE *jsonl;
@@ -123,7 +126,7 @@ struct voip {
 	/* counters */
 	uint64_t sip_msgs, sip_bad, sip_too_big, sip_resyncs, calls_total, calls_written,
 	    dialogs_other, calls_full, streams_full, eps_full, rtp_packets, rtp_lost_total,
-	    rtcp_packets, rtp_unmatched, buf_full, media_other, keepalives;
+	    rtcp_packets, rtp_unmatched, buf_full, media_other, keepalives, rtp_only_packets;
 	uint64_t by_state[7];
 	uint64_t jitter_hist[8];	/* streams by max jitter: <1 <5 <10 <20 <50 <100 <200 >=200 ms */
 	size_t buf_bytes;
@@ -741,7 +744,9 @@ stream_done(struct voip *V, struct stream *s, const struct an_ctx *x)
 	LIST_REMOVE(s, h);
 	TAILQ_REMOVE(&V->streams, s, q);
 	V->nstreams--;
-	if (!s->rtcp) {
+	if (s->cand)
+		TAILQ_REMOVE(&V->cand, s, cq);
+	else if (!s->rtcp) {
 		double j = s->st.max_jitter_ms;
 		int b = j < 1 ? 0 : j < 5 ? 1 : j < 10 ? 2 : j < 20 ? 3 : j < 50 ? 4 : j < 100 ? 5 :
 		    j < 200 ? 6 : 7;
@@ -797,6 +802,24 @@ stream_link(struct stream *s, struct call *c)
 		return;
 	s->calls[free_slot] = c;
 	c->streams[c->nstreams++] = s;
+}
+
+/* The payload types a stream carried (its payload_type: the most frequent). */
+static void
+pt_tally(struct stream *s, uint8_t pt)
+{
+	int slot = -1;
+
+	for (int k = 0; k < 4 && slot < 0; k++)
+		if (s->pt_count[k] > 0 && s->pt_seen[k] == pt)
+			slot = k;
+	for (int k = 0; k < 4 && slot < 0; k++)
+		if (s->pt_count[k] == 0) {
+			slot = k;
+			s->pt_seen[k] = pt;
+		}
+	if (slot >= 0)
+		s->pt_count[slot]++;
 }
 
 /* A datagram to or from an expected endpoint: RTP or RTCP of its calls. */
@@ -859,21 +882,14 @@ media(struct voip *V, const struct decoded *d, const struct an_ctx *x, uint64_t 
 		V->rtp_packets++;
 		if ((s = stream_get(V, d, rh.ssrc, false, ts)) == NULL)
 			return true;
+		if (s->cand) {
+			/* an SDP named it after all */
+			s->cand = false;
+			TAILQ_REMOVE(&V->cand, s, cq);
+		}
 		if (s->st.received == 0)
 			s->rate = rate_for(e, rh.pt, s->codec, sizeof(s->codec));
-		{
-			int slot = -1;
-			for (int k = 0; k < 4 && slot < 0; k++)
-				if (s->pt_count[k] > 0 && s->pt_seen[k] == rh.pt)
-					slot = k;
-			for (int k = 0; k < 4 && slot < 0; k++)
-				if (s->pt_count[k] == 0) {
-					slot = k;
-					s->pt_seen[k] = rh.pt;
-				}
-			if (slot >= 0)
-				s->pt_count[slot]++;
-		}
+		pt_tally(s, rh.pt);
 		{
 			char codec[24];
 			uint32_t r = rate_for(e, rh.pt, codec, sizeof(codec));
@@ -933,6 +949,7 @@ v_init(struct reasm *R)
 	TAILQ_INIT(&V->calls);
 	TAILQ_INIT(&V->dormant);
 	TAILQ_INIT(&V->streams);
+	TAILQ_INIT(&V->cand);
 	return V;
 }
 
@@ -1095,6 +1112,46 @@ v_close(void *eng, void *flow, const struct an_ctx *x, unsigned reason)
 	free(f);
 }
 
+/* RTP without signalling (`rtp-only`): a version-2 header with an RTP
+ * payload type (not RTCP's), between ports above 1023, whose sequence
+ * numbers go up by one on the flow and SSRC: three in a row make it a
+ * stream.  Until then it is a candidate, forgotten after RTP_GUESS_NS. */
+#define RTP_GUESS_NS (2 * 1000000000ull)
+
+static bool
+rtp_guess(struct voip *V, const struct decoded *d, uint64_t ts)
+{
+	struct rtp_hdr rh;
+	struct stream *s;
+	bool fresh;
+
+	if (d->sport < 1024 || d->dport < 1024 || !rtp_parse(d->payload, d->payload_len, &rh))
+		return false;
+	/* candidates that did not make it in time go first (bounded work: the
+	 * list is by first packet) */
+	while ((s = TAILQ_FIRST(&V->cand)) != NULL && s->first_ns + RTP_GUESS_NS < ts)
+		stream_done(V, s, NULL);
+	if ((s = stream_get(V, d, rh.ssrc, false, ts)) == NULL)
+		return false;
+	fresh = s->st.received == 0;
+	if (fresh) {
+		s->cand = true;
+		TAILQ_INSERT_TAIL(&V->cand, s, cq);
+		s->rate = rate_for(NULL, rh.pt, s->codec, sizeof(s->codec));
+	}
+	pt_tally(s, rh.pt);
+	rtp_update(&s->st, &rh, ts, rtp_static_rate(rh.pt) == s->rate ? s->rate : 0);
+	s->bytes += d->payload_len;
+	s->last_ns = ts;
+	if (s->cand && s->st.in_sequence >= 2) {
+		s->cand = false;
+		TAILQ_REMOVE(&V->cand, s, cq);
+	}
+	if (!s->cand)
+		V->rtp_only_packets++;
+	return true;
+}
+
 static bool
 v_datagram(void *eng, const struct an_ctx *x, const struct decoded *d)
 {
@@ -1119,6 +1176,8 @@ v_datagram(void *eng, const struct an_ctx *x, const struct decoded *d)
 		}
 	}
 	if (V->c->voip_rtp && media(V, d, x, ts))
+		return true;
+	if (V->c->voip_rtp && rtp_guess(V, d, ts))
 		return true;
 	V->rtp_unmatched++;
 	return false;
@@ -1166,7 +1225,7 @@ rtp_only(struct voip *V, const struct an_ctx *x)
 
 	(void)x;
 	TAILQ_FOREACH(s, &V->streams, q) {
-		if (s->rtcp)
+		if (s->rtcp || s->cand)
 			continue;
 		if (o == NULL) {
 			o = json_object_new_object();
@@ -1220,10 +1279,11 @@ v_summary(void *eng, FILE *f)
 	fprintf(f, "reasmd: voip: %" PRIu64 " SIP messages (%" PRIu64 " keep-alives, %" PRIu64
 	    " not SIP, %" PRIu64 " over voip.max_message_bytes, %" PRIu64 " resyncs), %" PRIu64
 	    " calls written (%" PRIu64 " other dialogs), %" PRIu64 " RTP packets, %" PRIu64
-	    " RTCP, %" PRIu64 " other media (not RTP), calls_full %" PRIu64 ", streams_full %"
+	    " RTCP, %" PRIu64 " other media (not RTP), %" PRIu64 " RTP without signalling, calls_full %" PRIu64 ", streams_full %"
 	    PRIu64 ", endpoints_full %" PRIu64 "\n", V->sip_msgs, V->keepalives, V->sip_bad,
 	    V->sip_too_big, V->sip_resyncs, V->calls_written, V->dialogs_other, V->rtp_packets,
-	    V->rtcp_packets, V->media_other, V->calls_full, V->streams_full, V->eps_full);
+	    V->rtcp_packets, V->media_other, V->rtp_only_packets, V->calls_full, V->streams_full,
+	    V->eps_full);
 	if (V->table_rows > 0) {
 		fprintf(f, "reasmd: calls (start, from, to, state, streams, packets, lost, Call-ID):\n");
 		fputs(V->table, f);

@@ -141,6 +141,7 @@ struct rtp_stats {
 	uint16_t max_seq;
 	uint32_t cycles, base_seq, bad_seq;
 	uint64_t received, duplicates, out_of_order, restarts;
+	uint64_t in_sequence;		/* packets that followed the one before by 1 */
 	uint64_t prev_expected;		/* expected as of the packet before */
 	uint64_t restart_expected;	/* expected by the runs before a restart */
 	/* RFC 3550 A.8 */

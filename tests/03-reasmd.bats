@@ -431,7 +431,8 @@ PY
 # The public SIP captures: calls.jsonl is the checked-in one (any change in
 # what reasmd writes shows here), and agrees with tshark: per call the SIP
 # messages and users, per RTP stream the packets, loss and jitter
-# (tests/gen/voipcheck.py).  Known differences, each explained:
+# (tests/gen/voipcheck.py; tshark's RTP heuristic on, as ours finds RTP
+# without signalling: `rtp-only`).  Known differences, each explained:
 #  - FAX: tshark labels 2004 RTP packets of one stream (same SSRC, the
 #    sequence going on) T.38, because an SDP put image/udptl on that port
 #    beside audio; we count them as the RTP they are (6 lost either way).
@@ -450,6 +451,7 @@ PY
 		"$B/reasmd" -c "$FIX/voip/ports.json" -r "$f" --voip -o v 2>err
 		diff -u "$want" v/calls.jsonl || { echo "$n: calls.jsonl differs"; false; }
 		python3 "$TOP/tests/gen/voipcheck.py" "$f" v/calls.jsonl -d tcp.port==6060,sip -d tcp.port==5090,sip \
+		    -o rtp.heuristic_rtp:TRUE \
 		    --known "stream 10.35.60.100:15580 -> 10.23.1.52:16756 ssrc 246353583" \
 		    --known "call c3eF6f58-363323Cd-8058EB88-10300252@fe80:0:0:0:21a:a0ff:fe07:32e0: 5 SIP messages, tshark 6" \
 		    --known "call kovfhoptshgn59q712sr: 8 SIP messages, tshark 19" ||
@@ -460,6 +462,9 @@ PY
 	grep -q "reasmd: calls (start, from, to, state" err
 	grep -q "cancelled .*105090259-446faf7a@192.168.1.2" err
 	grep -q "21 keep-alives, 0 not SIP" err
+	# RTP with no SIP in the capture (a relayed leg): found in sequence
+	grep -q '"call_id":null,"state":"rtp-only".*"src":"200.57.7.202:30000","dst":"200.57.7.196:40362".*"packets":6,' \
+	    "$FIX/voip/heplify-rtp_rtcp_sip_ipv4_udp.calls.jsonl"
 }
 
 @test "voip: --sipuser picks the targeted calls only; events in categories calls and rtp; off without --voip" {
