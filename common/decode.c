@@ -26,6 +26,11 @@
 #define ETH_VLAN 0x8100
 #define ETH_QINQ 0x88A8
 #define ETH_QINQ_OLD 0x9100
+#define ETH_PPPOE 0x8864		/* PPPoE session stage (RFC 2516) */
+#define GRE_TEB 0x6558			/* transparent Ethernet bridging */
+#define GRE_ERSPAN2 0x88BE		/* ERSPAN type I (no header) and II */
+#define GRE_ERSPAN3 0x22EB
+#define GTPU_PORT 2152
 
 static const char *const res_names[DEC_RES_MAX] = {
 	[DEC_OK] = "ok", [DEC_NOT_IP] = "not_ip", [DEC_NOT_TCP_UDP] = "not_tcp_udp",
@@ -74,6 +79,15 @@ link_l3(int dlt, const uint8_t *p, size_t caplen, size_t *off, uint16_t *etype)
 				return -DEC_TRUNC_LINK;
 			t = rd16(p + o + 2);
 			o += 4;
+		}
+		if (t == ETH_PPPOE) {
+			/* version/type, code, session, length; then PPP's protocol */
+			uint16_t ppp;
+			if (caplen < o + 8)
+				return -DEC_TRUNC_LINK;
+			ppp = rd16(p + o + 6);
+			t = ppp == 0x0021 ? ETH_IPV4 : ppp == 0x0057 ? ETH_IPV6 : 0;
+			o += 8;
 		}
 		*off = o;
 		*etype = t;
@@ -273,6 +287,134 @@ decode_l4(const uint8_t *p, size_t len, struct decoded *d)
 	return DEC_NOT_TCP_UDP;
 }
 
+/* An Ethernet frame carried in a tunnel (GRE's TEB, ERSPAN). */
+static enum decode_res
+decode_inner_eth(const uint8_t *p, size_t len, struct decoded *d, int depth)
+{
+	size_t off;
+	uint16_t et;
+
+	if (link_l3(STH_DLT_EN10MB, p, len, &off, &et) < 0 || off >= len)
+		return DEC_TRUNC_LINK;
+	if (et != ETH_IPV4 && et != ETH_IPV6)
+		return DEC_NOT_IP;
+	return decode_ip_depth(p + off, len - off, d, depth);
+}
+
+/* GRE (RFC 2784, 2890): what it carries, IP or Ethernet (TEB, ERSPAN
+ * type I, II and III).  Version 1 (PPTP's) carries PPP: not followed. */
+static enum decode_res
+decode_gre(const uint8_t *p, size_t len, struct decoded *d, int depth)
+{
+	uint16_t flags, ptype;
+	size_t hl = 4;
+
+	if (len < 4)
+		return DEC_NOT_TCP_UDP;
+	flags = rd16(p);
+	ptype = rd16(p + 2);
+	if ((flags & 7) != 0)
+		return DEC_NOT_TCP_UDP;
+	if (flags & 0xC000)		/* checksum (and reserved1) */
+		hl += 4;
+	if (flags & 0x2000)		/* key */
+		hl += 4;
+	if (flags & 0x1000)		/* sequence number */
+		hl += 4;
+	if (len < hl)
+		return DEC_NOT_TCP_UDP;
+	p += hl;
+	len -= hl;
+	switch (ptype) {
+	case ETH_IPV4:
+	case ETH_IPV6:
+		return decode_ip_depth(p, len, d, depth);
+	case GRE_TEB:
+		return decode_inner_eth(p, len, d, depth);
+	case GRE_ERSPAN2:
+		/* type II has a sequence number and an 8-byte header; type I
+		 * neither */
+		if (flags & 0x1000) {
+			if (len < 8)
+				return DEC_NOT_TCP_UDP;
+			p += 8;
+			len -= 8;
+		}
+		return decode_inner_eth(p, len, d, depth);
+	case GRE_ERSPAN3: {
+		size_t eh = 12;
+		if (len < 12)
+			return DEC_NOT_TCP_UDP;
+		if (p[11] & 1)		/* O: the platform-specific subheader */
+			eh += 8;
+		if (len < eh)
+			return DEC_NOT_TCP_UDP;
+		return decode_inner_eth(p + eh, len - eh, d, depth);
+	}
+	}
+	return DEC_NOT_TCP_UDP;
+}
+
+/* GTP-U (3GPP TS 29.281): a G-PDU's user packet, IP.  0 with the inner
+ * packet, or -1 when this is not one (the UDP datagram stands as is). */
+static int
+gtpu_inner(const uint8_t *p, size_t len, const uint8_t **in, size_t *inlen)
+{
+	size_t hl = 8;
+
+	if (len < 8 || (p[0] >> 5) != 1 || !(p[0] & 0x10) || p[1] != 0xFF)
+		return -1;
+	if (p[0] & 0x07) {
+		/* sequence number, N-PDU number, next extension header type */
+		uint8_t next;
+		if (len < 12)
+			return -1;
+		hl = 12;
+		next = (p[0] & 0x04) ? p[11] : 0;
+		for (int k = 0; next != 0 && k < 8; k++) {
+			size_t el;
+			if (len < hl + 1 || p[hl] == 0)
+				return -1;
+			el = (size_t)p[hl] * 4;
+			if (len < hl + el)
+				return -1;
+			next = p[hl + el - 1];
+			hl += el;
+		}
+		if (next != 0)
+			return -1;
+	}
+	if (len <= hl || ((p[hl] >> 4) != 4 && (p[hl] >> 4) != 6))
+		return -1;
+	*in = p + hl;
+	*inlen = len - hl;
+	return 0;
+}
+
+/* The transport of an IP datagram, or what a tunnel in it carries. */
+static enum decode_res
+decode_l4_or_tunnel(const uint8_t *p, size_t len, struct decoded *d, int depth)
+{
+	enum decode_res r;
+	const uint8_t *in;
+	size_t inlen;
+
+	if (d->proto == 47 && depth < 2)
+		return decode_gre(p, len, d, depth + 1);
+	r = decode_l4(p, len, d);
+	if (r == DEC_OK && d->proto == 17 && depth < 2 &&
+	    (d->sport == GTPU_PORT || d->dport == GTPU_PORT) &&
+	    gtpu_inner(d->payload, d->payload_len, &in, &inlen) == 0) {
+		struct decoded outer = *d;
+		r = decode_ip_depth(in, inlen, d, depth + 1);
+		if (r != DEC_OK && r != DEC_NOT_TCP_UDP) {
+			*d = outer;	/* not a user packet after all: the UDP stands */
+			r = DEC_OK;
+		}
+	}
+	return r;
+}
+
 static enum decode_res
 decode_ipv4(const uint8_t *p, size_t caplen, struct decoded *d, int depth)
 {
@@ -317,7 +459,7 @@ decode_ipv4(const uint8_t *p, size_t caplen, struct decoded *d, int depth)
 	}
 	if ((d->proto == 4 || d->proto == 41) && depth < 2)
 		return decode_ip_depth(p + hl, tot - hl, d, depth + 1);
-	return decode_l4(p + hl, tot - hl, d);
+	return decode_l4_or_tunnel(p + hl, tot - hl, d, depth);
 }
 
 static enum decode_res
@@ -403,7 +545,7 @@ decode_ipv6(const uint8_t *p, size_t caplen, struct decoded *d, int depth)
 			/* FALLTHROUGH */
 		default:
 			d->proto = nh;
-			return decode_l4(p + o, tot - o, d);
+			return decode_l4_or_tunnel(p + o, tot - o, d, depth);
 		}
 	}
 	return DEC_BAD_IP6_EXT;

@@ -1,10 +1,13 @@
 /*
  * decode.h — bounds-checked decoding of captured frames down to TCP/UDP.
  *
- * Link layers: Ethernet (with 802.1Q, 802.1ad/QinQ tags), Linux cooked
- * capture v1 and v2 (SLL, SLL2), raw IP (DLT_RAW, LINKTYPE_RAW, IPV4,
- * IPV6), BSD null/loopback.  Network: IPv4 with options (RFC 791), IPv6
- * with extension headers (RFC 8200).  Transport: TCP with options (MSS,
+ * Link layers: Ethernet (with 802.1Q, 802.1ad/QinQ tags, PPPoE sessions),
+ * Linux cooked capture v1 and v2 (SLL, SLL2), raw IP (DLT_RAW, LINKTYPE_RAW,
+ * IPV4, IPV6), BSD null/loopback.  Network: IPv4 with options (RFC 791),
+ * IPv6 with extension headers (RFC 8200).  Tunnels, two levels deep at
+ * most, decoded to what they carry: IP in IP, GRE (IP; Ethernet as TEB and
+ * ERSPAN types I, II, III), GTP-U G-PDUs on UDP port 2152 (mobile cores:
+ * VoLTE SIP rides there).  Transport: TCP with options (MSS,
  * window scale, SACK-permitted, timestamps; RFC 9293, 7323, 2018) and UDP
  * (RFC 768).
  *

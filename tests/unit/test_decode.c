@@ -244,6 +244,93 @@ l4_peek_for_routing(void)
 	T_CHECK(decode_l4_peek(STH_DLT_RAW, v6, 20, &proto, &sp, &dp) == -1);
 }
 
+/* Tunnels: PPPoE, GRE (IP, TEB, ERSPAN II), GTP-U with an extension
+ * header; the inner UDP datagram is what decode reports. */
+static size_t
+inner_udp(uint8_t *p)
+{
+	static const uint8_t ip[28] = { 0x45, 0, 0, 28 + 4, 0, 1, 0, 0, 64, 17, 0, 0, 192, 168, 1, 1,
+		192, 168, 1, 2, 0x13, 0xc4, 0x13, 0xc4, 0, 12, 0, 0 };
+	memcpy(p, ip, 28);
+	memcpy(p + 28, "SIP!", 4);
+	return 32;
+}
+
+static size_t
+outer_ip(uint8_t *p, uint8_t proto, size_t payload)
+{
+	static const uint8_t ip[20] = { 0x45, 0, 0, 0, 0, 2, 0, 0, 64, 0, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2 };
+	memcpy(p, ip, 20);
+	p[2] = (uint8_t)((20 + payload) >> 8);
+	p[3] = (uint8_t)(20 + payload);
+	p[9] = proto;
+	return 20;
+}
+
+static void
+check_inner(const uint8_t *f, size_t n, int dlt)
+{
+	struct decoded d;
+
+	memset(&d, 0, sizeof(d));
+	T_CHECK(decode_frame(dlt, f, n, &d) == DEC_OK);
+	T_CHECK(d.proto == 17 && d.sport == 5060 && d.src[0] == 192 && d.src[3] == 1);
+	T_CHECK(d.payload_len == 4 && memcmp(d.payload, "SIP!", 4) == 0);
+}
+
+static void
+decode_tunnels(void)
+{
+	uint8_t f[256], in[64];
+	size_t n, k, il = inner_udp(in);
+	static const uint8_t eth_ip[14] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 0x08, 0x00 };
+
+	/* PPPoE session: Ethernet, 0x8864, 6 bytes, PPP protocol 0x0021 */
+	memcpy(f, eth_ip, 14);
+	f[12] = 0x88;
+	f[13] = 0x64;
+	memcpy(f + 14, (const uint8_t[]){ 0x11, 0, 0, 1, 0, (uint8_t)(il + 2), 0x00, 0x21 }, 8);
+	memcpy(f + 22, in, il);
+	check_inner(f, 22 + il, STH_DLT_EN10MB);
+
+	/* GRE carrying IPv4, with a key */
+	k = outer_ip(f, 47, 8 + il);
+	memcpy(f + k, (const uint8_t[]){ 0x20, 0, 0x08, 0x00, 0, 0, 0, 7 }, 8);
+	memcpy(f + k + 8, in, il);
+	check_inner(f, k + 8 + il, STH_DLT_RAW);
+
+	/* ERSPAN type II: GRE with a sequence number, 8 bytes, Ethernet */
+	n = 4 + 4 + 8 + 14 + il;
+	k = outer_ip(f, 47, n);
+	memcpy(f + k, (const uint8_t[]){ 0x10, 0, 0x88, 0xBE, 0, 0, 0, 1 }, 8);
+	memset(f + k + 8, 0, 8);
+	f[k + 8] = 0x10;	/* version 1 (type II) */
+	memcpy(f + k + 16, eth_ip, 14);
+	memcpy(f + k + 30, in, il);
+	check_inner(f, k + n, STH_DLT_RAW);
+
+	/* GTP-U G-PDU with a sequence number and one extension header */
+	{
+		uint8_t g[16] = { 0x36, 0xFF, 0, 0, 0, 0, 0, 9, 0, 1, 0, 0x85, 1, 0, 0, 0 };
+		uint8_t udp[8] = { 0x08, 0x68, 0x08, 0x68, 0, 0, 0, 0 };
+		n = 8 + 16 + il;
+		k = outer_ip(f, 17, n);
+		udp[5] = (uint8_t)n;
+		memcpy(f + k, udp, 8);
+		memcpy(f + k + 8, g, 16);
+		memcpy(f + k + 24, in, il);
+		check_inner(f, k + n, STH_DLT_RAW);
+		/* not a G-PDU (an echo request): the outer UDP datagram stands */
+		f[k + 9] = 1;
+		{
+			struct decoded d;
+			memset(&d, 0, sizeof(d));
+			T_CHECK(decode_frame(STH_DLT_RAW, f, k + n, &d) == DEC_OK);
+			T_CHECK(d.sport == 2152 && d.src[0] == 10);
+		}
+	}
+}
+
 int
 main(void)
 {
@@ -254,5 +341,6 @@ main(void)
 	T_RUN(decode_hashes_symmetric);
 	T_RUN(siphash_vectors_and_keyed_flow_hash);
 	T_RUN(l4_peek_for_routing);
+	T_RUN(decode_tunnels);
 	return T_DONE();
 }
