@@ -47,11 +47,15 @@ shard_of(const struct capd *C, int dlt, const uint8_t *data, uint32_t caplen)
 	if (C->c->voip_enabled) {
 		/* VoIP: calls live in shard 0, so every UDP datagram (SIP, RTP
 		 * between any addresses, fragments included) and TCP on the SIP
-		 * ports go there; other TCP by address pair as always */
+		 * ports go there, and so do tunnels (GRE, ERSPAN, IP in IP; GTP-U
+		 * is UDP): what they carry is known only once decoded, and a
+		 * tunnel's fragments show nothing of it.  Other TCP by address
+		 * pair as always: the outermost pair, so that a flow in a
+		 * tunnel stays whole even when the tunnel fragments. */
 		uint8_t proto;
 		uint16_t sp, dp;
 		if (decode_l4_peek(dlt, data, caplen, &proto, &sp, &dp) > 0) {
-			if (proto == 17)
+			if (proto == 17 || proto == 47 || proto == 4 || proto == 41)
 				return 0;
 			for (size_t k = 0; proto == 6 && (sp || dp) && k < C->c->sip_ports.n; k++)
 				if (C->c->sip_ports.v[k] == sp || C->c->sip_ports.v[k] == dp)
