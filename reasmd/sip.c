@@ -222,8 +222,10 @@ sip_parse(const uint8_t *p, size_t n, bool stream, struct sip_msg *m)
 		return SIP_BAD;
 	if (stream) {
 		size_t cl = m->content_length > 0 ? (size_t)m->content_length : 0;
-		if (n - head_end < cl)
+		if (n - head_end < cl) {
+			m->len = head_end + cl;	/* what the whole message will take */
 			return SIP_MORE;
+		}
 		m->body = p + head_end;
 		m->body_len = cl;
 		m->len = head_end + cl;

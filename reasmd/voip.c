@@ -101,6 +101,7 @@ struct sipflow {
 		uint8_t *buf;
 		size_t len, cap;
 		bool resync;
+		uint64_t skip;		/* bytes still to come of a message too big */
 	} d[2];
 };
 
@@ -1006,6 +1007,14 @@ frame_stream(struct voip *V, struct sipflow *f, int dir, const struct an_ctx *x)
 			f->d[dir].resync = false;
 		}
 		r = sip_parse(b + off, len - off, true, &m);
+		if (r == SIP_MORE && m.len > max) {
+			/* its head says it is larger than voip.max_message_bytes:
+			 * skipped to its end, the next message read as usual */
+			V->sip_too_big++;
+			f->d[dir].skip = m.len - (len - off);
+			off = len;
+			break;
+		}
 		if (r == SIP_MORE) {
 			if (len - off > max) {
 				/* larger than voip.max_message_bytes: skipped */
@@ -1046,6 +1055,15 @@ v_data(void *eng, void *flow, const struct an_ctx *x, int dir, uint64_t off, con
 	(void)off;
 	while (n > 0) {
 		size_t room, take;
+		if (f->d[dir].skip > 0) {
+			/* the rest of a message too big to keep */
+			size_t k = f->d[dir].skip < n ? (size_t)f->d[dir].skip : n;
+			f->d[dir].skip -= k;
+			p += k;
+			n -= k;
+			if (n == 0)
+				break;
+		}
 		if (f->d[dir].cap < max && f->d[dir].len + n > f->d[dir].cap) {
 			size_t cap = f->d[dir].cap ? f->d[dir].cap : 4096;
 			while (cap < f->d[dir].len + n && cap < max)
@@ -1091,6 +1109,7 @@ v_gap(void *eng, void *flow, const struct an_ctx *x, int dir, uint64_t off, uint
 	(void)len;
 	/* what was partial is lost: the next start line begins again */
 	f->d[dir].len = 0;
+	f->d[dir].skip = 0;
 	f->d[dir].resync = true;
 	V->sip_resyncs++;
 }

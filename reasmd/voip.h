@@ -52,7 +52,9 @@ struct sip_msg {
 	long content_length;		/* -1: no header */
 	const uint8_t *body;
 	size_t body_len;
-	size_t len;			/* the whole message (head and body) */
+	size_t len;			/* the whole message (head and body); with
+					 * SIP_MORE, what it will take once its head
+					 * is whole (0: the head is not) */
 };
 
 /* True when p starts like a SIP request or status line. */

@@ -438,6 +438,73 @@ call_targeting(void)
 	conf_free(&C);
 }
 
+/* TCP framing: a 64 KiB INVITE in 1,400-byte pieces, keep-alives between
+ * messages, one over voip.max_message_bytes skipped, a gap resynchronised
+ * at the next start line. */
+static void
+tcp_framing(void)
+{
+	static char big[70000], huge[300000];
+#define HDR "INVITE sip:bob@b SIP/2.0\r\nFrom: <sip:alice@a>;tag=1\r\nTo: <sip:bob@b>\r\n" \
+	    "Call-ID: %s\r\nCSeq: 1 INVITE\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n\r\n"
+	struct an_ctx x;
+	void *flow;
+	uint64_t off = 0;
+	size_t n;
+
+	start("{}");
+	x = (struct an_ctx){ &R, NULL, now };
+	flow = an_voip.open(eng, &x);
+	n = (size_t)snprintf(big, sizeof(big), HDR, "big1", (size_t)65536);
+	memset(big + n, 'x', 65536);
+	n += 65536;
+	memcpy(big + n, "\r\n\r\n", 4);	/* keep-alives */
+	n += 4;
+	for (size_t k = 0; k < n; k += 1400) {
+		size_t m = n - k < 1400 ? n - k : 1400;
+		T_CHECK(an_voip.data(eng, flow, &x, 0, off, (const uint8_t *)big + k, m) == AN_KEEP);
+		off += m;
+	}
+	/* over 256 KiB: skipped, then the next message is read */
+	n = (size_t)snprintf(huge, sizeof(huge), HDR, "huge1", (size_t)280000);
+	memset(huge + n, 'y', 280000);
+	n += 280000;
+	n += (size_t)snprintf(huge + n, sizeof(huge) - n, "SIP/2.0 200 OK\r\nCall-ID: big1\r\n"
+	    "CSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n");
+	for (size_t k = 0; k < n; k += 4096) {
+		size_t m = n - k < 4096 ? n - k : 4096;
+		an_voip.data(eng, flow, &x, 0, off, (const uint8_t *)huge + k, m);
+		off += m;
+	}
+	/* a gap in the middle of a message: what follows it resynchronises */
+	an_voip.data(eng, flow, &x, 0, off, (const uint8_t *)"BYE sip:a SIP/2.0\r\nCall-", 25);
+	an_voip.gap(eng, flow, &x, 0, off + 25, 100);
+	{
+		const char *rest = "ID: big1\r\nCSeq: 2 BYE\r\n\r\nBYE sip:a SIP/2.0\r\nCall-ID: big1\r\n"
+		    "CSeq: 2 BYE\r\nl: 0\r\n\r\n";
+		an_voip.data(eng, flow, &x, 0, off + 125, (const uint8_t *)rest, strlen(rest));
+	}
+	an_voip.close(eng, flow, &x, CLOSE_FIN);
+	an_voip.finish(eng, &x);
+	T_EQ_S(ended("big1"), "terminated 200 3 alice>bob");
+	T_EQ_S(ended("huge1"), "");
+	{
+		FILE *f = tmpfile();
+		an_voip.summary(eng, f);
+		rewind(f);
+		char line[1024] = "";
+		T_CHECK(fgets(line, sizeof(line), f) != NULL);
+		T_CHECK(strstr(line, "1 over voip.max_message_bytes") != NULL);
+		T_CHECK(strstr(line, "3 SIP messages") != NULL);
+		fclose(f);
+	}
+	an_voip.free(eng);
+	fclose(evf);
+	R.out.events = NULL;
+	reasm_free(&R);
+	conf_free(&C);
+}
+
 int
 main(void)
 {
@@ -452,5 +519,6 @@ main(void)
 	T_RUN(rtp_jitter_rfc3550);
 	T_RUN(call_states);
 	T_RUN(call_targeting);
+	T_RUN(tcp_framing);
 	return T_DONE();
 }
