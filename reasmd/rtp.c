@@ -58,6 +58,33 @@ rtcp_parse(const uint8_t *p, size_t n, uint32_t *ssrc)
 	return true;
 }
 
+unsigned
+rtcp_blocks(const uint8_t *p, size_t n, struct rtcp_block *b, unsigned max)
+{
+	unsigned nb = 0;
+
+	/* a compound packet: one RTCP packet after the other */
+	for (size_t o = 0; o + 8 <= n && nb < max;) {
+		const uint8_t *q = p + o;
+		size_t len = 4 * ((size_t)(q[2] << 8 | q[3]) + 1), first;
+		unsigned rc = q[0] & 0x1f;
+		if ((q[0] >> 6) != 2 || len > n - o)
+			break;
+		first = q[1] == 200 ? 28 : q[1] == 201 ? 8 : len;	/* SR, RR */
+		for (unsigned k = 0; k < rc && nb < max && first + 24 * (k + 1) <= len; k++) {
+			const uint8_t *r = q + first + 24 * k;
+			uint32_t cum = (uint32_t)r[5] << 16 | (uint32_t)r[6] << 8 | r[7];
+			b[nb].ssrc = (uint32_t)r[0] << 24 | (uint32_t)r[1] << 16 | (uint32_t)r[2] << 8 | r[3];
+			/* 24-bit signed: may go negative with duplicates */
+			b[nb].lost = (int32_t)(cum & 0x800000 ? cum | 0xFF000000u : cum);
+			b[nb].jitter = (uint32_t)r[12] << 24 | (uint32_t)r[13] << 16 | (uint32_t)r[14] << 8 | r[15];
+			nb++;
+		}
+		o += len;
+	}
+	return nb;
+}
+
 uint32_t
 rtp_static_rate(uint8_t pt)
 {

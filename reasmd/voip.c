@@ -60,6 +60,10 @@ struct stream {
 	struct rtp_stats st;
 	bool rtcp;			/* an RTCP "stream": packets only */
 	uint64_t rtcp_packets;
+	/* what the receiver's RTCP said of this stream (the last report) */
+	uint64_t rr_reports;
+	int32_t rr_lost;
+	uint32_t rr_jitter;
 	bool cand;			/* RTP-looking, no signalling, not yet in sequence */
 	TAILQ_ENTRY(stream) cq;		/* V->cand, by first packet */
 };
@@ -285,6 +289,16 @@ stream_obj(const struct stream *s)
 	json_object_object_add(o, "max_jitter_ms", ms_obj(s->st.max_jitter_ms));
 	json_object_object_add(o, "mean_jitter_ms", ms_obj(s->st.njitter ?
 	    s->st.sum_jitter_ms / (double)s->st.njitter : 0));
+	if (s->rr_reports > 0) {
+		/* what the receiver said in its RTCP reports, the last one */
+		struct json_object *r = json_object_new_object();
+		json_object_object_add(r, "reports", json_object_new_int64((int64_t)s->rr_reports));
+		json_object_object_add(r, "lost", json_object_new_int(s->rr_lost));
+		json_object_object_add(r, "jitter_ms", s->rate ? ms_obj((double)s->rr_jitter * 1000.0 /
+		    s->rate) : NULL);
+		json_object_object_add(o, "rtcp", r);
+	} else
+		json_object_object_add(o, "rtcp", NULL);
 	json_object_object_add(o, "first_ts", ts_obj(s->first_ns));
 	json_object_object_add(o, "last_ts", ts_obj(s->last_ns));
 	return o;
@@ -875,7 +889,23 @@ media(struct voip *V, const struct decoded *d, const struct an_ctx *x, uint64_t 
 		return false;
 
 	if (is_rtcp) {
+		struct rtcp_block b[8];
+		unsigned nb = rtcp_blocks(d->payload, d->payload_len, b, 8);
 		V->rtcp_packets++;
+		/* the reports go to the streams they describe: a call's stream
+		 * with that SSRC */
+		for (unsigned k = 0; k < nb; k++)
+			for (size_t i = 0; i < n; i++) {
+				struct call *c = eps[i]->call;
+				for (unsigned j = 0; j < c->nstreams; j++) {
+					struct stream *t = c->streams[j];
+					if (t != NULL && !t->rtcp && t->ssrc == b[k].ssrc) {
+						t->rr_reports++;
+						t->rr_lost = b[k].lost;
+						t->rr_jitter = b[k].jitter;
+					}
+				}
+			}
 		if ((s = stream_get(V, d, ssrc, true, ts)) == NULL)
 			return true;
 		s->rtcp_packets++;

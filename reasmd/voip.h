@@ -132,6 +132,18 @@ struct rtp_hdr {
 bool rtp_parse(const uint8_t *p, size_t n, struct rtp_hdr *h);
 /* RTCP (version 2, packet type 200..207 first); *ssrc: the sender's. */
 bool rtcp_parse(const uint8_t *p, size_t n, uint32_t *ssrc);
+/* One RTCP report block (RFC 3550 6.4.1): what a receiver says of the
+ * source `ssrc`: its cumulative loss and interarrival jitter (timestamp
+ * units). */
+struct rtcp_block {
+	uint32_t ssrc;
+	int32_t lost;
+	uint32_t jitter;
+};
+/* The report blocks of every SR and RR in a compound RTCP packet, at most
+ * max; returns how many. */
+unsigned rtcp_blocks(const uint8_t *p, size_t n, struct rtcp_block *b, unsigned max);
+
 /* RFC 3551's clock rate of a static payload type; 0 when it has none. */
 uint32_t rtp_static_rate(uint8_t pt);
 const char *rtp_static_codec(uint8_t pt);

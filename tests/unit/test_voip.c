@@ -277,6 +277,21 @@ rtp_jitter_rfc3550(void)
 	T_EQ_U(rtp_static_rate(34), 90000);
 	T_EQ_U(rtp_static_rate(96), 0);
 	{
+		/* a compound packet: an RR with two blocks, then an SDES */
+		uint8_t rr[8 + 48 + 8] = { 0x82, 201, 0, 13, 0, 0, 0, 1 };
+		struct rtcp_block b[4];
+		rr[8 + 3] = 7;				/* block 1: SSRC 7 */
+		rr[8 + 5] = 0xFF; rr[8 + 6] = 0xFF; rr[8 + 7] = 0xFE;	/* lost -2 */
+		rr[8 + 14] = 0x01; rr[8 + 15] = 0x40;	/* jitter 320 */
+		rr[32 + 3] = 8;				/* block 2: SSRC 8 */
+		rr[32 + 7] = 5;
+		rr[56] = 0x81; rr[57] = 202; rr[59] = 1;
+		T_EQ_U(rtcp_blocks(rr, sizeof(rr), b, 4), 2);
+		T_CHECK(b[0].ssrc == 7 && b[0].lost == -2 && b[0].jitter == 320);
+		T_CHECK(b[1].ssrc == 8 && b[1].lost == 5);
+		T_EQ_U(rtcp_blocks(rr, 20, b, 4), 0);	/* cut short: nothing read past it */
+	}
+	{
 		uint8_t r[8] = { 0x80, 200, 0, 1, 0, 0, 0, 9 };
 		uint32_t ssrc;
 		struct rtp_hdr h;
