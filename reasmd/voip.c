@@ -106,7 +106,14 @@ struct sipflow {
 		size_t len, cap;
 		bool resync;
 		uint64_t skip;		/* bytes still to come of a message too big */
+		/* SIP over WebSocket (RFC 7118): the HTTP handshake's head still
+		 * to pass; a message assembled from its frames; lost after a gap */
+		bool ws_head, ws_lost;
+		uint8_t *msg;
+		size_t mlen, mcap;
 	} d[2];
+	bool ws;
+	bool decided;			/* whether it is WebSocket, known */
 };
 
 struct voip {
@@ -1074,6 +1081,124 @@ frame_stream(struct voip *V, struct sipflow *f, int dir, const struct an_ctx *x)
 	}
 }
 
+static uint64_t
+be(const uint8_t *p, int n)
+{
+	uint64_t v = 0;
+
+	for (int k = 0; k < n; k++)
+		v = v << 8 | p[k];
+	return v;
+}
+
+/* One WebSocket message's payload: a SIP message (RFC 7118: one in each). */
+static void
+ws_message(struct voip *V, struct sipflow *f, int dir, const struct an_ctx *x)
+{
+	struct sip_msg m;
+
+	if (f->d[dir].mlen == 0)
+		return;
+	if (sip_parse(f->d[dir].msg, f->d[dir].mlen, false, &m) == SIP_OK)
+		sip_message(V, &m, x, x->now_ns);
+	else if (f->d[dir].mlen > 4)
+		V->sip_bad++;		/* (a CRLF keep-alive is not counted) */
+	f->d[dir].mlen = 0;
+}
+
+/* The frames in a direction's buffer (RFC 6455 section 5): data frames'
+ * payloads unmasked and assembled into messages; control frames passed. */
+static void
+frame_ws(struct voip *V, struct sipflow *f, int dir, const struct an_ctx *x)
+{
+	size_t off = 0, max = (size_t)V->c->voip_max_message_bytes;
+	uint8_t *b = f->d[dir].buf;
+	size_t len = f->d[dir].len;
+
+	if (f->d[dir].ws_lost) {
+		f->d[dir].len = 0;
+		return;
+	}
+	if (f->d[dir].ws_head) {
+		/* the handshake: an HTTP head, request or 101 response */
+		const uint8_t *e = memmem(b, len, "\r\n\r\n", 4);
+		if (e == NULL) {
+			if (len > 16384) {
+				f->d[dir].ws_lost = true;	/* not a handshake after all */
+				f->d[dir].len = 0;
+			}
+			return;
+		}
+		off = (size_t)(e - b) + 4;
+		f->d[dir].ws_head = false;
+	}
+	while (len - off >= 2) {
+		size_t hl = 2;
+		uint64_t pl = b[off + 1] & 0x7f;
+		uint8_t op = b[off] & 0x0f, mask[4] = { 0, 0, 0, 0 };
+		bool masked = (b[off + 1] & 0x80) != 0, fin = (b[off] & 0x80) != 0;
+		if (pl == 126) {
+			if (len - off < 4)
+				break;
+			pl = be(b + off + 2, 2);
+			hl += 2;
+		} else if (pl == 127) {
+			if (len - off < 10)
+				break;
+			pl = be(b + off + 2, 8);
+			hl += 8;
+		}
+		if (masked) {
+			if (len - off < hl + 4)
+				break;
+			memcpy(mask, b + off + hl, 4);
+			hl += 4;
+		}
+		if (pl > max || (op <= 2 && f->d[dir].mlen + pl > max)) {
+			/* over voip.max_message_bytes: skipped to its end */
+			V->sip_too_big++;
+			f->d[dir].mlen = 0;
+			if (len - off >= hl + pl) {
+				off += hl + (size_t)pl;
+				continue;
+			}
+			f->d[dir].skip = hl + pl - (len - off);
+			off = len;
+			break;
+		}
+		if (len - off < hl + pl)
+			break;
+		if (op <= 2) {
+			/* continuation, text or binary: the message goes on */
+			size_t need = f->d[dir].mlen + (size_t)pl;
+			if (need > f->d[dir].mcap) {
+				size_t cap = f->d[dir].mcap ? f->d[dir].mcap : 1024;
+				while (cap < need)
+					cap *= 2;
+				if (V->buf_bytes + (cap - f->d[dir].mcap) > SIP_BUF_TOTAL) {
+					V->buf_full++;
+					f->d[dir].mlen = 0;
+					off += hl + (size_t)pl;
+					continue;
+				}
+				V->buf_bytes += cap - f->d[dir].mcap;
+				f->d[dir].msg = xrealloc(f->d[dir].msg, cap);
+				f->d[dir].mcap = cap;
+			}
+			for (size_t k = 0; k < pl; k++)
+				f->d[dir].msg[f->d[dir].mlen + k] = b[off + hl + k] ^ mask[k % 4];
+			f->d[dir].mlen = need;
+			if (fin)
+				ws_message(V, f, dir, x);
+		}
+		off += hl + (size_t)pl;
+	}
+	if (off > 0) {
+		memmove(b, b + off, len - off);
+		f->d[dir].len = len - off;
+	}
+}
+
 static int
 v_data(void *eng, void *flow, const struct an_ctx *x, int dir, uint64_t off, const uint8_t *p,
     size_t n)
@@ -1083,6 +1208,14 @@ v_data(void *eng, void *flow, const struct an_ctx *x, int dir, uint64_t off, con
 	size_t max = (size_t)V->c->voip_max_message_bytes + 4096;
 
 	(void)off;
+	if (!f->decided) {
+		/* a WebSocket handshake opens it (RFC 7118: SIP over WebSocket) */
+		f->decided = true;
+		if (n >= 4 && memcmp(p, "GET ", 4) == 0) {
+			f->ws = true;
+			f->d[0].ws_head = f->d[1].ws_head = true;
+		}
+	}
 	while (n > 0) {
 		size_t room, take;
 		if (f->d[dir].skip > 0) {
@@ -1117,7 +1250,10 @@ v_data(void *eng, void *flow, const struct an_ctx *x, int dir, uint64_t off, con
 		f->d[dir].len += take;
 		p += take;
 		n -= take;
-		frame_stream(V, f, dir, x);
+		if (f->ws)
+			frame_ws(V, f, dir, x);
+		else
+			frame_stream(V, f, dir, x);
 		if (take == 0 && f->d[dir].len == f->d[dir].cap) {
 			/* full and nothing framed: skip it */
 			V->sip_too_big++;
@@ -1137,10 +1273,14 @@ v_gap(void *eng, void *flow, const struct an_ctx *x, int dir, uint64_t off, uint
 	(void)x;
 	(void)off;
 	(void)len;
-	/* what was partial is lost: the next start line begins again */
+	/* what was partial is lost: the next start line begins again (over
+	 * WebSocket the frames' boundaries are lost: the rest is not read) */
 	f->d[dir].len = 0;
 	f->d[dir].skip = 0;
 	f->d[dir].resync = true;
+	f->d[dir].mlen = 0;
+	if (f->ws)
+		f->d[dir].ws_lost = true;
 	V->sip_resyncs++;
 }
 
@@ -1155,8 +1295,9 @@ v_close(void *eng, void *flow, const struct an_ctx *x, unsigned reason)
 	if (f == NULL)
 		return;
 	for (int d = 0; d < 2; d++) {
-		V->buf_bytes -= f->d[d].cap;
+		V->buf_bytes -= f->d[d].cap + f->d[d].mcap;
 		free(f->d[d].buf);
+		free(f->d[d].msg);
 	}
 	free(f);
 }

@@ -520,6 +520,76 @@ tcp_framing(void)
 	conf_free(&C);
 }
 
+/* SIP over WebSocket: the handshake, a masked message in two frames
+ * (the second with a 16-bit length), a ping between them, the answer
+ * unmasked in one frame. */
+static size_t
+ws_frame(uint8_t *o, int op, bool fin, const char *p, size_t n, bool masked)
+{
+	static const uint8_t key[4] = { 0x12, 0x34, 0x56, 0x78 };
+	size_t h = 2;
+
+	o[0] = (uint8_t)((fin ? 0x80 : 0) | op);
+	if (n < 126)
+		o[1] = (uint8_t)n;
+	else {
+		o[1] = 126;
+		o[2] = (uint8_t)(n >> 8);
+		o[3] = (uint8_t)n;
+		h = 4;
+	}
+	if (masked) {
+		o[1] |= 0x80;
+		memcpy(o + h, key, 4);
+		h += 4;
+	}
+	for (size_t k = 0; k < n; k++)
+		o[h + k] = (uint8_t)p[k] ^ (masked ? key[k % 4] : 0);
+	return h + n;
+}
+
+static void
+sip_over_websocket(void)
+{
+	static uint8_t c2s[4096], s2c[4096];
+	char inv[600];
+	const char *req = "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nSec-WebSocket-Protocol: sip\r\n\r\n";
+	const char *resp = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n";
+	const char *ok = "SIP/2.0 200 OK\r\nCall-ID: ws1\r\nCSeq: 1 INVITE\r\n\r\n";
+	struct an_ctx x;
+	void *flow;
+	size_t n = 0, m = 0, il;
+
+	il = (size_t)snprintf(inv, sizeof(inv), "INVITE sip:bob@b SIP/2.0\r\nFrom: <sip:alice@a>;tag=1\r\n"
+	    "To: <sip:bob@b>\r\nCall-ID: ws1\r\nCSeq: 1 INVITE\r\nX-Pad: %0300d\r\n\r\n", 0);
+	memcpy(c2s, req, strlen(req));
+	n = strlen(req);
+	n += ws_frame(c2s + n, 1, false, inv, 50, true);
+	n += ws_frame(c2s + n, 9, true, "ping", 4, true);	/* control frames may come between */
+	n += ws_frame(c2s + n, 0, true, inv + 50, il - 50, true);
+	memcpy(s2c, resp, strlen(resp));
+	m = strlen(resp);
+	m += ws_frame(s2c + m, 1, true, ok, strlen(ok), false);
+	start("{}");
+	x = (struct an_ctx){ &R, NULL, now };
+	flow = an_voip.open(eng, &x);
+	/* in pieces of 7 bytes, both directions interleaved */
+	for (size_t k = 0; k < n || k < m; k += 7) {
+		if (k < n)
+			an_voip.data(eng, flow, &x, 0, k, c2s + k, n - k < 7 ? n - k : 7);
+		if (k < m)
+			an_voip.data(eng, flow, &x, 1, k, s2c + k, m - k < 7 ? m - k : 7);
+	}
+	an_voip.close(eng, flow, &x, CLOSE_FIN);
+	an_voip.finish(eng, &x);
+	T_EQ_S(ended("ws1"), "confirmed 200 2 alice>bob");
+	an_voip.free(eng);
+	fclose(evf);
+	R.out.events = NULL;
+	reasm_free(&R);
+	conf_free(&C);
+}
+
 int
 main(void)
 {
@@ -535,5 +605,6 @@ main(void)
 	T_RUN(call_states);
 	T_RUN(call_targeting);
 	T_RUN(tcp_framing);
+	T_RUN(sip_over_websocket);
 	return T_DONE();
 }
