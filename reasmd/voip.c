@@ -335,7 +335,7 @@ call_obj(const struct call *c, const char *reason)
 }
 
 static void
-out_line(struct voip *V, struct json_object *o)
+out_open(struct voip *V)
 {
 	if (V->R->out.dirfd >= 0 && !V->jsonl_tried) {
 		int fd = openat(V->R->out.dirfd, "calls.jsonl", O_WRONLY | O_CREAT | O_TRUNC |
@@ -344,6 +344,12 @@ out_line(struct voip *V, struct json_object *o)
 		if (fd < 0 || (V->jsonl = fdopen(fd, "w")) == NULL)
 			log_warn("-o: calls.jsonl");
 	}
+}
+
+static void
+out_line(struct voip *V, struct json_object *o)
+{
+	out_open(V);
 	if (V->jsonl != NULL) {
 		fputs(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
 		    JSON_C_TO_STRING_NOSLASHESCAPE), V->jsonl);
@@ -1453,6 +1459,7 @@ v_finish(void *eng, const struct an_ctx *x)
 		free(c);
 	}
 	rtp_only(V, x);
+	out_open(V);		/* -o has calls.jsonl, empty when there were none */
 	while (!TAILQ_EMPTY(&V->streams))
 		stream_done(V, TAILQ_FIRST(&V->streams), x);
 	if (V->jsonl != NULL) {
