@@ -143,7 +143,7 @@ enum ctr_kind { KIND_COUNTER, KIND_GAUGE };
 	X(R_VOIP_RTP_LOST, REASMD, COUNTER, "voip_rtp_lost", "voip_rtp_lost_packets_total", "packets", NULL, NULL, \
 	    "per shard", "RTP packets lost (RFC 3550 A.3) in the streams written out.") \
 	X(R_VOIP_JITTER, REASMD, COUNTER, "voip_streams_by_jitter", "voip_rtp_streams_max_jitter_total", "streams", "le_ms", NULL, \
-	    "per shard", "RTP streams written out, by their maximum jitter: at most 1, 5, 10, 20, 50, 100, 200 ms, or more (inf).") \
+	    "per shard", "RTP streams written out whose maximum jitter was at most le_ms milliseconds (1, 5, 10, 20, 50, 100, 200, +Inf): cumulative, as a histogram's buckets.") \
 	/* sinkd */ \
 	X(S_SESSIONS, SINKD, COUNTER, "sessions", "sink_sessions_total", "sessions", NULL, NULL, \
 	    "per sinkd", "Sessions a sinkd took.") \

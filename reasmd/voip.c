@@ -1492,7 +1492,7 @@ static void
 v_counters(void *eng, struct ctr_enc *e)
 {
 	static const struct voip zero;
-	static const char *const le[8] = { "1", "5", "10", "20", "50", "100", "200", "inf" };
+	static const char *const le[8] = { "1", "5", "10", "20", "50", "100", "200", "+Inf" };
 	const struct voip *V = eng ? eng : &zero;
 
 	ctr_set(e, CTR_R_VOIP_SIP_MESSAGES, V->sip_msgs);
@@ -1506,8 +1506,15 @@ v_counters(void *eng, struct ctr_enc *e)
 	ctr_set(e, CTR_R_VOIP_RTP_LOST, V->rtp_lost_total);
 	for (int k = 0; k < 6; k++)
 		ctr_set_label(e, CTR_R_VOIP_CALLS, state_names[k], V->by_state[k]);
-	for (int k = 0; k < 8; k++)
-		ctr_set_label(e, CTR_R_VOIP_JITTER, le[k], V->jitter_hist[k]);
+	/* cumulative, as a Prometheus histogram's buckets: streams whose
+	 * maximum jitter was at most le milliseconds */
+	{
+		uint64_t cum = 0;
+		for (int k = 0; k < 8; k++) {
+			cum += V->jitter_hist[k];
+			ctr_set_label(e, CTR_R_VOIP_JITTER, le[k], cum);
+		}
+	}
 }
 
 static void
