@@ -12,6 +12,8 @@
  *   udp.c       UDP datagrams
  *   analyser.c  the protocol analysers (analyser.h) and their dispatch
  *   http.c      HTTP/1.x, the first analyser
+ *   voip.c      VoIP: SIP calls, their SDP media, RTP/RTCP streams, targeting;
+ *               with the pure parsers sip.c, sdp.c, rtp.c (voip.h)
  *   events.c    JSON events (with or without a TCP session)
  *   fanout.c    records to -w and to the sinks, per-session sink losses
  *   files.c     -o DIR: stream files and sessions.jsonl, by a writer thread
