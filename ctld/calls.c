@@ -81,13 +81,16 @@ entry_free(struct calltab *t, struct centry *e)
 	t->n--;
 }
 
-/* The event's object without its envelope (ts, cat, event), as text. */
+/* base (text, or NULL for none) with the event's fields over it, without
+ * the event's envelope (ts, cat, event), as text. */
 static char *
-body_text(struct json_object *ev)
+body_text(const char *base, struct json_object *ev)
 {
-	struct json_object *o = json_object_new_object();
+	struct json_object *o = base ? json_tokener_parse(base) : NULL;
 	char *txt;
 
+	if (o == NULL)
+		o = json_object_new_object();
 	json_object_object_foreach(ev, key, val) {
 		if (strcmp(key, "ts") == 0 || strcmp(key, "cat") == 0 || strcmp(key, "event") == 0)
 			continue;
@@ -128,7 +131,7 @@ calltab_event(struct calltab *t, const char *name, struct json_object *ev)
 	}
 	if (end) {
 		free(e->text);
-		e->text = body_text(ev);
+		e->text = body_text(NULL, ev);
 		TAILQ_REMOVE(e->ended ? &t->ended : &t->open, e, q);
 		if (!e->ended)
 			t->nopen--;
@@ -136,18 +139,9 @@ calltab_event(struct calltab *t, const char *name, struct json_object *ev)
 		TAILQ_INSERT_TAIL(&t->ended, e, q);
 	} else if (!e->ended) {
 		/* what is known while it goes on: the users, the state */
-		struct json_object *o = e->text ? json_tokener_parse(e->text) : NULL;
-		if (o == NULL)
-			o = json_object_new_object();
-		json_object_object_foreach(ev, key, val) {
-			if (strcmp(key, "ts") == 0 || strcmp(key, "cat") == 0 || strcmp(key, "event") == 0)
-				continue;
-			json_object_object_add(o, key, json_object_get(val));
-		}
+		char *txt = body_text(e->text, ev);
 		free(e->text);
-		e->text = xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-		    JSON_C_TO_STRING_NOSLASHESCAPE));
-		json_object_put(o);
+		e->text = txt;
 	} else if (strcmp(name, "call_new") == 0) {
 		/* the same Call-ID went on after it ended (it timed out): the
 		 * next call_end describes it again */

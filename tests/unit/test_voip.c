@@ -323,6 +323,16 @@ start(const char *conf)
 }
 
 static void
+stop(void)
+{
+	an_voip.free(eng);
+	fclose(evf);
+	R.out.events = NULL;
+	reasm_free(&R);
+	conf_free(&C);
+}
+
+static void
 sip(const char *fmt, const char *callid, const char *extra)
 {
 	char msg[2048];
@@ -427,11 +437,7 @@ call_states(void)
 	T_EQ_S(ended("c9"), "confirmed 200 1 alice>bob");
 	T_EQ_S(ended("r1"), "registered-only 200 3 carol>carol");
 	T_EQ_S(ended("o1"), "");		/* other dialogs are counted, not listed */
-	an_voip.free(eng);
-	fclose(evf);
-	R.out.events = NULL;
-	reasm_free(&R);
-	conf_free(&C);
+	stop();
 }
 
 static void
@@ -446,11 +452,7 @@ call_targeting(void)
 	an_voip.finish(eng, &x);
 	T_EQ_S(ended("t1"), "early null 1 alice>bob");
 	T_EQ_S(ended("t2"), "");		/* carol is not a target */
-	an_voip.free(eng);
-	fclose(evf);
-	R.out.events = NULL;
-	reasm_free(&R);
-	conf_free(&C);
+	stop();
 }
 
 /* TCP framing: a 64 KiB INVITE in 1,400-byte pieces, keep-alives between
@@ -513,11 +515,7 @@ tcp_framing(void)
 		T_CHECK(strstr(line, "3 SIP messages") != NULL);
 		fclose(f);
 	}
-	an_voip.free(eng);
-	fclose(evf);
-	R.out.events = NULL;
-	reasm_free(&R);
-	conf_free(&C);
+	stop();
 }
 
 /* SIP over WebSocket: the handshake, a masked message in two frames
@@ -583,11 +581,7 @@ sip_over_websocket(void)
 	an_voip.close(eng, flow, &x, CLOSE_FIN);
 	an_voip.finish(eng, &x);
 	T_EQ_S(ended("ws1"), "confirmed 200 2 alice>bob");
-	an_voip.free(eng);
-	fclose(evf);
-	R.out.events = NULL;
-	reasm_free(&R);
-	conf_free(&C);
+	stop();
 }
 
 int
