@@ -78,6 +78,8 @@ struct endpoint {
 	struct sdp_media media;		/* its rtpmaps */
 };
 
+TAILQ_HEAD(callq, call);
+
 struct call {
 	LIST_ENTRY(call) h;
 	TAILQ_ENTRY(call) q;		/* by last message, oldest first */
@@ -124,8 +126,12 @@ struct voip {
 	LIST_HEAD(, call) *cb;
 	LIST_HEAD(, endpoint) *eb;
 	LIST_HEAD(, stream) *sb;
-	TAILQ_HEAD(, call) calls;
-	TAILQ_HEAD(, call) dormant;	/* timed out, state kept, oldest first */
+	/* every call is on one list, each by last activity, oldest first, so
+	 * that a sweep stops at the first one not due: going on (due at
+	 * call_idle_sec), ending (a BYE was seen: due at media_grace_sec),
+	 * expiring (registrations, by their expiry), dormant (written out,
+	 * state kept) */
+	struct callq calls, ending, expiring, dormant;
 	TAILQ_HEAD(, stream) streams;
 	TAILQ_HEAD(, stream) cand;	/* candidates for rtp-only, oldest first */
 	size_t ncalls, nstreams, neps;
@@ -446,16 +452,47 @@ call_emit(struct voip *V, struct call *c, const struct an_ctx *x, const char *re
 	c->nstreams = 0;
 }
 
+static struct callq *
+list_of(struct voip *V, const struct call *c)
+{
+	if (c->dormant)
+		return &V->dormant;
+	if (c->end_reason != NULL)
+		return &V->ending;
+	if (!c->is_call && c->reg_expires_ns != 0)
+		return &V->expiring;
+	return &V->calls;
+}
+
+/* The call was active now: the tail of its list (a registration: its place
+ * by expiry, found from the tail, where refreshes land). */
+static void
+call_touch(struct voip *V, struct call *c, struct callq *from)
+{
+	struct callq *to = list_of(V, c);
+	struct call *p;
+
+	TAILQ_REMOVE(from, c, q);
+	if (to != &V->expiring) {
+		TAILQ_INSERT_TAIL(to, c, q);
+		return;
+	}
+	for (p = TAILQ_LAST(to, callq); p != NULL && p->reg_expires_ns > c->reg_expires_ns;
+	    p = TAILQ_PREV(p, callq, q))
+		;
+	if (p == NULL)
+		TAILQ_INSERT_HEAD(to, c, q);
+	else
+		TAILQ_INSERT_AFTER(to, p, c, q);
+}
+
 /* The call is written out (when targeted) and freed. */
 static void
 call_write(struct voip *V, struct call *c, const struct an_ctx *x, const char *reason)
 {
 	call_emit(V, c, x, reason);
 	LIST_REMOVE(c, h);
-	if (c->dormant)
-		TAILQ_REMOVE(&V->dormant, c, q);
-	else
-		TAILQ_REMOVE(&V->calls, c, q);
+	TAILQ_REMOVE(list_of(V, c), c, q);
 	V->ncalls--;
 	free(c);
 }
@@ -467,12 +504,13 @@ call_write(struct voip *V, struct call *c, const struct an_ctx *x, const char *r
 static void
 call_sleep(struct voip *V, struct call *c, const struct an_ctx *x, const char *reason)
 {
+	struct callq *from = list_of(V, c);
+
 	c->end_reason = reason;
 	c->end_ns = c->last_ns;
 	call_emit(V, c, x, reason);
-	TAILQ_REMOVE(&V->calls, c, q);
-	TAILQ_INSERT_TAIL(&V->dormant, c, q);
 	c->dormant = true;
+	call_touch(V, c, from);
 }
 
 static struct call *
@@ -491,8 +529,7 @@ call_find(struct voip *V, struct str id, bool make, uint64_t now)
 				c->dormant = false;
 				c->end_reason = NULL;
 				c->end_ns = 0;
-				TAILQ_REMOVE(&V->dormant, c, q);
-				TAILQ_INSERT_TAIL(&V->calls, c, q);
+				call_touch(V, c, &V->dormant);
 			}
 			return c;
 		}
@@ -630,6 +667,7 @@ static void
 sip_message(struct voip *V, const struct sip_msg *m, const struct an_ctx *x, uint64_t ts)
 {
 	struct call *c;
+	struct callq *from;
 	int mid = m->request ? m->method : m->cseq_mid;
 
 	V->sip_msgs++;
@@ -641,8 +679,7 @@ sip_message(struct voip *V, const struct sip_msg *m, const struct an_ctx *x, uin
 		return;
 	c->msgs++;
 	c->last_ns = c->active_ns = ts;
-	TAILQ_REMOVE(&V->calls, c, q);
-	TAILQ_INSERT_TAIL(&V->calls, c, q);
+	from = list_of(V, c);
 	if (!c->targeted && targeted(V, m))
 		c->targeted = true;
 	if (m->cseq_mid == SIP_INVITE && !c->is_call) {
@@ -714,6 +751,8 @@ sip_message(struct voip *V, const struct sip_msg *m, const struct an_ctx *x, uin
 			}
 		}
 	}
+	/* last active: the tail of its list (ending, once a BYE came) */
+	call_touch(V, c, from);
 	/* the SDP, in the body or a multipart part */
 	if (m->body_len > 0) {
 		const uint8_t *b = m->body;
@@ -949,8 +988,7 @@ media(struct voip *V, const struct decoded *d, const struct an_ctx *x, uint64_t 
 		/* media keep a call alive (its SIP is quiet while it lasts) */
 		if (c->active_ns < ts) {
 			c->active_ns = ts;
-			TAILQ_REMOVE(&V->calls, c, q);
-			TAILQ_INSERT_TAIL(&V->calls, c, q);
+			call_touch(V, c, list_of(V, c));
 		}
 	}
 	if (!is_rtcp && s->st.received == 1) {
@@ -991,6 +1029,8 @@ v_init(struct reasm *R)
 	V->eb = xcalloc(V->nb, sizeof(*V->eb));
 	V->sb = xcalloc(V->nb, sizeof(*V->sb));
 	TAILQ_INIT(&V->calls);
+	TAILQ_INIT(&V->ending);
+	TAILQ_INIT(&V->expiring);
 	TAILQ_INIT(&V->dormant);
 	TAILQ_INIT(&V->streams);
 	TAILQ_INIT(&V->cand);
@@ -1379,27 +1419,29 @@ v_datagram(void *eng, const struct an_ctx *x, const struct decoded *d)
 	return false;
 }
 
-/* Calls whose end is media_grace_sec old are written; idle ones end.  The
- * list is by last activity: the walk stops at the first call active
- * within the grace period (none after it can be due). */
+/* Calls whose BYE is media_grace_sec old (no media since) are written;
+ * registrations past their expiry and calls idle for call_idle_sec are
+ * written and kept dormant.  Each list is in the order its calls fall due:
+ * each walk stops at its first call not due. */
 static void
 sweep(struct voip *V, const struct an_ctx *x, bool all)
 {
 	uint64_t now = x->now_ns, grace = (uint64_t)(V->c->voip_media_grace_sec * 1e9),
 	    idle = (uint64_t)V->c->voip_call_idle_sec * 1000000000ull;
-	struct call *c, *nx;
+	struct call *c;
 
-	for (c = TAILQ_FIRST(&V->calls); c != NULL; c = nx) {
-		nx = TAILQ_NEXT(c, q);
+	while ((c = TAILQ_FIRST(&V->ending)) != NULL && (all || c->active_ns + grace <= now))
+		call_write(V, c, x, c->end_reason);
+	while ((c = TAILQ_FIRST(&V->expiring)) != NULL && (all || c->reg_expires_ns <= now)) {
 		if (all)
-			call_write(V, c, x, c->end_reason ? c->end_reason : "eof");
-		else if (c->active_ns + grace > now)
-			break;
-		else if (c->end_reason != NULL)
-			call_write(V, c, x, c->end_reason);
-		else if (!c->is_call && c->registers && c->reg_expires_ns && c->reg_expires_ns <= now)
+			call_write(V, c, x, "eof");
+		else
 			call_sleep(V, c, x, "expired");
-		else if (c->active_ns + idle <= now)
+	}
+	while ((c = TAILQ_FIRST(&V->calls)) != NULL && (all || c->active_ns + idle <= now)) {
+		if (all)
+			call_write(V, c, x, "eof");
+		else
 			call_sleep(V, c, x, "timeout");
 	}
 }
@@ -1522,12 +1564,15 @@ v_free(void *eng)
 {
 	struct voip *V = eng;
 
-	while (!TAILQ_EMPTY(&V->calls)) {
-		struct call *c = TAILQ_FIRST(&V->calls);
-		while (!LIST_EMPTY(&c->eps))
-			ep_free(V, LIST_FIRST(&c->eps));
-		TAILQ_REMOVE(&V->calls, c, q);
-		free(c);
+	for (int k = 0; k < 3; k++) {
+		struct callq *l = k == 0 ? &V->calls : k == 1 ? &V->ending : &V->expiring;
+		while (!TAILQ_EMPTY(l)) {
+			struct call *c = TAILQ_FIRST(l);
+			while (!LIST_EMPTY(&c->eps))
+				ep_free(V, LIST_FIRST(&c->eps));
+			TAILQ_REMOVE(l, c, q);
+			free(c);
+		}
 	}
 	while (!TAILQ_EMPTY(&V->dormant)) {
 		struct call *c = TAILQ_FIRST(&V->dormant);
