@@ -75,7 +75,9 @@ struct pfile {
 	uint8_t *buf;
 	size_t blen;
 	uint32_t bpkts;			/* packets in buf */
-	struct pfile *lprev, *lnext;	/* open files, least recently written first */
+	TAILQ_ENTRY(pfile) lru;		/* open files, least recently written first */
+	bool in_lru;
+	SLIST_ENTRY(pfile) done;	/* finished, for the loop thread */
 	/* books, written by the writer thread */
 	uint64_t packets, write_errors;
 	/* the close */
@@ -122,13 +124,13 @@ struct pstate {
 	/* done notifications (writer -> loop) */
 	int donefd[2];
 	struct event *ev_done;
-	struct pfile *done_head;	/* finished per-session files */
+	SLIST_HEAD(, pfile) done;	/* finished per-session files */
 	bool stopped, writer_stopped;
 	uint8_t hdr[PIFACES][64];	/* classic pcap: the file header libpcap wrote */
 	size_t hdrlen[PIFACES];
 	/* the writer's own state */
 	struct pifc wifc[PIFACES];
-	struct pfile *lru_head, *lru_tail;
+	TAILQ_HEAD(, pfile) lru;
 	unsigned nopen, max_open;
 	pcap_t *dead[PIFACES];
 	pcap_dumper_t *dumper[PIFACES];
@@ -188,29 +190,18 @@ pfile_free(struct pfile *f)
 static void
 lru_unlink(struct pstate *S, struct pfile *f)
 {
-	if (f->lprev)
-		f->lprev->lnext = f->lnext;
-	else
-		S->lru_head = f->lnext;
-	if (f->lnext)
-		f->lnext->lprev = f->lprev;
-	else
-		S->lru_tail = f->lprev;
-	f->lprev = f->lnext = NULL;
+	if (f->in_lru) {
+		TAILQ_REMOVE(&S->lru, f, lru);
+		f->in_lru = false;
+	}
 }
 
 static void
 lru_touch(struct pstate *S, struct pfile *f)
 {
-	if (S->lru_tail == f)
-		return;
 	lru_unlink(S, f);
-	f->lprev = S->lru_tail;
-	if (S->lru_tail)
-		S->lru_tail->lnext = f;
-	else
-		S->lru_head = f;
-	S->lru_tail = f;
+	TAILQ_INSERT_TAIL(&S->lru, f, lru);
+	f->in_lru = true;
 }
 
 /* A write failed: back to the last whole record, close, count. */
@@ -282,8 +273,8 @@ file_close_fd(struct pstate *S, struct pfile *f)
 static void
 file_room(struct pstate *S)
 {
-	while (S->nopen >= S->max_open && S->lru_head)
-		file_close_fd(S, S->lru_head);
+	while (S->nopen >= S->max_open && !TAILQ_EMPTY(&S->lru))
+		file_close_fd(S, TAILQ_FIRST(&S->lru));
 }
 
 /* Opens (creates, or reopens for append) f.  Returns 0 or -1 (failed). */
@@ -330,13 +321,7 @@ file_open(struct pstate *S, struct pfile *f)
 	}
 	f->buf = xmalloc(FBUF);
 	S->nopen++;
-	f->lprev = S->lru_tail;
-	f->lnext = NULL;
-	if (S->lru_tail)
-		S->lru_tail->lnext = f;
-	else
-		S->lru_head = f;
-	S->lru_tail = f;
+	lru_touch(S, f);
 	return 0;
 }
 
@@ -542,8 +527,7 @@ notify_done(struct pstate *S, struct pfile *f)
 
 	pthread_mutex_lock(&S->mu);
 	if (f != NULL) {
-		f->lnext = S->done_head;
-		S->done_head = f;
+		SLIST_INSERT_HEAD(&S->done, f, done);
 	} else
 		S->writer_stopped = true;
 	pthread_mutex_unlock(&S->mu);
@@ -612,8 +596,8 @@ writer_main(void *arg)
 			notify_done(S, j->pf);
 			break;
 		case J_STOP:
-			while (S->lru_head)
-				file_close_fd(S, S->lru_head);
+			while (!TAILQ_EMPTY(&S->lru))
+				file_close_fd(S, TAILQ_FIRST(&S->lru));
 			free(j);
 			notify_done(S, NULL);
 			return NULL;
@@ -888,6 +872,8 @@ po_prepare(struct sinkd *D, char *err, size_t errlen)
 	const char *fmt = D->c->pcap_format ? D->c->pcap_format : "pcapng";
 
 	(void)err;
+	TAILQ_INIT(&S->lru);
+	SLIST_INIT(&S->done);
 	(void)errlen;
 	P = S;
 	D->fs = S;
@@ -934,12 +920,12 @@ po_on_done(evutil_socket_t fd, short what, void *arg)
 	while (read(fd, buf, sizeof(buf)) > 0)
 		;
 	pthread_mutex_lock(&S->mu);
-	list = S->done_head;
-	S->done_head = NULL;
+	list = SLIST_FIRST(&S->done);
+	SLIST_INIT(&S->done);
 	stopped = S->writer_stopped;
 	pthread_mutex_unlock(&S->mu);
 	for (f = list; f; f = nx) {
-		nx = f->lnext;
+		nx = SLIST_NEXT(f, done);
 		if (f->session_id == 0) {
 			pfile_free(f);
 			continue;
@@ -1316,8 +1302,8 @@ po_free(struct sinkd *D)
 	if (S->memf)
 		fclose(S->memf);
 	pfile_free(S->roll);
-	for (struct pfile *f = S->done_head, *nx; f; f = nx) {
-		nx = f->lnext;
+	for (struct pfile *f = SLIST_FIRST(&S->done), *nx; f; f = nx) {
+		nx = SLIST_NEXT(f, done);
 		if (f->session_id == 0)
 			pfile_free(f);
 	}
