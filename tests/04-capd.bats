@@ -326,6 +326,9 @@ J
 	require_root
 	require_cmd socat
 	netns_up
+	# the daemon's user reaches the run directory by its path when there is
+	# no chroot (sanitizer builds), as it would reach /run/stethoscope
+	chmod 755 "$T"
 	head -c 1000000 /dev/urandom > one.bin
 	head -c 1500000 /dev/urandom > two.bin
 	start_capd_a capd.err -i "$VA" -f tcp --run-dir "$T/run" --shards 1
