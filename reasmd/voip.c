@@ -65,6 +65,7 @@ struct stream {
 	int32_t rr_lost;
 	uint32_t rr_jitter;
 	bool cand;			/* RTP-looking, no signalling, not yet in sequence */
+	bool link_lost;			/* a call it belongs to could not list it */
 	TAILQ_ENTRY(stream) cq;		/* V->cand, by first packet */
 };
 
@@ -140,11 +141,12 @@ struct voip {
 	bool jsonl_tried;
 	/* the call table printed at the end */
 	char *table;
-	size_t table_len, table_cap, table_rows;
+	size_t table_len, table_cap, table_rows, table_more;
 	/* counters */
 	uint64_t sip_msgs, sip_bad, sip_too_big, sip_resyncs, calls_total, calls_written,
 	    dialogs_other, calls_full, streams_full, eps_full, rtp_packets, rtp_lost_total,
-	    rtcp_packets, rtp_unmatched, buf_full, media_other, keepalives, rtp_only_packets;
+	    rtcp_packets, rtp_unmatched, buf_full, media_other, keepalives, rtp_only_packets,
+	    links_full;
 	uint64_t by_state[7];
 	uint64_t jitter_hist[8];	/* streams by max jitter: <1 <5 <10 <20 <50 <100 <200 >=200 ms */
 	size_t buf_bytes;
@@ -375,8 +377,10 @@ table_row(struct voip *V, const struct call *c, int st, unsigned nrtp, int64_t l
 	    state_names[st], c && final_status(c) ? "" : "", nrtp, pk, lost, c ? c->id : "(no call)");
 	if (n <= 0)
 		return;
-	if (V->table_rows >= 10000)
-		return;		/* the table shows the first 10,000 */
+	if (V->table_rows >= 10000) {
+		V->table_more++;	/* the table shows the first 10,000; says how many more */
+		return;
+	}
 	if (V->table_len + (size_t)n + 1 > V->table_cap) {
 		V->table_cap = (V->table_cap + (size_t)n + 1) * 2;
 		V->table = xrealloc(V->table, V->table_cap);
@@ -855,7 +859,7 @@ stream_get(struct voip *V, const struct decoded *d, uint32_t ssrc, bool rtcp, ui
 }
 
 static void
-stream_link(struct stream *s, struct call *c)
+stream_link(struct voip *V, struct stream *s, struct call *c)
 {
 	int free_slot = -1;
 
@@ -865,8 +869,15 @@ stream_link(struct stream *s, struct call *c)
 		if (s->calls[k] == NULL && free_slot < 0)
 			free_slot = k;
 	}
-	if (free_slot < 0 || c->nstreams >= CALL_MAX_STREAMS)
+	if (free_slot < 0 || c->nstreams >= CALL_MAX_STREAMS) {
+		/* a call with more streams than it lists, or a stream in more
+		 * calls: counted and said in the summary, not lost unseen */
+		if (!s->link_lost) {
+			s->link_lost = true;
+			V->links_full++;
+		}
 		return;
+	}
 	s->calls[free_slot] = c;
 	c->streams[c->nstreams++] = s;
 }
@@ -984,7 +995,7 @@ media(struct voip *V, const struct decoded *d, const struct an_ctx *x, uint64_t 
 	s->last_ns = ts;
 	for (size_t k = 0; k < n; k++) {
 		struct call *c = eps[k]->call;
-		stream_link(s, c);
+		stream_link(V, s, c);
 		/* media keep a call alive (its SIP is quiet while it lasts) */
 		if (c->active_ns < ts) {
 			c->active_ns = ts;
@@ -1523,9 +1534,15 @@ v_summary(void *eng, FILE *f)
 	    V->sip_too_big, V->sip_resyncs, V->calls_written, V->dialogs_other, V->rtp_packets,
 	    V->rtcp_packets, V->media_other, V->rtp_only_packets, V->calls_full, V->streams_full,
 	    V->eps_full);
+	if (V->links_full > 0)
+		fprintf(f, "reasmd: voip: %" PRIu64 " streams not listed with a call of theirs (over %d "
+		    "streams in a call, or %d calls to a stream)\n", V->links_full, CALL_MAX_STREAMS,
+		    STREAM_MAX_CALLS);
 	if (V->table_rows > 0) {
 		fprintf(f, "reasmd: calls (start, from, to, state, streams, packets, lost, Call-ID):\n");
 		fputs(V->table, f);
+		if (V->table_more > 0)
+			fprintf(f, "  ... and %zu more (every one is in calls.jsonl)\n", V->table_more);
 	}
 }
 

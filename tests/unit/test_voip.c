@@ -372,8 +372,7 @@ sip(const char *fmt, const char *callid, const char *extra)
 static const char *
 ended(const char *callid)
 {
-	static char out[256];
-	char line[8192];
+	static char out[256], line[1 << 16];
 
 	out[0] = '\0';
 	fflush(evf);
@@ -584,6 +583,52 @@ sip_over_websocket(void)
 	stop();
 }
 
+/* A call with more streams than it lists: the one too many is counted and
+ * said, not lost unseen. */
+static void
+streams_beyond_a_call(void)
+{
+	static const char sdp_inv[] = "INVITE sip:bob@b SIP/2.0\r\nFrom: <sip:alice@a>;tag=1\r\n"
+	    "To: <sip:bob@b>\r\nCall-ID: %s\r\nCSeq: 1 INVITE\r\nContent-Type: application/sdp\r\n\r\n"
+	    "v=0\r\nc=IN IP4 10.0.0.2\r\nm=audio 7000 RTP/AVP 0\r\n";
+	struct an_ctx x;
+	char line[1024] = "";
+	FILE *f;
+
+	start("{}");
+	sip(sdp_inv, "many", NULL);
+	for (int k = 0; k < 40; k++) {
+		uint8_t p[12 + 160];
+		struct decoded d;
+		memset(p, 0, sizeof(p));
+		put_rtp(p, 0, 1, 160, (uint32_t)(100 + k));
+		memset(&d, 0, sizeof(d));
+		d.family = 4;
+		d.proto = 17;
+		d.src[0] = 10;
+		d.src[3] = 9;
+		d.dst[0] = 10;
+		d.dst[3] = 2;
+		d.sport = (uint16_t)(20000 + 2 * k);
+		d.dport = 7000;
+		d.payload = p;
+		d.payload_len = sizeof(p);
+		x = (struct an_ctx){ &R, NULL, now };
+		T_CHECK(an_voip.datagram(eng, &x, &d));
+	}
+	x = (struct an_ctx){ &R, NULL, now };
+	an_voip.finish(eng, &x);
+	T_EQ_S(ended("many"), "early null 1 alice>bob");
+	f = tmpfile();
+	an_voip.summary(eng, f);
+	rewind(f);
+	while (fgets(line, sizeof(line), f) && strstr(line, "not listed with a call") == NULL)
+		;
+	T_CHECK(strstr(line, "reasmd: voip: 8 streams not listed with a call of theirs") != NULL);
+	fclose(f);
+	stop();
+}
+
 int
 main(void)
 {
@@ -600,5 +645,6 @@ main(void)
 	T_RUN(call_targeting);
 	T_RUN(tcp_framing);
 	T_RUN(sip_over_websocket);
+	T_RUN(streams_beyond_a_call);
 	return T_DONE();
 }
