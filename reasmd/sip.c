@@ -6,6 +6,7 @@
  * (a line that starts with space or tab continues the header before).
  */
 #include <ctype.h>
+#include <stddef.h>
 #include <string.h>
 #include <strings.h>
 
@@ -112,6 +113,21 @@ parse_uint(struct str s, unsigned long max, unsigned long *out)
 	return true;
 }
 
+/* The headers kept as they are written, with their compact forms. */
+static const struct {
+	const char *name;
+	char compact;
+	size_t off;
+} kept[] = {
+	{ "Call-ID", 'i', offsetof(struct sip_msg, call_id) },
+	{ "From", 'f', offsetof(struct sip_msg, from) },
+	{ "To", 't', offsetof(struct sip_msg, to) },
+	{ "P-Asserted-Identity", 0, offsetof(struct sip_msg, pai) },
+	{ "Content-Type", 'c', offsetof(struct sip_msg, content_type) },
+	{ "Contact", 'm', offsetof(struct sip_msg, contact) },
+	{ "Expires", 0, offsetof(struct sip_msg, expires) },
+};
+
 enum sip_res
 sip_parse(const uint8_t *p, size_t n, bool stream, struct sip_msg *m)
 {
@@ -171,23 +187,12 @@ sip_parse(const uint8_t *p, size_t n, bool stream, struct sip_msg *m)
 			}
 			name = trim(l, (size_t)(colon - l));
 			val = trim(colon + 1, (size_t)(l + ll - (colon + 1)));
-			if (name_is(name.p, name.n, "Call-ID", 'i'))
-				slot = &m->call_id;
-			else if (name_is(name.p, name.n, "From", 'f'))
-				slot = &m->from;
-			else if (name_is(name.p, name.n, "To", 't'))
-				slot = &m->to;
-			else if (name_is(name.p, name.n, "P-Asserted-Identity", 0))
-				slot = &m->pai;
-			else if (name_is(name.p, name.n, "Content-Type", 'c'))
-				slot = &m->content_type;
-			else if (name_is(name.p, name.n, "Contact", 'm'))
-				slot = &m->contact;
-			else if (name_is(name.p, name.n, "Expires", 0))
-				slot = &m->expires;
-			else if (name_is(name.p, name.n, "CSeq", 0))
+			for (size_t k = 0; k < sizeof(kept) / sizeof(kept[0]) && slot == NULL; k++)
+				if (name_is(name.p, name.n, kept[k].name, kept[k].compact))
+					slot = (struct str *)((char *)m + kept[k].off);
+			if (slot == NULL && name_is(name.p, name.n, "CSeq", 0))
 				slot = &cseq;	/* read once it is whole (it may be folded) */
-			else if (name_is(name.p, name.n, "Content-Length", 'l')) {
+			else if (slot == NULL && name_is(name.p, name.n, "Content-Length", 'l')) {
 				unsigned long cl;
 				if (parse_uint(val, 1ul << 30, &cl))
 					m->content_length = (long)cl;
