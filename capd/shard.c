@@ -44,6 +44,7 @@ shard_of(const struct capd *C, int dlt, const uint8_t *data, uint32_t caplen)
 
 	if (C->nshards <= 1)
 		return 0;
+	v = decode_l3_offset(dlt, data, caplen, &off);
 	if (C->c->voip_enabled) {
 		/* VoIP: calls live in shard 0, so every UDP datagram (SIP, RTP
 		 * between any addresses, fragments included) and TCP on the SIP
@@ -54,7 +55,7 @@ shard_of(const struct capd *C, int dlt, const uint8_t *data, uint32_t caplen)
 		 * tunnel stays whole even when the tunnel fragments. */
 		uint8_t proto;
 		uint16_t sp, dp;
-		if (decode_l4_peek(dlt, data, caplen, &proto, &sp, &dp) > 0) {
+		if (v > 0 && decode_l4_peek(data, caplen, off, v, &proto, &sp, &dp) > 0) {
 			if (proto == 17 || proto == 47 || proto == 4 || proto == 41)
 				return 0;
 			for (size_t k = 0; proto == 6 && (sp || dp) && k < C->c->sip_ports.n; k++)
@@ -62,7 +63,6 @@ shard_of(const struct capd *C, int dlt, const uint8_t *data, uint32_t caplen)
 					return 0;
 		}
 	}
-	v = decode_l3_offset(dlt, data, caplen, &off);
 	if (v == 4 && off + 20 <= caplen)
 		return decode_pair_hash(4, data + off + 12, data + off + 16) % C->nshards;
 	if (v == 6 && off + 40 <= caplen)

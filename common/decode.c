@@ -154,11 +154,10 @@ decode_l3_offset(int dlt, const uint8_t *pkt, size_t caplen, size_t *off)
 }
 
 int
-decode_l4_peek(int dlt, const uint8_t *pkt, size_t caplen, uint8_t *proto, uint16_t *sport,
-    uint16_t *dport)
+decode_l4_peek(const uint8_t *pkt, size_t caplen, size_t off, int v, uint8_t *proto,
+    uint16_t *sport, uint16_t *dport)
 {
-	size_t off, l4;
-	int v = decode_l3_offset(dlt, pkt, caplen, &off);
+	size_t l4;
 	bool first = true;	/* the fragment that holds the transport header */
 
 	*proto = 0;

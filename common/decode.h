@@ -112,12 +112,12 @@ enum decode_res decode_l4(const uint8_t *p, size_t len, struct decoded *d);
  * further than the addresses. */
 int decode_l3_offset(int dlt, const uint8_t *pkt, size_t caplen, size_t *off);
 
-/* The transport protocol of a frame's IP datagram (after IPv6 extension
- * headers; every fragment carries it) and, when this frame holds the
- * transport header, its ports (else 0).  Returns the IP version or -1.
- * capd routes VoIP with it. */
-int decode_l4_peek(int dlt, const uint8_t *pkt, size_t caplen, uint8_t *proto, uint16_t *sport,
-    uint16_t *dport);
+/* The transport protocol of the IP datagram at pkt + off, version v (as
+ * decode_l3_offset found them; after IPv6 extension headers; every
+ * fragment carries it) and, when this frame holds the transport header,
+ * its ports (else 0).  Returns v, or -1.  capd routes VoIP with it. */
+int decode_l4_peek(const uint8_t *pkt, size_t caplen, size_t off, int v, uint8_t *proto,
+    uint16_t *sport, uint16_t *dport);
 
 /* The reason code's name for counters ("truncated_tcp", ...). */
 const char *decode_res_name(enum decode_res r);

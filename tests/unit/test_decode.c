@@ -219,15 +219,15 @@ l4_peek_for_routing(void)
 	uint8_t proto;
 	uint16_t sp, dp;
 
-	T_CHECK(decode_l4_peek(STH_DLT_RAW, v4, sizeof(v4), &proto, &sp, &dp) == 4);
+	T_CHECK(decode_l4_peek(v4, sizeof(v4), 0, 4, &proto, &sp, &dp) == 4);
 	T_CHECK(proto == 17 && sp == 5060 && dp == 8000);	/* the first fragment (MF set) */
 	v4[7] = 0x10;						/* offset 128: a later one */
-	T_CHECK(decode_l4_peek(STH_DLT_RAW, v4, sizeof(v4), &proto, &sp, &dp) == 4);
+	T_CHECK(decode_l4_peek(v4, sizeof(v4), 0, 4, &proto, &sp, &dp) == 4);
 	T_CHECK(proto == 17 && sp == 0 && dp == 0);
 	v4[9] = 6;
 	v4[7] = 0;
 	v4[6] = 0;
-	T_CHECK(decode_l4_peek(STH_DLT_RAW, v4, sizeof(v4), &proto, &sp, &dp) == 4);
+	T_CHECK(decode_l4_peek(v4, sizeof(v4), 0, 4, &proto, &sp, &dp) == 4);
 	T_CHECK(proto == 6 && sp == 5060);
 	/* IPv6: destination options, then a fragment header (next: UDP) */
 	v6[6] = 60;
@@ -236,12 +236,12 @@ l4_peek_for_routing(void)
 	v6[48] = 17;
 	v6[50] = 0;
 	v6[51] = 1;		/* offset 0, more fragments: the first */
-	T_CHECK(decode_l4_peek(STH_DLT_RAW, v6, sizeof(v6), &proto, &sp, &dp) == 6);
+	T_CHECK(decode_l4_peek(v6, sizeof(v6), 0, 6, &proto, &sp, &dp) == 6);
 	T_CHECK(proto == 17);
 	v6[50] = 0x10;		/* a later fragment */
-	T_CHECK(decode_l4_peek(STH_DLT_RAW, v6, sizeof(v6), &proto, &sp, &dp) == 6);
+	T_CHECK(decode_l4_peek(v6, sizeof(v6), 0, 6, &proto, &sp, &dp) == 6);
 	T_CHECK(proto == 17 && sp == 0);
-	T_CHECK(decode_l4_peek(STH_DLT_RAW, v6, 20, &proto, &sp, &dp) == -1);
+	T_CHECK(decode_l4_peek(v6, 20, 0, 6, &proto, &sp, &dp) == -1);
 }
 
 /* Tunnels: PPPoE, GRE (IP, TEB, ERSPAN II), GTP-U with an extension
