@@ -32,6 +32,8 @@
 
 static struct ctld *G;
 
+static void barriers_check(void);
+
 /* ---------------- helpers ---------------- */
 
 static bool
@@ -495,6 +497,9 @@ command(struct client *k, const char *line)
 		}
 	} else if (strcmp(cmd, "reload") == 0) {
 		client_send_obj(k, reply(cmd, false, authorized(o) ? "restart_needed" : "unauthorized"));
+	} else if (strcmp(cmd, "drain_barrier") == 0) {
+		k->barrier = true;
+		barriers_check();
 	} else if (strcmp(cmd, "list_calls") == 0) {
 		client_send_table(k, reply(cmd, true, NULL), "calls");
 	} else if (strcmp(cmd, "get_call") == 0) {
@@ -594,6 +599,25 @@ on_client(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
 
 /* ---------------- daemon connections ---------------- */
 
+/* drain_barrier (the json sink, as it stops): answered once every daemon
+ * that sends events (all but the launcher and the json sink) is gone, so
+ * that their last events, read before their connection's end, were
+ * forwarded before the answer. */
+static void
+barriers_check(void)
+{
+	const struct dconn *d;
+
+	LIST_FOREACH(d, &G->daemons, q)
+		if (d->hello && strcmp(d->name, "launcher") != 0 && strcmp(d->name, "sinkd json") != 0)
+			return;
+	for (struct client *k = LIST_FIRST(&G->clients); k; k = LIST_NEXT(k, q))
+		if (k->barrier && !k->dead) {
+			k->barrier = false;
+			client_send_obj(k, reply("drain_barrier", true, NULL));
+		}
+}
+
 static void
 dconn_close(struct dconn *d)
 {
@@ -604,6 +628,7 @@ dconn_close(struct dconn *d)
 		d->inst->connected = false;
 	bufferevent_free(d->bev);
 	free(d);
+	barriers_check();
 	if (G->stopping && LIST_EMPTY(&G->daemons))
 		event_base_loopbreak(G->base);
 }

@@ -21,6 +21,7 @@ struct client {
 	struct json_object *cats;	/* subscription */
 	char peer[64];
 	bool dead, skipping;
+	bool barrier;			/* asked drain_barrier: answered when the daemons are gone */
 };
 
 struct dconn {

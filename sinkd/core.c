@@ -219,7 +219,7 @@ sinkd_session_done(struct sinkd *D, struct ssn *s)
 	sinkd_emit(D, o);
 	ssn_unlink(D, s);
 	free(s);
-	if (D->draining && D->nsessions == 0 && !D->fam->drain_waits)
+	if (D->draining && D->nsessions == 0 && !D->fam->drain_waits && !D->sub_barrier)
 		sinkd_drained(D);
 }
 
@@ -434,6 +434,8 @@ sinkd_start_drain(struct sinkd *D)
 	evtimer_add(D->ev_drain_deadline, &tv);
 	if (D->fam->drain)
 		D->fam->drain(D);
+	if (D->subscribe != NULL && input_subscribe_drain(D))
+		return;		/* the events still on their way from ctld first */
 	if (!D->fam->drain_waits && D->nsessions == 0)
 		sinkd_drained(D);
 }

@@ -176,6 +176,14 @@ sub_read(struct bufferevent *bev, void *arg)
 	size_t n;
 
 	while ((line = evbuffer_readln(in, &n, EVBUFFER_EOL_LF)) != NULL) {
+		if (D->sub_barrier && strstr(line, "\"reply_to\":\"drain_barrier\"") != NULL) {
+			/* every event the daemons sent is in: the drain may end */
+			free(line);
+			D->sub_barrier = false;
+			if (D->draining && D->nsessions == 0 && !D->fam->drain_waits)
+				sinkd_drained(D);
+			return;
+		}
 		/* ctld's answers to this sink itself are not events to keep */
 		if (strstr(line, "\"reply_to\":\"subscribe\"") == NULL &&
 		    strstr(line, "\"event\":\"control_connected\"") == NULL && D->fam->event)
@@ -192,7 +200,25 @@ sub_ev(struct bufferevent *bev, short what, void *arg)
 	(void)bev;
 	(void)what;
 	log_warnx("ctld closed the subscription (%s): no more events", D->subscribe);
+	bufferevent_disable(D->sub, EV_READ | EV_WRITE);
+	if (D->sub_barrier) {
+		D->sub_barrier = false;
+		if (D->draining && D->nsessions == 0 && !D->fam->drain_waits)
+			sinkd_drained(D);
+	}
 	sinkd_start_drain(D);
+}
+
+bool
+input_subscribe_drain(struct sinkd *D)
+{
+	static const char cmd[] = "{\"cmd\":\"drain_barrier\"}\n";
+
+	if (D->sub == NULL || !(bufferevent_get_enabled(D->sub) & EV_READ))
+		return false;
+	bufferevent_write(D->sub, cmd, sizeof(cmd) - 1);
+	D->sub_barrier = true;
+	return true;
 }
 
 static void

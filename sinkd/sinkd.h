@@ -139,6 +139,7 @@ struct sinkd {
 	struct bufferevent *sub;
 	struct event *ev_counters;
 	bool draining, drained, stop_now;
+	bool sub_barrier;		/* json: waiting for ctld's drain_barrier answer */
 	struct event *ev_drain_deadline, *ev_sig[3];
 	/* totals */
 	uint64_t sessions, sessions_done, sessions_unbalanced, sessions_incomplete;
@@ -215,6 +216,9 @@ uint64_t ssn_start_ms(const struct ssn *s);
 
 /* input.c */
 int input_subscribe_connect(struct sinkd *D, char *err, size_t errlen);
+/* The drain: asks ctld for what the daemons sent before they ended (true
+ * while that answer is awaited; the drain deadline bounds it). */
+bool input_subscribe_drain(struct sinkd *D);
 int input_connect(struct sinkd *D, const char *path, char *err, size_t errlen);
 int input_stdin(struct sinkd *D, int fd, char *err, size_t errlen);
 void input_start(struct sinkd *D);
