@@ -160,7 +160,7 @@ shard_push(struct capd *C, unsigned shard, int src, const struct pcap_pkthdr *h,
 {
 	struct shard *S = &C->shards[shard];
 	struct rec_packet p = { capd_ts_ns(h), 0, (uint32_t)C->src[src].ifid, h->caplen,
-	    h->len < h->caplen ? h->caplen : h->len, 0, { 0 } };
+	    h->len < h->caplen ? h->caplen : h->len, 0, 0, { 0 } };
 	size_t bytes = sizeof(struct wire_rec) + sizeof(p) + h->caplen;
 
 	if (S->re == NULL) {

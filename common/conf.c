@@ -149,6 +149,9 @@ static const struct ckey conf_schema[] = {
 	{ "voip.max_calls", CT_INT, O(voip_max_calls), NULL, 100000, 1, 100000000, NULL, "dialogs" },
 	{ "voip.max_streams", CT_INT, O(voip_max_streams), NULL, 100000, 1, 100000000, NULL, "streams" },
 	{ "voip.max_endpoints", CT_INT, O(voip_max_endpoints), NULL, 400000, 1, 400000000, NULL, "endpoints" },
+	{ "voip.hold_bytes", CT_INT, O(voip_hold_bytes), NULL, 16 * MB, 64 * KB, 64 * GB, NULL, "bytes" },
+	{ "voip.pcap_name", CT_STR, O(voip_pcap_name), "{timestamp}_{callid}.pcapng", 0, 0, 0, NULL, NULL },
+	{ "voip.pcap_rotate_bytes", CT_INT, O(voip_pcap_rotate_bytes), NULL, 0, 0, 1e15, NULL, "bytes" },
 };
 #define NKEYS ARRAY_SIZE(conf_schema)
 

@@ -90,6 +90,9 @@ struct conf {
 	bool voip_detect;		/* SIP found by content on any UDP port */
 	int64_t voip_max_message_bytes, voip_call_idle_sec;
 	int64_t voip_max_calls, voip_max_streams, voip_max_endpoints;
+	int64_t voip_hold_bytes;	/* SIP-over-TCP frames held for their calls */
+	char *voip_pcap_name;		/* per-call pcap file names */
+	int64_t voip_pcap_rotate_bytes;
 	double voip_media_grace_sec;
 
 	/* Derived after loading (not keys of the file). */

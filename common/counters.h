@@ -144,6 +144,14 @@ enum ctr_kind { KIND_COUNTER, KIND_GAUGE };
 	    "per shard", "RTP packets lost (RFC 3550 A.3) in the streams written out.") \
 	X(R_VOIP_JITTER, REASMD, COUNTER, "voip_streams_by_jitter", "voip_rtp_streams_max_jitter_total", "streams", "le_ms", NULL, \
 	    "per shard", "RTP streams written out whose maximum jitter was at most le_ms milliseconds (1, 5, 10, 20, 50, 100, 200, +Inf): cumulative, as a histogram's buckets.") \
+	X(R_VOIP_HOLD_FRAMES, REASMD, COUNTER, "voip_hold_frames", "voip_hold_frames_total", "packets", NULL, NULL, \
+	    "per shard", "Frames of SIP-over-TCP sessions held until the messages they carry were complete (to go out tagged with their calls).") \
+	X(R_VOIP_HOLD_FULL, REASMD, COUNTER, "voip_hold_full", "voip_hold_full_frames_total", "packets", NULL, NULL, \
+	    "per shard", "Held frames sent on before their messages were complete, without their calls: voip.hold_bytes was full (not lost; a per-call pcap misses them).") \
+	X(R_VOIP_HOLD_TIMEOUT, REASMD, COUNTER, "voip_hold_timeout", "voip_hold_timeout_frames_total", "packets", NULL, NULL, \
+	    "per shard", "Held frames sent on without their calls after 5 s of capture time (a message that did not complete).") \
+	X(R_VOIP_HOLD_BYTES, REASMD, GAUGE, "voip_hold_bytes", "voip_hold_bytes", "bytes", NULL, NULL, \
+	    "per shard", "Bytes of frames held now (at most voip.hold_bytes).") \
 	/* sinkd */ \
 	X(S_SESSIONS, SINKD, COUNTER, "sessions", "sink_sessions_total", "sessions", NULL, NULL, \
 	    "per sinkd", "Sessions a sinkd took.") \
@@ -181,6 +189,14 @@ enum ctr_kind { KIND_COUNTER, KIND_GAUGE };
 	    "per-session files", "Frames of no session (per-session files hold sessions' frames only).") \
 	X(S_PCAP_FILES, SINKD, COUNTER, "pcap_files", "pcap_files_total", "files", NULL, "pcap", \
 	    "per sinkd", "pcap files made.") \
+	X(S_PCAP_CALLS, SINKD, COUNTER, "pcap_calls", "pcap_calls_total", "calls", NULL, "pcap", \
+	    "per sinkd", "Calls given a per-call file (voip.per_call_pcap).") \
+	X(S_PCAP_CALL_FRAMES, SINKD, COUNTER, "pcap_call_frames", "pcap_call_frames_total", "packets", NULL, "pcap", \
+	    "per call", "Frames queued for per-call files (a frame of two calls counts twice).") \
+	X(S_PCAP_CALLS_FULL, SINKD, COUNTER, "pcap_calls_full", "pcap_calls_full_total", "calls", NULL, "pcap", \
+	    "per sinkd", "Calls given no file: voip.max_calls calls had files open.") \
+	X(S_PCAP_NO_CALL, SINKD, COUNTER, "pcap_not_in_call", "pcap_not_in_call_frames_total", "packets", NULL, "pcap", \
+	    "per-call files", "Frames naming a call the sink does not know (it joined late, or the call had no file).") \
 	X(S_CONSUMERS, SINKD, COUNTER, "consumers", "listener_consumers_total", "connections", NULL, "listener", \
 	    "per sinkd", "Consumers that connected to listener ports.") \
 	X(S_CUTOFFS, SINKD, COUNTER, "cutoffs", "listener_cutoffs_total", "connections", NULL, "listener", \

@@ -107,8 +107,26 @@ print_record(const struct wire_rec *r)
 		    p->caplen, p->origlen, p->session_id);
 		if (p->session_id)
 			printf(" dir=%s", dir_name(p->dir));
+		for (unsigned k = 0; k < p->ncalls; k++)
+			printf("%s%" PRIu64, k ? "," : " calls=", rec_packet_calls(p)[k]);
 		printf("\n");
-		print_bytes((const uint8_t *)(p + 1), p->caplen);
+		print_bytes(rec_packet_frame(p), p->caplen);
+		break;
+	}
+	case REC_CALL_OPEN: {
+		const struct rec_call_open *o = b;
+		const char *t = (const char *)(o + 1);
+		fmt_ts(ts, sizeof(ts), o->ts_ns);
+		printf("call_open id=%" PRIu64 " ts=%s call_id=%.*s from=%.*s to=%.*s\n", o->call_id, ts,
+		    (int)o->callid_len, t, (int)o->from_len, t + o->callid_len, (int)o->to_len,
+		    t + o->callid_len + o->from_len);
+		break;
+	}
+	case REC_CALL_CLOSE: {
+		const struct rec_call_close *c = b;
+		fmt_ts(ts, sizeof(ts), c->end_ns);
+		printf("call_close id=%" PRIu64 " end=%s state=%s\n", c->call_id, ts, c->state);
+		printf("  %.*s\n", (int)c->json_len, (const char *)(c + 1));
 		break;
 	}
 	case REC_SESSION_OPEN: {

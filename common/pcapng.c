@@ -95,6 +95,38 @@ pcapng_shb(uint8_t *buf, size_t cap, const char *comment)
 }
 
 size_t
+pcapng_shb_sized(uint8_t *buf, size_t cap, const char *comment, size_t total)
+{
+	size_t fixed = 12 + 16 + opt_len(sizeof(userappl) - 1) + 4, n = clen(comment);
+	uint8_t *p = buf;
+
+	if (total > cap || total % 4 != 0 || total < fixed + 4 || total > 65536)
+		return 0;
+	if (n > total - fixed - 4)
+		n = total - fixed - 4;
+	/* not in the middle of a UTF-8 sequence */
+	while (n > 0 && n < clen(comment) && ((uint8_t)comment[n] & 0xC0) == 0x80)
+		n--;
+	p = put32(p, BT_SHB);
+	p = put32(p, (uint32_t)total);
+	p = put32(p, BOM);
+	p = put16(p, 1);
+	p = put16(p, 0);
+	p = put32(p, 0xFFFFFFFFu);
+	p = put32(p, 0xFFFFFFFFu);
+	if (n > 0)
+		p = put_opt(p, OPT_COMMENT, comment, n);
+	p = put_opt(p, SHB_USERAPPL, userappl, sizeof(userappl) - 1);
+	p = put32(p, OPT_END);
+	/* room kept for a longer comment later: zeros after the end of the
+	 * options, inside the block (readers go by the block's length) */
+	memset(p, 0, total - 4 - (size_t)(p - buf));
+	p = buf + total - 4;
+	p = put32(p, (uint32_t)total);
+	return total;
+}
+
+size_t
 pcapng_idb_len(const char *name)
 {
 	size_t n = 12 + 8 + opt_len(1) + 4;

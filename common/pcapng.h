@@ -20,6 +20,11 @@ size_t pcapng_epb_len(uint32_t caplen, const char *comment);
 /* Each writes one block at buf (cap bytes) and returns its length, or 0
  * when it does not fit.  comment / name may be NULL. */
 size_t pcapng_shb(uint8_t *buf, size_t cap, const char *comment);
+/* A section header of exactly `total` bytes (a multiple of 4, at most
+ * 65536), the comment cut to fit: one written first can be overwritten in
+ * place by another of the same size with a longer comment (a per-call
+ * file's summary, known once the call ends). */
+size_t pcapng_shb_sized(uint8_t *buf, size_t cap, const char *comment, size_t total);
 size_t pcapng_idb(uint8_t *buf, size_t cap, uint16_t linktype, uint32_t snaplen,
     const char *name);
 size_t pcapng_epb(uint8_t *buf, size_t cap, uint32_t ifidx, uint64_t ts_ns,

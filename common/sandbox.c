@@ -87,6 +87,8 @@ static const struct allow allows[] = {
 	{ "openat", P_REASMD | P_SINKS }, { "renameat", P_SINKS }, { "renameat2", P_SINKS },
 	{ "unlinkat", P_SINKS },		/* pcap's write probe at start */
 	{ "fsync", P_SINKS }, { "fdatasync", P_SINKS },
+	/* a per-call pcap file's summary, written into its header at the close */
+	{ "pwrite64", P_SINKS },
 	/* The listener: a listening TCP socket pair per session. */
 	{ "bind", P_LISTENER }, { "listen", P_LISTENER },
 	/* The connector: outgoing TCP (socket below, connect above); it

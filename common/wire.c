@@ -12,7 +12,7 @@ static const char *const rec_names[] = {
 	[REC_SESSION_OPEN] = "session_open", [REC_CHUNK] = "chunk",
 	[REC_GAP] = "gap", [REC_SESSION_CLOSE] = "session_close",
 	[REC_TICK] = "tick", [REC_EVENT] = "event",
-	[REC_EOS] = "eos",
+	[REC_EOS] = "eos", [REC_CALL_OPEN] = "call_open", [REC_CALL_CLOSE] = "call_close",
 };
 
 static const char *const msg_names[] = {
@@ -36,6 +36,8 @@ static const uint32_t rec_fixed[] = {
 	[REC_TICK] = sizeof(struct rec_tick),
 	[REC_EVENT] = sizeof(struct rec_event),
 	[REC_EOS] = 0,
+	[REC_CALL_OPEN] = sizeof(struct rec_call_open),
+	[REC_CALL_CLOSE] = sizeof(struct rec_call_close),
 };
 
 const char *
@@ -99,7 +101,8 @@ wire_rec_check(const struct wire_rec *r, size_t avail, char *err, size_t errlen)
 	}
 	case REC_PACKET: {
 		const struct rec_packet *p = body;
-		if (p->caplen != blen - sizeof(*p) || p->caplen > p->origlen)
+		if (p->ncalls > WIRE_MAX_CALLS ||
+		    p->caplen != blen - sizeof(*p) - 8u * p->ncalls || p->caplen > p->origlen)
 			goto badvar;
 		break;
 	}
@@ -118,6 +121,18 @@ wire_rec_check(const struct wire_rec *r, size_t avail, char *err, size_t errlen)
 	case REC_EVENT: {
 		const struct rec_event *e = body;
 		if (e->json_len != blen - sizeof(*e))
+			goto badvar;
+		break;
+	}
+	case REC_CALL_OPEN: {
+		const struct rec_call_open *o = body;
+		if ((size_t)o->callid_len + o->from_len + o->to_len != blen - sizeof(*o))
+			goto badvar;
+		break;
+	}
+	case REC_CALL_CLOSE: {
+		const struct rec_call_close *c = body;
+		if (c->json_len != blen - sizeof(*c) || memchr(c->state, 0, sizeof(c->state)) == NULL)
 			goto badvar;
 		break;
 	}

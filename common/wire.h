@@ -33,7 +33,7 @@
 #include <stdint.h>
 
 #define WIRE_MAGIC	0x52485453u	/* "STHR" in little-endian memory */
-#define WIRE_VERSION	3
+#define WIRE_VERSION	4	/* 4: packets carry call ids; call records */
 #define WIRE_BOM	0x0102u
 #define WIRE_ALIGN	8
 #define WIRE_MAX_REC	(16u * 1024u * 1024u)	/* largest record, header included */
@@ -67,6 +67,8 @@ enum rec_type {
 	/* 9 was a counter record (version 2), used by nothing: counters go to
 	 * ctld on its link (common/counters.h).  Readers reject it. */
 	REC_EOS = 10,		/* end of stream: the producer has no more */
+	REC_CALL_OPEN = 11,	/* a call (VoIP) whose frames packets name */
+	REC_CALL_CLOSE = 12,	/* that call is written out: no frame names it any more */
 	REC_TYPE_MAX
 };
 #define REC_WANT(t)	(1u << (t))
@@ -84,17 +86,33 @@ struct rec_interface {
 };
 _Static_assert(sizeof(struct rec_interface) == 16, "rec_interface");
 
-/* A captured frame, as captured (link-layer header included). */
+/* A captured frame, as captured (link-layer header included).  The calls
+ * it belongs to (ncalls uint64 call ids, REC_CALL_OPEN) come first, then
+ * the frame's caplen bytes. */
 struct rec_packet {
 	uint64_t ts_ns;		/* capture time, ns since the epoch */
 	uint64_t session_id;	/* 0: not (yet) part of a session */
 	uint32_t ifid;
-	uint32_t caplen;	/* frame bytes that follow */
+	uint32_t caplen;	/* frame bytes that follow the call ids */
 	uint32_t origlen;	/* length on the wire */
 	uint8_t dir;		/* enum wire_dir when session_id != 0 */
-	uint8_t pad[3];
+	uint8_t ncalls;		/* call ids that follow, at most WIRE_MAX_CALLS */
+	uint8_t pad[2];
 };
 _Static_assert(sizeof(struct rec_packet) == 32, "rec_packet");
+#define WIRE_MAX_CALLS 8
+
+static inline const uint64_t *
+rec_packet_calls(const struct rec_packet *p)
+{
+	return (const uint64_t *)(const void *)(p + 1);
+}
+
+static inline const uint8_t *
+rec_packet_frame(const struct rec_packet *p)
+{
+	return (const uint8_t *)(p + 1) + 8u * p->ncalls;
+}
 
 /* Endpoints of a session.  Addresses are in network byte order; IPv4
  * addresses occupy the first 4 bytes. */
@@ -166,6 +184,33 @@ _Static_assert(sizeof(struct rec_session_close) == 216, "rec_session_close");
 struct rec_tick {
 	uint64_t ts_ns;
 };
+
+/* A call (VoIP, reasmd/voip.c): the id packets name it by, when it
+ * began, its SIP Call-ID and the users of its first INVITE.  The three
+ * strings follow in that order (no NUL). */
+struct rec_call_open {
+	uint64_t call_id;
+	uint64_t ts_ns;		/* its first message */
+	uint16_t callid_len, from_len, to_len;
+	uint16_t pad;
+};
+_Static_assert(sizeof(struct rec_call_open) == 24, "rec_call_open");
+
+/* The call is written out (calls.jsonl): its state, when it ended, and its
+ * summary (that line's JSON text, json_len bytes) follow. */
+struct rec_call_close {
+	uint64_t call_id;
+	uint64_t ts_ns;		/* capture time it was written */
+	uint64_t end_ns;	/* its end (BYE, last message) */
+	char state[16];		/* "terminated", ... NUL-padded */
+	uint32_t json_len;
+	uint32_t flags;		/* CALL_F_* */
+};
+/* The dialog never became a call (it was opened at a CANCEL, ACK or BYE
+ * whose INVITE the capture did not hold, and no message said INVITE):
+ * its frames go nowhere, its file away. */
+#define CALL_F_DISCARD 0x1
+_Static_assert(sizeof(struct rec_call_close) == 48, "rec_call_close");
 
 /* An event: JSON text of the control plane's form follows (no NUL). */
 struct rec_event {

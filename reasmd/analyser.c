@@ -99,6 +99,42 @@ decide(struct reasm *R, struct session *s, int dir, const uint8_t *p, size_t n)
 	s->an_flow = A->a[pick]->open ? A->a[pick]->open(A->eng[pick], &x) : NULL;
 }
 
+bool
+an_holds(struct reasm *R, const struct session *s)
+{
+	struct anset *A = R->an;
+
+	/* as decide() picks: the first analyser that claims the ports */
+	for (unsigned k = 0; A && k < A->n; k++)
+		if (A->a[k]->match_port && A->a[k]->match_port(A->eng[k], 6, s->cport, s->sport))
+			return A->a[k]->tags_frames;
+	return false;
+}
+
+void
+an_tag(const struct an_ctx *x, uint64_t id)
+{
+	struct reasm *R = x->R;
+
+	for (unsigned k = 0; k < R->ntags; k++)
+		if (R->tags[k] == id)
+			return;
+	if (R->ntags < WIRE_MAX_CALLS)
+		R->tags[R->ntags++] = id;
+}
+
+void
+an_mark(const struct an_ctx *x, int dir, uint64_t from, uint64_t to)
+{
+	struct reasm *R = x->R;
+
+	/* (x->s is the session being read: the engine's own, handed out
+	 * read-only to the analyser) */
+	if (x->s != NULL && x->s->holds)
+		hold_mark(R, (struct session *)(uintptr_t)x->s, dir, from, to);
+	R->ntags = 0;
+}
+
 static void
 detach(struct reasm *R, struct session *s, unsigned reason)
 {

@@ -81,11 +81,22 @@ struct analyser {
 	void (*summary)(void *eng, FILE *f);
 	void (*counters)(void *eng, struct ctr_enc *e);
 	bool counters_when_off;		/* counters(NULL, e) when not enabled */
+	/* The sessions it claims by port hold their frames until it marks
+	 * the messages they carry (an_mark): frames go out tagged with calls. */
+	bool tags_frames;
 };
 
 /* For an analyser: an event about its session (x->s), or about no
  * session.  `extra` is consumed. */
 void an_event(const struct an_ctx *x, const char *cat, const char *name, struct json_object *extra);
+
+/* For an analyser: the datagram or message being read belongs to call
+ * `id` (a REC_CALL_OPEN id): its frames go out tagged with it. */
+void an_tag(const struct an_ctx *x, uint64_t id);
+/* For an analyser that tags_frames: bytes [from, to) of direction dir of
+ * x->s were one message (the calls an_tag named since are its) or were
+ * skipped (from == to: read up to there, no message). */
+void an_mark(const struct an_ctx *x, int dir, uint64_t from, uint64_t to);
 
 /* The analysers compiled in. */
 extern const struct analyser an_http;
@@ -94,6 +105,8 @@ extern const struct analyser an_voip;
 /* For reasm.c: the analysers reasm.analysers enables.  NULL and a message
  * in err for an unknown name. */
 struct anset *an_new(struct reasm *R, const struct conf_strlist *names, char *err, size_t errlen);
+/* Does the analyser that will take s (by its ports) tag its frames? */
+bool an_holds(struct reasm *R, const struct session *s);
 void an_data(struct reasm *R, struct session *s, int dir, uint64_t off, const uint8_t *p, size_t n);
 void an_gap(struct reasm *R, struct session *s, int dir, uint64_t off, uint64_t len);
 void an_close(struct reasm *R, struct session *s, unsigned reason);

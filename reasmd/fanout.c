@@ -79,9 +79,12 @@ fan_tick(struct reasm *R)
 	if (R->out.w == NULL && R->sinks == NULL)
 		return;
 	/* The watermark: no frame older than this will follow (a datagram
-	 * still being reassembled holds it back).  A stream (-w) carries it
+	 * still being reassembled, a frame held for its call, holds it back).  A stream (-w) carries it
 	 * too, for a sink that reads it (sinkd -r). */
 	uint64_t fo = R->frags ? frag_oldest_ns(R->frags) : UINT64_MAX;
+	uint64_t ho = hold_oldest_ns(R->hold);
+	if (ho < fo)
+		fo = ho;
 	struct rec_tick t = { fo <= R->now_ns ? (fo ? fo - 1 : 0) : R->now_ns };
 	if (R->out.w) {
 		recw_put(R->out.w, REC_TICK, &t, sizeof(t), NULL, 0);
@@ -168,13 +171,65 @@ fan_close(struct reasm *R, struct session *s, unsigned reason)
 }
 
 void
-fan_packet(struct reasm *R, struct session *s, int dir, const struct frame *f)
+fan_packet(struct reasm *R, struct session *s, int dir, const struct frame *f,
+    const uint64_t *calls, unsigned ncalls)
 {
 	if (!want(R, REC_PACKET))
 		return;
-	struct rec_packet p = { f->ts_ns, s ? s->id : 0, R->cur_ifid, f->caplen,
-	    f->origlen < f->caplen ? f->caplen : f->origlen, (uint8_t)dir, { 0 } };
-	put(R, REC_PACKET, &p, sizeof(p), f->data, f->caplen);
+	struct {
+		struct rec_packet p;
+		uint64_t calls[WIRE_MAX_CALLS];
+	} b;
+	if (ncalls > WIRE_MAX_CALLS)
+		ncalls = WIRE_MAX_CALLS;
+	b.p = (struct rec_packet){ f->ts_ns, s ? s->id : 0, R->cur_ifid, f->caplen,
+	    f->origlen < f->caplen ? f->caplen : f->origlen, (uint8_t)dir, (uint8_t)ncalls, { 0 } };
+	if (ncalls > 0)
+		memcpy(b.calls, calls, ncalls * sizeof(*calls));
+	put(R, REC_PACKET, &b, sizeof(b.p) + ncalls * sizeof(*calls), f->data, f->caplen);
+}
+
+void
+fan_call_open(struct reasm *R, uint64_t id, uint64_t ts_ns, const char *callid, const char *from,
+    const char *to)
+{
+	char buf[1024];
+	struct rec_call_open o;
+	size_t a, b, c;
+
+	if (!want(R, REC_CALL_OPEN))
+		return;
+	a = MIN(strlen(callid), 512);
+	b = MIN(strlen(from), 255);
+	c = MIN(strlen(to), 255);
+	memset(&o, 0, sizeof(o));
+	o.call_id = id;
+	o.ts_ns = ts_ns;
+	o.callid_len = (uint16_t)a;
+	o.from_len = (uint16_t)b;
+	o.to_len = (uint16_t)c;
+	memcpy(buf, callid, a);
+	memcpy(buf + a, from, b);
+	memcpy(buf + a + b, to, c);
+	put(R, REC_CALL_OPEN, &o, sizeof(o), buf, a + b + c);
+}
+
+void
+fan_call_close(struct reasm *R, uint64_t id, uint64_t end_ns, const char *state, const char *json,
+    size_t len, uint32_t flags)
+{
+	struct rec_call_close c;
+
+	if (!want(R, REC_CALL_CLOSE))
+		return;
+	memset(&c, 0, sizeof(c));
+	c.call_id = id;
+	c.ts_ns = R->now_ns;
+	c.end_ns = end_ns;
+	sth_strlcpy(c.state, state, sizeof(c.state));
+	c.json_len = (uint32_t)len;
+	c.flags = flags;
+	put(R, REC_CALL_CLOSE, &c, sizeof(c), json, len);
 }
 
 void

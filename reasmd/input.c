@@ -57,7 +57,7 @@ on_record(const struct wire_rec *rec, void *arg)
 		const struct rec_packet *p = b;
 		int dlt = p->ifid < CAPD_IFACES ? I->dlt[p->ifid] : -1;
 		I->R->cur_ifid = p->ifid;
-		reasm_frame(I->R, dlt, p->ts_ns, (const uint8_t *)(p + 1), p->caplen, p->origlen);
+		reasm_frame(I->R, dlt, p->ts_ns, rec_packet_frame(p), p->caplen, p->origlen);
 		break;
 	}
 	case REC_TICK:

@@ -45,10 +45,12 @@ reasm_init(struct reasm *R, const struct conf *c, unsigned gen, unsigned shard,
 	R->tcp_due = UINT64_MAX;
 	R->tcp = tcp_new(c);
 	R->frags = frag_new(c);
+	R->hold = hold_new(c);
 	if ((R->an = an_new(R, &c->analysers, err, errlen)) == NULL) {
 		tcp_free(R);
 		frag_free(R->frags);
 		R->frags = NULL;
+		hold_free(R);
 		return -1;
 	}
 	return 0;
@@ -69,6 +71,7 @@ reasm_tick(struct reasm *R, uint64_t ts_ns)
 	tcp_expire(R);
 	frag_expire(R, R->now_ns);
 	an_tick(R);
+	hold_tick(R);
 }
 
 void
@@ -154,6 +157,7 @@ void
 reasm_free(struct reasm *R)
 {
 	tcp_free(R);
+	hold_free(R);
 	an_free(R);
 	frag_free(R->frags);
 	R->frags = NULL;
@@ -189,6 +193,14 @@ reasm_summary(const struct reasm *R, FILE *f)
 			fprintf(f, "reasmd: decode_error.%s=%llu\n", decode_res_name(k),
 			    (unsigned long long)R->st.decode_err[k]);
 	an_summary(R, f);
+	{
+		uint64_t fr, full, to, by;
+		hold_stats(R->hold, &fr, &full, &to, &by);
+		if (fr > 0)
+			fprintf(f, "reasmd: voip: %llu SIP-over-TCP frames held for their calls; sent on "
+			    "without them: voip_hold_full=%llu, voip_hold_timeout=%llu\n",
+			    (unsigned long long)fr, (unsigned long long)full, (unsigned long long)to);
+	}
 }
 
 void
@@ -227,6 +239,14 @@ reasm_counters(const struct reasm *R, struct ctr_enc *e)
 	ctr_set(e, CTR_R_WRITE_ERROR, t->write_error_bytes);
 	sinks_counters(R->sinks, e);
 	an_counters(R, e);
+	{
+		uint64_t fr, full, to, by;
+		hold_stats(R->hold, &fr, &full, &to, &by);
+		ctr_set(e, CTR_R_VOIP_HOLD_FRAMES, fr);
+		ctr_set(e, CTR_R_VOIP_HOLD_FULL, full);
+		ctr_set(e, CTR_R_VOIP_HOLD_TIMEOUT, to);
+		ctr_set(e, CTR_R_VOIP_HOLD_BYTES, by);
+	}
 }
 
 /* ---- the session hub ---- */
@@ -234,8 +254,21 @@ reasm_counters(const struct reasm *R, struct ctr_enc *e)
 void
 sess_open(struct reasm *R, struct session *s)
 {
+	s->holds = an_holds(R, s);
 	fan_open(R, s);
 	ev_flow(R, s, "session", "tcp_open", NULL);
+}
+
+void
+sess_segment(struct reasm *R, struct session *s, int dir, const struct frame *fr, size_t nfr,
+    uint32_t seq, uint32_t plen)
+{
+	if (s->holds && !s->closed) {
+		hold_segment(R, s, dir, fr, nfr, seq, plen);
+		return;
+	}
+	for (size_t k = 0; k < nfr; k++)
+		sess_packet(R, s, dir, &fr[k]);
 }
 
 void
@@ -291,6 +324,7 @@ sess_close(struct reasm *R, struct session *s, unsigned reason)
 {
 	struct json_object *sum = NULL;
 
+	hold_flush(R, s);	/* its frames before its close */
 	an_close(R, s, reason);
 	fan_close(R, s, reason);
 	if (ev_wanted(R) || R->out.dir) {

@@ -10,6 +10,8 @@
  *   frag.c      IPv4 and IPv6 fragment reassembly
  *   tcp.c       TCP sessions and their byte streams
  *   udp.c       UDP datagrams
+ *   hold.c      frames of SIP-over-TCP sessions, held until the messages
+ *               they carry are complete (tagged with their calls)
  *   analyser.c  the protocol analysers (analyser.h) and their dispatch
  *   http.c      HTTP/1.x, the first analyser
  *   voip.c      VoIP: SIP calls, their SDP media, RTP/RTCP streams, targeting;
@@ -99,6 +101,8 @@ struct session {
 	void *an_flow;			/* analyser.c: the analyser's state for it */
 	struct oslot *slot[2];		/* files.c: output slot, NULL when none */
 	uint64_t *sinkdrop;		/* fanout.c: sink_ring_full bytes [sink][dir]; NULL: none */
+	bool holds;			/* hold.c: its frames wait for the analyser's marks */
+	struct shold *held;		/* hold.c: its frames waiting, NULL: none */
 };
 
 /* A captured frame as it came, or several (the fragments of a datagram). */
@@ -145,6 +149,7 @@ struct anset;
 struct files;
 struct sinks;
 struct ctlc;
+struct hold;
 
 struct reasm {
 	const struct conf *conf;
@@ -161,6 +166,11 @@ struct reasm {
 	struct files *files;		/* files.c (-o) */
 	struct sinks *sinks;		/* sinks.c (--listen), else NULL */
 	struct ctlc *ctl;		/* --ctl: events to ctld, commands from it */
+	struct hold *hold;		/* hold.c */
+	/* the calls (REC_CALL_OPEN ids) the datagram or message being read
+	 * belongs to: an analyser's an_tag, taken by udp.c and an_mark */
+	unsigned ntags;
+	uint64_t tags[WIRE_MAX_CALLS];
 	struct reasm_stats st;
 };
 
@@ -197,14 +207,34 @@ void sess_half_close(struct reasm *R, struct session *s, int dir);
 void sess_note(struct reasm *R, struct session *s, int dir, const char *note,
     uint64_t off, uint64_t len);
 void sess_close(struct reasm *R, struct session *s, unsigned reason);
-/* A frame, of session s (NULL: of none, it still reaches a rolling pcap);
- * every frame comes here: inline. */
-void fan_packet(struct reasm *R, struct session *s, int dir, const struct frame *f);
+/* A frame, of session s (NULL: of none, it still reaches a rolling pcap),
+ * with the calls it belongs to; every frame comes here: inline. */
+void fan_packet(struct reasm *R, struct session *s, int dir, const struct frame *f,
+    const uint64_t *calls, unsigned ncalls);
 static inline void
 sess_packet(struct reasm *R, struct session *s, int dir, const struct frame *f)
 {
-	fan_packet(R, s, dir, f);
+	fan_packet(R, s, dir, f, NULL, 0);
 }
+/* The frames of one TCP segment of s (its payload: seq, plen): held
+ * (hold.c) when s->holds, else out at once. */
+void sess_segment(struct reasm *R, struct session *s, int dir, const struct frame *fr, size_t nfr,
+    uint32_t seq, uint32_t plen);
+
+/* hold.c */
+struct hold *hold_new(const struct conf *c);
+void hold_segment(struct reasm *R, struct session *s, int dir, const struct frame *fr, size_t nfr,
+    uint32_t seq, uint32_t plen);
+/* Bytes [from, to) of s's direction dir were one message: the calls in
+ * R->tags go to the frames that carried them; everything before `to` is
+ * read.  Frames that wait for nothing more go out. */
+void hold_mark(struct reasm *R, struct session *s, int dir, uint64_t from, uint64_t to);
+void hold_flush(struct reasm *R, struct session *s);	/* s closes: all go */
+void hold_tick(struct reasm *R);
+uint64_t hold_oldest_ns(const struct hold *H);		/* UINT64_MAX: none */
+void hold_stats(const struct hold *H, uint64_t *frames, uint64_t *full, uint64_t *timeout,
+    uint64_t *bytes);
+void hold_free(struct reasm *R);
 
 /* tcp.c */
 struct tcp *tcp_new(const struct conf *c);
@@ -259,6 +289,11 @@ void fan_chunk(struct reasm *R, struct session *s, int dir, uint64_t off,
 void fan_gap(struct reasm *R, struct session *s, int dir, uint64_t off, uint64_t len);
 void fan_close(struct reasm *R, struct session *s, unsigned reason);
 void fan_event(struct reasm *R, const char *json, size_t len);
+/* A call (voip.c) whose frames packets will name, and its end. */
+void fan_call_open(struct reasm *R, uint64_t id, uint64_t ts_ns, const char *callid,
+    const char *from, const char *to);
+void fan_call_close(struct reasm *R, uint64_t id, uint64_t end_ns, const char *state,
+    const char *json, size_t len, uint32_t flags);
 void fan_finish(struct reasm *R);	/* end of stream to -w and the sinks */
 
 /* files.c: -o DIR.  files_open runs before the privilege drop. */

@@ -821,6 +821,7 @@ session_free(struct reasm *R, struct session *s)
 	/* Tombstones sit on their own list, oldest first. */
 	TAILQ_REMOVE(&R->tcp->tomb, s, lq);
 	R->tcp->nsessions--;
+	hold_flush(R, s);	/* (its close sent them: nothing is left) */
 	free(s);
 }
 
@@ -999,8 +1000,7 @@ tcp_segment(struct reasm *R, const struct decoded *d, const struct frame *fr, si
 	TAILQ_REMOVE(&R->tcp->lru, s, lq);
 	TAILQ_INSERT_TAIL(&R->tcp->lru, s, lq);
 	D->c.packets++;
-	for (size_t k = 0; k < nfr; k++)
-		sess_packet(R, s, dir, &fr[k]);
+	sess_segment(R, s, dir, fr, nfr, d->seq + (syn ? 1u : 0u), (uint32_t)plen);
 
 	if (syn && ack && !s->d[!dir].h->synack_set && !s->d[!dir].syn_seen) {
 		rh(&s->d[!dir])->synack_set = true;

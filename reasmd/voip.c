@@ -96,6 +96,8 @@ struct call {
 	uint64_t reg_expires_ns;
 	const char *end_reason;		/* NULL: not ended */
 	bool dormant;			/* written out idle: its state kept (V->dormant) */
+	bool rec_open;			/* its REC_CALL_OPEN went out: frames name it */
+	uint64_t num;			/* the id records name it by */
 	uint64_t msgs;
 	unsigned nstreams;
 	struct stream *streams[CALL_MAX_STREAMS];
@@ -107,6 +109,9 @@ struct sipflow {
 	struct {
 		uint8_t *buf;
 		size_t len, cap;
+		uint64_t end;		/* stream offset just past the bytes taken */
+		uint64_t mstart;	/* WebSocket: where the message being
+					 * assembled began (its first frame) */
 		bool resync;
 		uint64_t skip;		/* bytes still to come of a message too big */
 		/* SIP over WebSocket (RFC 7118): the HTTP handshake's head still
@@ -136,6 +141,7 @@ struct voip {
 	TAILQ_HEAD(, stream) streams;
 	TAILQ_HEAD(, stream) cand;	/* candidates for rtp-only, oldest first */
 	size_t ncalls, nstreams, neps;
+	uint64_t call_nums;		/* ids given out (struct call.num) */
 	bool patterns;			/* voip.sipuser has one */
 	FILE *jsonl;
 	bool jsonl_tried;
@@ -415,6 +421,11 @@ call_emit(struct voip *V, struct call *c, const struct an_ctx *x, const char *re
 {
 	int st = call_state(c);
 
+	if (c->rec_open && !c->is_call) {
+		/* opened at a CANCEL, ACK or BYE, never a call after all */
+		fan_call_close(V->R, c->num, c->last_ns, "none", "", 0, CALL_F_DISCARD);
+		c->rec_open = false;
+	}
 	if (!c->is_call && !c->registers)
 		V->dialogs_other++;	/* OPTIONS, SUBSCRIBE, MESSAGE, ...: counted, not listed */
 	else if (c->targeted) {
@@ -423,6 +434,13 @@ call_emit(struct voip *V, struct call *c, const struct an_ctx *x, const char *re
 		uint64_t pk = 0;
 		int64_t lost = 0;
 		out_line(V, o);
+		if (c->rec_open) {
+			size_t jl;
+			const char *js = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &jl);
+			fan_call_close(V->R, c->num, c->end_ns ? c->end_ns : c->last_ns, state_names[st],
+			    js, jl, c->is_call ? 0 : CALL_F_DISCARD);
+			c->rec_open = false;
+		}
 		for (unsigned k = 0; k < c->nstreams; k++) {
 			struct stream *s = c->streams[k];
 			struct json_object *so;
@@ -558,6 +576,7 @@ call_find(struct voip *V, struct str id, bool make, uint64_t now)
 	c = xcalloc(1, sizeof(*c));
 	memcpy(c->id, key, sizeof(c->id));
 	c->first_ns = now;
+	c->num = sid_make(V->R->gen, V->R->shard, ++V->call_nums);
 	c->state_said = -1;
 	c->targeted = !V->patterns;
 	LIST_INIT(&c->eps);
@@ -667,6 +686,14 @@ targeted(const struct voip *V, const struct sip_msg *m)
 	return false;
 }
 
+/* Methods of INVITE dialogs only (RFC 3261, 3262, 3311, 6086). */
+static bool
+invite_only(int mid)
+{
+	return mid == SIP_INVITE || mid == SIP_ACK || mid == SIP_CANCEL || mid == SIP_BYE ||
+	    mid == SIP_PRACK || mid == SIP_UPDATE || mid == SIP_INFO;
+}
+
 static void
 sip_message(struct voip *V, const struct sip_msg *m, const struct an_ctx *x, uint64_t ts)
 {
@@ -755,6 +782,16 @@ sip_message(struct voip *V, const struct sip_msg *m, const struct an_ctx *x, uin
 			}
 		}
 	}
+	/* its frames go out named by it (a per-call pcap) once it is a call
+	 * that is written out, or from a message only a call has (CANCEL, ACK,
+	 * BYE, ... of an INVITE the capture did not hold: tshark's call has
+	 * them; the close discards the file if no INVITE ever shows) */
+	if (c->targeted && !c->rec_open && (c->is_call || invite_only(m->cseq_mid))) {
+		c->rec_open = true;
+		fan_call_open(V->R, c->num, c->first_ns, c->id, c->from, c->to);
+	}
+	if (c->rec_open)
+		an_tag(x, c->num);
 	/* last active: the tail of its list (ending, once a BYE came) */
 	call_touch(V, c, from);
 	/* the SDP, in the body or a multipart part */
@@ -900,6 +937,15 @@ pt_tally(struct stream *s, uint8_t pt)
 		s->pt_count[slot]++;
 }
 
+/* The datagram being read is media of these endpoints' calls. */
+static void
+tag_calls(const struct an_ctx *x, struct endpoint *const *eps, size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		if (eps[k]->call->rec_open)
+			an_tag(x, eps[k]->call->num);
+}
+
 /* A datagram to or from an expected endpoint: RTP or RTCP of its calls. */
 static bool
 media(struct voip *V, const struct decoded *d, const struct an_ctx *x, uint64_t ts)
@@ -945,6 +991,7 @@ media(struct voip *V, const struct decoded *d, const struct an_ctx *x, uint64_t 
 	if (!e->media.rtp) {
 		/* media that are not RTP (T.38 over UDPTL after a re-INVITE) */
 		V->media_other++;
+		tag_calls(x, eps, n);
 		return true;
 	}
 	is_rtcp = rtcp_parse(d->payload, d->payload_len, &ssrc);
@@ -993,6 +1040,7 @@ media(struct voip *V, const struct decoded *d, const struct an_ctx *x, uint64_t 
 		s->bytes += d->payload_len;
 	}
 	s->last_ns = ts;
+	tag_calls(x, eps, n);
 	for (size_t k = 0; k < n; k++) {
 		struct call *c = eps[k]->call;
 		stream_link(V, s, c);
@@ -1071,6 +1119,7 @@ frame_stream(struct voip *V, struct sipflow *f, int dir, const struct an_ctx *x)
 	size_t off = 0, max = (size_t)V->c->voip_max_message_bytes;
 	uint8_t *b = f->d[dir].buf;
 	size_t len = f->d[dir].len;
+	uint64_t boff = f->d[dir].end - len;	/* stream offset of b[0] */
 
 	while (off < len) {
 		struct sip_msg m;
@@ -1130,6 +1179,8 @@ frame_stream(struct voip *V, struct sipflow *f, int dir, const struct an_ctx *x)
 			V->sip_too_big++;
 		else
 			sip_message(V, &m, x, x->now_ns);
+		/* the frames that carried it go out with its call */
+		an_mark(x, dir, boff + off, boff + off + m.len);
 		off += m.len;
 	}
 	if (off > 0) {
@@ -1150,7 +1201,7 @@ be(const uint8_t *p, int n)
 
 /* One WebSocket message's payload: a SIP message (RFC 7118: one in each). */
 static void
-ws_message(struct voip *V, struct sipflow *f, int dir, const struct an_ctx *x)
+ws_message(struct voip *V, struct sipflow *f, int dir, const struct an_ctx *x, uint64_t end)
 {
 	struct sip_msg m;
 
@@ -1160,6 +1211,8 @@ ws_message(struct voip *V, struct sipflow *f, int dir, const struct an_ctx *x)
 		sip_message(V, &m, x, x->now_ns);
 	else if (f->d[dir].mlen > 4)
 		V->sip_bad++;		/* (a CRLF keep-alive is not counted) */
+	/* its frames, from the first WebSocket frame's to the last's */
+	an_mark(x, dir, f->d[dir].mstart, end);
 	f->d[dir].mlen = 0;
 }
 
@@ -1171,6 +1224,7 @@ frame_ws(struct voip *V, struct sipflow *f, int dir, const struct an_ctx *x)
 	size_t off = 0, max = (size_t)V->c->voip_max_message_bytes;
 	uint8_t *b = f->d[dir].buf;
 	size_t len = f->d[dir].len;
+	uint64_t boff = f->d[dir].end - len;	/* stream offset of b[0] */
 
 	if (f->d[dir].ws_lost) {
 		f->d[dir].len = 0;
@@ -1227,6 +1281,8 @@ frame_ws(struct voip *V, struct sipflow *f, int dir, const struct an_ctx *x)
 			break;
 		if (op <= 2) {
 			/* continuation, text or binary: the message goes on */
+			if (f->d[dir].mlen == 0)
+				f->d[dir].mstart = boff + off;
 			size_t need = f->d[dir].mlen + (size_t)pl;
 			if (need > f->d[dir].mcap) {
 				size_t cap = f->d[dir].mcap ? f->d[dir].mcap : 1024;
@@ -1246,7 +1302,7 @@ frame_ws(struct voip *V, struct sipflow *f, int dir, const struct an_ctx *x)
 				f->d[dir].msg[f->d[dir].mlen + k] = b[off + hl + k] ^ mask[k % 4];
 			f->d[dir].mlen = need;
 			if (fin)
-				ws_message(V, f, dir, x);
+				ws_message(V, f, dir, x, boff + off + hl + (size_t)pl);
 		}
 		off += hl + (size_t)pl;
 	}
@@ -1264,7 +1320,7 @@ v_data(void *eng, void *flow, const struct an_ctx *x, int dir, uint64_t off, con
 	struct sipflow *f = flow;
 	size_t max = (size_t)V->c->voip_max_message_bytes + 4096;
 
-	(void)off;
+	f->d[dir].end = off;
 	if (!f->decided) {
 		/* a WebSocket handshake opens it (RFC 7118: SIP over WebSocket) */
 		f->decided = true;
@@ -1279,6 +1335,7 @@ v_data(void *eng, void *flow, const struct an_ctx *x, int dir, uint64_t off, con
 			/* the rest of a message too big to keep */
 			size_t k = f->d[dir].skip < n ? (size_t)f->d[dir].skip : n;
 			f->d[dir].skip -= k;
+			f->d[dir].end += k;
 			p += k;
 			n -= k;
 			if (n == 0)
@@ -1295,7 +1352,8 @@ v_data(void *eng, void *flow, const struct an_ctx *x, int dir, uint64_t off, con
 				V->buf_full++;
 				f->d[dir].len = 0;
 				f->d[dir].resync = true;
-				return AN_KEEP;
+				f->d[dir].end += n;
+				break;
 			}
 			V->buf_bytes += cap - f->d[dir].cap;
 			f->d[dir].buf = xrealloc(f->d[dir].buf, cap);
@@ -1305,6 +1363,7 @@ v_data(void *eng, void *flow, const struct an_ctx *x, int dir, uint64_t off, con
 		take = n < room ? n : room;
 		memcpy(f->d[dir].buf + f->d[dir].len, p, take);
 		f->d[dir].len += take;
+		f->d[dir].end += take;
 		p += take;
 		n -= take;
 		if (f->ws)
@@ -1318,6 +1377,14 @@ v_data(void *eng, void *flow, const struct an_ctx *x, int dir, uint64_t off, con
 			f->d[dir].resync = true;
 		}
 	}
+	/* read up to what waits in the buffer (a message not complete yet,
+	 * over WebSocket from its first frame on): frames before go out */
+	{
+		uint64_t upto = f->d[dir].end - f->d[dir].len;
+		if (f->ws && f->d[dir].mlen > 0 && f->d[dir].mstart < upto)
+			upto = f->d[dir].mstart;
+		an_mark(x, dir, upto, upto);
+	}
 	return AN_KEEP;
 }
 
@@ -1327,9 +1394,6 @@ v_gap(void *eng, void *flow, const struct an_ctx *x, int dir, uint64_t off, uint
 	struct voip *V = eng;
 	struct sipflow *f = flow;
 
-	(void)x;
-	(void)off;
-	(void)len;
 	/* what was partial is lost: the next start line begins again (over
 	 * WebSocket the frames' boundaries are lost: the rest is not read) */
 	f->d[dir].len = 0;
@@ -1339,6 +1403,8 @@ v_gap(void *eng, void *flow, const struct an_ctx *x, int dir, uint64_t off, uint
 	if (f->ws)
 		f->d[dir].ws_lost = true;
 	V->sip_resyncs++;
+	f->d[dir].end = off + len;
+	an_mark(x, dir, off + len, off + len);	/* its frames wait for nothing */
 }
 
 static void
@@ -1625,4 +1691,5 @@ const struct analyser an_voip = {
 	.summary = v_summary,
 	.counters = v_counters,
 	.counters_when_off = true,
+	.tags_frames = true,
 };

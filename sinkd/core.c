@@ -358,6 +358,14 @@ sinkd_record(struct sinkd *D, unsigned input, const struct wire_rec *rec)
 		if (D->fam->packet)
 			D->fam->packet(D, input, b);
 		break;
+	case REC_CALL_OPEN:
+		if (D->fam->call_open && !D->draining)
+			D->fam->call_open(D, input, b);
+		break;
+	case REC_CALL_CLOSE:
+		if (D->fam->call_close)
+			D->fam->call_close(D, input, b);
+		break;
 	case REC_TICK: {
 		uint64_t ts = ((const struct rec_tick *)b)->ts_ns;
 		if (ts > D->last_ts_ns)

@@ -24,7 +24,7 @@
 #include "sinkd.h"
 #include "util.h"
 
-enum { OPT_FROM = OPT_DAEMON_BASE, OPT_EVENTS, OPT_DIR, OPT_PER_SESSION, OPT_FORMAT,
+enum { OPT_FROM = OPT_DAEMON_BASE, OPT_EVENTS, OPT_DIR, OPT_PER_SESSION, OPT_PER_CALL, OPT_SIPUSER, OPT_FORMAT,
 	OPT_ROTATE, OPT_CTL, OPT_SUBSCRIBE };
 
 static const struct family *const families[] = {
@@ -40,7 +40,7 @@ usage(FILE *f)
 	    "Serves one output family from reasmd's records.  FAMILY is one of:\n"
 	    "  listener    per-session ports consumers connect to (io.output.listner)\n"
 	    "  connector   per-session connections to host:ports (io.output.remote-host)\n"
-	    "  pcap        .pcap/.pcapng files, per session or rolling (io.output.pcap)\n"
+	    "  pcap        .pcap/.pcapng files, per session, per call or rolling (io.output.pcap)\n"
 	    "  json        one JSON object per line per event (io.output.json)\n\n"
 	    "      --from SOCK     a reasmd shard's socket (give one per shard)\n"
 	    "  -r FILE|-           read a record stream (reasmd -w) instead\n"
@@ -52,6 +52,10 @@ usage(FILE *f)
 	    "  pcap:\n"
 	    "      --dir DIR       where the files go (io.output.pcap.dir)\n"
 	    "      --per-session   one file per session (io.output.pcap.per_session)\n"
+	    "      --per-call      one file per call, reasmd --voip's (voip.per_call_pcap)\n"
+	    "      --sipuser P,..  per-call files only for calls whose From or To user\n"
+	    "                      matches (voip.sipuser; reasmd --sipuser also looks at\n"
+	    "                      P-Asserted-Identity and the request URI)\n"
 	    "      --format F      pcapng or pcap (io.output.pcap.format)\n"
 	    "      --rotate-bytes N  rolling file: start a new one after N bytes\n"
 	    "  json:\n"
@@ -101,6 +105,8 @@ main(int argc, char **argv)
 		{ "events", required_argument, NULL, OPT_EVENTS },
 		{ "dir", required_argument, NULL, OPT_DIR },
 		{ "per-session", no_argument, NULL, OPT_PER_SESSION },
+		{ "per-call", no_argument, NULL, OPT_PER_CALL },
+		{ "sipuser", required_argument, NULL, OPT_SIPUSER },
 		{ "format", required_argument, NULL, OPT_FORMAT },
 		{ "rotate-bytes", required_argument, NULL, OPT_ROTATE },
 		{ "ctl", required_argument, NULL, OPT_CTL },
@@ -153,6 +159,8 @@ main(int argc, char **argv)
 		case OPT_SUBSCRIBE: subscribe = optarg; break;
 		case OPT_DIR: opts_override(&o, "io.output.pcap.dir", optarg); break;
 		case OPT_PER_SESSION: per_session = true; break;
+		case OPT_PER_CALL: opts_override(&o, "voip.per_call_pcap", "true"); break;
+		case OPT_SIPUSER: opts_override(&o, "voip.sipuser", optarg); break;
 		case OPT_FORMAT: opts_override(&o, "io.output.pcap.format", optarg); break;
 		case OPT_ROTATE: opts_override(&o, "io.output.pcap.rotate_bytes", optarg); break;
 		case 'h': usage(stdout); return 0;

@@ -20,6 +20,18 @@
  * At most runtime.max_open_files are open: the least recently written is
  * closed and reopened for append.
  *
+ * Per-call files (voip.per_call_pcap, --per-call): reasmd --voip names in
+ * each packet record the calls the frame belongs to (their SIP, every
+ * segment and fragment of it, and their media), after a call_open record;
+ * each call's frames go to its own file, named by voip.pcap_name
+ * ({timestamp} {callid} {from} {to} {state}), "__open" while the call
+ * lasts, renamed ..__{endms}__{state} when its call_close comes (reasmd
+ * sends it voip.media_grace_sec after the call's end).  A pcapng file's
+ * section header is written with room for a longer comment, and the
+ * call's summary (its calls.jsonl line) is written there at the close.
+ * voip.pcap_rotate_bytes starts a new part ("-part2", ...); the part
+ * before is renamed ..__{ms}__continued.  A frame of two calls goes to both.
+ *
  * The rolling file holds every frame, merged across the shards in
  * timestamp order: frames wait in a heap until every live shard's
  * watermark (its ticks and frames) has passed them; rotate_bytes starts a
@@ -40,6 +52,7 @@
 #include <string.h>
 #include <stdatomic.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "evjson.h"
@@ -47,6 +60,7 @@
 #include "pcapng.h"
 #include "privdrop.h"
 #include "sinkd.h"
+#include "sipuser.h"
 #include "util.h"
 
 #define PIFACES 16
@@ -60,12 +74,18 @@ struct pifc {
 
 /* A file, owned by the writer thread once queued. */
 struct pfile {
-	uint64_t session_id;		/* 0: the rolling file */
+	uint64_t session_id;		/* 0: the rolling file, or a call's */
+	uint64_t call_id;		/* a call's file: its id */
 	/* Strings of their own length (a session's pfile lives as long as
 	 * the session: many may be open at once). */
 	char *base;			/* name up to "__" + state */
 	char *name;			/* current name in the directory (once created) */
 	char *comment;			/* the pcapng header's; freed once written */
+	size_t shb_size;		/* pcapng: the header's size kept for a later
+					 * comment (a call's summary); 0: as it needs */
+	char *summary;			/* written into that header at the close */
+	char *final_base;		/* the name at the close, when not the open one's */
+	bool discard;			/* removed at the close (a dialog, not a call) */
 	int fd;				/* -1 while closed (LRU) */
 	bool created, failed;
 	uint64_t size, good;		/* bytes in the file; up to the last flushed record */
@@ -150,6 +170,13 @@ struct pstate {
 	 * oldest is due first, so a check looks at the head only) */
 	struct ssn **closing;
 	size_t chead, nclosing, capclosing;
+	/* per-call files */
+	bool per_call, roll_on;
+	struct pcall **cb;		/* by call id */
+	size_t cnb, ncalls, max_calls;
+	const char *call_pattern;
+	uint64_t call_rotate;
+	uint64_t calls, call_frames, calls_full, not_in_call, calls_discarded, calls_untargeted;
 	/* totals */
 	uint64_t packets, queue_full, write_errors, not_in_session, shutdown_dropped,
 	    files, forced_order, out_of_order;
@@ -163,7 +190,22 @@ struct pssn {
 	bool close_sent;
 };
 
+/* A call with a file (the loop's). */
+struct pcall {
+	struct pcall *hnext;
+	uint64_t id;
+	struct pfile *pf;
+	char *base;			/* its name from voip.pcap_name */
+	char *callid, *from, *to;
+	uint64_t start_ns;
+	unsigned part;
+	uint64_t part_bytes;
+	uint64_t frames, queue_full;
+};
+
 static struct pstate *P;
+
+#define CALL_SHB 8192		/* a per-call file's section header: room for its summary */
 
 #define PNAME_MAX 320		/* a file name: base, "-k", "__", end, reason, ext */
 
@@ -182,6 +224,8 @@ pfile_free(struct pfile *f)
 	free(f->base);
 	free(f->name);
 	free(f->comment);
+	free(f->summary);
+	free(f->final_base);
 	free(f);
 }
 
@@ -299,7 +343,7 @@ file_open(struct pstate *S, struct pfile *f)
 			if (f->fd >= 0 || errno != EEXIST)
 				break;
 		}
-		if (f->session_id == 0 && f->fd >= 0) {
+		if (f->session_id == 0 && f->call_id == 0 && f->fd >= 0) {
 			/* The rolling file has no state in its name. */
 			char plain[PNAME_MAX];
 			snprintf(plain, sizeof(plain), "%s.%s", f->base, S->ext);
@@ -443,8 +487,16 @@ write_packet(struct pstate *S, struct job *j)
 	}
 	if (S->pcapng) {
 		if (fresh) {
-			n = pcapng_shb(hdr, sizeof(hdr), f->comment);
-			file_put(S, f, hdr, n, false);
+			if (f->shb_size > 0) {
+				/* room kept for the summary written at the close */
+				uint8_t *b = xmalloc(f->shb_size);
+				n = pcapng_shb_sized(b, f->shb_size, f->comment, f->shb_size);
+				file_put(S, f, b, n, false);
+				free(b);
+			} else {
+				n = pcapng_shb(hdr, sizeof(hdr), f->comment);
+				file_put(S, f, hdr, n, false);
+			}
 			free(f->comment);
 			f->comment = NULL;
 			for (int k = 0; k < PIFACES; k++)
@@ -535,17 +587,58 @@ notify_done(struct pstate *S, struct pfile *f)
 		log_warn("pcap: notifying the loop");
 }
 
-/* Per-session close: flush, close, rename to its final name. */
+/* A call's summary into the section header kept for it. */
+static void
+write_summary(struct pstate *S, struct pfile *f)
+{
+	uint8_t *b;
+	size_t n;
+	int fd;
+
+	if (!S->pcapng || f->shb_size == 0 || f->summary == NULL || !f->created || f->failed)
+		return;
+	if ((fd = openat(S->dirfd, f->name, O_WRONLY | O_CLOEXEC)) < 0) {
+		log_warn("%s/%s: writing the call's summary", S->dir, f->name);
+		return;
+	}
+	b = xmalloc(f->shb_size);
+	n = pcapng_shb_sized(b, f->shb_size, f->summary, f->shb_size);
+	if (n == 0 || pwrite(fd, b, n, 0) != (ssize_t)n)
+		log_warn("%s/%s: writing the call's summary", S->dir, f->name);
+	free(b);
+	close(fd);
+}
+
+/* Per-session (per-call) close: flush, close, rename to its final name. */
 static void
 write_close(struct pstate *S, struct pfile *f)
 {
 	file_close_fd(S, f);
+	if (f->discard) {
+		if (f->created && unlinkat(S->dirfd, f->name, 0) < 0)
+			log_warn("%s/%s: removing it", S->dir, f->name);
+		return;
+	}
+	write_summary(S, f);
 	if (f->created) {
 		char final[PNAME_MAX];
 		const char *open_suffix = strstr(f->name, "__open.");
 		size_t keep = open_suffix ? (size_t)(open_suffix - f->name) : strlen(f->name);
-		snprintf(final, sizeof(final), "%.*s__%" PRIu64 "__%s.%s", (int)keep, f->name,
-		    f->end_ms, f->reason, S->ext);
+		if (f->final_base != NULL) {
+			/* a name with the call's state in it: not over another */
+			for (int k = 1; k < 100; k++) {
+				if (k == 1)
+					snprintf(final, sizeof(final), "%s__%" PRIu64 "__%s.%s",
+					    f->final_base, f->end_ms, f->reason, S->ext);
+				else
+					snprintf(final, sizeof(final), "%s-%d__%" PRIu64 "__%s.%s",
+					    f->final_base, k, f->end_ms, f->reason, S->ext);
+				if (faccessat(S->dirfd, final, F_OK, 0) < 0)
+					break;
+			}
+		} else
+			snprintf(final, sizeof(final), "%.*s__%" PRIu64 "__%s.%s", (int)keep, f->name,
+			    f->end_ms, f->reason, S->ext);
 		if (renameat(S->dirfd, f->name, S->dirfd, final) < 0)
 			log_warn("%s/%s: renaming to %s", S->dir, f->name, final);
 		else
@@ -779,7 +872,7 @@ queue_frame(struct pstate *S, struct pfile *f, const struct rec_packet *p)
 	j->ifid = p->ifid;
 	j->caplen = p->caplen;
 	j->origlen = p->origlen;
-	memcpy(j->data, p + 1, p->caplen);
+	memcpy(j->data, rec_packet_frame(p), p->caplen);
 	q_push(S, j);
 	return true;
 }
@@ -882,6 +975,20 @@ po_prepare(struct sinkd *D, char *err, size_t errlen)
 	S->pcapng = strcmp(fmt, "pcap") != 0;
 	S->ext = S->pcapng ? "pcapng" : "pcap";
 	S->per_session = D->c->pcap_per_session;
+	S->per_call = D->c->voip_per_call_pcap;
+	/* the rolling file: unless per-session files, or per-call files alone
+	 * (sinkd --per-call; with the launcher, io.output.pcap.enabled too) */
+	S->roll_on = !S->per_session && (!S->per_call || D->c->pcap_enabled);
+	S->call_pattern = D->c->voip_pcap_name && *D->c->voip_pcap_name ? D->c->voip_pcap_name :
+	    "{timestamp}_{callid}.pcapng";
+	S->call_rotate = (uint64_t)D->c->voip_pcap_rotate_bytes;
+	S->max_calls = (size_t)D->c->voip_max_calls;
+	if (S->per_call) {
+		S->cnb = 1024;
+		while (S->cnb < S->max_calls / 2 && S->cnb < (1u << 20))
+			S->cnb *= 2;
+		S->cb = xcalloc(S->cnb, sizeof(*S->cb));
+	}
 	S->qmax = (size_t)D->c->pcap_queue_size;
 	S->pool_max = (uint64_t)D->c->pcap_queue_bytes;
 	S->max_open = (unsigned)D->c->max_open_files;
@@ -988,8 +1095,9 @@ po_start(struct sinkd *D)
 	if (pthread_create(&S->th, NULL, writer_main, S) != 0)
 		fatal("pthread_create");
 	S->th_started = true;
-	log_info("pcap: %s into %s, %s%s", S->ext, S->dir,
-	    S->per_session ? "one file per session" : "one rolling file",
+	log_info("pcap: %s into %s, %s%s%s", S->ext, S->dir,
+	    S->per_session ? "one file per session" : S->roll_on ? "one rolling file" : "",
+	    S->per_call ? (S->per_session || S->roll_on ? ", one file per call" : "one file per call") : "",
 	    S->disabled ? " (disabled: the directory cannot be written)" : "");
 }
 
@@ -1094,6 +1202,243 @@ po_close(struct sinkd *D, struct ssn *s)
 	closing_check(D, S, D->draining);
 }
 
+/* ---- per-call files ---- */
+
+static struct pcall **
+call_slot(struct pstate *S, uint64_t id)
+{
+	struct pcall **pp = &S->cb[(id * 0x9E3779B97F4A7C15ull) >> 48 & (S->cnb - 1)];
+
+	while (*pp != NULL && (*pp)->id != id)
+		pp = &(*pp)->hnext;
+	return pp;
+}
+
+/* A value for a file name: what is not [A-Za-z0-9._@+=-] becomes '_'. */
+static void
+name_put(char *dst, size_t size, size_t *len, const char *v, size_t n)
+{
+	for (size_t k = 0; k < n && *len + 1 < size; k++) {
+		char c = v[k];
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    c == '.' || c == '_' || c == '@' || c == '+' || c == '=' || c == '-';
+		if (c == '.' && *len == 0)
+			ok = false;	/* no hidden files */
+		dst[(*len)++] = ok ? c : '_';
+	}
+	dst[*len] = '\0';
+}
+
+/* voip.pcap_name for a call: {callid} {from} {to} {timestamp} {state}
+ * (an extension at its end is the format's). */
+static void
+call_name(const struct pstate *S, const struct pcall *c, const char *state, char *out, size_t size)
+{
+	const char *p = S->call_pattern;
+	size_t len = 0, plen = strlen(p);
+	char ts[40];
+	time_t t = (time_t)(c->start_ns / NSEC_PER_SEC);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(ts, sizeof(ts), "%Y%m%dT%H%M%S", &tm);
+	snprintf(ts + strlen(ts), sizeof(ts) - strlen(ts), ".%03uZ",
+	    (unsigned)(c->start_ns % NSEC_PER_SEC / 1000000));
+	if (plen > 7 && strcmp(p + plen - 7, ".pcapng") == 0)
+		plen -= 7;
+	else if (plen > 5 && strcmp(p + plen - 5, ".pcap") == 0)
+		plen -= 5;
+	out[0] = '\0';
+	for (size_t k = 0; k < plen; ) {
+		static const char *const names[] = { "{callid}", "{from}", "{to}", "{timestamp}", "{state}" };
+		const char *vals[] = { c->callid, c->from, c->to, ts, state };
+		bool done = false;
+		for (size_t i = 0; i < 5 && !done; i++) {
+			size_t nl = strlen(names[i]);
+			if (plen - k >= nl && strncmp(p + k, names[i], nl) == 0) {
+				/* a value is cut to 120 bytes: names stay short */
+				size_t vl = strlen(vals[i]);
+				name_put(out, size, &len, vals[i], vl > 120 ? 120 : vl);
+				k += nl;
+				done = true;
+			}
+		}
+		if (!done)
+			name_put(out, size, &len, p + k++, 1);
+	}
+	if (len == 0)
+		name_put(out, size, &len, "call", 4);
+}
+
+static void
+call_part(struct pstate *S, struct pcall *c)
+{
+	char base[PNAME_MAX - 64], comment[512];
+
+	c->part++;
+	if (c->part == 1)
+		snprintf(base, sizeof(base), "%s", c->base);
+	else
+		snprintf(base, sizeof(base), "%s-part%u", c->base, c->part);
+	snprintf(comment, sizeof(comment), "stethoscope call %s: from %s to %s%s (its summary is "
+	    "written here when it ends)", c->callid, c->from, c->to,
+	    c->part > 1 ? ", a later part" : "");
+	c->pf = pfile_new(0, base, comment);
+	c->pf->call_id = c->id;
+	c->pf->shb_size = S->pcapng ? CALL_SHB : 0;
+	c->part_bytes = 0;
+}
+
+static char *
+str_of(const char *p, size_t n)
+{
+	char *s = xmalloc(n + 1);
+
+	memcpy(s, p, n);
+	s[n] = '\0';
+	return s;
+}
+
+/* voip.sipuser (sinkd --sipuser): none, or one that matches From or To. */
+static bool
+targeted(const struct conf *c, const char *from, size_t fl, const char *to, size_t tl)
+{
+	bool any = false;
+
+	for (size_t i = 0; i < c->sipuser.n; i++) {
+		if (c->sipuser.v[i][0] == '\0')
+			continue;
+		any = true;
+		if (sipuser_match(c->sipuser.v[i], from, fl) || sipuser_match(c->sipuser.v[i], to, tl))
+			return true;
+	}
+	return !any;
+}
+
+static void
+po_call_open(struct sinkd *D, unsigned input, const struct rec_call_open *o)
+{
+	struct pstate *S = D->fs;
+	const char *t = (const char *)(o + 1);
+	struct pcall **pp, *c;
+	char base[PNAME_MAX - 96];
+
+	(void)input;
+	if (!S->per_call)
+		return;
+	if (*(pp = call_slot(S, o->call_id)) != NULL)
+		return;		/* known already */
+	if (!targeted(D->c, t + o->callid_len, o->from_len, t + o->callid_len + o->from_len,
+	    o->to_len)) {
+		S->calls_untargeted++;
+		return;
+	}
+	if (S->ncalls >= S->max_calls) {
+		static struct log_rl rl;
+		S->calls_full++;
+		log_ratelimited(&rl, 1, 60000, LOG_WARNING, "voip.max_calls (%zu) calls have files "
+		    "open: call %.*s gets none (pcap_calls_full %" PRIu64 ")", S->max_calls,
+		    (int)o->callid_len, t, S->calls_full);
+		return;
+	}
+	c = xcalloc(1, sizeof(*c));
+	c->id = o->call_id;
+	c->start_ns = o->ts_ns;
+	c->callid = str_of(t, o->callid_len);
+	c->from = str_of(t + o->callid_len, o->from_len);
+	c->to = str_of(t + o->callid_len + o->from_len, o->to_len);
+	call_name(S, c, "open", base, sizeof(base));
+	c->base = xstrdup(base);
+	call_part(S, c);
+	*pp = c;
+	S->ncalls++;
+	S->calls++;
+}
+
+static void
+call_free(struct pcall *c)
+{
+	free(c->base);
+	free(c->callid);
+	free(c->from);
+	free(c->to);
+	free(c);
+}
+
+/* The call's file is finished (reason: its state, or why it ends here). */
+static void
+call_finish(struct pstate *S, struct pcall *c, uint64_t end_ns, const char *reason,
+    const char *summary, size_t slen)
+{
+	struct pfile *f = c->pf;
+	char base[PNAME_MAX - 96];
+
+	f->end_ms = end_ns / 1000000;
+	sth_strlcpy(f->reason, reason, sizeof(f->reason));
+	if (summary != NULL)
+		f->summary = str_of(summary, slen);
+	if (strstr(S->call_pattern, "{state}") != NULL) {
+		call_name(S, c, reason, base, sizeof(base));
+		if (c->part > 1)
+			snprintf(base + strlen(base), sizeof(base) - strlen(base), "-part%u", c->part);
+		f->final_base = xstrdup(base);
+	}
+	c->pf = NULL;
+	q_push(S, job_new(J_CLOSE, f, 0));
+}
+
+static void
+po_call_close(struct sinkd *D, unsigned input, const struct rec_call_close *cc)
+{
+	struct pstate *S = D->fs;
+	struct pcall **pp, *c;
+	char state[sizeof(cc->state) + 1];
+	size_t len = 0;
+
+	(void)input;
+	if (!S->per_call || *(pp = call_slot(S, cc->call_id)) == NULL)
+		return;
+	c = *pp;
+	*pp = c->hnext;
+	S->ncalls--;
+	name_put(state, sizeof(state), &len, cc->state, strnlen(cc->state, sizeof(cc->state)));
+	if (cc->flags & CALL_F_DISCARD) {
+		S->calls--;
+		S->calls_discarded++;
+		c->pf->discard = true;
+	}
+	call_finish(S, c, cc->end_ns, len ? state : "ended", (const char *)(cc + 1), cc->json_len);
+	call_free(c);
+}
+
+/* A frame to the files of the calls it names. */
+static void
+call_frames(struct pstate *S, const struct rec_packet *p)
+{
+	for (unsigned k = 0; k < p->ncalls; k++) {
+		struct pcall *c = *call_slot(S, rec_packet_calls(p)[k]);
+		if (c == NULL) {
+			S->not_in_call++;
+			continue;
+		}
+		if (S->disabled) {
+			S->write_errors++;
+			continue;
+		}
+		S->call_frames++;
+		c->frames++;
+		if (!queue_frame(S, c->pf, p)) {
+			c->queue_full++;
+			continue;
+		}
+		c->part_bytes += S->pcapng ? pcapng_epb_len(p->caplen, NULL) : 16 + (uint64_t)p->caplen;
+		if (S->call_rotate > 0 && c->part_bytes >= S->call_rotate) {
+			call_finish(S, c, p->ts_ns, "continued", NULL, 0);
+			call_part(S, c);
+		}
+	}
+}
+
 static void
 po_packet(struct sinkd *D, unsigned input, const struct rec_packet *p)
 {
@@ -1104,6 +1449,14 @@ po_packet(struct sinkd *D, unsigned input, const struct rec_packet *p)
 	S->packets++;
 	if (p->ts_ns > D->last_ts_ns)
 		D->last_ts_ns = p->ts_ns;
+	if (S->per_call) {
+		if (p->ncalls > 0)
+			call_frames(S, p);
+		else if (!S->per_session && !S->roll_on)
+			S->not_in_call++;
+		if (!S->per_session && !S->roll_on)
+			return;
+	}
 	if (S->disabled) {
 		S->write_errors++;
 		if (ps)
@@ -1147,7 +1500,7 @@ po_packet(struct sinkd *D, unsigned input, const struct rec_packet *p)
 	j->ifid = p->ifid;
 	j->caplen = p->caplen;
 	j->origlen = p->origlen;
-	memcpy(j->data, p + 1, p->caplen);
+	memcpy(j->data, rec_packet_frame(p), p->caplen);
 	(void)input;
 	if (p->ts_ns < S->roll_last_ts) {
 		/* Older than frames already written (timestamps that went
@@ -1185,6 +1538,16 @@ po_drain(struct sinkd *D)
 		S->wm_live[k] = false;
 	roll_release(D, S, true);
 	closing_check(D, S, true);
+	for (size_t b = 0; S->cb != NULL && b < S->cnb; b++)
+		while (S->cb[b] != NULL) {
+			/* reasmd writes every call out before its end: these
+			 * lost their input (or joined late) */
+			struct pcall *c = S->cb[b];
+			S->cb[b] = c->hnext;
+			S->ncalls--;
+			call_finish(S, c, D->last_ts_ns, "unfinished", NULL, 0);
+			call_free(c);
+		}
 	if (S->roll != NULL) {
 		q_push(S, job_new(J_ROTATE, S->roll, 0));
 		S->roll = NULL;
@@ -1241,6 +1604,11 @@ po_summary(struct sinkd *D, FILE *f)
 	    ", pcap_write_error %" PRIu64 ", shutdown_timeout %" PRIu64 "; %" PRIu64 " files in %s%s\n",
 	    S->packets, (uint64_t)S->w_written, S->queue_full, S->write_errors + S->w_errors,
 	    (uint64_t)S->w_abandoned, S->files, S->dir, S->disabled ? " (output disabled)" : "");
+	if (S->per_call)
+		fprintf(f, "sinkd pcap: %" PRIu64 " calls with files (%" PRIu64 " frames to them), "
+		    "pcap_calls_full %" PRIu64 ", %" PRIu64 " not targeted (--sipuser), %" PRIu64
+		    " frames of no call with a file\n", S->calls, S->call_frames, S->calls_full,
+		    S->calls_untargeted, S->not_in_call);
 	if (S->per_session)
 		fprintf(f, "sinkd pcap: %" PRIu64 " frames belong to no session (per-session files hold "
 		    "sessions' frames only)\n", S->not_in_session);
@@ -1262,6 +1630,10 @@ po_counters(struct sinkd *D, struct ctr_enc *e)
 	ctr_set(e, CTR_S_PCAP_OUT_OF_ORDER, S->out_of_order);
 	ctr_set(e, CTR_S_PCAP_NO_SESSION, S->not_in_session);
 	ctr_set(e, CTR_S_PCAP_FILES, S->files);
+	ctr_set(e, CTR_S_PCAP_CALLS, S->calls);
+	ctr_set(e, CTR_S_PCAP_CALL_FRAMES, S->call_frames);
+	ctr_set(e, CTR_S_PCAP_CALLS_FULL, S->calls_full);
+	ctr_set(e, CTR_S_PCAP_NO_CALL, S->not_in_call);
 }
 
 static void
@@ -1302,6 +1674,14 @@ po_free(struct sinkd *D)
 	if (S->memf)
 		fclose(S->memf);
 	pfile_free(S->roll);
+	for (size_t b = 0; S->cb != NULL && b < S->cnb; b++)
+		while (S->cb[b] != NULL) {
+			struct pcall *c = S->cb[b];
+			S->cb[b] = c->hnext;
+			pfile_free(c->pf);
+			call_free(c);
+		}
+	free(S->cb);
 	for (struct pfile *f = SLIST_FIRST(&S->done), *nx; f; f = nx) {
 		nx = SLIST_NEXT(f, done);
 		if (f->session_id == 0)
@@ -1329,13 +1709,16 @@ const struct family family_pcap = {
 	.name = "pcap",
 	.drain_waits = true,
 	.wants = REC_WANT(REC_INTERFACE) | REC_WANT(REC_SESSION_OPEN) | REC_WANT(REC_PACKET) |
-	    REC_WANT(REC_SESSION_CLOSE) | REC_WANT(REC_TICK) | REC_WANT(REC_EOS),
+	    REC_WANT(REC_SESSION_CLOSE) | REC_WANT(REC_TICK) | REC_WANT(REC_EOS) |
+	    REC_WANT(REC_CALL_OPEN) | REC_WANT(REC_CALL_CLOSE),
 	.prepare = po_prepare,
 	.start = po_start,
 	.iface = po_iface,
 	.open = po_open,
 	.close = po_close,
 	.packet = po_packet,
+	.call_open = po_call_open,
+	.call_close = po_call_close,
 	.tick = po_tick,
 	.drain = po_drain,
 	.abandon = po_abandon,

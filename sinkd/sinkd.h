@@ -94,6 +94,9 @@ struct family {
 	 * it has settled every byte. */
 	void (*close)(struct sinkd *D, struct ssn *s);
 	void (*packet)(struct sinkd *D, unsigned input, const struct rec_packet *p);
+	/* A call (VoIP) packets will name, and its end (REC_CALL_*). */
+	void (*call_open)(struct sinkd *D, unsigned input, const struct rec_call_open *o);
+	void (*call_close)(struct sinkd *D, unsigned input, const struct rec_call_close *c);
 	void (*tick)(struct sinkd *D, unsigned input, uint64_t ts_ns);
 	void (*event)(struct sinkd *D, const char *json, size_t len);
 	/* No more input (every source ended, or a stop): settle everything

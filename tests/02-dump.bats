@@ -28,7 +28,7 @@ load helper
 	{ printf 'STHR\077\000\002\001\020\000\000\000\000\000\000\000'; } > v63.sth
 	run "$B/stethoscope-dump" v63.sth
 	[ "$status" -eq 1 ]
-	[[ "$output" == *"record stream version 63, this build reads version 3"* ]]
+	[[ "$output" == *"record stream version 63, this build reads version 4"* ]]
 	run "$B/stethoscope-dump" --wants bogus x
 	[ "$status" -eq 2 ]
 	[[ "$output" == *'unknown record type "bogus"'* ]]

@@ -97,6 +97,70 @@ field() {
 	done
 }
 
+# Per-call files (reasmd --voip names each frame's calls; sinkd --per-call
+# writes them), checked against tshark on the source capture by
+# tests/gen/callpcapcheck.py: SIP by Call-ID with every fragment and TCP
+# segment tshark reassembled it from, media by the SDP's endpoints, and
+# `tshark -z rtp,streams` on each file giving its summary's streams.
+# Known difference: sip_ipv6_udp's clock jumps 21 years between a BYE and
+# its 200 (the call was written long before: a dialog of its own).
+@test "pcap per call: on every public SIP capture each call's file holds exactly its frames as tshark sees them, and opens without a warning" {
+	require_cmd tshark capinfos
+	local n=0
+	for f in "$TOP"/tests/corpus/heplify-*.pcap* "$TOP"/tests/corpus/sngrep-*.pcap; do
+		name=$(basename "${f%.*}")
+		"$B/reasmd" -c "$FIX/voip/ports.json" -r "$f" --voip -w - 2>/dev/null |
+		    "$B/sinkd" pcap -c "$FIX/voip/ports.json" -r - --per-call --dir "calls/$name" 2>"err.$name"
+		! ls "calls/$name" | grep -q -- '__open\.'
+		python3 "$TOP/tests/gen/callpcapcheck.py" "$f" "calls/$name" -d tcp.port==6060,sip \
+		    -d tcp.port==5090,sip -o rtp.heuristic_rtp:TRUE \
+		    --known "call c3eF6f58-363323Cd-8058EB88-10300252@fe80:0:0:0:21a:a0ff:fe07:32e0: 5 frames, tshark's 6" ||
+		    { cat "err.$name"; false; }
+		for p in calls/"$name"/*; do
+			[ -e "$p" ] || continue		# (a capture with no INVITE call)
+			basename "$p" | grep -Eq '^[0-9]{8}T[0-9]{6}\.[0-9]{3}Z_.*__[0-9]+__(terminated|confirmed|cancelled|failed|early)\.pcapng$'
+			run tshark -r "$p"
+			[ "$status" -eq 0 ]
+			! tshark -r "$p" 2>&1 >/dev/null | grep -v 'Running as user'
+			n=$((n + 1))
+		done
+	done
+	echo "$n call files"
+	[ "$n" -ge 50 ]
+	# the TCP-fragmented capture: 40 calls, their SIP split over segments
+	[ "$(ls calls/heplify-sip_ipv4_tcp_fragmented | wc -l)" -eq 40 ]
+	grep -q "40 calls with files" err.heplify-sip_ipv4_tcp_fragmented
+}
+
+@test "pcap per call: --sipuser (reasmd's or the sink's) gives files to the targeted calls only; names from voip.pcap_name; rotation; with per-session files beside" {
+	require_cmd tshark capinfos
+	f=$TOP/tests/corpus/heplify-rtp_rtcp_sip_ipv4_udp.pcap
+	"$B/reasmd" -r "$f" --voip --sipuser '+55145*' -w - 2>/dev/null | "$B/sinkd" pcap -r - --per-call --dir a 2>/dev/null
+	[ "$(ls a | wc -l)" -eq 1 ]
+	ls a | grep -q '_12015624@200.57.7.195__[0-9]*__early.pcapng$'
+	"$B/reasmd" -r "$f" --voip -w - 2>/dev/null | "$B/sinkd" pcap -r - --per-call --sipuser 5514540002 --dir b 2>err
+	[ "$(ls b)" = "$(ls a)" ]
+	grep -q "1 not targeted (--sipuser)" err
+	# the summary is the file's section comment
+	capinfos a/* | grep -q 'Capture comment: *{"call_id":"12015624@200.57.7.195","from_user":"5514540002"'
+	# a name pattern with every placeholder, unsafe characters replaced
+	cat > name.json <<-'EOF'
+	{ "voip": { "pcap_name": "{from}/{to} {state}_{callid}.pcap", "pcap_rotate_bytes": 100000 } }
+	EOF
+	"$B/reasmd" -r "$f" --voip -w - 2>/dev/null | "$B/sinkd" pcap -c name.json -r - --per-call --per-session --dir c 2>err
+	ls c | grep -q '^5514540002_francisco_early_12015624@200.57.7.195__[0-9]*__early.pcapng$'
+	# the confirmed call (1458 frames, 360 KB) in parts of about 100 KB
+	[ "$(ls c | grep -c '^_francisco_[a-z]*_12013223@200.57.7.195')" -eq 4 ]
+	ls c | grep -q '^_francisco_continued_12013223@200.57.7.195__[0-9]*__continued.pcapng$'
+	ls c | grep -q '^_francisco_continued_12013223@200.57.7.195-part2__[0-9]*__continued.pcapng$'
+	ls c | grep -q '^_francisco_confirmed_12013223@200.57.7.195-part4__[0-9]*__confirmed.pcapng$'
+	total=0
+	for p in c/_francisco_*; do total=$((total + $(capinfos -c -M "$p" | awk '/Number of packets/ {print $NF}'))); done
+	[ "$total" -eq 1458 ]
+	# per-session files beside: as many as without --per-call
+	[ "$(ls c | grep -c '__[0-9]*__[0-9]*__[a-z_]*\.pcapng$')" -gt 0 ]
+}
+
 @test "pcap rolling file: every frame of the input, in timestamp order; pcap and pcapng" {
 	require_cmd tshark capinfos editcap
 	for f in "$TOP"/tests/corpus/*.pcap*; do
