@@ -639,7 +639,11 @@ main(int argc, char **argv)
 		fams[nsinks++] = "listener";
 	if (C.conn_enabled)
 		fams[nsinks++] = "connector";
-	if (C.pcap_enabled)
+	if (C.voip_per_call_pcap && !C.voip_enabled)
+		log_warnx("voip.per_call_pcap without voip.enabled: no calls, no per-call files");
+	/* the pcap sink writes the per-call files too (and then, without
+	 * io.output.pcap.enabled, only them) */
+	if (C.pcap_enabled || (C.voip_per_call_pcap && C.voip_enabled))
 		fams[nsinks++] = "pcap";
 	if (C.json_enabled)
 		fams[nsinks++] = "json";

@@ -648,16 +648,58 @@ write_close(struct pstate *S, struct pfile *f)
 
 static void job_free(struct pstate *S, struct job *j);
 
+#define FLUSH_MS 200
+
+/* Every open file's buffered frames to its file. */
+static void
+flush_open(struct pstate *S)
+{
+	struct pfile *f, *nx;
+
+	for (f = TAILQ_FIRST(&S->lru); f != NULL; f = nx) {
+		nx = TAILQ_NEXT(f, lru);	/* (a failed write unlinks f) */
+		if (f->blen > 0)
+			file_flush(S, f);
+	}
+}
+
 static void *
 writer_main(void *arg)
 {
 	struct pstate *S = arg;
 
+	bool dirty = false;
+	struct timespec flushed;
+
+	clock_gettime(CLOCK_REALTIME, &flushed);
 	for (;;) {
 		struct job *j;
 		pthread_mutex_lock(&S->mu);
-		while (S->qhead == NULL)
-			pthread_cond_wait(&S->cv, &S->mu);
+		while (S->qhead == NULL) {
+			/* Idle with frames in the files' buffers: out they go, at
+			 * most every FLUSH_MS, so that a file grows as its frames
+			 * come (a live call's can be tailed) and a burst still
+			 * writes in large pieces.  Nothing buffered: a plain
+			 * wait (idle is idle). */
+			if (!dirty) {
+				pthread_cond_wait(&S->cv, &S->mu);
+				continue;
+			}
+			struct timespec due = flushed;
+			due.tv_nsec += FLUSH_MS * 1000000L;
+			if (due.tv_nsec >= 1000000000L) {
+				due.tv_sec++;
+				due.tv_nsec -= 1000000000L;
+			}
+			if (pthread_cond_timedwait(&S->cv, &S->mu, &due) == ETIMEDOUT &&
+			    S->qhead == NULL) {
+				pthread_mutex_unlock(&S->mu);
+				flush_open(S);
+				dirty = false;
+				clock_gettime(CLOCK_REALTIME, &flushed);
+				pthread_mutex_lock(&S->mu);
+			}
+		}
 		j = S->qhead;
 		S->qhead = j->next;
 		if (S->qhead == NULL)
@@ -672,8 +714,10 @@ writer_main(void *arg)
 			if (abandon) {
 				j->pf->write_errors++;
 				S->w_abandoned++;
-			} else
+			} else {
 				write_packet(S, j);
+				dirty = true;
+			}
 			break;
 		case J_IFACE:
 			if (j->ifid < PIFACES)

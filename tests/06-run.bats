@@ -417,7 +417,7 @@ s.close()'
 	[ "$(grep '"event":"rtp_stream_summary"' events.jsonl | grep -c '"packets":\(548\|891\),')" -eq 2 ]
 }
 
-@test "live: sipp calls (uac playing G.711 and DTMF, uas echoing) through the whole tap with two shards: ctld lists each call terminated with its streams whole" {
+@test "live: sipp calls (uac playing G.711 and DTMF, uas echoing) through the whole tap with two shards: ctld lists each call terminated with its streams whole; a pcap per call grows while it lasts" {
 	require_root
 	require_cmd sipp tshark
 	netns_up
@@ -429,9 +429,9 @@ s.close()'
 	dtmf_seqs=$(tshark -r pcap/dtmf_2833_1.pcap -d udp.port==10000,rtp -T fields -e rtp.seq 2>/dev/null | sort -u | wc -l)
 	cat > tap.json <<-EOF
 	{ io: { input: { capture: { iface: "$VA" } },
-	        output: { json: { enabled: true, path: "$T/events.jsonl" } } },
+	        output: { json: { enabled: true, path: "$T/events.jsonl" }, pcap: { dir: "$T/calls" } } },
 	  control: { listen_port: 0 },
-	  voip: { enabled: true, media_grace_sec: 1 },
+	  voip: { enabled: true, media_grace_sec: 1, per_call_pcap: true },
 	  runtime: { workers: 2, run_dir: "$T/run" } }
 	EOF
 	in_a timeout --foreground 120 "$RUN" -c tap.json 2>run.log 3>&- &
@@ -442,6 +442,12 @@ s.close()'
 	    -timeout 50s >uas.out 2>&1 3>&- &
 	U=$!
 	wait_for in_b sh -c "ss -lun | grep -q '10.77.0.2:5060 '"
+	# the sizes of the calls' files while they are open (bounded: 60 s)
+	( for i in $(seq 300); do
+		for p in calls/*__open.pcapng; do [ -e "$p" ] && stat -c '%n %s' "$p"; done
+		sleep 0.2
+	  done ) > sizes.log 2>/dev/null 3>&- &
+	S=$!
 	in_a timeout 60 sipp -sn uac_pcap 10.77.0.2:5060 -i 10.77.0.1 -p 5061 -m 2 -r 2 -l 2 -nostdin \
 	    -timeout 50s >uac.out 2>&1 3>&- || { tail -20 uac.out; false; }
 	wait $U || true
@@ -452,6 +458,26 @@ s.close()'
 	[ "$status" -eq 0 ]
 	kill -TERM "$(supervisor_of $L)"
 	wait $L
+	kill $S 2>/dev/null || true
+	# each call's file grew while the call lasted, and holds the call
+	python3 - sizes.log <<'PY'
+import collections, sys
+sizes = collections.defaultdict(list)
+for line in open(sys.argv[1]):
+    n, sz = line.split()
+    sizes[n].append(int(sz))
+assert len(sizes) == 2, dict(sizes)
+for n, v in sizes.items():
+    assert len(set(x for x in v if x > 0)) >= 3 and v == sorted(v), (n, v)
+PY
+	[ "$(ls calls | grep -c '__[0-9]*__terminated\.pcapng$')" -eq 2 ]
+	! ls calls | grep -q __open
+	for p in calls/*; do
+		tshark -r "$p" -q -z rtp,streams 2>/dev/null > streams.txt
+		[ "$(grep -c ' 0x' streams.txt)" -eq 4 ] || { cat streams.txt; false; }
+		[ "$(grep -c " $audio  *0 (0.0%)" streams.txt)" -eq 2 ] || { cat streams.txt; false; }
+		capinfos -k "$p" | grep -q '"state":"terminated"'
+	done
 	python3 - "$output" "$audio" "$dtmf" "$dtmf_seqs" <<'PY'
 import json, sys
 r = json.loads(sys.argv[1])
