@@ -92,6 +92,15 @@ static const struct ckey conf_schema[] = {
 	{ "io.output.json.enabled", CT_BOOL, O(json_enabled), NULL, 0, 0, 0, NULL, NULL },
 	{ "io.output.json.path", CT_STR, O(json_path), "-", 0, 0, 0, NULL, NULL },
 	{ "io.output.json.cats", CT_STRLIST, O(json_cats), "session,ports,output,control,flow,stats,drops,pcap,calls,rtp", 0, 0, 0, NULL, NULL },
+	/* io.output.hep */
+	{ "io.output.hep.enabled", CT_BOOL, O(hep_enabled), NULL, 0, 0, 0, NULL, NULL },
+	{ "io.output.hep.host", CT_STR, O(hep_host), "127.0.0.1", 0, 0, 0, NULL, NULL },
+	{ "io.output.hep.port", CT_INT, O(hep_port), NULL, 9060, 1, 65535, NULL, NULL },
+	{ "io.output.hep.transport", CT_ENUM, O(hep_transport), "udp", 0, 0, 0, "udp|tcp", NULL },
+	{ "io.output.hep.node_id", CT_INT, O(hep_node_id), NULL, 2001, 0, 4294967295.0, NULL, NULL },
+	{ "io.output.hep.password", CT_STR, O(hep_password), NULL, 0, 0, 0, NULL, NULL },
+	{ "io.output.hep.udp_max_bytes", CT_INT, O(hep_udp_max_bytes), NULL, 65507, 512, 65507, NULL, "bytes" },
+	{ "io.output.hep.large_over_tcp", CT_BOOL, O(hep_large_over_tcp), NULL, 0, 0, 0, NULL, NULL },
 	/* io.mapping */
 	{ "io.mapping.role", CT_ENUM, O(role_name), "client", 0, 0, 0, "client|server", NULL },
 	/* control */

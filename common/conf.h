@@ -58,6 +58,10 @@ struct conf {
 	bool json_enabled;
 	char *json_path;
 	struct conf_strlist json_cats;
+	/* io.output.hep */
+	bool hep_enabled, hep_large_over_tcp;
+	char *hep_host, *hep_transport, *hep_password;
+	int64_t hep_port, hep_node_id, hep_udp_max_bytes;
 	/* io.mapping */
 	char *role_name;
 	/* control */

@@ -197,6 +197,16 @@ enum ctr_kind { KIND_COUNTER, KIND_GAUGE };
 	    "per sinkd", "Calls given no file: voip.max_calls calls had files open.") \
 	X(S_PCAP_NO_CALL, SINKD, COUNTER, "pcap_not_in_call", "pcap_not_in_call_frames_total", "packets", NULL, "pcap", \
 	    "per-call files", "Frames naming a call the sink does not know (it joined late, or the call had no file).") \
+	X(S_HEP_MESSAGES, SINKD, COUNTER, "hep_messages", "hep_messages_total", "messages", NULL, "hep", \
+	    "per sinkd", "SIP messages and RTCP reports the hep sink took.") \
+	X(S_HEP_SENT, SINKD, COUNTER, "hep_sent", "hep_sent_total", "messages", NULL, "hep", \
+	    "per sinkd", "HEP packets sent (UDP) or queued on the collector's TCP connection.") \
+	X(S_HEP_TOO_LARGE, SINKD, COUNTER, "hep_too_large", "hep_too_large_total", "messages", NULL, "hep", \
+	    "per sinkd", "Messages not sent: over io.output.hep.udp_max_bytes without large_over_tcp, or over the 65535 bytes a HEP packet holds.") \
+	X(S_HEP_SEND_ERROR, SINKD, COUNTER, "hep_send_error", "hep_send_error_total", "messages", NULL, "hep", \
+	    "per sinkd", "Sends that failed: a UDP send error, or a TCP connection that broke with packets in flight (counted once per break).") \
+	X(S_HEP_BUFFER_FULL, SINKD, COUNTER, "hep_buffer_full", "hep_buffer_full_total", "messages", NULL, "hep", \
+	    "per sinkd", "Messages dropped because runtime.max_output_buffer_bytes waited for the TCP collector.") \
 	X(S_CONSUMERS, SINKD, COUNTER, "consumers", "listener_consumers_total", "connections", NULL, "listener", \
 	    "per sinkd", "Consumers that connected to listener ports.") \
 	X(S_CUTOFFS, SINKD, COUNTER, "cutoffs", "listener_cutoffs_total", "connections", NULL, "listener", \

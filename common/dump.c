@@ -122,6 +122,20 @@ print_record(const struct wire_rec *r)
 		    t + o->callid_len + o->from_len);
 		break;
 	}
+	case REC_MESSAGE: {
+		const struct rec_message *m = b;
+		const char *t = (const char *)(m + 1);
+		fmt_ts(ts, sizeof(ts), m->ts_ns);
+		addr_fmt(m->family, m->src, a1, sizeof(a1));
+		addr_fmt(m->family, m->dst, a2, sizeof(a2));
+		printf("message ts=%s kind=%s %s %s%s%s:%u -> %s%s%s:%u call=%" PRIu64 " corr=%.*s len=%u\n",
+		    ts, m->kind == MSGK_SIP ? "sip" : m->kind == MSGK_RTCP_JSON ? "rtcp" : "?",
+		    m->proto == 6 ? "tcp" : "udp", m->family == 6 ? "[" : "", a1, m->family == 6 ? "]" : "",
+		    m->sport, m->family == 6 ? "[" : "", a2, m->family == 6 ? "]" : "", m->dport,
+		    m->call_id, (int)m->corr_len, t, m->len);
+		print_bytes((const uint8_t *)t + m->corr_len, m->len);
+		break;
+	}
 	case REC_CALL_CLOSE: {
 		const struct rec_call_close *c = b;
 		fmt_ts(ts, sizeof(ts), c->end_ns);

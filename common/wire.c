@@ -13,6 +13,7 @@ static const char *const rec_names[] = {
 	[REC_GAP] = "gap", [REC_SESSION_CLOSE] = "session_close",
 	[REC_TICK] = "tick", [REC_EVENT] = "event",
 	[REC_EOS] = "eos", [REC_CALL_OPEN] = "call_open", [REC_CALL_CLOSE] = "call_close",
+	[REC_MESSAGE] = "message",
 };
 
 static const char *const msg_names[] = {
@@ -38,6 +39,7 @@ static const uint32_t rec_fixed[] = {
 	[REC_EOS] = 0,
 	[REC_CALL_OPEN] = sizeof(struct rec_call_open),
 	[REC_CALL_CLOSE] = sizeof(struct rec_call_close),
+	[REC_MESSAGE] = sizeof(struct rec_message),
 };
 
 const char *
@@ -133,6 +135,12 @@ wire_rec_check(const struct wire_rec *r, size_t avail, char *err, size_t errlen)
 	case REC_CALL_CLOSE: {
 		const struct rec_call_close *c = body;
 		if (c->json_len != blen - sizeof(*c) || memchr(c->state, 0, sizeof(c->state)) == NULL)
+			goto badvar;
+		break;
+	}
+	case REC_MESSAGE: {
+		const struct rec_message *m = body;
+		if ((m->family != 4 && m->family != 6) || (uint64_t)m->corr_len + m->len != blen - sizeof(*m))
 			goto badvar;
 		break;
 	}

@@ -69,6 +69,7 @@ enum rec_type {
 	REC_EOS = 10,		/* end of stream: the producer has no more */
 	REC_CALL_OPEN = 11,	/* a call (VoIP) whose frames packets name */
 	REC_CALL_CLOSE = 12,	/* that call is written out: no frame names it any more */
+	REC_MESSAGE = 13,	/* a message an analyser read (SIP, an RTCP report) */
 	REC_TYPE_MAX
 };
 #define REC_WANT(t)	(1u << (t))
@@ -211,6 +212,26 @@ struct rec_call_close {
  * its frames go nowhere, its file away. */
 #define CALL_F_DISCARD 0x1
 _Static_assert(sizeof(struct rec_call_close) == 48, "rec_call_close");
+
+/* A message an analyser read, for a sink that sends messages on (HEP):
+ * when, on which transport between which ends, the call it belongs to;
+ * corr_len bytes of correlation (the Call-ID) follow, then len bytes of
+ * the message (a SIP message as on the wire; an RTCP report as JSON). */
+enum msg_kind { MSGK_SIP = 1, MSGK_RTCP_JSON = 5 };	/* HEP's protocol types */
+struct rec_message {
+	uint64_t ts_ns;
+	uint64_t call_id;	/* REC_CALL_OPEN id; 0: none sent */
+	uint8_t kind;		/* enum msg_kind */
+	uint8_t family;		/* 4 or 6 */
+	uint8_t proto;		/* 17 UDP, 6 TCP */
+	uint8_t pad;
+	uint16_t sport, dport;
+	uint8_t src[16], dst[16];	/* network byte order; IPv4 in the first 4 */
+	uint16_t corr_len;
+	uint16_t pad2;
+	uint32_t len;
+};
+_Static_assert(sizeof(struct rec_message) == 64, "rec_message");
 
 /* An event: JSON text of the control plane's form follows (no NUL). */
 struct rec_event {

@@ -189,6 +189,29 @@ fan_packet(struct reasm *R, struct session *s, int dir, const struct frame *f,
 	put(R, REC_PACKET, &b, sizeof(b.p) + ncalls * sizeof(*calls), f->data, f->caplen);
 }
 
+bool
+fan_message_wanted(const struct reasm *R)
+{
+	return want(R, REC_MESSAGE);
+}
+
+void
+fan_message(struct reasm *R, const struct rec_message *m, const char *corr, const void *body)
+{
+	/* (corr is at most a Call-ID, a few hundred bytes: the record is
+	 * built whole, with the body after it) */
+	size_t n = sizeof(*m) + m->corr_len;
+	uint8_t *b;
+
+	if (!want(R, REC_MESSAGE) || (uint64_t)n + m->len > WIRE_MAX_REC / 2)
+		return;
+	b = xmalloc(n);
+	memcpy(b, m, sizeof(*m));
+	memcpy(b + sizeof(*m), corr, m->corr_len);
+	put(R, REC_MESSAGE, b, n, body, m->len);
+	free(b);
+}
+
 void
 fan_call_open(struct reasm *R, uint64_t id, uint64_t ts_ns, const char *callid, const char *from,
     const char *to)

@@ -294,6 +294,9 @@ void fan_call_open(struct reasm *R, uint64_t id, uint64_t ts_ns, const char *cal
     const char *from, const char *to);
 void fan_call_close(struct reasm *R, uint64_t id, uint64_t end_ns, const char *state,
     const char *json, size_t len, uint32_t flags);
+/* A message an analyser read (m: its fixed part, corr_len and len set). */
+bool fan_message_wanted(const struct reasm *R);
+void fan_message(struct reasm *R, const struct rec_message *m, const char *corr, const void *body);
 void fan_finish(struct reasm *R);	/* end of stream to -w and the sinks */
 
 /* files.c: -o DIR.  files_open runs before the privilege drop. */

@@ -164,6 +164,8 @@ static const char *const state_names[] = { "early", "confirmed", "terminated", "
 
 #define SIP_BUF_TOTAL (64u << 20)	/* every TCP session's partial messages together */
 
+static uint64_t be(const uint8_t *p, int n);
+
 /* ---------------- hashing ---------------- */
 
 static size_t
@@ -686,6 +688,108 @@ targeted(const struct voip *V, const struct sip_msg *m)
 	return false;
 }
 
+/* Where a message was read: a datagram, or a TCP session's direction. */
+struct msgsrc {
+	const struct decoded *d;	/* the datagram; NULL: x->s, dir */
+	int dir;
+	const uint8_t *p;		/* the message as on the wire */
+	size_t n;
+};
+
+/* A message to the sinks that send messages on (HEP): REC_MESSAGE. */
+static void
+msg_out(struct voip *V, const struct an_ctx *x, const struct msgsrc *src, const struct call *c,
+    struct str corr, uint8_t kind, const void *body, size_t len)
+{
+	struct rec_message r;
+
+	if (!fan_message_wanted(V->R) || len > UINT32_MAX)
+		return;
+	memset(&r, 0, sizeof(r));
+	r.ts_ns = x->now_ns;
+	r.call_id = c != NULL && c->rec_open ? c->num : 0;
+	r.kind = kind;
+	if (src->d != NULL) {
+		r.family = src->d->family;
+		r.proto = src->d->proto;
+		memcpy(r.src, src->d->src, 16);
+		memcpy(r.dst, src->d->dst, 16);
+		r.sport = src->d->sport;
+		r.dport = src->d->dport;
+	} else if (x->s != NULL) {
+		const struct session *s = x->s;
+		bool fwd = src->dir == DIR_REQUESTS;
+		r.family = s->family;
+		r.proto = 6;
+		memcpy(r.src, fwd ? s->cip : s->sip, 16);
+		memcpy(r.dst, fwd ? s->sip : s->cip, 16);
+		r.sport = fwd ? s->cport : s->sport;
+		r.dport = fwd ? s->sport : s->cport;
+	} else
+		return;
+	r.corr_len = (uint16_t)(corr.n < CALLID_MAX ? corr.n : CALLID_MAX);
+	r.len = (uint32_t)len;
+	fan_message(V->R, &r, corr.p, body);
+}
+
+/* An RTCP compound packet as Homer's JSON for it (HEP type 5: what
+ * heplify sends): the first SR's or RR's type and SSRC, the sender
+ * information of an SR, every report block, the SDES's SSRC. */
+static struct json_object *
+rtcp_json(const uint8_t *p, size_t n)
+{
+	struct json_object *o = json_object_new_object(), *blocks = json_object_new_array();
+	bool first = true;
+	size_t off = 0;
+	unsigned count = 0;
+
+	while (off + 8 <= n) {
+		const uint8_t *h = p + off;
+		unsigned rc = h[0] & 0x1f, pt = h[1];
+		size_t plen = ((size_t)be(h + 2, 2) + 1) * 4, boff = 8;
+		if ((h[0] >> 6) != 2 || off + plen > n)
+			break;
+		if ((pt == 200 || pt == 201) && first) {
+			first = false;
+			json_object_object_add(o, "type", json_object_new_int((int)pt));
+			json_object_object_add(o, "ssrc", json_object_new_int64((int64_t)be(h + 4, 4)));
+			if (pt == 200 && plen >= 28) {
+				struct json_object *si = json_object_new_object();
+				uint64_t frac = be(h + 12, 4);
+				json_object_object_add(si, "ntp_timestamp_sec", json_object_new_int64((int64_t)be(h + 8, 4)));
+				json_object_object_add(si, "ntp_timestamp_usec",
+				    json_object_new_int64((int64_t)(frac * 1000000u >> 32)));
+				json_object_object_add(si, "rtp_timestamp", json_object_new_int64((int64_t)be(h + 16, 4)));
+				json_object_object_add(si, "packets", json_object_new_int64((int64_t)be(h + 20, 4)));
+				json_object_object_add(si, "octets", json_object_new_int64((int64_t)be(h + 24, 4)));
+				json_object_object_add(o, "sender_information", si);
+			}
+		}
+		if (pt == 200 || pt == 201) {
+			boff = pt == 200 ? 28 : 8;
+			for (unsigned k = 0; k < rc && boff + 24 <= plen; k++, boff += 24) {
+				const uint8_t *b = h + boff;
+				struct json_object *r = json_object_new_object();
+				int32_t lost = (int32_t)((uint32_t)be(b + 5, 3) << 8) >> 8;
+				json_object_object_add(r, "source_ssrc", json_object_new_int64((int64_t)be(b, 4)));
+				json_object_object_add(r, "fraction_lost", json_object_new_int((int)b[4]));
+				json_object_object_add(r, "packets_lost", json_object_new_int(lost));
+				json_object_object_add(r, "highest_seq_no", json_object_new_int64((int64_t)be(b + 8, 4)));
+				json_object_object_add(r, "ia_jitter", json_object_new_int64((int64_t)be(b + 12, 4)));
+				json_object_object_add(r, "lsr", json_object_new_int64((int64_t)be(b + 16, 4)));
+				json_object_object_add(r, "dlsr", json_object_new_int64((int64_t)be(b + 20, 4)));
+				json_object_array_add(blocks, r);
+				count++;
+			}
+		} else if (pt == 202 && rc > 0 && plen >= 8)
+			json_object_object_add(o, "sdes_ssrc", json_object_new_int64((int64_t)be(h + 4, 4)));
+		off += plen;
+	}
+	json_object_object_add(o, "report_count", json_object_new_int((int)count));
+	json_object_object_add(o, "report_blocks", blocks);
+	return o;
+}
+
 /* Methods of INVITE dialogs only (RFC 3261, 3262, 3311, 6086). */
 static bool
 invite_only(int mid)
@@ -695,7 +799,8 @@ invite_only(int mid)
 }
 
 static void
-sip_message(struct voip *V, const struct sip_msg *m, const struct an_ctx *x, uint64_t ts)
+sip_message(struct voip *V, const struct sip_msg *m, const struct an_ctx *x, uint64_t ts,
+    const struct msgsrc *src)
 {
 	struct call *c;
 	struct callq *from;
@@ -706,8 +811,12 @@ sip_message(struct voip *V, const struct sip_msg *m, const struct an_ctx *x, uin
 		V->sip_bad++;
 		return;
 	}
-	if ((c = call_find(V, m->call_id, true, ts)) == NULL)
+	if ((c = call_find(V, m->call_id, true, ts)) == NULL) {
+		/* (voip.max_calls: not followed, still sent on when untargeted) */
+		if (!V->patterns)
+			msg_out(V, x, src, NULL, m->call_id, MSGK_SIP, src->p, src->n);
 		return;
+	}
 	c->msgs++;
 	c->last_ns = c->active_ns = ts;
 	from = list_of(V, c);
@@ -792,6 +901,8 @@ sip_message(struct voip *V, const struct sip_msg *m, const struct an_ctx *x, uin
 	}
 	if (c->rec_open)
 		an_tag(x, c->num);
+	if (c->targeted)
+		msg_out(V, x, src, c, (struct str){ c->id, strlen(c->id) }, MSGK_SIP, src->p, src->n);
 	/* last active: the tail of its list (ending, once a BYE came) */
 	call_touch(V, c, from);
 	/* the SDP, in the body or a multipart part */
@@ -1016,6 +1127,20 @@ media(struct voip *V, const struct decoded *d, const struct an_ctx *x, uint64_t 
 					}
 				}
 			}
+		/* to a HEP collector: the report as Homer's JSON, with the Call-ID
+		 * of the (first targeted) call it is the media of */
+		for (size_t i = 0; i < n && fan_message_wanted(V->R); i++) {
+			const struct call *c = eps[i]->call;
+			if (!c->targeted)
+				continue;
+			struct json_object *j = rtcp_json(d->payload, d->payload_len);
+			size_t jl;
+			const char *js = json_object_to_json_string_length(j, JSON_C_TO_STRING_PLAIN, &jl);
+			msg_out(V, x, &(struct msgsrc){ d, 0, d->payload, d->payload_len }, c,
+			    (struct str){ c->id, strlen(c->id) }, MSGK_RTCP_JSON, js, jl);
+			json_object_put(j);
+			break;
+		}
 		if ((s = stream_get(V, d, ssrc, true, ts)) == NULL)
 			return true;
 		s->rtcp_packets++;
@@ -1178,7 +1303,7 @@ frame_stream(struct voip *V, struct sipflow *f, int dir, const struct an_ctx *x)
 		if (m.len > max)
 			V->sip_too_big++;
 		else
-			sip_message(V, &m, x, x->now_ns);
+			sip_message(V, &m, x, x->now_ns, &(struct msgsrc){ NULL, dir, b + off, m.len });
 		/* the frames that carried it go out with its call */
 		an_mark(x, dir, boff + off, boff + off + m.len);
 		off += m.len;
@@ -1208,7 +1333,7 @@ ws_message(struct voip *V, struct sipflow *f, int dir, const struct an_ctx *x, u
 	if (f->d[dir].mlen == 0)
 		return;
 	if (sip_parse(f->d[dir].msg, f->d[dir].mlen, false, &m) == SIP_OK)
-		sip_message(V, &m, x, x->now_ns);
+		sip_message(V, &m, x, x->now_ns, &(struct msgsrc){ NULL, dir, f->d[dir].msg, m.len });
 	else if (f->d[dir].mlen > 4)
 		V->sip_bad++;		/* (a CRLF keep-alive is not counted) */
 	/* its frames, from the first WebSocket frame's to the last's */
@@ -1480,7 +1605,7 @@ v_datagram(void *eng, const struct an_ctx *x, const struct decoded *d)
 			return true;
 		}
 		if (sip_parse(d->payload, d->payload_len, false, &m) == SIP_OK) {
-			sip_message(V, &m, x, ts);
+			sip_message(V, &m, x, ts, &(struct msgsrc){ d, 0, d->payload, d->payload_len });
 			return true;
 		}
 		if (sip_port(V, d->sport) || sip_port(V, d->dport)) {

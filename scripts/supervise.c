@@ -573,7 +573,7 @@ main(int argc, char **argv)
 	int sigs[] = { SIGCHLD, SIGINT, SIGTERM, SIGHUP };
 	struct event *evs[4];
 	unsigned W, nsinks = 0, nring;
-	const char *fams[4];
+	const char *fams[5];
 
 	log_init("stethoscope-run");
 	config_path = getenv("STETHOSCOPE_CONFIG");
@@ -645,10 +645,14 @@ main(int argc, char **argv)
 	 * io.output.pcap.enabled, only them) */
 	if (C.pcap_enabled || (C.voip_per_call_pcap && C.voip_enabled))
 		fams[nsinks++] = "pcap";
+	if (C.hep_enabled && !C.voip_enabled)
+		log_warnx("io.output.hep without voip.enabled: no SIP is read, nothing is sent");
+	if (C.hep_enabled)
+		fams[nsinks++] = "hep";
 	if (C.json_enabled)
 		fams[nsinks++] = "json";
 	if (nsinks == 0)
-		log_warnx("no output is enabled (listner, remote-host, pcap, json): sessions are only counted");
+		log_warnx("no output is enabled (listner, remote-host, pcap, hep, json): sessions are only counted");
 	nring = nsinks - (C.json_enabled ? 1 : 0);	/* the sinks on reasmd's rings */
 	make_run_dir();
 	if (C.log_file_enabled && C.log_file_path != NULL && strchr(C.log_file_path, '/') != NULL) {

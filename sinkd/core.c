@@ -362,6 +362,10 @@ sinkd_record(struct sinkd *D, unsigned input, const struct wire_rec *rec)
 		if (D->fam->call_open && !D->draining)
 			D->fam->call_open(D, input, b);
 		break;
+	case REC_MESSAGE:
+		if (D->fam->message)
+			D->fam->message(D, input, b);
+		break;
 	case REC_CALL_CLOSE:
 		if (D->fam->call_close)
 			D->fam->call_close(D, input, b);

@@ -24,11 +24,11 @@
 #include "sinkd.h"
 #include "util.h"
 
-enum { OPT_FROM = OPT_DAEMON_BASE, OPT_EVENTS, OPT_DIR, OPT_PER_SESSION, OPT_PER_CALL, OPT_SIPUSER, OPT_FORMAT,
+enum { OPT_FROM = OPT_DAEMON_BASE, OPT_EVENTS, OPT_DIR, OPT_PER_SESSION, OPT_PER_CALL, OPT_SIPUSER, OPT_HOST, OPT_PORT, OPT_TRANSPORT, OPT_FORMAT,
 	OPT_ROTATE, OPT_CTL, OPT_SUBSCRIBE };
 
 static const struct family *const families[] = {
-	&family_listener, &family_connector, &family_pcap, &family_json,
+	&family_listener, &family_connector, &family_pcap, &family_json, &family_hep,
 };
 
 static void
@@ -41,7 +41,9 @@ usage(FILE *f)
 	    "  listener    per-session ports consumers connect to (io.output.listner)\n"
 	    "  connector   per-session connections to host:ports (io.output.remote-host)\n"
 	    "  pcap        .pcap/.pcapng files, per session, per call or rolling (io.output.pcap)\n"
-	    "  json        one JSON object per line per event (io.output.json)\n\n"
+	    "  json        one JSON object per line per event (io.output.json)\n"
+	    "  hep         SIP messages and RTCP reports (reasmd --voip) to a Homer\n"
+	    "              collector, HEPv3 over UDP or TCP (io.output.hep)\n\n"
 	    "      --from SOCK     a reasmd shard's socket (give one per shard)\n"
 	    "  -r FILE|-           read a record stream (reasmd -w) instead\n"
 	    "      --events FILE|- write this sink's events (ports, consumers, drops,\n"
@@ -58,6 +60,10 @@ usage(FILE *f)
 	    "                      P-Asserted-Identity and the request URI)\n"
 	    "      --format F      pcapng or pcap (io.output.pcap.format)\n"
 	    "      --rotate-bytes N  rolling file: start a new one after N bytes\n"
+	    "  hep:\n"
+	    "      --host H        the collector (io.output.hep.host; default 127.0.0.1)\n"
+	    "      --port N        its port (io.output.hep.port; default 9060)\n"
+	    "      --transport T   udp or tcp (io.output.hep.transport)\n"
 	    "  json:\n"
 	    "  -o FILE|-           where the events go (io.output.json.path; default -)\n"
 	    "%s\n"
@@ -107,6 +113,9 @@ main(int argc, char **argv)
 		{ "per-session", no_argument, NULL, OPT_PER_SESSION },
 		{ "per-call", no_argument, NULL, OPT_PER_CALL },
 		{ "sipuser", required_argument, NULL, OPT_SIPUSER },
+		{ "host", required_argument, NULL, OPT_HOST },
+		{ "port", required_argument, NULL, OPT_PORT },
+		{ "transport", required_argument, NULL, OPT_TRANSPORT },
 		{ "format", required_argument, NULL, OPT_FORMAT },
 		{ "rotate-bytes", required_argument, NULL, OPT_ROTATE },
 		{ "ctl", required_argument, NULL, OPT_CTL },
@@ -122,7 +131,7 @@ main(int argc, char **argv)
 	unsigned nfrom = 0;
 	char err[512];
 	int ch;
-	bool per_session = false;
+	bool per_session = false, sipuser = false;
 
 	static char prog[32] = "sinkd";
 
@@ -131,7 +140,7 @@ main(int argc, char **argv)
 			if (strcmp(argv[1], families[k]->name) == 0)
 				fam = families[k];
 		if (fam == NULL) {
-			fprintf(stderr, "sinkd: unknown family \"%s\": expected listener, connector, pcap or json\n",
+			fprintf(stderr, "sinkd: unknown family \"%s\": expected listener, connector, pcap, json or hep\n",
 			    argv[1]);
 			return 2;
 		}
@@ -160,7 +169,13 @@ main(int argc, char **argv)
 		case OPT_DIR: opts_override(&o, "io.output.pcap.dir", optarg); break;
 		case OPT_PER_SESSION: per_session = true; break;
 		case OPT_PER_CALL: opts_override(&o, "voip.per_call_pcap", "true"); break;
-		case OPT_SIPUSER: opts_override(&o, "voip.sipuser", optarg); break;
+		case OPT_SIPUSER:
+			opts_override(&o, "voip.sipuser", optarg);
+			sipuser = true;
+			break;
+		case OPT_HOST: opts_override(&o, "io.output.hep.host", optarg); break;
+		case OPT_PORT: opts_override(&o, "io.output.hep.port", optarg); break;
+		case OPT_TRANSPORT: opts_override(&o, "io.output.hep.transport", optarg); break;
 		case OPT_FORMAT: opts_override(&o, "io.output.pcap.format", optarg); break;
 		case OPT_ROTATE: opts_override(&o, "io.output.pcap.rotate_bytes", optarg); break;
 		case 'h': usage(stdout); return 0;
@@ -170,6 +185,11 @@ main(int argc, char **argv)
 	if (optind < argc) {
 		fprintf(stderr, "sinkd: unexpected argument \"%s\"\n", argv[optind]);
 		usage(stderr);
+		return 2;
+	}
+	if (sipuser && fam != NULL && fam != &family_pcap) {
+		fprintf(stderr, "sinkd: --sipuser is pcap's (its per-call files); reasmd --sipuser "
+		    "chooses the calls every output gets\n");
 		return 2;
 	}
 	if (per_session)
@@ -259,7 +279,8 @@ main(int argc, char **argv)
 	{
 		/* Only now are peers' records read. */
 		int r = sandbox_enter(strcmp(fam->name, "listener") == 0 ? SANDBOX_SINKD_LISTENER :
-		    strcmp(fam->name, "connector") == 0 ? SANDBOX_SINKD_CONNECTOR : SANDBOX_SINKD,
+		    strcmp(fam->name, "connector") == 0 || strcmp(fam->name, "hep") == 0 ?
+		    SANDBOX_SINKD_CONNECTOR : SANDBOX_SINKD,
 		    err, sizeof(err));
 		if (r < 0)
 			fatalx("%s", err);

@@ -8,7 +8,8 @@
  *   core.c       sessions, the per-direction books, events
  *   listener.c   per-session ports that consumers connect to
  *   connector.c  per-session connections dialled out
- *   pcapout.c    .pcap / .pcapng files, per session or rolling
+ *   pcapout.c    .pcap / .pcapng files, per session, per call or rolling
+ *   hep.c        SIP messages and RTCP reports to a Homer collector (HEPv3)
  *   json.c       one JSON object per line per event
  *
  * The books (DESIGN.md section 4), per session direction, once the session
@@ -97,6 +98,8 @@ struct family {
 	/* A call (VoIP) packets will name, and its end (REC_CALL_*). */
 	void (*call_open)(struct sinkd *D, unsigned input, const struct rec_call_open *o);
 	void (*call_close)(struct sinkd *D, unsigned input, const struct rec_call_close *c);
+	/* A message an analyser read (REC_MESSAGE: SIP, RTCP reports). */
+	void (*message)(struct sinkd *D, unsigned input, const struct rec_message *m);
 	void (*tick)(struct sinkd *D, unsigned input, uint64_t ts_ns);
 	void (*event)(struct sinkd *D, const char *json, size_t len);
 	/* No more input (every source ended, or a stop): settle everything
@@ -228,6 +231,6 @@ void input_start(struct sinkd *D);
 void inputs_free(struct sinkd *D);
 
 /* the families */
-extern const struct family family_listener, family_connector, family_pcap, family_json;
+extern const struct family family_listener, family_connector, family_pcap, family_json, family_hep;
 
 #endif

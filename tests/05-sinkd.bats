@@ -186,6 +186,80 @@ field() {
 	[ "$(ls c | grep -c '__[0-9]*__[0-9]*__[a-z_]*\.pcapng$')" -gt 0 ]
 }
 
+# hep: a HEPv3 collector written in the test (tests/gen/hepserver.py;
+# tshark 4.0 has no HEP dissector) on loopback, checked against tshark's
+# SIP messages by tests/gen/hepcheck.py.
+hep_collector() {
+	HEP_PORT=$(( $(port_base) + 7 ))
+	python3 "$TOP/tests/gen/hepserver.py" "$HEP_PORT" "$1" --seconds 120 > hs.out 2>&1 &
+	HEP_PID=$!
+	wait_for grep -q listening hs.out
+}
+
+hep_collector_stop() {
+	sleep 0.3
+	kill "$HEP_PID" 2>/dev/null || true
+	wait "$HEP_PID" 2>/dev/null || true
+}
+
+@test "hep: every SIP message of every public SIP capture reaches a HEPv3 collector intact, over UDP and over TCP, with its addresses, Call-ID, node id and password; RTCP reports as Homer's JSON" {
+	require_cmd tshark
+	cat > hep.json <<-'EOF'
+	{ voip: { sip_ports: [5060, 6060, 5090, 8080] },
+	  io: { output: { hep: { node_id: 77, password: "s3cret" } } } }
+	EOF
+	local rtcp=0
+	for tr in udp tcp; do
+		for f in "$TOP"/tests/corpus/heplify-*.pcap* "$TOP"/tests/corpus/sngrep-*.pcap; do
+			name=$(basename "${f%.*}")
+			hep_collector "got.$tr.$name"
+			"$B/reasmd" -c hep.json -r "$f" --voip -w - 2>/dev/null |
+			    "$B/sinkd" hep -c hep.json -r - --port "$HEP_PORT" --transport "$tr" 2>"err.$tr.$name"
+			hep_collector_stop
+			grep -q "hep_too_large 0, hep_send_error 0, hep_buffer_full 0" "err.$tr.$name"
+			python3 "$TOP/tests/gen/hepcheck.py" "$f" "got.$tr.$name" --node 77 --auth s3cret \
+			    -d tcp.port==6060,sip -d tcp.port==5090,sip > "check.$tr.$name" ||
+			    { cat "check.$tr.$name" "err.$tr.$name"; false; }
+			grep -q ' 0 differences' "check.$tr.$name"
+			grep -q '"how": "'$tr'"' "got.$tr.$name" || [ ! -s "got.$tr.$name" ]
+		done
+	done
+	# the TCP capture with 406 messages, and RTCP reports with their call's Call-ID
+	grep -q '^406 SIP messages received (tshark: 406)' check.tcp.heplify-sip_ipv4_tcp_fragmented
+	grep -q ' 14 RTCP reports' check.udp.heplify-rtp_rtcp_sip_ipv4_udp
+	grep '"type": 5' got.udp.heplify-rtp_rtcp_sip_ipv4_udp | head -1 | grep -q '"corr": "12013223@200.57.7.195"'
+}
+
+@test "hep: a message over udp_max_bytes is counted (hep_too_large) or goes over TCP (large_over_tcp); a collector that is down costs counts, never a hang" {
+	require_cmd tshark
+	f=$TOP/tests/corpus/heplify-rtp_rtcp_sip_ipv4_udp.pcap
+	echo '{ io: { output: { hep: { udp_max_bytes: 600 } } } }' > small.json
+	hep_collector got.small
+	"$B/reasmd" -r "$f" --voip -w - 2>/dev/null | "$B/sinkd" hep -c small.json -r - --port "$HEP_PORT" 2>err.small
+	hep_collector_stop
+	too=$(sed -n 's/.*hep_too_large \([0-9]*\),.*/\1/p' err.small)
+	sent=$(sed -n 's/.*messages: sent \([0-9]*\) .*/\1/p' err.small)
+	[ "$too" -gt 0 ] && [ "$sent" -gt 0 ]
+	[ "$(wc -l < got.small)" -eq "$sent" ]
+	# the same over TCP when large_over_tcp: every message arrives
+	echo '{ io: { output: { hep: { udp_max_bytes: 600, large_over_tcp: true } } } }' > large.json
+	hep_collector got.large
+	"$B/reasmd" -r "$f" --voip -w - 2>/dev/null | "$B/sinkd" hep -c large.json -r - --port "$HEP_PORT" 2>err.large
+	hep_collector_stop
+	grep -q "hep_too_large 0, hep_send_error 0" err.large
+	[ "$(grep -c '"how": "tcp"' got.large)" -eq "$too" ]
+	python3 "$TOP/tests/gen/hepcheck.py" "$f" got.large
+	# nobody listening: TCP gives up at the drain and counts; UDP counts what the
+	# kernel refused; both end in time
+	port=$(( $(port_base) + 9 ))
+	for tr in tcp udp; do
+		echo '{ runtime: { drain_timeout_ms: 2000 } }' > down.json
+		run timeout 30 sh -c "'$B/reasmd' -r '$f' --voip -w - 2>/dev/null | '$B/sinkd' hep -c down.json -r - --port $port --transport $tr"
+		[ "$status" -eq 0 ]
+		[[ "$output" == *"hep_send_error "[1-9]* ]] || { echo "$output"; false; }
+	done
+}
+
 @test "pcap rolling file: every frame of the input, in timestamp order; pcap and pcapng" {
 	require_cmd tshark capinfos editcap
 	for f in "$TOP"/tests/corpus/*.pcap*; do

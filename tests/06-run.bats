@@ -401,16 +401,28 @@ s.close()'
 	! ip netns list | grep -q sth-demo
 }
 
-@test "voip through the whole tap: two shards, calls and their RTP in shard 0 (capd routes UDP there), call events in the json sink" {
+@test "voip through the whole tap: two shards, calls and their RTP in shard 0 (capd routes UDP there), call events in the json sink, SIP to a HEP collector, a pcap per call" {
+	require_cmd tshark
+	port=$(( 20000 + (($$ + RANDOM) % 20000) ))
+	python3 "$TOP/tests/gen/hepserver.py" "$port" hep.jsonl --seconds 90 > hs.out 2>&1 &
+	H=$!
+	wait_for grep -q listening hs.out
 	cat > tap.json <<-EOF
 	{ io: { input: { capture: { file: "$TOP/tests/corpus/heplify-rtp_rtcp_sip_ipv4_udp.pcap" } },
-	        output: { json: { enabled: true, path: "$T/events.jsonl" } } },
+	        output: { json: { enabled: true, path: "$T/events.jsonl" },
+	                  hep: { enabled: true, port: $port },
+	                  pcap: { dir: "$T/calls" } } },
 	  control: { listen_port: 0 },
-	  voip: { enabled: true },
+	  voip: { enabled: true, per_call_pcap: true },
 	  runtime: { workers: 2, run_dir: "$T/run" } }
 	EOF
 	run timeout --foreground 60 "$RUN" -c tap.json
+	sleep 0.3
+	kill $H; wait $H || true
 	[ "$status" -eq 0 ]
+	python3 "$TOP/tests/gen/hepcheck.py" "$TOP/tests/corpus/heplify-rtp_rtcp_sip_ipv4_udp.pcap" hep.jsonl
+	[ "$(ls calls | grep -c '__confirmed\.pcapng$')" -eq 1 ]
+	[ "$(ls calls | grep -c '__early\.pcapng$')" -eq 1 ]
 	[[ "$output" == *"reasmd: voip: 14 SIP messages"*"5 calls written"*"1439 RTP packets"* ]]
 	[[ "$output" == *"reasmd: voip: 0 SIP messages"* ]]
 	grep -q '"cat":"calls","event":"call_end".*"call_id":"12013223@200.57.7.195".*"state":"confirmed"' events.jsonl
