@@ -86,9 +86,16 @@ decide(struct reasm *R, struct session *s, int dir, const uint8_t *p, size_t n)
 	for (unsigned k = 0; k < A->n && pick < 0; k++)
 		if (A->a[k]->match_port && A->a[k]->match_port(A->eng[k], 6, s->cport, s->sport))
 			pick = (int)k;
-	for (unsigned k = 0; k < A->n && pick < 0; k++)
-		if (A->a[k]->match_content && A->a[k]->match_content(A->eng[k], dir, p, n) != AN_NO)
-			pick = (int)k;
+	for (int first = 1; first >= 0; first--)
+		for (unsigned k = 0; k < A->n && pick < 0; k++)
+			if (A->a[k]->match_content && A->a[k]->content_first == (first == 1) &&
+			    A->a[k]->match_content(A->eng[k], dir, p, n) != AN_NO)
+				pick = (int)k;
+	if (s->holds && (pick < 0 || !A->a[pick]->tags_frames)) {
+		/* not for an analyser that tags frames: they wait no more */
+		s->holds = false;
+		hold_flush(R, s);
+	}
 	if (pick < 0) {
 		s->an_state = S_OFF;
 		return;
@@ -108,6 +115,11 @@ an_holds(struct reasm *R, const struct session *s)
 	for (unsigned k = 0; A && k < A->n; k++)
 		if (A->a[k]->match_port && A->a[k]->match_port(A->eng[k], 6, s->cport, s->sport))
 			return A->a[k]->tags_frames;
+	/* else one that tags frames may take it by its first bytes: its
+	 * frames wait until that is decided (decide() lets them go if not) */
+	for (unsigned k = 0; A && k < A->n; k++)
+		if (A->a[k]->tags_frames && A->a[k]->match_content)
+			return true;
 	return false;
 }
 
@@ -146,6 +158,10 @@ detach(struct reasm *R, struct session *s, unsigned reason)
 		a->close(A->eng[s->an_idx], s->an_flow, &x, reason);
 	s->an_flow = NULL;
 	s->an_state = S_OFF;
+	if (s->holds && !s->closed) {
+		s->holds = false;
+		hold_flush(R, s);
+	}
 }
 
 void

@@ -15,8 +15,8 @@
  * Which session is whose: a session whose port one analyser claims
  * (match_port) is that analyser's; otherwise the first bytes of the first
  * direction to carry data go to each enabled analyser's match_content, in
- * reasm.analysers order, and the first to say AN_YES or AN_MAYBE takes
- * it.  AN_MAYBE (too few bytes to tell) takes it on trial: `data` returns
+ * reasm.analysers order (those with content_first before the others), and
+ * the first to say AN_YES or AN_MAYBE takes it.  AN_MAYBE (too few bytes to tell) takes it on trial: `data` returns
  * AN_DETACH once the analyser sees it is not its protocol, and the session
  * goes on without one.  A session has one analyser at most.
  *
@@ -84,6 +84,10 @@ struct analyser {
 	/* The sessions it claims by port hold their frames until it marks
 	 * the messages they carry (an_mark): frames go out tagged with calls. */
 	bool tags_frames;
+	/* Its match_content is asked before the others' (its protocol's
+	 * first bytes can look like another's: SIP over WebSocket opens with
+	 * an HTTP request). */
+	bool content_first;
 };
 
 /* For an analyser: an event about its session (x->s), or about no

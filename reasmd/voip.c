@@ -1229,6 +1229,38 @@ v_match_port(void *eng, uint8_t proto, uint16_t sport, uint16_t dport)
 	return proto == 6 && (sip_port(V, sport) || sip_port(V, dport));
 }
 
+/* (voip.detect) a TCP session on another port whose first bytes are a SIP
+ * request line (ending in SIP/2.0) or status line, or a WebSocket upgrade
+ * that asks for protocol sip. */
+static int
+v_match_content(void *eng, int dir, const uint8_t *p, size_t n)
+{
+	struct voip *V = eng;
+	const uint8_t *e;
+
+	(void)dir;
+	if (!V->c->voip_detect)
+		return AN_NO;
+	if (n >= 4 && memcmp(p, "GET ", 4) == 0) {
+		/* SIP over WebSocket (RFC 7118): the upgrade asks for protocol sip */
+		static const char h[] = "sec-websocket-protocol:";
+		for (size_t i = 0; i + sizeof(h) + 3 < n && i < 4096; i++)
+			if ((i == 0 || p[i - 1] == '\n') && strncasecmp((const char *)p + i, h, sizeof(h) - 1) == 0) {
+				size_t k = i + sizeof(h) - 1;
+				while (k < n && p[k] == ' ')
+					k++;
+				return k + 3 <= n && strncasecmp((const char *)p + k, "sip", 3) == 0 ? AN_YES : AN_NO;
+			}
+		return AN_NO;
+	}
+	if (!sip_start_line(p, n))
+		return AN_NO;
+	if (n >= 12 && memcmp(p, "SIP/2.0 ", 8) == 0 && p[11] == ' ')
+		return AN_YES;
+	e = memchr(p, '\n', n < 1024 ? n : 1024);
+	return e != NULL && e - p >= 9 && memcmp(e - 9, " SIP/2.0\r", 9) == 0 ? AN_YES : AN_NO;
+}
+
 static void *
 v_open(void *eng, const struct an_ctx *x)
 {
@@ -1806,6 +1838,8 @@ const struct analyser an_voip = {
 	.init = v_init,
 	.free = v_free,
 	.match_port = v_match_port,
+	.match_content = v_match_content,
+	.content_first = true,
 	.open = v_open,
 	.data = v_data,
 	.gap = v_gap,

@@ -90,7 +90,7 @@ wire_bad_records(void)
 	r->type = 77;
 	r->len = 16;
 	T_CHECK(wire_rec_check(r, 64, err, sizeof(err)) < 0);
-	T_EQ_S(err, "unknown record type 77 (not one of this build's, record version 3)");
+	T_EQ_S(err, "unknown record type 77 (not one of this build's, record version 4)");
 	r->type = REC_CHUNK;
 	r->len = 10;
 	T_CHECK(wire_rec_check(r, 64, err, sizeof(err)) < 0);
@@ -102,6 +102,57 @@ wire_bad_records(void)
 	r->len = 100;
 	T_CHECK(wire_rec_check(r, 64, err, sizeof(err)) < 0);
 	T_EQ_S(err, "truncated packet record (100 bytes, 64 available)");
+	{
+		/* a packet naming two calls: the ids, then the frame */
+		uint64_t b2[16] = { 0 };
+		struct wire_rec *q = (struct wire_rec *)b2;
+		struct rec_packet *p = (struct rec_packet *)(q + 1);
+		q->type = REC_PACKET;
+		p->caplen = p->origlen = 4;
+		p->ncalls = 2;
+		q->len = 8 + 32 + 16 + 4;
+		T_CHECK(wire_rec_check(q, sizeof(b2), err, sizeof(err)) == 0);
+		((uint64_t *)(p + 1))[1] = 42;
+		T_CHECK(rec_packet_calls(p)[1] == 42);
+		T_CHECK(rec_packet_frame(p) == (const uint8_t *)(p + 1) + 16);
+		p->ncalls = 3;		/* more ids than the record holds */
+		T_CHECK(wire_rec_check(q, sizeof(b2), err, sizeof(err)) < 0);
+		p->ncalls = WIRE_MAX_CALLS + 1;
+		T_CHECK(wire_rec_check(q, sizeof(b2), err, sizeof(err)) < 0);
+		/* call_open: the three strings exactly */
+		struct rec_call_open *o = (struct rec_call_open *)(q + 1);
+		memset(b2, 0, sizeof(b2));
+		q->type = REC_CALL_OPEN;
+		o->callid_len = 5;
+		o->from_len = 1;
+		o->to_len = 2;
+		q->len = 8 + 24 + 8;
+		T_CHECK(wire_rec_check(q, sizeof(b2), err, sizeof(err)) == 0);
+		o->to_len = 3;
+		T_CHECK(wire_rec_check(q, sizeof(b2), err, sizeof(err)) < 0);
+		/* call_close: a NUL-ended state */
+		struct rec_call_close *c = (struct rec_call_close *)(q + 1);
+		memset(b2, 0, sizeof(b2));
+		q->type = REC_CALL_CLOSE;
+		q->len = 8 + 48;
+		T_CHECK(wire_rec_check(q, sizeof(b2), err, sizeof(err)) == 0);
+		memset(c->state, 'x', sizeof(c->state));
+		T_CHECK(wire_rec_check(q, sizeof(b2), err, sizeof(err)) < 0);
+		/* message: a family, and the lengths add up */
+		struct rec_message *m = (struct rec_message *)(q + 1);
+		memset(b2, 0, sizeof(b2));
+		q->type = REC_MESSAGE;
+		m->family = 4;
+		m->corr_len = 3;
+		m->len = 5;
+		q->len = 8 + 64 + 8;
+		T_CHECK(wire_rec_check(q, sizeof(b2), err, sizeof(err)) == 0);
+		m->family = 5;
+		T_CHECK(wire_rec_check(q, sizeof(b2), err, sizeof(err)) < 0);
+		m->family = 6;
+		m->len = 6;
+		T_CHECK(wire_rec_check(q, sizeof(b2), err, sizeof(err)) < 0);
+	}
 	T_EQ_S(wire_close_reason_name(CLOSE_IDLE), "idle_timeout");
 	T_EQ_U(wire_close_reason_parse("rst"), CLOSE_RST);
 	T_CHECK(sid_shard(sid_make(3, 17, 99)) == 17 && sid_gen(sid_make(3, 17, 99)) == 3);
