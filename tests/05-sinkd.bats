@@ -157,6 +157,20 @@ field() {
 	grep -q "SIP-over-TCP frames held for their calls; sent on without them: voip_hold_full=0, voip_hold_timeout=0" err
 }
 
+@test "pcap per call: a 200 KB INVITE over TCP: its 123 segments wait for the message and all go to its file; with voip.hold_bytes at 64 KiB they go on without it, counted, none lost" {
+	require_cmd tshark
+	python3 "$TOP/tests/gen/sipgen.py" big.pcap --big 200000
+	n=$(tshark -r big.pcap 2>/dev/null | wc -l)
+	"$B/reasmd" -r big.pcap --voip -w - 2>err | "$B/sinkd" pcap -r - --per-call --dir d 2>/dev/null
+	python3 "$TOP/tests/gen/callpcapcheck.py" big.pcap d
+	grep -q "voip_hold_full=0, voip_hold_timeout=0" err
+	echo '{ voip: { hold_bytes: 65536 } }' > hold.json
+	"$B/reasmd" -c hold.json -r big.pcap --voip -w - 2>err | "$B/stethoscope-dump" - > dump
+	[ "$(grep -c '^packet' dump)" -eq "$n" ]
+	full=$(sed -n 's/.*voip_hold_full=\([0-9]*\),.*/\1/p' err)
+	[ "$full" -gt 50 ]
+}
+
 @test "pcap per call: --sipuser (reasmd's or the sink's) gives files to the targeted calls only; names from voip.pcap_name; rotation; with per-session files beside" {
 	require_cmd tshark capinfos
 	f=$TOP/tests/corpus/heplify-rtp_rtcp_sip_ipv4_udp.pcap

@@ -5,7 +5,10 @@ connection cut at a small MSS (a segment holds the end of one call's message
 and the start of the other's), the first INVITE's segments out of order, a
 retransmitted segment, RTP over UDP for both calls; and the same capture in
 four other orders (each side's frames late by 0.5 and 5.5 ms: ACKs before
-the data they acknowledge), OUT.late-*.pcap."""
+the data they acknowledge), OUT.late-*.pcap.
+
+sipgen.py OUT.pcap --big BYTES: one call whose INVITE carries a body of
+about BYTES (the hold's limit test)."""
 import struct
 import sys
 
@@ -82,5 +85,22 @@ def main(out):
     pc.close(variants=True)
 
 
+def big(out, body_bytes):
+    """One call whose INVITE carries a body_bytes body (a large SDP with
+    many attributes), sent in 1460-byte segments."""
+    pc = Pcap(out)
+    c = Conn(pc, CLI, SRV)
+    c.handshake()
+    body = sdp("10.0.0.1", 20000) + b"".join(b"a=x-pad:%06d\r\n" % k for k in range(body_bytes // 18))
+    c.send(True, msg("INVITE sip:bob@example.com SIP/2.0", "big-1@10.0.0.1", "1 INVITE", body))
+    c.ack(False)
+    c.send(False, msg("SIP/2.0 200 OK", "big-1@10.0.0.1", "1 INVITE", sdp("10.0.0.2", 30000), ";tag=b"))
+    c.close()
+    pc.close()
+
+
 if __name__ == "__main__":
-    main(sys.argv[1])
+    if len(sys.argv) > 3 and sys.argv[2] == "--big":
+        big(sys.argv[1], int(sys.argv[3]))
+    else:
+        main(sys.argv[1])
