@@ -20,6 +20,11 @@
  * voip_hold_timeout.  A session's close sends out what it still holds.
  * No frame is lost here: the counters say how many left without the calls
  * they may have belonged to.
+ *
+ * Cheap when nothing waits: a frame is held first by reference (the
+ * engine's frame stays valid while its segment is handled); most go out
+ * before that ends (their message complete), and only those still held
+ * afterwards are copied (hold_settle).  Entries are reused.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -32,14 +37,18 @@
 struct held {
 	TAILQ_ENTRY(held) sq;		/* its session's, in capture order */
 	TAILQ_ENTRY(held) gq;		/* every held frame, oldest first */
+	TAILQ_ENTRY(held) bq;		/* still the engine's frame (not copied) */
 	struct session *s;
+	const uint8_t *data;		/* the engine's while borrowed, else ours */
+	bool borrowed;
 	uint64_t ts_ns;
 	uint32_t caplen, origlen, ifid;
 	uint32_t seq, plen;		/* its TCP payload: sequence number, length */
 	uint8_t dir, ncalls;
 	uint64_t calls[WIRE_MAX_CALLS];
-	uint8_t data[];
 };
+
+#define POOL_KEEP 1024			/* entries kept for reuse */
 
 TAILQ_HEAD(heldq, held);
 
@@ -49,7 +58,9 @@ struct shold {
 };
 
 struct hold {
-	struct heldq all;
+	struct heldq all, borrowed;
+	struct held *pool;		/* free entries (linked by s) */
+	size_t npool;
 	uint64_t bytes, max;
 	uint64_t frames, full, timeout, peak;
 };
@@ -66,6 +77,7 @@ hold_new(const struct conf *c)
 	struct hold *H = xcalloc(1, sizeof(*H));
 
 	TAILQ_INIT(&H->all);
+	TAILQ_INIT(&H->borrowed);
 	H->max = c ? (uint64_t)c->voip_hold_bytes : 16u << 20;
 	return H;
 }
@@ -106,19 +118,48 @@ releasable(const struct session *s, const struct held *h)
 }
 
 static void
+held_put(struct hold *H, struct held *h)
+{
+	if (h->borrowed)
+		TAILQ_REMOVE(&H->borrowed, h, bq);
+	else
+		free((void *)(uintptr_t)h->data);
+	if (H->npool < POOL_KEEP) {
+		h->s = (struct session *)H->pool;	/* (the free list's link) */
+		H->pool = h;
+		H->npool++;
+	} else
+		free(h);
+}
+
+static struct held *
+held_get(struct hold *H)
+{
+	struct held *h = H->pool;
+
+	if (h == NULL)
+		return xmalloc(sizeof(*h));
+	H->pool = (struct held *)h->s;
+	H->npool--;
+	return h;
+}
+
+static void
 held_out(struct reasm *R, struct held *h)
 {
 	struct session *s = h->s;
 	struct frame f = { h->ts_ns, h->data, h->caplen, h->origlen };
 	uint32_t ifid = R->cur_ifid;
 
+	struct hold *H = R->hold;
+
 	TAILQ_REMOVE(&s->held->q, h, sq);
-	TAILQ_REMOVE(&R->hold->all, h, gq);
-	R->hold->bytes -= held_size(h);
+	TAILQ_REMOVE(&H->all, h, gq);
+	H->bytes -= held_size(h);
 	R->cur_ifid = h->ifid;
 	fan_packet(R, s, h->dir, &f, h->calls, h->ncalls);
 	R->cur_ifid = ifid;
-	free(h);
+	held_put(H, h);
 }
 
 /* What can go of s's frames, from the oldest. */
@@ -166,9 +207,11 @@ hold_segment(struct reasm *R, struct session *s, int dir, const struct frame *fr
 			fan_packet(R, s, dir, &fr[k], NULL, 0);
 			continue;
 		}
-		struct held *h = xmalloc(sizeof(*h) + fr[k].caplen);
+		struct held *h = held_get(H);
 		memset(h, 0, sizeof(*h));
 		h->s = s;
+		h->data = fr[k].data;	/* copied by hold_settle if it must wait */
+		h->borrowed = true;
 		h->ts_ns = fr[k].ts_ns;
 		h->caplen = fr[k].caplen;
 		h->origlen = fr[k].origlen;
@@ -176,11 +219,11 @@ hold_segment(struct reasm *R, struct session *s, int dir, const struct frame *fr
 		h->seq = seq;
 		h->plen = plen;
 		h->dir = (uint8_t)dir;
-		memcpy(h->data, fr[k].data, fr[k].caplen);
 		while (H->bytes + held_size(h) > H->max && !TAILQ_EMPTY(&H->all))
 			force_oldest(R, &H->full);
 		TAILQ_INSERT_TAIL(&s->held->q, h, sq);
 		TAILQ_INSERT_TAIL(&H->all, h, gq);
+		TAILQ_INSERT_TAIL(&H->borrowed, h, bq);
 		H->bytes += held_size(h);
 		H->frames++;
 		if (H->bytes > H->peak)
@@ -226,6 +269,21 @@ hold_flush(struct reasm *R, struct session *s)
 }
 
 void
+hold_settle(struct reasm *R)
+{
+	struct hold *H = R->hold;
+	struct held *h;
+
+	while ((h = TAILQ_FIRST(&H->borrowed)) != NULL) {
+		uint8_t *d = xmalloc(h->caplen ? h->caplen : 1);
+		memcpy(d, h->data, h->caplen);
+		h->data = d;
+		h->borrowed = false;
+		TAILQ_REMOVE(&H->borrowed, h, bq);
+	}
+}
+
+void
 hold_tick(struct reasm *R)
 {
 	struct hold *H = R->hold;
@@ -264,6 +322,12 @@ hold_free(struct reasm *R)
 		struct held *h = TAILQ_FIRST(&H->all);
 		TAILQ_REMOVE(&H->all, h, gq);
 		TAILQ_REMOVE(&h->s->held->q, h, sq);
+		H->npool = POOL_KEEP;	/* (freed, not kept) */
+		held_put(H, h);
+	}
+	while (H->pool != NULL) {
+		struct held *h = H->pool;
+		H->pool = (struct held *)h->s;
 		free(h);
 	}
 	free(H);

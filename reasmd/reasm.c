@@ -107,8 +107,11 @@ reasm_frame(struct reasm *R, int dlt, uint64_t ts_ns, const uint8_t *frame, uint
 		d = whole;
 	}
 	if (d.proto == 6) {
+		bool taken;
 		R->st.tcp_packets++;
-		if (tcp_segment(R, &d, frs, nfr))
+		taken = tcp_segment(R, &d, frs, nfr);
+		hold_settle(R);		/* (frs is valid until here only) */
+		if (taken)
 			return;
 	} else {
 		R->st.not_tcp++;

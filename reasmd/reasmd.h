@@ -230,6 +230,9 @@ void hold_segment(struct reasm *R, struct session *s, int dir, const struct fram
  * read.  Frames that wait for nothing more go out. */
 void hold_mark(struct reasm *R, struct session *s, int dir, uint64_t from, uint64_t to);
 void hold_flush(struct reasm *R, struct session *s);	/* s closes: all go */
+/* The segment is handled: what still waits is copied (it was the
+ * engine's frame until now). */
+void hold_settle(struct reasm *R);
 void hold_tick(struct reasm *R);
 uint64_t hold_oldest_ns(const struct hold *H);		/* UINT64_MAX: none */
 void hold_stats(const struct hold *H, uint64_t *frames, uint64_t *full, uint64_t *timeout,

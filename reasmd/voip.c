@@ -1296,10 +1296,15 @@ frame_stream(struct voip *V, struct sipflow *f, int dir, const struct an_ctx *x)
 					break;
 				}
 			if (!found) {
-				/* keep the last partial line: a start line may be in it */
+				/* keep the last partial line: a start line may be in it
+				 * (not when it holds a byte no start line has: then its
+				 * frames need not wait for the next segment) */
 				size_t keep = 0;
 				while (keep < len - off && keep < 64 && b[len - 1 - keep] != '\n')
 					keep++;
+				for (size_t i = len - keep; i < len && keep > 0; i++)
+					if ((b[i] < 0x20 && !(b[i] == '\r' && i == len - 1)) || b[i] > 0x7e)
+						keep = 0;
 				off = len - keep;
 				break;
 			}

@@ -75,7 +75,7 @@ wire_bad_headers(void)
 	struct wire_stream_hdr h = { WIRE_MAGIC, 99, WIRE_BOM, 16, 0 };
 
 	expect_open_error(pcap, sizeof(pcap), "this is a pcap file, not a stethoscope record stream (read it with reasmd -r)");
-	expect_open_error(&h, sizeof(h), "record stream version 99, this build reads version 3");
+	expect_open_error(&h, sizeof(h), "record stream version 99, this build reads version 4");
 	expect_open_error("", 0, "empty input: no record stream header");
 	expect_open_error("abcdefghijklmnopq", 17, "not a stethoscope record stream (magic 0x64636261, expected 0x52485453)");
 }
