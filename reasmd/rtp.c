@@ -8,6 +8,8 @@
 #include <math.h>
 #include <string.h>
 
+#include <json-c/json.h>
+
 #include "voip.h"
 
 #define MAX_DROPOUT 3000
@@ -248,4 +250,72 @@ rtp_lost(const struct rtp_stats *s)
 		return 0;
 	expected = (int64_t)s->restart_expected + (int64_t)s->cycles + s->max_seq - s->base_seq + 1;
 	return expected - (int64_t)s->received;
+}
+
+static uint64_t
+rd(const uint8_t *p, int n)
+{
+	uint64_t v = 0;
+
+	for (int k = 0; k < n; k++)
+		v = v << 8 | p[k];
+	return v;
+}
+
+/* An RTCP compound packet as Homer's JSON for it (HEP type 5: what
+ * heplify sends): the first SR's or RR's type and SSRC, the sender
+ * information of an SR, every report block, the SDES's SSRC. */
+struct json_object *
+rtcp_homer_json(const uint8_t *p, size_t n)
+{
+	struct json_object *o = json_object_new_object(), *blocks = json_object_new_array();
+	bool first = true;
+	size_t off = 0;
+	unsigned count = 0;
+
+	while (off + 8 <= n) {
+		const uint8_t *h = p + off;
+		unsigned rc = h[0] & 0x1f, pt = h[1];
+		size_t plen = ((size_t)rd(h + 2, 2) + 1) * 4, boff = 8;
+		if ((h[0] >> 6) != 2 || off + plen > n)
+			break;
+		if ((pt == 200 || pt == 201) && first) {
+			first = false;
+			json_object_object_add(o, "type", json_object_new_int((int)pt));
+			json_object_object_add(o, "ssrc", json_object_new_int64((int64_t)rd(h + 4, 4)));
+			if (pt == 200 && plen >= 28) {
+				struct json_object *si = json_object_new_object();
+				uint64_t frac = rd(h + 12, 4);
+				json_object_object_add(si, "ntp_timestamp_sec", json_object_new_int64((int64_t)rd(h + 8, 4)));
+				json_object_object_add(si, "ntp_timestamp_usec",
+				    json_object_new_int64((int64_t)(frac * 1000000u >> 32)));
+				json_object_object_add(si, "rtp_timestamp", json_object_new_int64((int64_t)rd(h + 16, 4)));
+				json_object_object_add(si, "packets", json_object_new_int64((int64_t)rd(h + 20, 4)));
+				json_object_object_add(si, "octets", json_object_new_int64((int64_t)rd(h + 24, 4)));
+				json_object_object_add(o, "sender_information", si);
+			}
+		}
+		if (pt == 200 || pt == 201) {
+			boff = pt == 200 ? 28 : 8;
+			for (unsigned k = 0; k < rc && boff + 24 <= plen; k++, boff += 24) {
+				const uint8_t *b = h + boff;
+				struct json_object *r = json_object_new_object();
+				int32_t lost = (int32_t)((uint32_t)rd(b + 5, 3) << 8) >> 8;
+				json_object_object_add(r, "source_ssrc", json_object_new_int64((int64_t)rd(b, 4)));
+				json_object_object_add(r, "fraction_lost", json_object_new_int((int)b[4]));
+				json_object_object_add(r, "packets_lost", json_object_new_int(lost));
+				json_object_object_add(r, "highest_seq_no", json_object_new_int64((int64_t)rd(b + 8, 4)));
+				json_object_object_add(r, "ia_jitter", json_object_new_int64((int64_t)rd(b + 12, 4)));
+				json_object_object_add(r, "lsr", json_object_new_int64((int64_t)rd(b + 16, 4)));
+				json_object_object_add(r, "dlsr", json_object_new_int64((int64_t)rd(b + 20, 4)));
+				json_object_array_add(blocks, r);
+				count++;
+			}
+		} else if (pt == 202 && rc > 0 && plen >= 8)
+			json_object_object_add(o, "sdes_ssrc", json_object_new_int64((int64_t)rd(h + 4, 4)));
+		off += plen;
+	}
+	json_object_object_add(o, "report_count", json_object_new_int((int)count));
+	json_object_object_add(o, "report_blocks", blocks);
+	return o;
 }

@@ -144,6 +144,12 @@ struct rtcp_block {
  * max; returns how many. */
 unsigned rtcp_blocks(const uint8_t *p, size_t n, struct rtcp_block *b, unsigned max);
 
+/* An RTCP compound packet as Homer's JSON for it (HEP type 5, what
+ * heplify sends): the first SR's or RR's type and SSRC, an SR's sender
+ * information, every report block, the SDES's SSRC; the caller frees it. */
+struct json_object;
+struct json_object *rtcp_homer_json(const uint8_t *p, size_t n);
+
 /* RFC 3551's clock rate of a static payload type; 0 when it has none. */
 uint32_t rtp_static_rate(uint8_t pt);
 const char *rtp_static_codec(uint8_t pt);

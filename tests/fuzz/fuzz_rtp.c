@@ -3,12 +3,14 @@
  * packets.  The input is a list of packets, each a length byte and that
  * many bytes (an exact-size copy), with an arrival time of its own; the
  * loss must stay within what was received and expected, the jitter
- * finite and not negative.
+ * finite and not negative; an RTCP packet's Homer JSON (HEP) parses back.
  */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <json-c/json.h>
 
 #include "voip.h"
 
@@ -32,7 +34,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		p = malloc(n ? n : 1);
 		memcpy(p, data + i, n);
 		i += n;
-		(void)rtcp_parse(p, n, &ssrc);
+		if (rtcp_parse(p, n, &ssrc)) {
+			/* Homer's JSON of it: parses back as JSON */
+			struct json_object *j = rtcp_homer_json(p, n);
+			const char *js = json_object_to_json_string(j);
+			struct json_object *back = json_tokener_parse(js);
+			if (back == NULL)
+				abort();
+			json_object_put(back);
+			json_object_put(j);
+		}
 		if (rtp_parse(p, n, &h)) {
 			uint32_t rate = rtp_static_rate(h.pt);
 			at += (uint64_t)(n ? p[0] : 1) * 1000000ull;
