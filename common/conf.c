@@ -92,6 +92,10 @@ static const struct ckey conf_schema[] = {
 	{ "io.output.json.enabled", CT_BOOL, O(json_enabled), NULL, 0, 0, 0, NULL, NULL },
 	{ "io.output.json.path", CT_STR, O(json_path), "-", 0, 0, 0, NULL, NULL },
 	{ "io.output.json.cats", CT_STRLIST, O(json_cats), "session,ports,output,control,flow,stats,drops,pcap,calls,rtp", 0, 0, 0, NULL, NULL },
+	/* io.output.files */
+	{ "io.output.files.enabled", CT_BOOL, O(files_enabled), NULL, 0, 0, 0, NULL, NULL },
+	{ "io.output.files.dir", CT_STR, O(files_dir), "out", 0, 0, 0, NULL, NULL },
+	{ "io.output.files.streams", CT_BOOL, O(files_streams), NULL, 1, 0, 0, NULL, NULL },
 	/* io.output.hep */
 	{ "io.output.hep.enabled", CT_BOOL, O(hep_enabled), NULL, 0, 0, 0, NULL, NULL },
 	{ "io.output.hep.host", CT_STR, O(hep_host), "127.0.0.1", 0, 0, 0, NULL, NULL },

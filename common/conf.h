@@ -58,6 +58,9 @@ struct conf {
 	bool json_enabled;
 	char *json_path;
 	struct conf_strlist json_cats;
+	/* io.output.files */
+	bool files_enabled, files_streams;
+	char *files_dir;
 	/* io.output.hep */
 	bool hep_enabled, hep_large_over_tcp;
 	char *hep_host, *hep_transport, *hep_password;

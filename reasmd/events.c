@@ -133,8 +133,8 @@ ev_summary(const struct reasm *R, const struct session *s, unsigned reason)
 	json_object_object_add(x, "reason", json_object_new_string(wire_close_reason_name(reason)));
 	json_object_object_add(x, "first_ts", json_object_new_string(t1));
 	json_object_object_add(x, "last_ts", json_object_new_string(t2));
-	json_object_object_add(x, "requests", dir_json(s, 0, R->out.dir));
-	json_object_object_add(x, "responses", dir_json(s, 1, R->out.dir));
+	json_object_object_add(x, "requests", dir_json(s, 0, R->out.no_streams ? NULL : R->out.dir));
+	json_object_object_add(x, "responses", dir_json(s, 1, R->out.no_streams ? NULL : R->out.dir));
 	return x;
 }
 

@@ -26,7 +26,7 @@ static const char *const dir_names[2] = { "requests", "responses" };
 TAILQ_HEAD(slotq, oslot);
 
 struct files {
-	FILE *jsonl;			/* sessions.jsonl */
+	int jsonl;			/* sessions.jsonl: a line a write (O_APPEND) */
 	struct oslot *slots;		/* max_open_files of them, on first use */
 	struct slotq used;		/* in use, least recently written first */
 	struct slotq free;
@@ -37,6 +37,7 @@ files_open(struct reasm *R, char *err, size_t errlen)
 {
 	if (R->out.dir != NULL) {
 		R->files = xcalloc(1, sizeof(*R->files));
+		R->files->jsonl = -1;
 		TAILQ_INIT(&R->files->used);
 		TAILQ_INIT(&R->files->free);
 		char p[4096];
@@ -49,11 +50,24 @@ files_open(struct reasm *R, char *err, size_t errlen)
 		 * needs no search permission on its parents after the drop. */
 		R->out.dirfd = open(R->out.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		snprintf(p, sizeof(p), "%s/sessions.jsonl", R->out.dir);
+		/* --append (several shards share DIR): lines are added, each
+		 * one write at the end, never truncating another's */
 		fd = R->out.dirfd < 0 ? -1 : openat(R->out.dirfd, "sessions.jsonl",
-		    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-		if (fd < 0 || (R->files->jsonl = fdopen(fd, "w")) == NULL) {
+		    O_WRONLY | O_CREAT | O_APPEND | (R->out.append ? 0 : O_TRUNC) | O_CLOEXEC, 0644);
+		if (fd < 0) {
 			snprintf(err, errlen, "%s: %s", p, strerror(errno));
 			return -1;
+		}
+		R->files->jsonl = fd;
+		if (R->conf != NULL && R->conf->voip_enabled) {
+			/* the voip analyser's calls.jsonl, opened now as well: the
+			 * file may be another's (the launcher made it) */
+			R->out.calls_fd = openat(R->out.dirfd, "calls.jsonl", O_WRONLY | O_CREAT |
+			    O_APPEND | (R->out.append ? 0 : O_TRUNC) | O_CLOEXEC, 0644);
+			if (R->out.calls_fd < 0) {
+				snprintf(err, errlen, "%s/calls.jsonl: %s", R->out.dir, strerror(errno));
+				return -1;
+			}
 		}
 	}
 	return 0;
@@ -107,7 +121,7 @@ struct writer {
 	bool stop, started, sleeping, buf_waiting;
 	pthread_t th;
 	int dirfd;
-	FILE *jsonl;
+	int jsonl;
 	uint64_t error_bytes;
 	char dir[256];
 };
@@ -119,14 +133,20 @@ static void
 writer_do(struct wjob *j)
 {
 	if (j->kind == WJ_LINE) {
-		fputs(j->line, W.jsonl);
+		size_t n = strlen(j->line);
+		if (write_all(W.jsonl, j->line, n) < 0) {
+			static struct log_rl rl;
+			pthread_mutex_lock(&W.mu);
+			W.error_bytes += n;
+			pthread_mutex_unlock(&W.mu);
+			log_ratelimited(&rl, 3, 10000, LOG_WARNING, "%s/sessions.jsonl: %s", W.dir,
+			    strerror(errno));
+		}
 		free(j->line);
 		return;
 	}
-	if (j->kind == WJ_FLUSH) {
-		fflush(W.jsonl);
-		return;
-	}
+	if (j->kind == WJ_FLUSH)
+		return;		/* (lines are written as they come) */
 	int fd = openat(W.dirfd, j->name, O_WRONLY | O_CREAT | O_CLOEXEC |
 	    (j->append ? O_APPEND : O_TRUNC), 0644);
 	size_t n = j->b ? j->b->len : 0;
@@ -173,7 +193,6 @@ writer_main(void *arg)
 			done = j;
 			j = n;
 		}
-		fflush(W.jsonl);
 		while (done) {
 			struct wjob *n = done->next;
 			free(done);
@@ -188,7 +207,6 @@ writer_main(void *arg)
 		}
 	}
 	pthread_mutex_unlock(&W.mu);
-	fflush(W.jsonl);
 	return NULL;
 }
 
@@ -426,8 +444,11 @@ files_finish(struct reasm *R)
 			}
 	}
 	writer_stop(R);
-	if (F->jsonl)
-		fclose(F->jsonl);
+	if (F->jsonl >= 0)
+		close(F->jsonl);
+	if (R->out.calls_fd >= 0)
+		close(R->out.calls_fd);
+	R->out.calls_fd = -1;
 	free(F->slots);
 	if (R->out.dirfd >= 0)
 		close(R->out.dirfd);

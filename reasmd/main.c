@@ -29,7 +29,7 @@
 #include "ctlc.h"
 
 enum { OPT_EVENTS = OPT_DAEMON_BASE, OPT_MAX_OPEN, OPT_FROM, OPT_SHARD, OPT_LISTEN, OPT_SINKS,
-	OPT_GENERATION, OPT_CTL, OPT_VOIP, OPT_SIPUSER };
+	OPT_GENERATION, OPT_CTL, OPT_VOIP, OPT_SIPUSER, OPT_APPEND, OPT_NO_STREAMS };
 
 static volatile sig_atomic_t reasmd_stop;
 
@@ -60,6 +60,9 @@ usage(FILE *f)
 	    "  -w FILE|-           write the record stream (see stethoscope-dump)\n"
 	    "      --events FILE|- write session events as JSON lines\n"
 	    "      --max-open-files N  open stream files at most (runtime.max_open_files)\n"
+	    "      --append        -o DIR's sessions.jsonl and calls.jsonl are added to, not\n"
+	    "                      truncated: a line a write (the shards of a run share DIR)\n"
+	    "      --no-streams    -o DIR gets sessions.jsonl (and calls.jsonl), not the streams\n"
 	    "      --voip          follow SIP calls and their RTP (voip.enabled): -o DIR gets\n"
 	    "                      calls.jsonl, --events the calls and rtp events, stderr a call table\n"
 	    "      --sipuser P,..  only calls whose From, To, P-Asserted-Identity or request URI\n"
@@ -231,11 +234,14 @@ main(int argc, char **argv)
 		{ "ctl", required_argument, NULL, OPT_CTL },
 		{ "voip", no_argument, NULL, OPT_VOIP },
 		{ "sipuser", required_argument, NULL, OPT_SIPUSER },
+		{ "append", no_argument, NULL, OPT_APPEND },
+		{ "no-streams", no_argument, NULL, OPT_NO_STREAMS },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct daemon_opts o;
 	struct conf c;
 	const char *rfile = NULL, *odir = NULL, *wfile = NULL, *events = NULL, *maxopen = NULL;
+	bool append = false, no_streams = false;
 	const char *from = NULL, *listen_path = NULL, *ctl_path = NULL;
 	unsigned shard = 0, nshards = 1, nsinks = 0, gen = 0;
 	char err[PCAP_ERRBUF_SIZE + 256];
@@ -261,6 +267,8 @@ main(int argc, char **argv)
 		case OPT_LISTEN: listen_path = optarg; break;
 		case OPT_CTL: ctl_path = optarg; break;
 		case OPT_VOIP: opts_override(&o, "voip.enabled", "true"); break;
+		case OPT_APPEND: append = true; break;
+		case OPT_NO_STREAMS: no_streams = true; break;
 		case OPT_SIPUSER:
 			opts_override(&o, "voip.enabled", "true");
 			opts_override(&o, "voip.sipuser", optarg);
@@ -333,6 +341,8 @@ main(int argc, char **argv)
 		return 2;
 	}
 	R.out.dir = odir;
+	R.out.append = append;
+	R.out.no_streams = no_streams;
 	R.out.max_open_files = (unsigned)c.max_open_files;
 	R.out.events = events ? open_out(events, "--events") : NULL;
 	R.out.w = wf ? recw_open(fileno(wf), 0) : NULL;

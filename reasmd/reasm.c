@@ -41,6 +41,7 @@ reasm_init(struct reasm *R, const struct conf *c, unsigned gen, unsigned shard,
 	R->gen = gen;
 	R->shard = shard;
 	R->out.dirfd = -1;
+	R->out.calls_fd = -1;
 	R->out.linktype = -1;
 	R->tcp_due = UINT64_MAX;
 	R->tcp = tcp_new(c);
@@ -277,7 +278,7 @@ sess_segment(struct reasm *R, struct session *s, int dir, const struct frame *fr
 void
 sess_data(struct reasm *R, struct session *s, int dir, uint64_t off, const uint8_t *p, size_t n)
 {
-	if (R->out.dir)
+	if (R->out.dir && !R->out.no_streams)
 		files_data(R, s, dir, p, n);
 	fan_chunk(R, s, dir, off, p, n);
 	an_data(R, s, dir, off, p, n);

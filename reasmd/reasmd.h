@@ -127,6 +127,10 @@ struct reasm_stats {
 struct out_opts {
 	const char *dir;		/* -o */
 	int dirfd;			/* -o, opened before the privilege drop */
+	bool append;			/* --append: sessions.jsonl, calls.jsonl shared */
+	bool no_streams;		/* --no-streams: the .jsonl files, not the streams */
+	int calls_fd;			/* -o with voip: calls.jsonl, opened with the
+					 * directory (before the drop); -1: none */
 	FILE *events;			/* --events */
 	struct recw *w;			/* -w */
 	int linktype, snaplen;

@@ -143,7 +143,7 @@ struct voip {
 	size_t ncalls, nstreams, neps;
 	uint64_t call_nums;		/* ids given out (struct call.num) */
 	bool patterns;			/* voip.sipuser has one */
-	FILE *jsonl;
+	int jsonl;			/* -o DIR/calls.jsonl, -1: none */
 	bool jsonl_tried;
 	/* the call table printed at the end */
 	char *table;
@@ -354,10 +354,13 @@ static void
 out_open(struct voip *V)
 {
 	if (V->R->out.dirfd >= 0 && !V->jsonl_tried) {
-		int fd = openat(V->R->out.dirfd, "calls.jsonl", O_WRONLY | O_CREAT | O_TRUNC |
-		    O_CLOEXEC, 0644);
+		/* a line a write at the end (--append: shards share DIR);
+		 * opened with the directory when voip was on from the start */
+		V->jsonl = V->R->out.calls_fd >= 0 ? V->R->out.calls_fd :
+		    openat(V->R->out.dirfd, "calls.jsonl", O_WRONLY | O_CREAT | O_APPEND |
+		    (V->R->out.append ? 0 : O_TRUNC) | O_CLOEXEC, 0644);
 		V->jsonl_tried = true;
-		if (fd < 0 || (V->jsonl = fdopen(fd, "w")) == NULL)
+		if (V->jsonl < 0)
 			log_warn("-o: calls.jsonl");
 	}
 }
@@ -366,10 +369,16 @@ static void
 out_line(struct voip *V, struct json_object *o)
 {
 	out_open(V);
-	if (V->jsonl != NULL) {
-		fputs(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-		    JSON_C_TO_STRING_NOSLASHESCAPE), V->jsonl);
-		fputc('\n', V->jsonl);
+	if (V->jsonl >= 0) {
+		size_t n;
+		const char *js = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN |
+		    JSON_C_TO_STRING_NOSLASHESCAPE, &n);
+		char *line = xmalloc(n + 1);
+		memcpy(line, js, n);
+		line[n] = '\n';
+		if (write_all(V->jsonl, line, n + 1) < 0)
+			log_warn("-o: calls.jsonl");
+		free(line);
 	}
 }
 
@@ -1147,6 +1156,7 @@ v_init(struct reasm *R)
 
 	V->R = R;
 	V->c = R->conf;
+	V->jsonl = -1;
 	sipkey_random(&V->key);
 	for (size_t k = 0; k < V->c->sipuser.n; k++)
 		V->patterns |= V->c->sipuser.v[k][0] != '\0';
@@ -1685,9 +1695,10 @@ v_finish(void *eng, const struct an_ctx *x)
 	out_open(V);		/* -o has calls.jsonl, empty when there were none */
 	while (!TAILQ_EMPTY(&V->streams))
 		stream_done(V, TAILQ_FIRST(&V->streams), x);
-	if (V->jsonl != NULL) {
-		fclose(V->jsonl);
-		V->jsonl = NULL;
+	if (V->jsonl >= 0) {
+		if (V->jsonl != V->R->out.calls_fd)	/* (that one is files.c's) */
+			close(V->jsonl);
+		V->jsonl = -1;
 	}
 }
 
@@ -1771,8 +1782,8 @@ v_free(void *eng)
 		TAILQ_REMOVE(&V->streams, s, q);
 		free(s);
 	}
-	if (V->jsonl)
-		fclose(V->jsonl);
+	if (V->jsonl >= 0 && V->jsonl != V->R->out.calls_fd)
+		close(V->jsonl);
 	free(V->table);
 	free(V->cb);
 	free(V->eb);

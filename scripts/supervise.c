@@ -635,6 +635,9 @@ main(int argc, char **argv)
 		conf_free(&C);
 		return 2;
 	}
+	if (C.files_enabled)
+		log_info("io.output.files: sessions as files in %s (every shard)",
+		    C.files_dir && *C.files_dir ? C.files_dir : "out");
 	if (C.lst_enabled)
 		fams[nsinks++] = "listener";
 	if (C.conn_enabled)
@@ -651,7 +654,7 @@ main(int argc, char **argv)
 		fams[nsinks++] = "hep";
 	if (C.json_enabled)
 		fams[nsinks++] = "json";
-	if (nsinks == 0)
+	if (nsinks == 0 && !C.files_enabled)
 		log_warnx("no output is enabled (listner, remote-host, pcap, hep, json): sessions are only counted");
 	nring = nsinks - (C.json_enabled ? 1 : 0);	/* the sinks on reasmd's rings */
 	make_run_dir();
@@ -707,6 +710,23 @@ main(int argc, char **argv)
 			addarg(k, "--speed");
 			addarg(k, speed);
 		}
+		if (C.files_enabled) {
+			/* io.output.files: every shard writes its sessions' files
+			 * into the one directory and adds its lines to
+			 * sessions.jsonl and calls.jsonl there (a line a write);
+			 * the run starts them empty */
+			const char *fdir = C.files_dir && *C.files_dir ? C.files_dir : "out";
+			if (mkdir_p(fdir, 0755) < 0)
+				fatal("io.output.files.dir %s", fdir);
+			for (int f = 0; f < (C.voip_enabled ? 2 : 1); f++) {
+				char p[PATH_MAX + 16];
+				snprintf(p, sizeof(p), "%s/%s", fdir, f == 0 ? "sessions.jsonl" : "calls.jsonl");
+				int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+				if (fd < 0)
+					fatal("io.output.files: %s", p);
+				close(fd);
+			}
+		}
 		for (unsigned s = 0; s < W; s++) {
 			char name[40], arg[PATH_MAX + 32], n[32];
 			snprintf(name, sizeof(name), "reasmd %u/%u", s, W);
@@ -720,6 +740,13 @@ main(int argc, char **argv)
 			addarg(k, n);
 			addarg(k, "--ctl");
 			addarg(k, ctl);
+			if (C.files_enabled) {
+				addarg(k, "-o");
+				addarg(k, C.files_dir && *C.files_dir ? C.files_dir : "out");
+				addarg(k, "--append");
+				if (!C.files_streams)
+					addarg(k, "--no-streams");
+			}
 			if (nring > 0) {
 				snprintf(arg, sizeof(arg), "%s/reasmd.%u.sock", run_dir, s);
 				addarg(k, "--listen");

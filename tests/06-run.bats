@@ -429,6 +429,52 @@ s.close()'
 	[ "$(grep '"event":"rtp_stream_summary"' events.jsonl | grep -c '"packets":\(548\|891\),')" -eq 2 ]
 }
 
+@test "io.output.files: every reasmd shard of a run writes into one directory; sessions.jsonl lines of both shards, none lost or cut; the same files as reasmd -o alone" {
+	f=$T/many.pcap
+	"$B/tests/benchgen" small "$f" 200000 > /dev/null
+	cat > tap.json <<-EOF
+	{ io: { input: { capture: { file: "$f" } },
+	        output: { files: { enabled: true, dir: "$T/out" } } },
+	  control: { listen_port: 0 },
+	  runtime: { workers: 2, run_dir: "$T/run" } }
+	EOF
+	mkdir -p out && echo stale > out/sessions.jsonl
+	run timeout --foreground 120 "$RUN" -c tap.json
+	[ "$status" -eq 0 ]
+	"$B/reasmd" -r "$f" -o ref 2>/dev/null
+	python3 - out ref <<'PY'
+import collections, hashlib, json, os, sys
+def load(d):
+    sess, shards = collections.Counter(), set()
+    for l in open(os.path.join(d, "sessions.jsonl")).read().splitlines():
+        o = json.loads(l)		# every line whole
+        fl = o["flow"]
+        sess[(fl["client_ip"], fl["client_port"], fl["server_ip"], fl["server_port"],
+              o["requests"]["bytes"], o["responses"]["bytes"])] += 1
+        shards.add((o["session_id"] >> 37) & 0xFF)
+    files = collections.Counter(hashlib.sha1(open(os.path.join(d, n), "rb").read()).hexdigest()
+                                for n in os.listdir(d) if not n.endswith(".jsonl"))
+    return sess, files, shards
+a, b = load(sys.argv[1]), load(sys.argv[2])
+assert a[0] == b[0], (sum(a[0].values()), sum(b[0].values()))
+assert a[1] == b[1], (sum(a[1].values()), sum(b[1].values()))
+assert a[2] == {0, 1}, a[2]
+print(sum(a[0].values()), "sessions,", sum(a[1].values()), "stream files, shards", a[2])
+PY
+	! grep -q stale out/sessions.jsonl
+	# with voip: calls.jsonl too, made empty at the start
+	cat > tapv.json <<-EOF
+	{ io: { input: { capture: { file: "$TOP/tests/corpus/heplify-rtp_rtcp_sip_ipv4_udp.pcap" } },
+	        output: { files: { enabled: true, dir: "$T/outv" } } },
+	  control: { listen_port: 0 }, voip: { enabled: true },
+	  runtime: { workers: 2, run_dir: "$T/run" } }
+	EOF
+	mkdir -p outv && echo stale > outv/calls.jsonl
+	run timeout --foreground 60 "$RUN" -c tapv.json
+	[ "$status" -eq 0 ]
+	diff <(sort outv/calls.jsonl) <(sort "$FIX/voip/heplify-rtp_rtcp_sip_ipv4_udp.calls.jsonl")
+}
+
 @test "live: sipp calls (uac playing G.711 and DTMF, uas echoing) through the whole tap with two shards: ctld lists each call terminated with its streams whole; a pcap per call grows while it lasts" {
 	require_root
 	require_cmd sipp tshark
