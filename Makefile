@@ -71,7 +71,7 @@ FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 all: $(PROGS) $(B)/man/.made
 
 # Man pages, from each tool's --help (which lists every flag).
-$(B)/man/.made: $(PROGS) scripts/mkman.sh scripts/stethoscope-run
+$(B)/man/.made: $(PROGS) scripts/mkman.sh scripts/stethoscope-run scripts/stethoscope
 	@sh scripts/mkman.sh $(B) $(B)/man && touch $@
 tests-build: $(PROGS) $(B)/man/.made $(UNIT_BIN) $(HELPER_BIN) $(FUZZ_REPLAY)
 
@@ -150,8 +150,10 @@ bench-live:
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
-	    $(DESTDIR)$(PREFIX)/lib/systemd/system
-	install -m 0755 $(PROGS) scripts/stethoscope-run $(DESTDIR)$(PREFIX)/bin/
+	    $(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+	install -m 0755 $(PROGS) scripts/stethoscope-run scripts/stethoscope $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 scripts/stethoscope.bash-completion \
+	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions/stethoscope
 	install -m 0644 $(B)/man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 0644 scripts/systemd/*.service $(DESTDIR)$(PREFIX)/lib/systemd/system/
 

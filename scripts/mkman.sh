@@ -19,7 +19,7 @@ page() {	# page NAME SUMMARY CMD...
 		printf '.fi\n.SH DESCRIPTION AND OPTIONS\n.nf\n'
 		echo "$help" | sed '1,/^[^ u]/{/^usage/d;/^       /d}' | sed 's/\\/\\\\/g; s/^\./\\\&./; s/^-/\\-/'
 		printf '.fi\n.SH SEE ALSO\n'
-		printf 'capd(1), reasmd(1), sinkd(1), ctld(1), stethoscope-run(1), stethoscope-ctl(1), stethoscope-dump(1);\n'
+		printf 'stethoscope(1), capd(1), reasmd(1), sinkd(1), ctld(1), stethoscope-run(1), stethoscope-ctl(1), stethoscope-dump(1);\n'
 		printf 'the configuration keys: examples/ and README.md in the source.\n'
 	} > "$OUT/$name.1"
 }
@@ -31,3 +31,5 @@ page stethoscope-dump "print a stethoscope record stream" "$B/stethoscope-dump"
 page stethoscope-ctl "the control client" "$B/stethoscope-ctl"
 page stethoscope-run "run and supervise the whole tap for one configuration" \
     env STETHOSCOPE_BINDIR="$B" "$(dirname "$0")/stethoscope-run"
+page stethoscope "one command for the everyday cases: sniff sessions or calls, run, ctl" \
+    env STETHOSCOPE_BINDIR="$B" "$(dirname "$0")/stethoscope"

@@ -32,6 +32,16 @@ check_tool() {	# check_tool NAME HELP-CMD SOURCES...
 	check_tool stethoscope-dump "$B/stethoscope-dump" "$TOP/common/dump.c"
 	check_tool stethoscope-ctl "$B/stethoscope-ctl" "$TOP/ctld/ctl/stethoscope-ctl.c"
 	STETHOSCOPE_BINDIR=$B check_tool stethoscope-run "$TOP/scripts/stethoscope-run" "$TOP/scripts/supervise.c"
+	# the front end (sh): the long options of its case labels
+	out=$(STETHOSCOPE_BINDIR=$B "$TOP/scripts/stethoscope" --help 2>&1)
+	man=$(cat "$B/man/stethoscope.1")
+	local n=0
+	for f in $(grep -E '^[[:space:]]+-[-a-z|]*\)' "$TOP/scripts/stethoscope" | grep -oE -- '--[a-z][a-z-]+' | sort -u); do
+		[[ "$out" == *"$f"* ]] || { echo "stethoscope --help does not mention $f"; return 1; }
+		[[ "$man" == *"\\-\\-${f#--}"* || "$man" == *"$f"* ]] || { echo "stethoscope.1 does not mention $f"; return 1; }
+		n=$((n + 1))
+	done
+	[ "$n" -ge 12 ]
 }
 
 @test "make install lays out a tree whose stethoscope-run finds its daemons" {
@@ -39,7 +49,12 @@ check_tool() {	# check_tool NAME HELP-CMD SOURCES...
 	case "$B" in *san-address-undefined*) san=SANITIZER=address,undefined ;; esac
 	make -C "$TOP" --no-print-directory $san install DESTDIR="$T/root" PREFIX=/usr >/dev/null
 	[ -x "$T/root/usr/bin/stethoscope-run" ]
+	[ -x "$T/root/usr/bin/stethoscope" ]
 	[ -f "$T/root/usr/share/man/man1/stethoscope-run.1" ]
+	[ -f "$T/root/usr/share/man/man1/stethoscope.1" ]
+	[ -f "$T/root/usr/share/bash-completion/completions/stethoscope" ]
+	run env -u STETHOSCOPE_BINDIR "$T/root/usr/bin/stethoscope" run -c "$FIX/compat/go-config.json" --check-config
+	[ "$status" -eq 0 ]
 	run env -u STETHOSCOPE_BINDIR "$T/root/usr/bin/stethoscope-run" -c "$FIX/compat/go-config.json" --check-config
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"configuration OK"* ]]

@@ -2,7 +2,7 @@
  * stethoscope-ctl — the command-line control client (DESIGN.md section 7).
  *
  *   stethoscope-ctl [-s SOCK | -H HOST:PORT] [--token T] COMMAND
- *     stats | sessions | session ID | close ID | calls | call ID | ping | watch [CAT...] | raw JSON
+ *     stats | status | sessions | session ID | close ID | calls | call ID | ping | watch [CAT...] | raw JSON
  *
  * Default: the TCP control port on 127.0.0.1:50005 (control.listen_port),
  * or $STETHOSCOPE_CTL (a socket path or HOST:PORT).  Prints the reply (or,
@@ -26,6 +26,7 @@ usage(FILE *f)
 {
 	fprintf(f, "usage: stethoscope-ctl [-s SOCK | -H HOST:PORT] [--token T] COMMAND\n"
 	    "  stats            counters of every daemon\n"
+	    "  status           one line: packets, kernel drops, sessions, calls, drops by reason\n"
 	    "  sessions         the open sessions\n"
 	    "  session ID       one session\n"
 	    "  close ID         close a session (reason control_close)\n"
@@ -39,6 +40,62 @@ usage(FILE *f)
 	    "  --token T        for mutating commands when control.token is set\n"
 	    "  -h, --help       this help\n"
 	    "Exit status: 0 ok, 1 the reply was not ok, 2 usage or connection error.\n");
+}
+
+/* The sum of counter `key` over the daemons whose name starts with `who`
+ * (a labelled counter: the sum of its labels). */
+static uint64_t
+sum(struct json_object *daemons, const char *who, const char *key)
+{
+	uint64_t t = 0;
+
+	json_object_object_foreach(daemons, name, d) {
+		struct json_object *v;
+		if (strncmp(name, who, strlen(who)) != 0 || !json_object_object_get_ex(d, key, &v))
+			continue;
+		if (json_object_is_type(v, json_type_int))
+			t += (uint64_t)json_object_get_int64(v);
+		else if (json_object_is_type(v, json_type_object)) {
+			json_object_object_foreach(v, lab, lv) {
+				(void)lab;
+				if (json_object_is_type(lv, json_type_int))
+					t += (uint64_t)json_object_get_int64(lv);
+			}
+		}
+	}
+	return t;
+}
+
+/* `status`: the stats reply as one line. */
+static void
+status_line(struct json_object *reply)
+{
+	struct json_object *st, *d;
+	static const struct { const char *who, *key, *unit; } drops[] = {
+		{ "capd", "ring_full", "packets" }, { "reasmd", "table_full", "packets" },
+		{ "reasmd", "ooo_limit", "bytes" }, { "reasmd", "frag_limit", "packets" },
+		{ "reasmd", "decode_error", "packets" }, { "sinkd", "sink_ring_full_bytes", "bytes" },
+		{ "sinkd", "dropped", "bytes" }, { "sinkd", "pcap_queue_full", "frames" },
+		{ "sinkd", "pcap_write_error", "frames" }, { "sinkd", "hep_send_error", "messages" },
+	};
+	char more[512] = "";
+
+	if (!json_object_object_get_ex(reply, "stats", &st) ||
+	    !json_object_object_get_ex(st, "daemons", &d)) {
+		printf("no counters yet\n");
+		return;
+	}
+	for (size_t k = 0; k < sizeof(drops) / sizeof(drops[0]); k++) {
+		uint64_t v = sum(d, drops[k].who, drops[k].key);
+		if (v > 0)
+			snprintf(more + strlen(more), sizeof(more) - strlen(more), " %s=%llu",
+			    drops[k].key, (unsigned long long)v);
+	}
+	printf("%llu packets (kernel drops %llu), %llu sessions (%llu open), %llu calls (%llu going on), "
+	    "drops:%s\n", (unsigned long long)sum(d, "capd", "captured"),
+	    (unsigned long long)sum(d, "capd", "pcap_kernel"), (unsigned long long)sum(d, "reasmd", "sessions"),
+	    (unsigned long long)sum(d, "reasmd", "sessions_open"), (unsigned long long)sum(d, "reasmd", "voip_calls"),
+	    (unsigned long long)sum(d, "reasmd", "voip_calls_open"), more[0] ? more : " none");
 }
 
 static int
@@ -85,7 +142,7 @@ main(int argc, char **argv)
 {
 	const char *target = getenv("STETHOSCOPE_CTL"), *token = NULL, *cmd;
 	struct json_object *o = NULL, *cats = NULL;
-	bool watch = false;
+	bool watch = false, status = false;
 	char buf[65536], *line = NULL;
 	size_t have = 0, cap = 0;
 	int i = 1, fd, rc = 2;
@@ -113,6 +170,10 @@ main(int argc, char **argv)
 	o = json_object_new_object();
 	if (strcmp(cmd, "stats") == 0 || strcmp(cmd, "ping") == 0)
 		json_object_object_add(o, "cmd", json_object_new_string(cmd));
+	else if (strcmp(cmd, "status") == 0) {
+		status = true;
+		json_object_object_add(o, "cmd", json_object_new_string("stats"));
+	}
 	else if (strcmp(cmd, "sessions") == 0)
 		json_object_object_add(o, "cmd", json_object_new_string("list_sessions"));
 	else if (strcmp(cmd, "calls") == 0)
@@ -199,7 +260,10 @@ main(int argc, char **argv)
 							fflush(stdout);
 						}
 					} else if (is_reply) {
-						printf("%s\n", json_object_to_json_string_ext(e, JSON_C_TO_STRING_PRETTY));
+						if (status)
+							status_line(e);
+						else
+							printf("%s\n", json_object_to_json_string_ext(e, JSON_C_TO_STRING_PRETTY));
 						rc = json_object_object_get_ex(e, "ok", &ok) && json_object_get_boolean(ok) ? 0 : 1;
 						json_object_put(e);
 						goto out;
