@@ -235,3 +235,15 @@ PY
 	! ls calls.nobody-here | grep -q pcapng
 	netns_down
 }
+
+@test "stethoscope sniff -i without root or cap_net_raw: exit 1 and how to fix it" {
+	require_root
+	require_cmd setpriv
+	# (the tree must be readable by nobody for this: a CI clone is)
+	setpriv --reuid=65534 --regid=65534 --clear-groups true 2>/dev/null || skip "setpriv cannot drop here"
+	[ -r "$ST" ] && setpriv --reuid=65534 --regid=65534 --clear-groups test -x "$B/capd" ||
+	    skip "the build is not reachable by nobody"
+	run setpriv --reuid=65534 --regid=65534 --clear-groups env HOME=/tmp "$ST" sniff -i lo -f 'tcp port 9'
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"setcap cap_net_raw,cap_net_admin+ep capd"* ]]
+}
