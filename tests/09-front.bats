@@ -9,10 +9,15 @@ ST=$TOP/scripts/stethoscope
 export STETHOSCOPE_BINDIR=$B
 
 teardown() {
-	[ -n "${S:-}" ] && kill -TERM "$S" 2>/dev/null
+	if [ -n "${S:-}" ]; then
+		kill -TERM "$S" 2>/dev/null || true
+		wait "$S" 2>/dev/null || true
+	fi
 	netns_down 2>/dev/null || true
 	cd /
-	[ -n "${T:-}" ] && rm -rf "$T"
+	if [ -n "${T:-}" ]; then
+		rm -rf "$T"
+	fi
 }
 
 # same_outputs A B: the same sessions (flows and bytes), the same stream
@@ -220,6 +225,11 @@ PY
 		in_a timeout 60 sipp -sn uac_pcap 10.77.0.2:5060 -i 10.77.0.1 -p 5061 -m 1 -nostdin \
 		    -timeout 50s >uac.out 2>&1 3>&- || { tail -20 uac.out; false; }
 		wait $U || true
+		# the front end's ctl finds the sniff's control socket by itself
+		if [ "$who" = sipp ]; then
+			WAIT_SECS=10 wait_for sh -c "'$ST' ctl calls | grep -q '\"from_user\":\"sipp\"'" ||
+			    { "$ST" ctl calls; false; }
+		fi
 		kill -TERM $S
 		wait $S
 		S=
