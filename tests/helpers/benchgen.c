@@ -356,6 +356,7 @@ main(int argc, char **argv)
 	}
 	late_flush(UINT64_MAX);
 	fclose(out);
+	free(fl);
 	printf("flows=%u frames=%llu payload_bytes=%llu\n", nflows,
 	    (unsigned long long)frames, (unsigned long long)total_payload);
 	return 0;
