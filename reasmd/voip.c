@@ -327,6 +327,12 @@ stream_obj(const struct stream *s)
 	return o;
 }
 
+static int
+cmp_str64(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
 static struct json_object *
 call_obj(const struct call *c, const char *reason)
 {
@@ -347,6 +353,28 @@ call_obj(const struct call *c, const char *reason)
 		if (c->streams[k] != NULL && !c->streams[k]->rtcp)
 			json_object_array_add(a, stream_obj(c->streams[k]));
 	json_object_object_add(o, "rtp_streams", a);
+	{
+		/* the media endpoints its SDP named (sorted): where its RTP
+		 * goes, for whoever sees that RTP elsewhere */
+		const struct endpoint *e;
+		char (*v)[64] = NULL;
+		size_t n = 0, cap = 0;
+		LIST_FOREACH(e, &c->eps, byc) {
+			if (n == cap) {
+				cap = cap ? 2 * cap : 8;
+				v = xrealloc(v, cap * sizeof(*v));
+			}
+			fmt_ep(v[n++], sizeof(v[0]), e->family, e->addr, e->port);
+		}
+		if (n > 1)
+			qsort(v, n, sizeof(*v), cmp_str64);
+		a = json_object_new_array();
+		for (size_t k = 0; k < n; k++)
+			if (k == 0 || strcmp(v[k], v[k - 1]) != 0)
+				json_object_array_add(a, json_object_new_string(v[k]));
+		json_object_object_add(o, "media", a);
+		free(v);
+	}
 	return o;
 }
 
@@ -1652,10 +1680,15 @@ rtp_only(struct voip *V, const struct an_ctx *x)
 	int64_t lost = 0;
 	unsigned n = 0;
 
-	(void)x;
 	TAILQ_FOREACH(s, &V->streams, q) {
+		struct json_object *so;
 		if (s->rtcp || s->cand)
 			continue;
+		/* its own summary too, as a call's streams get: a sensor that
+		 * sees the RTP but not the SIP says what it saw */
+		so = stream_obj(s);
+		json_object_object_add(so, "call_id", NULL);
+		an_event(x, "rtp", "rtp_stream_summary", so);
 		if (o == NULL) {
 			o = json_object_new_object();
 			a = json_object_new_array();
