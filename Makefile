@@ -38,8 +38,14 @@ SECCOMP_LIBS := $(shell pkg-config --libs libseccomp 2>/dev/null)
 ifneq ($(SECCOMP_LIBS),)
 CPPFLAGS += -DHAVE_SECCOMP
 endif
+# The NATS sink and subscriber (sinkd nats, stethoscope-ctl subscribe):
+# libnats where it is; without it they say so.
+NATS_LIBS := $(shell pkg-config --libs libnats 2>/dev/null)
+ifneq ($(NATS_LIBS),)
+CPPFLAGS += -DHAVE_NATS
+endif
 ALL_CFLAGS = $(WARN) $(CFLAGS) $(SANFLAGS) -MMD -MP
-LDLIBS += $(PKG_LIBS) $(SECCOMP_LIBS) -lm -lpthread
+LDLIBS += $(PKG_LIBS) $(SECCOMP_LIBS) $(NATS_LIBS) -lm -lpthread
 ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
 
 COMMON_SRC := $(filter-out common/dump.c,$(wildcard common/*.c))
@@ -73,7 +79,13 @@ all: $(PROGS) $(B)/man/.made
 # Man pages, from each tool's --help (which lists every flag).
 $(B)/man/.made: $(PROGS) scripts/mkman.sh scripts/stethoscope-run scripts/stethoscope
 	@sh scripts/mkman.sh $(B) $(B)/man && touch $@
-tests-build: $(PROGS) $(B)/man/.made $(UNIT_BIN) $(HELPER_BIN) $(FUZZ_REPLAY)
+EXAMPLES := $(if $(NATS_LIBS),$(B)/examples/nats-consumer)
+tests-build: $(PROGS) $(B)/man/.made $(UNIT_BIN) $(HELPER_BIN) $(FUZZ_REPLAY) $(EXAMPLES)
+
+# The examples build (and the tests run them) as a user would build them.
+$(B)/examples/%: examples/%.c
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(CFLAGS) $(SANFLAGS) -o $@ $< $(ALL_LDFLAGS) $(NATS_LIBS)
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(@D)
@@ -89,7 +101,7 @@ $(LIBCOMMON): $(COMMON_OBJ)
 $(B)/stethoscope-dump: $(B)/obj/common/dump.o $(LIBCOMMON)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/stethoscope-ctl: $(B)/obj/ctld/ctl/stethoscope-ctl.o
+$(B)/stethoscope-ctl: $(B)/obj/ctld/ctl/stethoscope-ctl.o $(B)/obj/ctld/ctl/natsub.o
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # stethoscope-run's supervisor (scripts/stethoscope-run is its entry).
@@ -112,7 +124,7 @@ $(B)/tests/replay_%: $(B)/obj/tests/fuzz/%.o $(B)/obj/tests/fuzz/replay.o $(ALL_
 FUZZ_CFLAGS := -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer -O1 -g
 build/fuzz/%: tests/fuzz/%.c $(COMMON_SRC) $(foreach d,$(DAEMONS),$(filter-out $(d)/main.c,$($(d)_SRC)))
 	@mkdir -p $(@D)
-	clang $(CPPFLAGS) -Ireasmd -Isinkd -std=c11 -Wall -Wextra $(FUZZ_CFLAGS) -o $@ $^ $(PKG_LIBS) $(SECCOMP_LIBS) -lm -lpthread
+	clang $(CPPFLAGS) -Ireasmd -Isinkd -std=c11 -Wall -Wextra $(FUZZ_CFLAGS) -o $@ $^ $(PKG_LIBS) $(SECCOMP_LIBS) $(NATS_LIBS) -lm -lpthread
 
 deps:
 	@scripts/deps.sh build

@@ -105,6 +105,28 @@ static const struct ckey conf_schema[] = {
 	{ "io.output.hep.password", CT_STR, O(hep_password), NULL, 0, 0, 0, NULL, NULL },
 	{ "io.output.hep.udp_max_bytes", CT_INT, O(hep_udp_max_bytes), NULL, 65507, 512, 65507, NULL, "bytes" },
 	{ "io.output.hep.large_over_tcp", CT_BOOL, O(hep_large_over_tcp), NULL, 0, 0, 0, NULL, NULL },
+	/* io.output.nats (sinkd nats, JetStream) */
+	{ "io.output.nats.enabled", CT_BOOL, O(nats_enabled), NULL, 0, 0, 0, NULL, NULL },
+	{ "io.output.nats.url", CT_STR, O(nats_url), "nats://127.0.0.1:4222", 0, 0, 0, NULL, NULL },
+	{ "io.output.nats.subject_prefix", CT_STR, O(nats_prefix), "steth", 0, 0, 0, NULL, NULL },
+	{ "io.output.nats.stream", CT_STR, O(nats_stream), "STETH", 0, 0, 0, NULL, NULL },
+	{ "io.output.nats.sensor", CT_STR, O(nats_sensor), NULL, 0, 0, 0, NULL, NULL },
+	{ "io.output.nats.run_id", CT_STR, O(nats_run_id), NULL, 0, 0, 0, NULL, NULL },
+	{ "io.output.nats.user", CT_STR, O(nats_user), NULL, 0, 0, 0, NULL, NULL },
+	{ "io.output.nats.password", CT_STR, O(nats_password), NULL, 0, 0, 0, NULL, NULL },
+	{ "io.output.nats.token", CT_STR, O(nats_token), NULL, 0, 0, 0, NULL, NULL },
+	{ "io.output.nats.creds", CT_STR, O(nats_creds), NULL, 0, 0, 0, NULL, NULL },
+	{ "io.output.nats.tls_ca", CT_STR, O(nats_tls_ca), NULL, 0, 0, 0, NULL, NULL },
+	{ "io.output.nats.tls_cert", CT_STR, O(nats_tls_cert), NULL, 0, 0, 0, NULL, NULL },
+	{ "io.output.nats.tls_key", CT_STR, O(nats_tls_key), NULL, 0, 0, 0, NULL, NULL },
+	{ "io.output.nats.publish", CT_STRLIST, O(nats_publish), "events,sessions,calls", 0, 0, 0, NULL, NULL },
+	{ "io.output.nats.queue_bytes", CT_INT, O(nats_queue_bytes), NULL, 64 * MB, 64 * KB, 16 * GB, NULL, "bytes" },
+	{ "io.output.nats.queue_msgs", CT_INT, O(nats_queue_msgs), NULL, 100000, 16, 100000000, NULL, "messages" },
+	{ "io.output.nats.max_pending", CT_INT, O(nats_max_pending), NULL, 4096, 1, 1000000, NULL, "messages" },
+	{ "io.output.nats.ack_timeout_ms", CT_INT, O(nats_ack_timeout_ms), NULL, 5000, 10, 600000, NULL, "milliseconds" },
+	{ "io.output.nats.retries", CT_INT, O(nats_retries), NULL, 3, 0, 100, NULL, NULL },
+	{ "io.output.nats.stream_max_bytes", CT_INT, O(nats_stream_max_bytes), NULL, 1 * GB, -1, 1e15, NULL, "bytes" },
+	{ "io.output.nats.duplicate_window_sec", CT_INT, O(nats_duplicate_window_sec), NULL, 120, 1, 86400, NULL, "seconds" },
 	/* io.mapping */
 	{ "io.mapping.role", CT_ENUM, O(role_name), "client", 0, 0, 0, "client|server", NULL },
 	/* control */
@@ -789,6 +811,17 @@ derive_and_check(struct cload *L)
 		cl_where(L, missing, where, sizeof(where));
 		cl_error(L, "%s: %s: expected a value (first_requests_port and first_responses_port come together), found nothing",
 		    where, missing);
+	}
+	for (size_t k = 0; k < c->nats_publish.n; k++) {
+		static const char *const kinds[] = { "events", "sessions", "calls", "chunks", "packets" };
+		bool ok = false;
+		for (size_t j = 0; j < ARRAY_SIZE(kinds); j++)
+			ok = ok || strcmp(c->nats_publish.v[k], kinds[j]) == 0;
+		if (!ok) {
+			cl_where(L, "io.output.nats.publish", where, sizeof(where));
+			cl_error(L, "%s: io.output.nats.publish: expected events, sessions, calls, chunks or packets, found \"%s\"",
+			    where, c->nats_publish.v[k]);
+		}
 	}
 	if (conf_given(c, "runtime.ring_bytes") &&
 	    (c->ring_bytes & (c->ring_bytes - 1)) != 0) {

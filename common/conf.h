@@ -65,6 +65,13 @@ struct conf {
 	bool hep_enabled, hep_large_over_tcp;
 	char *hep_host, *hep_transport, *hep_password;
 	int64_t hep_port, hep_node_id, hep_udp_max_bytes;
+	/* io.output.nats */
+	bool nats_enabled;
+	char *nats_url, *nats_prefix, *nats_stream, *nats_sensor, *nats_user, *nats_password;
+	char *nats_run_id, *nats_token, *nats_creds, *nats_tls_ca, *nats_tls_cert, *nats_tls_key;
+	struct conf_strlist nats_publish;
+	int64_t nats_queue_bytes, nats_queue_msgs, nats_max_pending, nats_ack_timeout_ms;
+	int64_t nats_retries, nats_stream_max_bytes, nats_duplicate_window_sec;
 	/* io.mapping */
 	char *role_name;
 	/* control */

@@ -207,6 +207,32 @@ enum ctr_kind { KIND_COUNTER, KIND_GAUGE };
 	    "per sinkd", "Sends that failed: a UDP send error, or a TCP connection that broke with packets in flight (counted once per break).") \
 	X(S_HEP_BUFFER_FULL, SINKD, COUNTER, "hep_buffer_full", "hep_buffer_full_total", "messages", NULL, "hep", \
 	    "per sinkd", "Messages dropped because runtime.max_output_buffer_bytes waited for the TCP collector.") \
+	X(S_NATS_PRODUCED, SINKD, COUNTER, "nats_produced", "nats_produced_messages_total", "messages", "kind", "nats", \
+	    "per sinkd", "Messages the nats sink made, by kind (event, session, call, chunk, packet, loss): acked + dropped + pending.") \
+	X(S_NATS_PUBLISHED, SINKD, COUNTER, "nats_published", "nats_published_messages_total", "messages", NULL, "nats", \
+	    "per sinkd", "Messages handed to the broker (first attempts).") \
+	X(S_NATS_ACKED, SINKD, COUNTER, "nats_acked", "nats_acked_messages_total", "messages", "kind", "nats", \
+	    "per sinkd", "Messages the JetStream stream acknowledged, by kind (a resend the server had already is acked as a duplicate, once).") \
+	X(S_NATS_QUEUE_FULL, SINKD, COUNTER, "nats_queue_full", "nats_queue_full_messages_total", "messages", NULL, "nats", \
+	    "per sinkd", "Messages dropped: io.output.nats.queue_bytes or queue_msgs was full while the broker was away or slow.") \
+	X(S_NATS_NACK, SINKD, COUNTER, "nats_nack", "nats_nack_messages_total", "messages", NULL, "nats", \
+	    "per sinkd", "Messages the server refused io.output.nats.retries + 1 times.") \
+	X(S_NATS_TIMEOUT, SINKD, COUNTER, "nats_timeout", "nats_timeout_messages_total", "messages", NULL, "nats", \
+	    "per sinkd", "Messages with no ack within io.output.nats.ack_timeout_ms, io.output.nats.retries + 1 times.") \
+	X(S_NATS_TOO_LARGE, SINKD, COUNTER, "nats_too_large", "nats_too_large_messages_total", "messages", NULL, "nats", \
+	    "per sinkd", "Records over the server's max_payload (chunks are split below it).") \
+	X(S_NATS_SHUTDOWN, SINKD, COUNTER, "nats_shutdown", "nats_shutdown_messages_total", "messages", NULL, "nats", \
+	    "per sinkd", "Messages still pending when the drain deadline passed.") \
+	X(S_NATS_RESENT, SINKD, COUNTER, "nats_resent", "nats_resent_messages_total", "messages", NULL, "nats", \
+	    "per sinkd", "Resends after a negative or missing ack.") \
+	X(S_NATS_RECONNECTS, SINKD, COUNTER, "nats_reconnects", "nats_reconnects_total", "connections", NULL, "nats", \
+	    "per sinkd", "Reconnections to the broker.") \
+	X(S_NATS_PENDING, SINKD, GAUGE, "nats_pending", "nats_pending_messages", "messages", NULL, "nats", \
+	    "per sinkd", "Messages queued, waiting to be resent or awaiting their ack.") \
+	X(S_NATS_CONNECTED, SINKD, GAUGE, "nats_connected", "nats_connected", "boolean", NULL, "nats", \
+	    "per sinkd", "1 while connected to a broker.") \
+	X(S_NATS_STREAM_OK, SINKD, GAUGE, "nats_stream_ok", "nats_stream_ok", "boolean", NULL, "nats", \
+	    "per sinkd", "1 once the JetStream stream is found or made.") \
 	X(S_CONSUMERS, SINKD, COUNTER, "consumers", "listener_consumers_total", "connections", NULL, "listener", \
 	    "per sinkd", "Consumers that connected to listener ports.") \
 	X(S_CUTOFFS, SINKD, COUNTER, "cutoffs", "listener_cutoffs_total", "connections", NULL, "listener", \

@@ -573,7 +573,7 @@ main(int argc, char **argv)
 	int sigs[] = { SIGCHLD, SIGINT, SIGTERM, SIGHUP };
 	struct event *evs[4];
 	unsigned W, nsinks = 0, nring;
-	const char *fams[5];
+	const char *fams[6];
 
 	log_init("stethoscope-run");
 	config_path = getenv("STETHOSCOPE_CONFIG");
@@ -652,10 +652,12 @@ main(int argc, char **argv)
 		log_warnx("io.output.hep without voip.enabled: no SIP is read, nothing is sent");
 	if (C.hep_enabled)
 		fams[nsinks++] = "hep";
+	if (C.nats_enabled)
+		fams[nsinks++] = "nats";
 	if (C.json_enabled)
-		fams[nsinks++] = "json";
+		fams[nsinks++] = "json";	/* last: it is not on reasmd's rings */
 	if (nsinks == 0 && !C.files_enabled)
-		log_warnx("no output is enabled (listner, remote-host, pcap, hep, json): sessions are only counted");
+		log_warnx("no output is enabled (listner, remote-host, pcap, hep, nats, json): sessions are only counted");
 	nring = nsinks - (C.json_enabled ? 1 : 0);	/* the sinks on reasmd's rings */
 	make_run_dir();
 	if (C.log_file_enabled && C.log_file_path != NULL && strchr(C.log_file_path, '/') != NULL) {

@@ -30,6 +30,7 @@ sinkd_init(struct sinkd *D, struct conf *c, const struct family *f)
 	memset(D, 0, sizeof(*D));
 	D->c = c;
 	D->fam = f;
+	D->wants = f->wants_of ? f->wants_of(c) : f->wants;
 	D->per_session = -1;
 	D->block = c->overflow == OVERFLOW_BLOCK;
 	D->max_sessions = (size_t)c->max_sessions;
@@ -200,7 +201,7 @@ sinkd_session_done(struct sinkd *D, struct ssn *s)
 		json_object_object_add(o, "reason",
 		    json_object_new_string(wire_close_reason_name(s->close.reason)));
 	ok0 = ok1 = true;
-	if (D->fam->wants & REC_WANT(REC_CHUNK)) {
+	if (D->wants & REC_WANT(REC_CHUNK)) {
 		json_object_object_add(o, "requests", books_json(s, 0, &ok0));
 		json_object_object_add(o, "responses", books_json(s, 1, &ok1));
 	}
@@ -278,7 +279,7 @@ sinkd_record(struct sinkd *D, unsigned input, const struct wire_rec *rec)
 	struct ssn *s;
 
 	/* A record stream carries every type; a ring only what was asked. */
-	if (rec->type < 32 && !(D->fam->wants & REC_WANT(rec->type)) && rec->type != REC_EOS)
+	if (rec->type < 32 && !(D->wants & REC_WANT(rec->type)) && rec->type != REC_EOS)
 		return 0;
 
 	switch (rec->type) {
@@ -381,7 +382,7 @@ sinkd_record(struct sinkd *D, unsigned input, const struct wire_rec *rec)
 	case REC_EVENT: {
 		const struct rec_event *e = b;
 		if (D->fam->event)
-			D->fam->event(D, (const char *)(e + 1), e->json_len);
+			D->fam->event(D, input, (const char *)(e + 1), e->json_len);
 		break;
 	}
 	case REC_EOS:
@@ -483,7 +484,7 @@ sinkd_summary(struct sinkd *D, FILE *f)
 		fprintf(f, " %s=%" PRIu64, sd_reason_names[r], D->drop[r]);
 	fprintf(f, " (bytes); orphan records %" PRIu64 ", table_full %" PRIu64 " sessions\n",
 	    D->orphan_records, D->table_full_sessions);
-	if (D->fam->wants & REC_WANT(REC_CHUNK))
+	if (D->wants & REC_WANT(REC_CHUNK))
 		fprintf(f, "sinkd %s: startup buffers: %" PRIu64 " bytes of startup_buffer_full were "
 		    "cut to stay under sink.memcap (%" PRId64 " bytes)\n", D->fam->name,
 		    D->sb_memcap_bytes, D->c->sink_memcap);

@@ -93,7 +93,7 @@ input_open(struct input *I, char *err, size_t errlen)
 	char name[32];
 
 	snprintf(name, sizeof(name), "sinkd %s", I->D->fam->name);
-	chan_hello_init(&h, ROLE_SINKD, 0, 0, I->D->fam->wants | REC_WANT(REC_EOS), name);
+	chan_hello_init(&h, ROLE_SINKD, 0, 0, I->D->wants | REC_WANT(REC_EOS), name);
 	if ((sock = chan_open_ring(I->path, &h, &r, 5000, err, errlen)) < 0)
 		return -1;
 	if (I->re != NULL)
@@ -187,7 +187,7 @@ sub_read(struct bufferevent *bev, void *arg)
 		/* ctld's answers to this sink itself are not events to keep */
 		if (strstr(line, "\"reply_to\":\"subscribe\"") == NULL &&
 		    strstr(line, "\"event\":\"control_connected\"") == NULL && D->fam->event)
-			D->fam->event(D, line, n);
+			D->fam->event(D, 0, line, n);
 		free(line);
 	}
 }

@@ -58,11 +58,12 @@ cat_wanted(const struct sinkd *D, const char *cat)
 }
 
 static void
-json_event(struct sinkd *D, const char *txt, size_t len)
+json_event(struct sinkd *D, unsigned input, const char *txt, size_t len)
 {
 	struct jstate *J = D->fs;
 	struct json_object *o, *cat;
 
+	(void)input;
 	json_tokener_reset(J->tok);
 	o = json_tokener_parse_ex(J->tok, txt, (int)len);
 	if (o == NULL || !json_object_is_type(o, json_type_object) ||

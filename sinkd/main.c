@@ -25,10 +25,10 @@
 #include "util.h"
 
 enum { OPT_FROM = OPT_DAEMON_BASE, OPT_EVENTS, OPT_DIR, OPT_PER_SESSION, OPT_PER_CALL, OPT_SIPUSER, OPT_HOST, OPT_PORT, OPT_TRANSPORT, OPT_FORMAT,
-	OPT_ROTATE, OPT_CTL, OPT_SUBSCRIBE };
+	OPT_ROTATE, OPT_CTL, OPT_SUBSCRIBE, OPT_URL, OPT_SENSOR, OPT_PUBLISH };
 
 static const struct family *const families[] = {
-	&family_listener, &family_connector, &family_pcap, &family_json, &family_hep,
+	&family_listener, &family_connector, &family_pcap, &family_json, &family_hep, &family_nats,
 };
 
 static void
@@ -43,7 +43,9 @@ usage(FILE *f)
 	    "  pcap        .pcap/.pcapng files, per session, per call or rolling (io.output.pcap)\n"
 	    "  json        one JSON object per line per event (io.output.json)\n"
 	    "  hep         SIP messages and RTCP reports (reasmd --voip) to a Homer\n"
-	    "              collector, HEPv3 over UDP or TCP (io.output.hep)\n\n"
+	    "              collector, HEPv3 over UDP or TCP (io.output.hep)\n"
+	    "  nats        events, session and call summaries (and, chosen, stream\n"
+	    "              chunks and packets) to a NATS JetStream stream (io.output.nats)\n\n"
 	    "      --from SOCK     a reasmd shard's socket (give one per shard)\n"
 	    "  -r FILE|-           read a record stream (reasmd -w) instead\n"
 	    "      --events FILE|- write this sink's events (ports, consumers, drops,\n"
@@ -64,6 +66,12 @@ usage(FILE *f)
 	    "      --host H        the collector (io.output.hep.host; default 127.0.0.1)\n"
 	    "      --port N        its port (io.output.hep.port; default 9060)\n"
 	    "      --transport T   udp or tcp (io.output.hep.transport)\n"
+	    "  nats:\n"
+	    "      --url URL[,URL]  the servers (io.output.nats.url)\n"
+	    "      --sensor NAME   this tap's name in subjects (io.output.nats.sensor;\n"
+	    "                      default the host name)\n"
+	    "      --publish K,..  events, sessions, calls, chunks, packets\n"
+	    "                      (io.output.nats.publish; default events,sessions,calls)\n"
 	    "  json:\n"
 	    "  -o FILE|-           where the events go (io.output.json.path; default -)\n"
 	    "%s\n"
@@ -120,6 +128,9 @@ main(int argc, char **argv)
 		{ "rotate-bytes", required_argument, NULL, OPT_ROTATE },
 		{ "ctl", required_argument, NULL, OPT_CTL },
 		{ "subscribe", required_argument, NULL, OPT_SUBSCRIBE },
+		{ "url", required_argument, NULL, OPT_URL },
+		{ "sensor", required_argument, NULL, OPT_SENSOR },
+		{ "publish", required_argument, NULL, OPT_PUBLISH },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct daemon_opts o;
@@ -140,7 +151,7 @@ main(int argc, char **argv)
 			if (strcmp(argv[1], families[k]->name) == 0)
 				fam = families[k];
 		if (fam == NULL) {
-			fprintf(stderr, "sinkd: unknown family \"%s\": expected listener, connector, pcap, json or hep\n",
+			fprintf(stderr, "sinkd: unknown family \"%s\": expected listener, connector, pcap, json, hep or nats\n",
 			    argv[1]);
 			return 2;
 		}
@@ -178,6 +189,9 @@ main(int argc, char **argv)
 		case OPT_TRANSPORT: opts_override(&o, "io.output.hep.transport", optarg); break;
 		case OPT_FORMAT: opts_override(&o, "io.output.pcap.format", optarg); break;
 		case OPT_ROTATE: opts_override(&o, "io.output.pcap.rotate_bytes", optarg); break;
+		case OPT_URL: opts_override(&o, "io.output.nats.url", optarg); break;
+		case OPT_SENSOR: opts_override(&o, "io.output.nats.sensor", optarg); break;
+		case OPT_PUBLISH: opts_override(&o, "io.output.nats.publish", optarg); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -279,7 +293,8 @@ main(int argc, char **argv)
 	{
 		/* Only now are peers' records read. */
 		int r = sandbox_enter(strcmp(fam->name, "listener") == 0 ? SANDBOX_SINKD_LISTENER :
-		    strcmp(fam->name, "connector") == 0 || strcmp(fam->name, "hep") == 0 ?
+		    strcmp(fam->name, "connector") == 0 || strcmp(fam->name, "hep") == 0 ||
+		    strcmp(fam->name, "nats") == 0 ?
 		    SANDBOX_SINKD_CONNECTOR : SANDBOX_SINKD,
 		    err, sizeof(err));
 		if (r < 0)

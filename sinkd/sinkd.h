@@ -11,6 +11,7 @@
  *   pcapout.c    .pcap / .pcapng files, per session, per call or rolling
  *   hep.c        SIP messages and RTCP reports to a Homer collector (HEPv3)
  *   json.c       one JSON object per line per event
+ *   nats.c       records to a NATS JetStream stream (a publisher thread)
  *
  * The books (DESIGN.md section 4), per session direction, once the session
  * is closed and drained:
@@ -75,6 +76,8 @@ struct ctr_enc;
 struct family {
 	const char *name;
 	uint32_t wants;			/* REC_WANT mask for the hello */
+	/* Or, when the configuration chooses: the mask from it. */
+	uint32_t (*wants_of)(const struct conf *c);
 	/* The drain ends by the family's sinkd_drained(), not when the
 	 * last session is settled. */
 	bool drain_waits;
@@ -101,7 +104,7 @@ struct family {
 	/* A message an analyser read (REC_MESSAGE: SIP, RTCP reports). */
 	void (*message)(struct sinkd *D, unsigned input, const struct rec_message *m);
 	void (*tick)(struct sinkd *D, unsigned input, uint64_t ts_ns);
-	void (*event)(struct sinkd *D, const char *json, size_t len);
+	void (*event)(struct sinkd *D, unsigned input, const char *json, size_t len);
 	/* No more input (every source ended, or a stop): settle everything
 	 * within the drain deadline; sinkd_drained() when done. */
 	void (*drain)(struct sinkd *D);
@@ -125,6 +128,7 @@ struct sinkd {
 	struct event_base *base;
 	struct conf *c;
 	const struct family *fam;
+	uint32_t wants;			/* the family's REC_WANT mask */
 	void *fs;			/* the family's global state */
 	/* family options from the command line */
 	const char *dir;		/* pcap: --dir */
@@ -231,6 +235,7 @@ void input_start(struct sinkd *D);
 void inputs_free(struct sinkd *D);
 
 /* the families */
-extern const struct family family_listener, family_connector, family_pcap, family_json, family_hep;
+extern const struct family family_listener, family_connector, family_pcap, family_json, family_hep,
+    family_nats;
 
 #endif

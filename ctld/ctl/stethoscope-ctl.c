@@ -3,6 +3,7 @@
  *
  *   stethoscope-ctl [-s SOCK | -H HOST:PORT] [--token T] COMMAND
  *     stats | status | sessions | session ID | close ID | calls | call ID | ping | watch [CAT...] | raw JSON
+ *     subscribe --nats URL ... | calls --nats URL ...   (natsub.c: what sinkd nats published)
  *
  * Default: the TCP control port on 127.0.0.1:50005 (control.listen_port),
  * or $STETHOSCOPE_CTL (a socket path or HOST:PORT).  Prints the reply (or,
@@ -21,6 +22,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "natsub.h"
+
 static void
 usage(FILE *f)
 {
@@ -35,6 +38,15 @@ usage(FILE *f)
 	    "  ping\n"
 	    "  watch [CAT...]   print events as they come (default: every category)\n"
 	    "  raw JSON         send one command object as is\n"
+	    "  subscribe --nats URL [--durable NAME] [--filter SUBJECT] [--from start|new|SEQ]\n"
+	    "           [--stream NAME] [--prefix P] [--count N] [--idle SEC]\n"
+	    "                   what sinkd nats published (io.output.nats), one JSON line a\n"
+	    "                   record, each acknowledged once written (at-least-once);\n"
+	    "                   default: every subject under steth.> of stream STETH, from\n"
+	    "                   the start, until interrupted (--count, --idle SEC: stop)\n"
+	    "  calls --nats URL [--stream NAME] [--prefix P] [--idle SEC]\n"
+	    "                   the calls of every sensor in the stream, merged by Call-ID:\n"
+	    "                   a line per call with the sensors that saw it\n"
 	    "  -s SOCK          the control Unix socket (RUN/control.sock)\n"
 	    "  -H HOST:PORT     the control TCP port (default 127.0.0.1:50005; also $STETHOSCOPE_CTL)\n"
 	    "  --token T        for mutating commands when control.token is set\n"
@@ -167,6 +179,10 @@ main(int argc, char **argv)
 		return 2;
 	}
 	cmd = argv[i++];
+	if (strcmp(cmd, "subscribe") == 0)
+		return natsub_subscribe(argc - i, argv + i);
+	if (strcmp(cmd, "calls") == 0 && i < argc && strcmp(argv[i], "--nats") == 0)
+		return natsub_calls(argc - i, argv + i);
 	o = json_object_new_object();
 	if (strcmp(cmd, "stats") == 0 || strcmp(cmd, "ping") == 0)
 		json_object_object_add(o, "cmd", json_object_new_string(cmd));
