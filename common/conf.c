@@ -67,14 +67,14 @@ static const struct ckey conf_schema[] = {
 	{ "io.output.remote-host.responses_port", CT_INT, O(conn_responses_port), NULL, 0, 1, 65535, NULL, NULL },
 	{ "io.output.remote-host.timeouts.connect", CT_DOUBLE, O(conn_connect_sec), NULL, 5, 0.001, 3600, NULL, "seconds" },
 	{ "io.output.remote-host.timeouts.retry-every", CT_DOUBLE, O(conn_retry_every_sec), NULL, 30, 0.001, 86400, NULL, "seconds" },
-	/* io.output.listner */
-	{ "io.output.listner.enabled", CT_BOOL, O(lst_enabled), NULL, 0, 0, 0, NULL, NULL },
-	{ "io.output.listner.bind_ip", CT_STR, O(lst_bind_ip), "0.0.0.0", 0, 0, 0, NULL, NULL },
-	{ "io.output.listner.port_range_start", CT_INT, O(lst_range_start), NULL, 0, 1, 65535, NULL, NULL },
-	{ "io.output.listner.port_range_end", CT_INT, O(lst_range_end), NULL, 0, 1, 65535, NULL, NULL },
-	{ "io.output.listner.first_requests_port", CT_INT, O(lst_first_requests_port), NULL, 0, 1, 65535, NULL, NULL },
-	{ "io.output.listner.first_responses_port", CT_INT, O(lst_first_responses_port), NULL, 0, 1, 65535, NULL, NULL },
-	{ "io.output.listner.timeouts.ack_stall_sec", CT_DOUBLE, O(lst_ack_stall_sec), NULL, 0, 0, 86400, NULL, "seconds" },
+	/* io.output.listener */
+	{ "io.output.listener.enabled", CT_BOOL, O(lst_enabled), NULL, 0, 0, 0, NULL, NULL },
+	{ "io.output.listener.bind_ip", CT_STR, O(lst_bind_ip), "0.0.0.0", 0, 0, 0, NULL, NULL },
+	{ "io.output.listener.port_range_start", CT_INT, O(lst_range_start), NULL, 0, 1, 65535, NULL, NULL },
+	{ "io.output.listener.port_range_end", CT_INT, O(lst_range_end), NULL, 0, 1, 65535, NULL, NULL },
+	{ "io.output.listener.first_requests_port", CT_INT, O(lst_first_requests_port), NULL, 0, 1, 65535, NULL, NULL },
+	{ "io.output.listener.first_responses_port", CT_INT, O(lst_first_responses_port), NULL, 0, 1, 65535, NULL, NULL },
+	{ "io.output.listener.timeouts.ack_stall_sec", CT_DOUBLE, O(lst_ack_stall_sec), NULL, 0, 0, 86400, NULL, "seconds" },
 	/* io.output.pcap */
 	{ "io.output.pcap.enabled", CT_BOOL, O(pcap_enabled), NULL, 0, 0, 0, NULL, NULL },
 	{ "io.output.pcap.dir", CT_STR, O(pcap_dir), "pcap", 0, 0, 0, NULL, NULL },
@@ -190,13 +190,6 @@ static const struct ckey conf_schema[] = {
 };
 #define NKEYS ARRAY_SIZE(conf_schema)
 
-/* Go-version and legacy spellings, mapped onto the schema's paths. */
-static const struct { const char *from, *to; } conf_alias[] = {
-	{ "io.output.listener", "io.output.listner" },
-	{ "io.output.pcap.path", "io.output.pcap.dir" },
-	{ "io.input.capture.bpf_filter", "io.input.capture.bpf-filter" },
-	{ "io.output.remote-host.timeouts.retry_every", "io.output.remote-host.timeouts.retry-every" },
-};
 
 struct cload {
 	struct conf *c;
@@ -236,23 +229,52 @@ cl_warn(struct cload *L, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Go-version and legacy spellings, mapped onto the schema's paths. */
+static const struct { const char *from, *to; } conf_alias[] = {
+	{ "io.output.listner", "io.output.listener" },	/* the Go version's spelling */
+	{ "io.output.pcap.path", "io.output.pcap.dir" },
+	{ "io.input.capture.bpf_filter", "io.input.capture.bpf-filter" },
+	{ "io.output.remote-host.timeouts.retry_every", "io.output.remote-host.timeouts.retry-every" },
+};
+
 /* "FILE:LINE:COL" of a path (its nearest ancestor with a position). */
 static void
 cl_where(struct cload *L, const char *path, char *buf, size_t size)
 {
 	char tmp[512];
 	const struct jsonish_pos *p = NULL;
+	size_t best = 0;
 
 	if (L->doc == NULL) {
 		snprintf(buf, size, "%s", L->file);
 		return;
 	}
-	sth_strlcpy(tmp, path, sizeof(tmp));
-	while ((p = jsonish_find(L->doc, tmp)) == NULL) {
-		char *dot = strrchr(tmp, '.');
-		if (dot == NULL)
-			break;
-		*dot = '\0';
+	/* the nearest ancestor the file has, under the path or, when the
+	 * file spells it the Go version's way, under that spelling */
+	for (int pass = 0; pass < 2; pass++) {
+		const struct jsonish_pos *q = NULL;
+		size_t len;
+		sth_strlcpy(tmp, path, sizeof(tmp));
+		if (pass == 1) {
+			for (size_t a = 0; a < ARRAY_SIZE(conf_alias); a++) {
+				size_t n = strlen(conf_alias[a].to);
+				if (strncmp(path, conf_alias[a].to, n) == 0 && (path[n] == '\0' || path[n] == '.'))
+					snprintf(tmp, sizeof(tmp), "%s%s", conf_alias[a].from, path + n);
+			}
+			if (strcmp(tmp, path) == 0)
+				break;
+		}
+		while ((q = jsonish_find(L->doc, tmp)) == NULL) {
+			char *dot = strrchr(tmp, '.');
+			if (dot == NULL)
+				break;
+			*dot = '\0';
+		}
+		len = strlen(tmp);
+		if (q != NULL && (p == NULL || len > best)) {
+			p = q;
+			best = len;
+		}
 	}
 	if (p != NULL)
 		snprintf(buf, size, "%s:%d:%d", L->file, p->line, p->col);
@@ -605,8 +627,10 @@ walk(struct cload *L, struct json_object *obj, const char *path)
 			}
 			if (val == NULL)	/* null: keep the default */
 				continue;
-			if (store_value(L, &conf_schema[idx], val, where) == 0)
+			if (store_value(L, &conf_schema[idx], val, where) == 0) {
 				L->c->given[idx] = 1;
+				L->c->origin[idx] = CONF_FROM_FILE;
+			}
 			continue;
 		}
 		if (is_section(cp)) {
@@ -662,24 +686,31 @@ set_defaults(struct conf *c)
 	}
 }
 
-/* Applies one command-line override: the string is read by the key's type
- * through the same checks as the file's values. */
-static void
-apply_override(struct cload *L, const struct conf_override *o)
+/* A value given as a string (command line, environment) for key idx: read
+ * by the key's type through the same checks as the file's values; a list
+ * or an object may also be JSON text ("[...]", "{...}"). */
+static bool
+apply_string(struct cload *L, int idx, const char *value, const char *where)
 {
-	char canon[512];
-	const char *cp = canonical_path(o->path, canon, sizeof(canon));
-	int idx = key_index(cp);
-	const struct ckey *k;
+	const struct ckey *k = &conf_schema[idx];
 	struct json_object *v = NULL;
-	char where[64];
+	struct conf_override one = { k->path, value };
+	const struct conf_override *o = &one;
+	bool ok;
 
-	snprintf(where, sizeof(where), "command line");
-	if (idx < 0) {
-		cl_error(L, "%s: %s: expected a known key, found unknown key", where, o->path);
-		return;
+	if ((k->type == CT_STRLIST || k->type == CT_INTLIST || k->type == CT_STR_OR_LIST) &&
+	    (value[0] == '[' || value[0] == '{')) {
+		enum json_tokener_error jerr;
+		v = json_tokener_parse_verbose(value, &jerr);
+		if (v == NULL) {
+			cl_error(L, "%s: %s: expected JSON text (a list), found \"%s\" (%s)", where, k->path,
+			    value, json_tokener_error_desc(jerr));
+			return false;
+		}
+		ok = store_value(L, k, v, where) == 0;
+		json_object_put(v);
+		return ok;
 	}
-	k = &conf_schema[idx];
 	switch (k->type) {
 	case CT_BOOL:
 		if (strcmp(o->value, "true") == 0 || strcmp(o->value, "1") == 0)
@@ -735,9 +766,119 @@ apply_override(struct cload *L, const struct conf_override *o)
 		v = json_object_new_string(o->value);
 		/* store_value reports the type mismatch with the found value. */
 	}
-	if (store_value(L, k, v, where) == 0)
-		L->c->given[idx] = 1;
+	ok = store_value(L, k, v, where) == 0;
 	json_object_put(v);
+	return ok;
+}
+
+/* Applies one command-line override. */
+static void
+apply_override(struct cload *L, const struct conf_override *o)
+{
+	char canon[512];
+	const char *cp = canonical_path(o->path, canon, sizeof(canon));
+	int idx = key_index(cp);
+
+	if (idx < 0) {
+		cl_error(L, "command line: %s: expected a known key, found unknown key", o->path);
+		return;
+	}
+	if (apply_string(L, idx, o->value, "command line")) {
+		L->c->given[idx] = 1;
+		L->c->origin[idx] = CONF_FROM_CMDLINE;
+	}
+}
+
+void
+conf_env_name(const char *path, char *buf, size_t size)
+{
+	size_t n = (size_t)snprintf(buf, size, "STETHOSCOPE_");
+
+	for (const char *p = path; *p && n + 1 < size; p++)
+		buf[n++] = *p == '.' || *p == '-' ? '_' : (char)toupper((unsigned char)*p);
+	buf[n < size ? n : size - 1] = '\0';
+}
+
+/* Variables of ours that are not keys. */
+static const char *const env_not_keys[] = {
+	"STETHOSCOPE_CONFIG", "STETHOSCOPE_LOG_LEVEL", "STETHOSCOPE_CTL", "STETHOSCOPE_BINDIR",
+};
+
+/*
+ * The environment, over the file and under the command line: for every
+ * key, STETHOSCOPE_ and its path in upper case with '.' and '-' as '_'
+ * (the Go version's spellings too: io.output.listner as io.output.listener).
+ * A variable of ours that names no key is a warning, with the nearest.
+ */
+static void
+apply_env(struct cload *L)
+{
+	extern char **environ;
+
+	for (size_t k = 0; k < NKEYS; k++) {
+		char name[300], aname[300], where[340];
+		const char *val, *aval = NULL;
+
+		conf_env_name(conf_schema[k].path, name, sizeof(name));
+		val = getenv(name);
+		for (size_t a = 0; a < ARRAY_SIZE(conf_alias); a++) {
+			size_t n = strlen(conf_alias[a].to);
+			char apath[300];
+			if (strncmp(conf_schema[k].path, conf_alias[a].to, n) != 0 ||
+			    (conf_schema[k].path[n] != '\0' && conf_schema[k].path[n] != '.'))
+				continue;
+			snprintf(apath, sizeof(apath), "%s%s", conf_alias[a].from, conf_schema[k].path + n);
+			conf_env_name(apath, aname, sizeof(aname));
+			if (strcmp(aname, name) != 0 && (aval = getenv(aname)) != NULL)
+				break;
+		}
+		if (val != NULL && aval != NULL) {
+			cl_error(L, "environment %s: expected one spelling of the variable, found both it and %s",
+			    name, aname);
+			continue;
+		}
+		if (val == NULL && aval != NULL) {
+			val = aval;
+			snprintf(name, sizeof(name), "%s", aname);
+		}
+		if (val == NULL)
+			continue;
+		snprintf(where, sizeof(where), "environment %s", name);
+		if (apply_string(L, (int)k, val, where)) {
+			L->c->given[k] = 1;
+			L->c->origin[k] = CONF_FROM_ENV;
+		}
+	}
+	for (char **e = environ; e != NULL && *e != NULL; e++) {
+		char name[300], kname[300], best[300] = "";
+		const char *eq = strchr(*e, '=');
+		size_t n = eq ? (size_t)(eq - *e) : strlen(*e);
+		bool known = false;
+		int bestd = 1 << 30;
+
+		if (strncmp(*e, "STETHOSCOPE_", 12) != 0 || n >= sizeof(name))
+			continue;
+		memcpy(name, *e, n);
+		name[n] = '\0';
+		for (size_t i = 0; i < ARRAY_SIZE(env_not_keys) && !known; i++)
+			known = strcmp(name, env_not_keys[i]) == 0;
+		for (size_t k = 0; k < NKEYS && !known; k++) {
+			int d;
+			conf_env_name(conf_schema[k].path, kname, sizeof(kname));
+			if (strcmp(kname, name) == 0)
+				known = true;
+			else if ((d = conf_edit_distance(kname, name)) < bestd) {
+				bestd = d;
+				snprintf(best, sizeof(best), "%s", kname);
+			}
+		}
+		for (size_t a = 0; a < ARRAY_SIZE(conf_alias) && !known; a++) {
+			conf_env_name(conf_alias[a].from, kname, sizeof(kname));
+			known = strncmp(name, kname, strlen(kname)) == 0;
+		}
+		if (!known)
+			cl_warn(L, "environment %s: unknown variable, ignored (nearest: %s)", name, best);
+	}
 }
 
 bool
@@ -794,20 +935,20 @@ derive_and_check(struct cload *L)
 		require(L, "io.output.remote-host.responses_port", "required when io.output.remote-host is enabled");
 	}
 	if (c->lst_enabled) {
-		require(L, "io.output.listner.port_range_start", "required when the listener is enabled");
-		require(L, "io.output.listner.port_range_end", "required when the listener is enabled");
-		if (conf_given(c, "io.output.listner.port_range_start") &&
-		    conf_given(c, "io.output.listner.port_range_end") &&
+		require(L, "io.output.listener.port_range_start", "required when the listener is enabled");
+		require(L, "io.output.listener.port_range_end", "required when the listener is enabled");
+		if (conf_given(c, "io.output.listener.port_range_start") &&
+		    conf_given(c, "io.output.listener.port_range_end") &&
 		    c->lst_range_end < c->lst_range_start) {
-			cl_where(L, "io.output.listner.port_range_end", where, sizeof(where));
-			cl_error(L, "%s: io.output.listner.port_range_end: expected integer >= port_range_start (%lld), found integer %lld",
+			cl_where(L, "io.output.listener.port_range_end", where, sizeof(where));
+			cl_error(L, "%s: io.output.listener.port_range_end: expected integer >= port_range_start (%lld), found integer %lld",
 			    where, (long long)c->lst_range_start, (long long)c->lst_range_end);
 		}
 	}
-	if (conf_given(c, "io.output.listner.first_requests_port") !=
-	    conf_given(c, "io.output.listner.first_responses_port")) {
-		const char *missing = conf_given(c, "io.output.listner.first_requests_port") ?
-		    "io.output.listner.first_responses_port" : "io.output.listner.first_requests_port";
+	if (conf_given(c, "io.output.listener.first_requests_port") !=
+	    conf_given(c, "io.output.listener.first_responses_port")) {
+		const char *missing = conf_given(c, "io.output.listener.first_requests_port") ?
+		    "io.output.listener.first_responses_port" : "io.output.listener.first_requests_port";
 		cl_where(L, missing, where, sizeof(where));
 		cl_error(L, "%s: %s: expected a value (first_requests_port and first_responses_port come together), found nothing",
 		    where, missing);
@@ -915,6 +1056,7 @@ conf_load_common(struct conf *c, const char *path, const char *text, size_t len,
 	memset(c, 0, sizeof(*c));
 	memset(diag, 0, sizeof(*diag));
 	c->given = xcalloc(NKEYS, 1);
+	c->origin = xcalloc(NKEYS, 1);
 	set_defaults(c);
 	if (path != NULL) {
 		const char *b = strrchr(path, '/');
@@ -942,6 +1084,8 @@ conf_load_common(struct conf *c, const char *path, const char *text, size_t len,
 		L.doc = &doc;
 		walk(&L, doc.root, "");
 	}
+	if (!(flags & CONF_NO_ENV))
+		apply_env(&L);
 	for (size_t k = 0; k < nov; k++)
 		apply_override(&L, &ov[k]);
 	derive_and_check(&L);
@@ -1101,6 +1245,28 @@ conf_print_effective(const struct conf *c, FILE *out)
 		}
 		put_path(root, e->path, v);
 	}
+	{
+		struct json_object *src = json_object_new_object();
+		for (size_t k = 0; k < NKEYS && c->origin; k++) {
+			char name[300], buf[400];
+			switch (c->origin[k]) {
+			case CONF_FROM_FILE:
+				snprintf(buf, sizeof(buf), "file %s", c->path ? c->path : "");
+				break;
+			case CONF_FROM_ENV:
+				conf_env_name(conf_schema[k].path, name, sizeof(name));
+				snprintf(buf, sizeof(buf), "environment %s", name);
+				break;
+			case CONF_FROM_CMDLINE:
+				snprintf(buf, sizeof(buf), "command line");
+				break;
+			default:
+				continue;
+			}
+			json_object_object_add(src, conf_schema[k].path, json_object_new_string(buf));
+		}
+		json_object_object_add(root, "_sources", src);
+	}
 	/* The derived values, as the daemons will use them. */
 	put_path(root, "runtime.overflow", json_object_new_string(c->overflow == OVERFLOW_BLOCK ? "block" : "drop"));
 	put_path(root, "runtime.stats_interval_sec", json_object_new_double(c->stats_interval));
@@ -1133,6 +1299,7 @@ conf_free(struct conf *c)
 	free(c->path);
 	free(c->name);
 	free(c->given);
+	free(c->origin);
 	memset(c, 0, sizeof(*c));
 }
 

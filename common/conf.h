@@ -7,7 +7,7 @@
  * and the "unknown key" warnings (with the nearest known key).  Errors read
  * "FILE:LINE:COL: key.path: expected WHAT, found WHAT"; all errors found
  * are reported, not just the first.  The Go version's spellings are
- * accepted: io.output.listner (or listener), iface, verbosity,
+ * accepted: io.output.listner (for io.output.listener), iface, verbosity,
  * retry-every, pcap.path (legacy for dir), scapy_bufsize.
  */
 #ifndef STH_CONF_H
@@ -43,7 +43,7 @@ struct conf {
 	char *conn_host;
 	int64_t conn_requests_port, conn_responses_port;
 	double conn_connect_sec, conn_retry_every_sec;
-	/* io.output.listner (the listener) */
+	/* io.output.listener (the Go version spelled it listner) */
 	bool lst_enabled;
 	char *lst_bind_ip;
 	int64_t lst_range_start, lst_range_end, lst_first_requests_port,
@@ -118,7 +118,11 @@ struct conf {
 	int64_t drain_timeout_eff_ms;	/* drain_timeout_ms, 0 -> 5000 */
 	bool filter_is_template;	/* bpf_filter has {placeholders} */
 	unsigned char *given;		/* per schema entry: key present */
+	unsigned char *origin;		/* per schema entry: CONF_FROM_* */
 };
+
+/* Where a key's effective value came from (file < environment < command line). */
+enum { CONF_FROM_DEFAULT, CONF_FROM_FILE, CONF_FROM_ENV, CONF_FROM_CMDLINE };
 
 /* A value given on a command line, applied over the file's. */
 struct conf_override {
@@ -127,6 +131,7 @@ struct conf_override {
 };
 
 #define CONF_STRICT 0x1		/* unknown keys are errors */
+#define CONF_NO_ENV 0x2		/* leave the STETHOSCOPE_* variables out */
 
 struct conf_diag {
 	char **errors, **warnings;
@@ -148,10 +153,16 @@ int conf_load(struct conf *c, const char *path,
 int conf_load_text(struct conf *c, const char *name, const char *text,
     size_t len, int flags, struct conf_diag *diag);
 
+/* The variable that sets the key at path: STETHOSCOPE_ and the path in
+ * upper case, '.' and '-' as '_'. */
+void conf_env_name(const char *path, char *buf, size_t size);
+
 /* Was the key at path present in the file (or set by an override)? */
 bool conf_given(const struct conf *c, const char *path);
 
-/* Prints the effective configuration as indented JSON. */
+/* Prints the effective configuration as indented JSON; "_sources" (a
+ * comment key: the file stays loadable) says where each value that is not
+ * a default came from. */
 void conf_print_effective(const struct conf *c, FILE *out);
 
 /* The capture filter: an explicit filter as is, the template filled from

@@ -4,7 +4,7 @@
  * strings and trailing commas, as the Go version's configs are written.
  *
  * It builds json-c objects (json-c itself keeps no positions) and a map
- * from each key path ("io.output.listner.port_range_start",
+ * from each key path ("io.output.listener.port_range_start",
  * "control.default_cats[1]") to the line and column where it starts: the
  * key of an object member, the value of an array element.
  */

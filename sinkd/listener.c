@@ -1,6 +1,6 @@
 /*
  * listener.c — the listener family: every session gets a requests port and
- * a responses port (io.output.listner) that consumers connect to.
+ * a responses port (io.output.listener) that consumers connect to.
  *
  * Per direction:
  *   - until the first consumer connects, a startup buffer keeps the bytes
@@ -624,7 +624,7 @@ l_prepare(struct sinkd *D, char *err, size_t errlen)
 	S->lo = (int)D->c->lst_range_start;
 	S->hi = (int)D->c->lst_range_end;
 	if (S->lo <= 0 || S->hi < S->lo || S->hi > 65535) {
-		snprintf(err, errlen, "io.output.listner: port_range_start and port_range_end are "
+		snprintf(err, errlen, "io.output.listener: port_range_start and port_range_end are "
 		    "needed (1..65535, end >= start), found %d-%d", S->lo, S->hi);
 		goto fail;
 	}
@@ -635,7 +635,7 @@ l_prepare(struct sinkd *D, char *err, size_t errlen)
 		s6->sin6_family = AF_INET6;
 		S->bindlen = sizeof(*s6);
 	} else {
-		snprintf(err, errlen, "io.output.listner.bind_ip: expected an IPv4 or IPv6 address, "
+		snprintf(err, errlen, "io.output.listener.bind_ip: expected an IPv4 or IPv6 address, "
 		    "found \"%s\"", ip);
 		goto fail;
 	}

@@ -38,7 +38,7 @@ usage(FILE *f)
 	    "usage: sinkd FAMILY --from RUN/reasmd.N.sock [--from ...] [options]\n"
 	    "       sinkd FAMILY -r FILE|- [options]\n"
 	    "Serves one output family from reasmd's records.  FAMILY is one of:\n"
-	    "  listener    per-session ports consumers connect to (io.output.listner)\n"
+	    "  listener    per-session ports consumers connect to (io.output.listener)\n"
 	    "  connector   per-session connections to host:ports (io.output.remote-host)\n"
 	    "  pcap        .pcap/.pcapng files, per session, per call or rolling (io.output.pcap)\n"
 	    "  json        one JSON object per line per event (io.output.json)\n"

@@ -41,7 +41,7 @@ load helper
 	run "$B/capd" -c "$FIX/compat/go-config.json.example" --check-config
 	[ "$status" -eq 0 ]
 	[ "$(grep -c 'warning:' <<<"$output")" -eq 1 ]
-	[[ "$output" == *"io.output.listner.bind_interface: unknown key, ignored (nearest known key: io.output.listner.bind_ip)"* ]]
+	[[ "$output" == *"io.output.listener.bind_interface: unknown key, ignored (nearest known key: io.output.listener.bind_ip)"* ]]
 	[[ "$output" == *'"local_port": 56221'* ]]
 	[[ "$output" == *"and tcp port 56221"* ]]
 }
@@ -59,7 +59,7 @@ load helper
 @test "--strict turns unknown keys into errors" {
 	run "$B/capd" -c "$FIX/compat/go-config.json.example" --check-config --strict
 	[ "$status" -eq 2 ]
-	[[ "$output" == *"error:"*"bind_interface: expected a known key (nearest: io.output.listner.bind_ip), found unknown key"* ]]
+	[[ "$output" == *"error:"*"bind_interface: expected a known key (nearest: io.output.listener.bind_ip), found unknown key"* ]]
 }
 
 @test "every daemon takes -c and --check-config, and STETHOSCOPE_CONFIG" {
@@ -121,4 +121,50 @@ doc = open(top + "/docs/configuration.md").read()
 missing = [k for k in keys if "`%s`" % k not in doc]
 assert len(keys) > 60 and not missing, missing
 PY
+}
+
+@test "environment: every key has its variable (STETHOSCOPE_ + the path, . and - as _), lists as JSON text; file < environment < command line; errors name the variable; --check-config says where each value came from" {
+	# every key's variable is distinct, and none is one of ours that is not a key
+	python3 - "$TOP" <<'PY'
+import re, sys
+keys = re.findall(r'\{ "([\w.\-]+)", CT_', open(sys.argv[1] + "/common/conf.c").read())
+names = ["STETHOSCOPE_" + re.sub(r"[.\-]", "_", k).upper() for k in keys]
+assert len(set(names)) == len(names), [n for n in names if names.count(n) > 1]
+assert not set(names) & {"STETHOSCOPE_CONFIG", "STETHOSCOPE_LOG_LEVEL", "STETHOSCOPE_CTL", "STETHOSCOPE_BINDIR"}
+PY
+	eff() { python3 -c 'import json,sys; t=sys.stdin.read(); d=json.loads(t[:t.rindex("}")+1]); print(json.dumps(eval("d"+sys.argv[1])))' "$1"; }
+	# on top of a Go config: each variable wins over the file
+	output=$(env STETHOSCOPE_IO_OUTPUT_PCAP_DIR=/data/pcap STETHOSCOPE_RUNTIME_WORKERS=4 \
+	    STETHOSCOPE_VOIP_SIPUSER='["alice","+4930*"]' STETHOSCOPE_IO_OUTPUT_LISTENER_PORT_RANGE_START=40000 \
+	    "$B/capd" -c "$FIX/compat/go-config.json" --check-config 2>/dev/null)
+	[ "$(eff '["io"]["output"]["pcap"]["dir"]' <<< "$output")" = '"/data/pcap"' ]
+	[ "$(eff '["runtime"]["workers"]' <<< "$output")" = 4 ]
+	[ "$(eff '["voip"]["sipuser"]' <<< "$output")" = '["alice", "+4930*"]' ]
+	[ "$(eff '["io"]["output"]["listener"]["port_range_start"]' <<< "$output")" = 40000 ]
+	[ "$(eff '["_sources"]["runtime.workers"]' <<< "$output")" = '"environment STETHOSCOPE_RUNTIME_WORKERS"' ]
+	[ "$(eff '["_sources"]["io.output.listener.port_range_end"]' <<< "$output")" = "\"file $FIX/compat/go-config.json\"" ]
+	# the Go version's spelling of a section works as a variable too
+	output=$(env STETHOSCOPE_IO_OUTPUT_LISTNER_PORT_RANGE_START=40001 "$B/capd" -c "$FIX/compat/go-config.json" --check-config 2>/dev/null)
+	[ "$(eff '["io"]["output"]["listener"]["port_range_start"]' <<< "$output")" = 40001 ]
+	# lists also as a,b; the command line wins over the environment
+	output=$(env STETHOSCOPE_VOIP_SIPUSER=bob,carol STETHOSCOPE_RUNTIME_RUN_DIR=/tmp/env "$B/capd" --run-dir /tmp/cli --check-config 2>/dev/null)
+	[ "$(eff '["voip"]["sipuser"]' <<< "$output")" = '["bob", "carol"]' ]
+	[ "$(eff '["runtime"]["run_dir"]' <<< "$output")" = '"/tmp/cli"' ]
+	[ "$(eff '["_sources"]["runtime.run_dir"]' <<< "$output")" = '"command line"' ]
+	# the same checks and messages as the file's, naming the variable
+	run env STETHOSCOPE_RUNTIME_WORKERS=many STETHOSCOPE_VOIP_SIP_PORTS='[5060,' "$B/capd" --check-config
+	[ "$status" -eq 2 ]
+	[[ "$output" == *'environment STETHOSCOPE_RUNTIME_WORKERS: runtime.workers: expected integer'*'found string "many"'* ]]
+	[[ "$output" == *'environment STETHOSCOPE_VOIP_SIP_PORTS: voip.sip_ports: expected JSON text'* ]]
+	run env STETHOSCOPE_IO_OUTPUT_PCAP_PORT=1 "$B/capd" --check-config
+	[ "$status" -eq 0 ]
+	[[ "$output" == *'environment STETHOSCOPE_IO_OUTPUT_PCAP_PORT: unknown variable, ignored (nearest: '* ]]
+	# both spellings at once is an error
+	run env STETHOSCOPE_IO_OUTPUT_LISTNER_ENABLED=true STETHOSCOPE_IO_OUTPUT_LISTENER_ENABLED=false "$B/capd" --check-config
+	[ "$status" -eq 2 ]
+	[[ "$output" == *'expected one spelling of the variable'* ]]
+	# the launcher checks the same way
+	run env STETHOSCOPE_RUNTIME_WORKERS=many "$TOP/scripts/stethoscope-run" -c "$FIX/compat/go-config.json" --check-config
+	[ "$status" -eq 2 ]
+	[[ "$output" == *'environment STETHOSCOPE_RUNTIME_WORKERS'* ]]
 }

@@ -129,8 +129,8 @@ conf_errors_collected(void)
 	if (d.nerrors == 4) {
 		T_EQ_S(d.errors[0], "t.json:4:13: control.listen_port: expected integer in 0..65535, found string \"x\"");
 		T_EQ_S(d.errors[1], "t.json:5:13: runtime.overflow: expected one of drop|block, found string \"maybe\"");
-		T_EQ_S(d.errors[2], "t.json:3:3: io.output.listner.port_range_end: expected integer >= port_range_start (300), found integer 200");
-		T_EQ_S(d.errors[3], "t.json:2:18: io.output.listner.first_responses_port: expected a value (first_requests_port and first_responses_port come together), found nothing");
+		T_EQ_S(d.errors[2], "t.json:3:3: io.output.listener.port_range_end: expected integer >= port_range_start (300), found integer 200");
+		T_EQ_S(d.errors[3], "t.json:2:18: io.output.listener.first_responses_port: expected a value (first_requests_port and first_responses_port come together), found nothing");
 	}
 	conf_free(&c);
 	conf_diag_free(&d);
