@@ -77,7 +77,7 @@ FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 all: $(PROGS) $(B)/man/.made
 
 # Man pages, from each tool's --help (which lists every flag).
-$(B)/man/.made: $(PROGS) scripts/mkman.sh scripts/stethoscope-run scripts/stethoscope
+$(B)/man/.made: $(PROGS) scripts/mkman.sh scripts/mkconfman.py docs/configuration.md scripts/stethoscope-run scripts/stethoscope
 	@sh scripts/mkman.sh $(B) $(B)/man && touch $@
 EXAMPLES := $(if $(NATS_LIBS),$(B)/examples/nats-consumer)
 tests-build: $(PROGS) $(B)/man/.made $(UNIT_BIN) $(HELPER_BIN) $(FUZZ_REPLAY) $(EXAMPLES)
@@ -161,12 +161,13 @@ bench-live:
 	@tests/bench/bench-live.sh $(B)
 
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5 \
 	    $(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(PREFIX)/share/bash-completion/completions
 	install -m 0755 $(PROGS) scripts/stethoscope-run scripts/stethoscope $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 scripts/stethoscope.bash-completion \
 	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions/stethoscope
 	install -m 0644 $(B)/man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 0644 $(B)/man/stethoscope.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 	install -m 0644 scripts/systemd/*.service $(DESTDIR)$(PREFIX)/lib/systemd/system/
 
 clean:

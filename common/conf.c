@@ -1204,6 +1204,47 @@ put_path(struct json_object *root, const char *path, struct json_object *v)
 }
 
 void
+conf_print_schema(FILE *out)
+{
+	static const char *const tnames[] = { "bool", "integer", "number", "string", "enum", "list",
+	    "list of integers", "string or list" };
+
+	for (size_t k = 0; k < NKEYS; k++) {
+		const struct ckey *e = &conf_schema[k];
+		struct json_object *o = json_object_new_object();
+		char env[300];
+		json_object_object_add(o, "key", json_object_new_string(e->path));
+		json_object_object_add(o, "type", json_object_new_string(tnames[e->type]));
+		switch (e->type) {
+		case CT_BOOL: json_object_object_add(o, "default", json_object_new_boolean(e->def_n != 0)); break;
+		case CT_INT: json_object_object_add(o, "default", json_object_new_int64((int64_t)e->def_n)); break;
+		case CT_DOUBLE: json_object_object_add(o, "default", json_object_new_double(e->def_n)); break;
+		default: json_object_object_add(o, "default", e->def_s ? json_object_new_string(e->def_s) : NULL);
+		}
+		if (e->type == CT_INT || e->type == CT_DOUBLE || e->type == CT_INTLIST) {
+			if (e->min != 0 || e->max != 0) {
+				json_object_object_add(o, "min", json_object_new_double(e->min));
+				json_object_object_add(o, "max", json_object_new_double(e->max));
+			}
+		}
+		json_object_object_add(o, "unit", e->unit ? json_object_new_string(e->unit) : NULL);
+		json_object_object_add(o, "choices", e->choices ? json_object_new_string(e->choices) : NULL);
+		conf_env_name(e->path, env, sizeof(env));
+		json_object_object_add(o, "env", json_object_new_string(env));
+		for (size_t a = 0; a < ARRAY_SIZE(conf_alias); a++) {
+			size_t n = strlen(conf_alias[a].to);
+			if (strncmp(e->path, conf_alias[a].to, n) == 0 && (e->path[n] == '\0' || e->path[n] == '.')) {
+				char go[300];
+				snprintf(go, sizeof(go), "%s%s", conf_alias[a].from, e->path + n);
+				json_object_object_add(o, "go", json_object_new_string(go));
+			}
+		}
+		fprintf(out, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+		json_object_put(o);
+	}
+}
+
+void
 conf_print_effective(const struct conf *c, FILE *out)
 {
 	struct json_object *root = json_object_new_object();

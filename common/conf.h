@@ -160,6 +160,10 @@ void conf_env_name(const char *path, char *buf, size_t size);
 /* Was the key at path present in the file (or set by an override)? */
 bool conf_given(const struct conf *c, const char *path);
 
+/* Every key of the schema, a JSON line each: key, type, default, min, max,
+ * unit, choices, env (its variable), go (the Go version's spelling). */
+void conf_print_schema(FILE *out);
+
 /* Prints the effective configuration as indented JSON; "_sources" (a
  * comment key: the file stays loadable) says where each value that is not
  * a default came from. */

@@ -21,7 +21,8 @@ const char opts_common_help[] =
     "      --run-dir DIR   directory of the daemons' sockets (runtime.run_dir)\n"
     "      --quiet-config  log configuration warnings at DEBUG only\n"
     "  -h, --help          this help\n"
-    "      --version       print the version\n";
+    "      --version       print the version\n"
+    "      --print-schema  print every configuration key, a JSON line each, and exit\n";
 
 void
 opts_init(struct daemon_opts *o, const char *prog)
@@ -72,6 +73,9 @@ opts_common(struct daemon_opts *o, int ch, const char *arg)
 		return 1;
 	case OPT_VERSION:
 		printf("%s (stethoscope) %s\n", o->prog, STH_VERSION);
+		exit(0);
+	case OPT_PRINT_SCHEMA:
+		conf_print_schema(stdout);
 		exit(0);
 	}
 	return 0;

@@ -25,7 +25,7 @@
 
 enum {
 	OPT_CHECK_CONFIG = 1000, OPT_STRICT, OPT_USER, OPT_READY_FD,
-	OPT_LOG_LEVEL, OPT_RUN_DIR, OPT_QUIET_CONFIG, OPT_VERSION,
+	OPT_LOG_LEVEL, OPT_RUN_DIR, OPT_QUIET_CONFIG, OPT_VERSION, OPT_PRINT_SCHEMA,
 	OPT_DAEMON_BASE = 1100	/* daemons number their own long options from here */
 };
 
@@ -55,7 +55,8 @@ struct daemon_opts {
 	{ "run-dir", required_argument, NULL, OPT_RUN_DIR }, \
 	{ "quiet-config", no_argument, NULL, OPT_QUIET_CONFIG }, \
 	{ "help", no_argument, NULL, 'h' }, \
-	{ "version", no_argument, NULL, OPT_VERSION }
+	{ "version", no_argument, NULL, OPT_VERSION }, \
+	{ "print-schema", no_argument, NULL, OPT_PRINT_SCHEMA }
 
 /* The help text of the shared options, for a daemon's usage(). */
 extern const char opts_common_help[];

@@ -312,6 +312,11 @@ ctld_event(struct ctld *D, struct dconn *d, const char *line, size_t len)
 		json_object_put(o);
 		return;
 	}
+	if (strcmp(name, "daemon_states") == 0 && strcmp(d->name, "launcher") == 0 &&
+	    json_object_object_get_ex(o, "daemons", &v) && json_object_is_type(v, json_type_array)) {
+		json_object_put(G->supervised);
+		G->supervised = json_object_get(v);
+	}
 	if (json_object_object_get_ex(o, "flow", &flow) &&
 	    json_object_object_get_ex(flow, "session_id", &sid))
 		id = (uint64_t)json_object_get_int64(sid);
@@ -336,6 +341,82 @@ ctld_event(struct ctld *D, struct dconn *d, const char *line, size_t len)
 			client_send(k, line, len);
 	json_object_put(o);
 	reap_dead();
+}
+
+/* ---------------- health ---------------- */
+
+/* The counters instance of a daemon the launcher names ("sinkd nats",
+ * "reasmd 1/2", "capd"): its dinst key starts with the name's first word
+ * and, for a sink, its family. */
+static struct dinst *
+inst_named(const char *name)
+{
+	char want[48];
+	const char *sl = strchr(name, '/');
+
+	snprintf(want, sizeof(want), "%s", name);
+	if (strlen(name) > 7 && memcmp(name, "reasmd ", 7) == 0 && sl != NULL)
+		snprintf(want, sizeof(want), "reasmd.%.*s", (int)(sl - name - 7), name + 7);
+	for (unsigned i = 0; i < G->ninst; i++)
+		if (strncmp(G->inst[i].key, want, strlen(want)) == 0)
+			return &G->inst[i];
+	return NULL;
+}
+
+static void
+add_broker(struct json_object *d, const struct dinst *in)
+{
+	struct json_object *b;
+
+	if (in == NULL || strncmp(in->key, "sinkd nats", 10) != 0)
+		return;	/* (a zero is not sent on the link: no "have" to go by) */
+	b = json_object_new_object();
+	json_object_object_add(b, "connected", json_object_new_boolean(in->vals.v[CTR_S_NATS_CONNECTED] != 0));
+	json_object_object_add(b, "stream_ok", json_object_new_boolean(in->vals.v[CTR_S_NATS_STREAM_OK] != 0));
+	json_object_object_add(b, "pending", json_object_new_int64((int64_t)in->vals.v[CTR_S_NATS_PENDING]));
+	json_object_object_add(d, "broker", b);
+}
+
+/*
+ * Under the launcher, its table: healthy when every daemon is up (or has
+ * finished its work); a broker that is away is said, not counted against
+ * health (the sink holds and counts).  Without one, the daemons that
+ * connected to this ctld: healthy while they are.
+ */
+struct json_object *
+ctld_health(void)
+{
+	struct json_object *r = json_object_new_object(), *a = json_object_new_array();
+	bool healthy = true;
+
+	if (G->supervised != NULL) {
+		size_t n = json_object_array_length(G->supervised);
+		for (size_t i = 0; i < n; i++) {
+			struct json_object *d = json_object_array_get_idx(G->supervised, i), *v, *c = NULL;
+			const char *st = json_object_object_get_ex(d, "state", &v) ? json_object_get_string(v) : "?";
+			const char *nm = json_object_object_get_ex(d, "name", &v) ? json_object_get_string(v) : "?";
+			if (json_object_deep_copy(d, &c, NULL) < 0 || c == NULL)
+				continue;
+			if (strcmp(nm, "ctld") == 0)
+				json_object_object_add(c, "state", json_object_new_string("up"));
+			else if (strcmp(st, "up") != 0 && strcmp(st, "finished") != 0)
+				healthy = false;
+			add_broker(c, inst_named(nm));
+			json_object_array_add(a, c);
+		}
+	} else {
+		for (unsigned i = 0; i < G->ninst; i++) {
+			struct json_object *d = json_object_new_object();
+			json_object_object_add(d, "name", json_object_new_string(G->inst[i].key));
+			json_object_object_add(d, "state", json_object_new_string(G->inst[i].connected ? "up" : "gone"));
+			add_broker(d, &G->inst[i]);
+			json_object_array_add(a, d);
+		}
+	}
+	json_object_object_add(r, "healthy", json_object_new_boolean(healthy));
+	json_object_object_add(r, "supervised", json_object_new_boolean(G->supervised != NULL));
+	json_object_object_add(r, "daemons", a);
+	return r;
 }
 
 /* ---------------- commands ---------------- */
@@ -423,6 +504,10 @@ command(struct client *k, const char *line)
 	} else if (strcmp(cmd, "stats") == 0) {
 		struct json_object *r = reply(cmd, true, NULL);
 		json_object_object_add(r, "stats", ctld_stats());
+		client_send_obj(k, r);
+	} else if (strcmp(cmd, "health") == 0) {
+		struct json_object *r = reply(cmd, true, NULL);
+		json_object_object_add(r, "health", ctld_health());
 		client_send_obj(k, r);
 	} else if (strcmp(cmd, "subscribe") == 0) {
 		struct json_object *cats;
@@ -745,6 +830,22 @@ on_metrics(struct evhttp_request *req, void *arg)
 	evbuffer_free(b);
 }
 
+/* GET /healthz: 200 when healthy, 503 when not; the body says why. */
+static void
+on_healthz(struct evhttp_request *req, void *arg)
+{
+	struct evbuffer *b = evbuffer_new();
+	struct json_object *h = ctld_health(), *v;
+	bool ok = json_object_object_get_ex(h, "healthy", &v) && json_object_get_boolean(v);
+
+	(void)arg;
+	evbuffer_add_printf(b, "%s\n", json_object_to_json_string_ext(h, JSON_C_TO_STRING_PLAIN));
+	json_object_put(h);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
+	evhttp_send_reply(req, ok ? HTTP_OK : 503, ok ? "OK" : "Service Unavailable", b);
+	evbuffer_free(b);
+}
+
 static void
 stop_deadline(evutil_socket_t fd, short what, void *arg)
 {
@@ -805,6 +906,7 @@ ctld_open(struct ctld *D, char *err, size_t errlen)
 			return -1;
 		}
 		evhttp_set_cb(D->http, "/metrics", on_metrics, NULL);
+		evhttp_set_cb(D->http, "/healthz", on_healthz, NULL);
 	}
 	if (D->c->stats_interval > 0) {
 		struct timeval tv = { (time_t)D->c->stats_interval,
@@ -839,4 +941,5 @@ ctld_close(struct ctld *D)
 	if (D->ev_stop)
 		event_free(D->ev_stop);
 	json_object_put(D->flow_ids);
+	json_object_put(D->supervised);
 }

@@ -75,6 +75,7 @@ struct ctld {
 	uint64_t sessions_lost, sessions_table_full;
 	bool stopping;
 	struct event *ev_stop;		/* the stop's deadline */
+	struct json_object *supervised;	/* the launcher's daemon_states (NULL: none) */
 };
 
 /* sessions.c: the open sessions, by id, in the order they opened. */
@@ -114,6 +115,8 @@ int ctld_open(struct ctld *D, char *err, size_t errlen);
 void ctld_close(struct ctld *D);
 void ctld_event(struct ctld *D, struct dconn *d, const char *line, size_t len);
 struct json_object *ctld_stats(void);
+/* {"healthy": bool, "supervised": bool, "daemons": [...]} (health, /healthz). */
+struct json_object *ctld_health(void);
 /* A stop was asked for: the last stats line once every daemon's final
  * counters are in (its connection ended) or after a second; then the loop
  * ends. */

@@ -1686,9 +1686,11 @@ rtp_only(struct voip *V, const struct an_ctx *x)
 			continue;
 		/* its own summary too, as a call's streams get: a sensor that
 		 * sees the RTP but not the SIP says what it saw */
-		so = stream_obj(s);
-		json_object_object_add(so, "call_id", NULL);
-		an_event(x, "rtp", "rtp_stream_summary", so);
+		if (!V->patterns) {	/* (with --sipuser it is nobody's call we want) */
+			so = stream_obj(s);
+			json_object_object_add(so, "call_id", NULL);
+			an_event(x, "rtp", "rtp_stream_summary", so);
+		}
 		if (o == NULL) {
 			o = json_object_new_object();
 			a = json_object_new_array();

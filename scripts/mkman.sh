@@ -20,7 +20,7 @@ page() {	# page NAME SUMMARY CMD...
 		echo "$help" | sed '1,/^[^ u]/{/^usage/d;/^       /d}' | sed 's/\\/\\\\/g; s/^\./\\\&./; s/^-/\\-/'
 		printf '.fi\n.SH SEE ALSO\n'
 		printf 'stethoscope(1), capd(1), reasmd(1), sinkd(1), ctld(1), stethoscope-run(1), stethoscope-ctl(1), stethoscope-dump(1);\n'
-		printf 'the configuration keys: examples/ and README.md in the source.\n'
+		printf 'stethoscope.conf(5): every configuration key.\n'
 	} > "$OUT/$name.1"
 }
 page capd "the privileged capture daemon" "$B/capd"
@@ -33,3 +33,9 @@ page stethoscope-run "run and supervise the whole tap for one configuration" \
     env STETHOSCOPE_BINDIR="$B" "$(dirname "$0")/stethoscope-run"
 page stethoscope "one command for the everyday cases: sniff sessions or calls, run, ctl" \
     env STETHOSCOPE_BINDIR="$B" "$(dirname "$0")/stethoscope"
+# stethoscope.conf(5): every key, from the schema table itself (capd
+# --print-schema) and what docs/configuration.md says each does
+"$B/capd" --print-schema > "$OUT/.schema.jsonl"
+python3 "$(dirname "$0")/mkconfman.py" "$OUT/.schema.jsonl" "$(dirname "$0")/../docs/configuration.md" \
+    "$OUT/stethoscope.conf.5"
+rm -f "$OUT/.schema.jsonl"

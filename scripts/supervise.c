@@ -28,7 +28,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <event2/event.h>
@@ -59,6 +62,10 @@ struct child {
 	unsigned backoff_ms;
 	unsigned starts;
 	struct event *ev_restart;
+	/* what `health` says of it (ctld, the systemd status line) */
+	const char *state;		/* starting, up, restarting, finished, failed, stopped */
+	unsigned restarts;
+	char last_error[80];
 };
 
 static struct child kids[MAXCHILD];
@@ -69,8 +76,125 @@ static const char *config_path, *bindir, *log_level, *speed;
 static char run_dir[PATH_MAX];
 static bool stopping, failed;
 static char fail_reason[256];
-static struct event *ev_deadline, *ev_kill;
+static struct event *ev_deadline, *ev_kill, *ev_watchdog;
 static uint64_t shard_lost;
+
+/* ---- telling ctld and systemd how the daemons are ---- */
+
+/* One event to ctld on the launcher's own link (a connection for it: the
+ * events are rare); ctld may not be up yet, or gone. */
+static void
+tell_ctld(struct json_object *e)
+{
+	char path[PATH_MAX + 16], err[128], hello[160];
+	const char *t = evjson_text(e);
+	int fd, n;
+
+	snprintf(path, sizeof(path), "%s/ctld.sock", run_dir);
+	if ((fd = chan_connect(path, err, sizeof(err))) < 0)
+		return;
+	n = ctlc_hello_line(hello, sizeof(hello), "launcher", 0);
+	if (write_all(fd, hello, (size_t)n) < 0 || write_all(fd, t, strlen(t)) < 0 ||
+	    write_all(fd, "\n", 1) < 0)
+		log_warn("telling ctld");
+	close(fd);
+}
+
+/*
+ * The systemd notify protocol, without libsystemd: one datagram to
+ * $NOTIFY_SOCKET (a path, or '@' for the abstract namespace) per message.
+ * Outside systemd there is no socket and nothing happens.
+ */
+static void
+sd_notify_msg(const char *msg)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa;
+	size_t len;
+	int fd;
+
+	if (path == NULL || (path[0] != '/' && path[0] != '@') ||
+	    (len = strlen(path)) >= sizeof(sa.sun_path))
+		return;
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM, 0)) < 0)
+		return;
+	(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path, path, len);
+	if (path[0] == '@')
+		sa.sun_path[0] = '\0';
+	if (sendto(fd, msg, strlen(msg), 0, (struct sockaddr *)&sa,
+	    (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len)) < 0) {
+		static struct log_rl rl;
+		log_ratelimited(&rl, 1, 60000, LOG_WARNING, "NOTIFY_SOCKET %s: %s", path, strerror(errno));
+	}
+	close(fd);
+}
+
+/* Every daemon's state to ctld (the table `health` answers from) and a
+ * STATUS= line to systemd. */
+static void
+report(void)
+{
+	struct json_object *e = evjson_new(now_wall_ns(), "daemons", "daemon_states");
+	struct json_object *a = json_object_new_array();
+	unsigned up = 0, bad = 0, restarts = 0;
+	char status[200];
+
+	for (unsigned i = 0; i < nkids; i++) {
+		struct child *k = &kids[i];
+		struct json_object *d = json_object_new_object();
+		const char *st = k->state ? k->state : "starting";
+		json_object_object_add(d, "name", json_object_new_string(k->name));
+		json_object_object_add(d, "state", json_object_new_string(st));
+		json_object_object_add(d, "restarts", json_object_new_int((int)k->restarts));
+		json_object_object_add(d, "last_error", k->last_error[0] ? json_object_new_string(k->last_error) : NULL);
+		json_object_object_add(d, "pid", k->running ? json_object_new_int((int)k->pid) : NULL);
+		json_object_array_add(a, d);
+		if (strcmp(st, "up") == 0 || strcmp(st, "finished") == 0)
+			up++;
+		else
+			bad++;
+		restarts += k->restarts;
+	}
+	json_object_object_add(e, "daemons", a);
+	tell_ctld(e);
+	json_object_put(e);
+	snprintf(status, sizeof(status), "STATUS=%u of %u daemons up%s%u restarts%s", up, nkids,
+	    bad ? " (see stethoscope-ctl health); " : "; ", restarts, stopping ? "; stopping" : "");
+	sd_notify_msg(status);
+}
+
+static void
+on_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	sd_notify_msg("WATCHDOG=1");
+}
+
+/* With WatchdogSec=, systemd sets WATCHDOG_USEC: the loop says it is alive
+ * twice per period. */
+static void
+watchdog_start(void)
+{
+	const char *us = getenv("WATCHDOG_USEC"), *pid = getenv("WATCHDOG_PID");
+	uint64_t v;
+	struct timeval tv;
+
+	if (us == NULL || parse_u64(us, 1, UINT64_MAX, &v) < 0)
+		return;
+	if (pid != NULL && strtol(pid, NULL, 10) != (long)getpid())
+		return;
+	v /= 2;
+	tv.tv_sec = (time_t)(v / 1000000);
+	tv.tv_usec = (suseconds_t)(v % 1000000);
+	ev_watchdog = event_new(base, -1, EV_PERSIST, on_watchdog, NULL);
+	event_add(ev_watchdog, &tv);
+	sd_notify_msg("WATCHDOG=1");
+}
 
 static void
 addarg(struct child *k, const char *a)
@@ -311,6 +435,7 @@ begin_stop(const char *why)
 	if (stopping)
 		return;
 	stopping = true;
+	sd_notify_msg("STOPPING=1");
 	log_info("stopping (%s): capd first, then the rest drain", why);
 	for (unsigned i = 0; i < nkids; i++) {
 		if (kids[i].ev_restart)
@@ -343,7 +468,9 @@ on_restart(evutil_socket_t fd, short what, void *arg)
 	if (stopping)
 		return;
 	log_info("restarting %s", k->name);
-	spawn(k, false);
+	if (spawn(k, false) == 0)
+		k->state = "up";
+	report();
 }
 
 static void
@@ -358,9 +485,13 @@ child_died(struct child *k, int st)
 		return;		/* stopped as asked, in its turn */
 	if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
 		k->finished = true;
+		k->state = "finished";
+		report();
 		log_info("%s finished", k->name);
-		if (!stopping && k->kind == K_CAPD)
+		if (!stopping && k->kind == K_CAPD) {
 			log_info("the capture ended: the shards and sinks drain and end");
+			sd_notify_msg("STOPPING=1");
+		}
 		return;
 	}
 	if (WIFEXITED(st))
@@ -368,6 +499,7 @@ child_died(struct child *k, int st)
 	else
 		snprintf(how, sizeof(how), "was killed by signal %d", WTERMSIG(st));
 	if (stopping) {
+		k->state = "stopped";
 		if (!(WIFSIGNALED(st) && (WTERMSIG(st) == SIGTERM || WTERMSIG(st) == SIGKILL))) {
 			failed = true;
 			snprintf(fail_reason, sizeof(fail_reason), "%.40s %.64s while stopping", k->name, how);
@@ -382,25 +514,13 @@ child_died(struct child *k, int st)
 	}
 	k->deaths++;
 	if (k->kind == K_REASMD) {
-		char path[PATH_MAX + 16], err[128];
-		int fd;
+		struct json_object *e = evjson_new(now_wall_ns(), "drops", "shard_lost");
 		shard_lost++;
 		/* ctld counts it (shard_lost, category drops) and tells its clients */
-		snprintf(path, sizeof(path), "%s/ctld.sock", run_dir);
-		if ((fd = chan_connect(path, err, sizeof(err))) >= 0) {
-			/* the link's own hello and an event, as ctlc.h has them */
-			char hello[160];
-			int n = ctlc_hello_line(hello, sizeof(hello), "launcher", 0);
-			struct json_object *e = evjson_new(now_wall_ns(), "drops", "shard_lost");
-			evjson_add_u64(e, "shard", k->shard);
-			evjson_add_u64(e, "shard_lost", shard_lost);
-			const char *t = evjson_text(e);
-			if (write_all(fd, hello, (size_t)n) < 0 || write_all(fd, t, strlen(t)) < 0 ||
-			    write_all(fd, "\n", 1) < 0)
-				log_warn("telling ctld about shard_lost");
-			json_object_put(e);
-			close(fd);
-		}
+		evjson_add_u64(e, "shard", k->shard);
+		evjson_add_u64(e, "shard_lost", shard_lost);
+		tell_ctld(e);
+		json_object_put(e);
 		log_warnx("event shard_lost: shard %u (%s %s): its open sessions are lost; "
 		    "shard_lost=%llu", k->shard, k->name, how, (unsigned long long)shard_lost);
 	}
@@ -409,9 +529,16 @@ child_died(struct child *k, int st)
 		snprintf(fail_reason, sizeof(fail_reason), "%.40s died %u times within a minute "
 		    "(last: %.64s); giving up", k->name, k->deaths, how);
 		log_errorx("%s", fail_reason);
+		k->state = "failed";
+		snprintf(k->last_error, sizeof(k->last_error), "%s", how);
+		report();
 		begin_stop("a daemon keeps failing");
 		return;
 	}
+	k->state = "restarting";
+	k->restarts++;
+	snprintf(k->last_error, sizeof(k->last_error), "%s", how);
+	report();
 	struct timeval tv = { k->backoff_ms / 1000, (k->backoff_ms % 1000) * 1000 };
 	log_warnx("%s %s; restarting it in %u ms", k->name, how, k->backoff_ms);
 	k->backoff_ms = k->backoff_ms * 2 > 8000 ? 8000 : k->backoff_ms * 2;
@@ -790,15 +917,25 @@ main(int argc, char **argv)
 		event_add(evs[i], NULL);
 	}
 	log_info("run directory %s; %u shard%s; outputs: %u", run_dir, W, W == 1 ? "" : "s", nsinks);
-	for (unsigned i = 0; i < nkids; i++)
+	for (unsigned i = 0; i < nkids; i++) {
 		if (spawn(&kids[i], true) < 0) {
 			log_errorx("%s", fail_reason);
+			kids[i].state = "failed";
+			snprintf(kids[i].last_error, sizeof(kids[i].last_error), "%.79s", fail_reason);
 			failed = true;
 			begin_stop("a daemon failed to start");
 			break;
 		}
-	if (!failed)
+		kids[i].state = "up";
+		if (kids[i].kind == K_CTLD)
+			report();
+	}
+	if (!failed) {
 		log_info("all %u daemons are ready", nkids);
+		report();
+		sd_notify_msg("READY=1");
+	}
+	watchdog_start();
 	if (!all_done())
 		event_base_dispatch(base);
 	/* Whatever is left (a failed start) goes now. */
@@ -820,6 +957,8 @@ main(int argc, char **argv)
 		event_free(ev_deadline);
 	if (ev_kill)
 		event_free(ev_kill);
+	if (ev_watchdog)
+		event_free(ev_watchdog);
 	event_base_free(base);
 	conf_free(&C);
 	if (failed) {

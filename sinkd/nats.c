@@ -7,7 +7,7 @@
  * sensor name (io.output.nats.sensor, default the host name):
  *
  *   <prefix>.<sensor>.event.<cat>      every other event of the reasmd shards
- *   <prefix>.<sensor>.session.<shard>  a session's summary (its tcp_close event)
+ *   <prefix>.<sensor>.session.<shard>  a session's summary (its session_summary event)
  *   <prefix>.<sensor>.call             a call's summary (its call_end event:
  *                                      the calls.jsonl line and the envelope)
  *   <prefix>.<sensor>.chunk.<shard>    stream bytes (publish: chunks)
@@ -251,7 +251,7 @@ nats_event(struct sinkd *D, unsigned input, const char *txt, size_t len)
 		cat = json_object_get_string(v);
 	if (json_object_object_get_ex(o, "event", &v) && json_object_is_type(v, json_type_string))
 		name = json_object_get_string(v);
-	kind = strcmp(name, "tcp_close") == 0 ? NK_SESSION : strcmp(name, "call_end") == 0 ? NK_CALL : NK_EVENT;
+	kind = strcmp(name, "session_summary") == 0 ? NK_SESSION : strcmp(name, "call_end") == 0 ? NK_CALL : NK_EVENT;
 	if (!S->want[kind]) {
 		json_object_put(o);
 		return;

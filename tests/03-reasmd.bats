@@ -473,7 +473,9 @@ PY
 	grep -q '"cat":"calls","event":"call_new"' ev.jsonl
 	grep -q '"event":"call_state".*"state":"confirmed"' ev.jsonl
 	grep -q '"cat":"calls","event":"call_end".*"call_id":"12013223@200.57.7.195"' ev.jsonl
-	[ "$(grep -c '"cat":"rtp","event":"rtp_stream_summary"' ev.jsonl)" -eq 2 ]
+	# the two streams of the call, and the three RTP-only ones (call_id null)
+	[ "$(grep -c '"cat":"rtp","event":"rtp_stream_summary".*"call_id":"12013223@200.57.7.195"' ev.jsonl)" -eq 2 ]
+	[ "$(grep -c '"cat":"rtp","event":"rtp_stream_summary".*"call_id":null' ev.jsonl)" -eq 3 ]
 	grep -q '"cat":"rtp","event":"rtp_stream_new"' ev.jsonl
 	"$B/reasmd" -r "$f" -o n 2>err
 	[ ! -e n/calls.jsonl ]

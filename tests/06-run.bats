@@ -426,7 +426,7 @@ s.close()'
 	[[ "$output" == *"reasmd: voip: 14 SIP messages"*"5 calls written"*"1439 RTP packets"* ]]
 	[[ "$output" == *"reasmd: voip: 0 SIP messages"* ]]
 	grep -q '"cat":"calls","event":"call_end".*"call_id":"12013223@200.57.7.195".*"state":"confirmed"' events.jsonl
-	[ "$(grep '"event":"rtp_stream_summary"' events.jsonl | grep -c '"packets":\(548\|891\),')" -eq 2 ]
+	[ "$(grep '"event":"rtp_stream_summary"' events.jsonl | grep '"call_id":"12013223@200.57.7.195"' | grep -c '"packets":\(548\|891\),')" -eq 2 ]
 }
 
 @test "io.output.files: every reasmd shard of a run writes into one directory; sessions.jsonl lines of both shards, none lost or cut; the same files as reasmd -o alone" {

@@ -358,3 +358,72 @@ PY
 	kill -TERM $C
 	wait $C
 }
+
+@test "health: ctld's health and GET /healthz say every daemon's state, restarts, last error and broker; a killed shard shows, then heals; the launcher speaks systemd's notify protocol (READY, STATUS, WATCHDOG, STOPPING)" {
+	require_cmd curl
+	python3 "$TOP/tests/gen/pcapgen.py" --paced s.pcap 8 400000 1.5
+	base=$(port_base)
+	CTL_PORT=$((base + 150))
+	METRICS_PORT=$((base + 151))
+	cat > tap.json <<-EOF
+	{ io: { input: { capture: { file: "$T/s.pcap" } },
+	        output: { nats: { enabled: true, url: "nats://127.0.0.1:$((base + 152))", sensor: "h" } } },
+	  control: { listen_port: $CTL_PORT, metrics_port: $METRICS_PORT },
+	  runtime: { workers: 2, run_dir: "$T/run", drain_timeout_ms: 1000 } }
+	EOF
+	# a stand-in for systemd's notify socket
+	timeout 100 python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+s.settimeout(30)
+with open(sys.argv[2], "w") as out:
+    while True:
+        out.write(s.recv(4096).decode() + "\n")
+        out.flush()' "$T/notify.sock" "$T/notify.log" 3>&- &
+	N=$!
+	wait_for test -S "$T/notify.sock"
+	NOTIFY_SOCKET=$T/notify.sock WATCHDOG_USEC=400000 timeout --foreground 120 "$RUN" -c tap.json --speed 1 2>run.log &
+	L=$!
+	WAIT_SECS=20 wait_for grep -q "daemons are ready" run.log
+	CTL="$STETHOSCOPE_BINDIR/stethoscope-ctl"
+	# all up: 200, and the broker the nats sink cannot reach is said, not failed
+	wait_for curl -sf -o health.json "http://127.0.0.1:$METRICS_PORT/healthz"
+	python3 - health.json <<-'PY'
+	import json, sys
+	h = json.load(open(sys.argv[1]))
+	assert h["healthy"] and h["supervised"], h
+	names = sorted(d["name"] for d in h["daemons"])
+	assert names == ["capd", "ctld", "reasmd 0/2", "reasmd 1/2", "sinkd nats"], names
+	assert all(d["state"] == "up" and d["restarts"] == 0 and d["last_error"] is None for d in h["daemons"]), h
+	PY
+	WAIT_SECS=5 wait_for sh -c "'$CTL' -s '$T/run/control.sock' health | grep -q '\"broker\":'"
+	"$CTL" -s "$T/run/control.sock" health > h1.json
+	grep -q '"connected":false' h1.json
+	# a shard killed: 503 while it restarts, then up again with its restart and last error
+	# (this run's shard: its socket path names $T; another test may run beside)
+	pid=$(pgrep -f "reasmd -c tap.json .*--from $T/run/capd.sock --shard 1/2" | head -1)
+	[ -n "$pid" ]
+	kill -9 "$pid"
+	WAIT_SECS=5 wait_for grep -q 'reasmd 1/2 was killed by signal 9' run.log
+	code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$METRICS_PORT/healthz")
+	WAIT_SECS=5 wait_for sh -c "curl -sf 'http://127.0.0.1:$METRICS_PORT/healthz' > h2.json"
+	python3 - h2.json <<-'PY'
+	import json, sys
+	h = json.load(open(sys.argv[1]))
+	d = [d for d in h["daemons"] if d["name"] == "reasmd 1/2"][0]
+	assert h["healthy"] and d["state"] == "up" and d["restarts"] == 1, h
+	assert d["last_error"] == "was killed by signal 9", d
+	PY
+	run "$CTL" -s "$T/run/control.sock" health
+	[ "$status" -eq 0 ]
+	wait $L
+	kill $N
+	# systemd heard: ready once every daemon was, a status line, the watchdog, the stop
+	grep -q '^READY=1$' notify.log
+	grep -q '^STATUS=5 of 5 daemons up; 0 restarts' notify.log
+	grep -q '^STATUS=.*1 restarts' notify.log
+	[ "$(grep -c '^WATCHDOG=1$' notify.log)" -ge 3 ]
+	grep -q '^STOPPING=1$' notify.log
+	echo "healthz during the restart: $code"
+}

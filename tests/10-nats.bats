@@ -225,7 +225,7 @@ sub() {
 	env = ("sensor", "run", "kind", "seq", "shard", "subject", "stream_seq")
 	ev = [json.loads(l) for l in open(sys.argv[1])]
 	got = [json.loads(l) for l in open(sys.argv[2])]
-	for name, kind in (("tcp_close", "session"), ("call_end", "call")):
+	for name, kind in (("session_summary", "session"), ("call_end", "call")):
 	    want = sorted(json.dumps(e, sort_keys=True) for e in ev if e.get("event") == name)
 	    have = sorted(json.dumps({k: v for k, v in g.items() if k not in env}, sort_keys=True)
 	                  for g in got if g.get("kind") == kind)

@@ -2,7 +2,7 @@
  * stethoscope-ctl — the command-line control client (DESIGN.md section 7).
  *
  *   stethoscope-ctl [-s SOCK | -H HOST:PORT] [--token T] COMMAND
- *     stats | status | sessions | session ID | close ID | calls | call ID | ping | watch [CAT...] | raw JSON
+ *     stats | status | health | sessions | session ID | close ID | calls | call ID | ping | watch [CAT...] | raw JSON
  *     subscribe --nats URL ... | calls --nats URL ...   (natsub.c: what sinkd nats published)
  *
  * Default: the TCP control port on 127.0.0.1:50005 (control.listen_port),
@@ -30,6 +30,8 @@ usage(FILE *f)
 	fprintf(f, "usage: stethoscope-ctl [-s SOCK | -H HOST:PORT] [--token T] COMMAND\n"
 	    "  stats            counters of every daemon\n"
 	    "  status           one line: packets, kernel drops, sessions, calls, drops by reason\n"
+	    "  health           every daemon's state, restarts, last error, broker; exit 0 when\n"
+	    "                   healthy, 1 when not (also GET /healthz on the metrics port)\n"
 	    "  sessions         the open sessions\n"
 	    "  session ID       one session\n"
 	    "  close ID         close a session (reason control_close)\n"
@@ -154,7 +156,7 @@ main(int argc, char **argv)
 {
 	const char *target = getenv("STETHOSCOPE_CTL"), *token = NULL, *cmd;
 	struct json_object *o = NULL, *cats = NULL;
-	bool watch = false, status = false;
+	bool watch = false, status = false, health = false;
 	char buf[65536], *line = NULL;
 	size_t have = 0, cap = 0;
 	int i = 1, fd, rc = 2;
@@ -186,6 +188,10 @@ main(int argc, char **argv)
 	o = json_object_new_object();
 	if (strcmp(cmd, "stats") == 0 || strcmp(cmd, "ping") == 0)
 		json_object_object_add(o, "cmd", json_object_new_string(cmd));
+	else if (strcmp(cmd, "health") == 0) {
+		health = true;
+		json_object_object_add(o, "cmd", json_object_new_string(cmd));
+	}
 	else if (strcmp(cmd, "status") == 0) {
 		status = true;
 		json_object_object_add(o, "cmd", json_object_new_string("stats"));
@@ -281,6 +287,12 @@ main(int argc, char **argv)
 						else
 							printf("%s\n", json_object_to_json_string_ext(e, JSON_C_TO_STRING_PRETTY));
 						rc = json_object_object_get_ex(e, "ok", &ok) && json_object_get_boolean(ok) ? 0 : 1;
+						if (health) {
+							struct json_object *h, *hy;
+							rc = json_object_object_get_ex(e, "health", &h) &&
+							    json_object_object_get_ex(h, "healthy", &hy) &&
+							    json_object_get_boolean(hy) ? 0 : 1;
+						}
 						json_object_put(e);
 						goto out;
 					}

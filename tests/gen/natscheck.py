@@ -42,7 +42,7 @@ def strip(r):
 
 def kind_of_event(e):
     name = e.get("event")
-    return "session" if name == "tcp_close" else "call" if name == "call_end" else "event"
+    return "session" if name == "session_summary" else "call" if name == "call_end" else "event"
 
 
 def same(args):
