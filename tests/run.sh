@@ -62,7 +62,7 @@ done
 if ls tests/*.bats >/dev/null 2>&1; then
 	for f in tests/*.bats; do
 		printf '== %s\n' "$f"
-		timeout 1800 bats --tap "$f" >"$out/bats.tap" 2>&1
+		timeout 1800 bats --tap -T "$f" >"$out/bats.tap" 2>&1
 		count "$out/bats.tap"
 		if ! grep -q '^1\.\.' "$out/bats.tap"; then
 			echo "not ok - $f did not run"; tail -n 20 "$out/bats.tap"; fail=$((fail + 1))
