@@ -114,6 +114,7 @@ struct nstate {
 	size_t max_payload;
 	struct lossv loss[NK_MAX];
 	bool loss_pending;
+	uint64_t loss_next_ms;		/* the next round of loss records, not before */
 
 	/* The publisher thread's. */
 	natsOptions *opts;
@@ -129,6 +130,9 @@ static void
 loss_add(struct nstate *S, int kind, uint64_t seq)
 {
 	struct lossv *l = &S->loss[kind];
+
+	if (kind == NK_LOSS)
+		return;	/* a loss record lost is counted, not named: no record of it (no loop) */
 
 	S->loss_pending = true;
 	if (l->n > 0 && l->to[l->n - 1] + 1 == seq) {
@@ -532,14 +536,23 @@ ensure_stream(struct nstate *S)
 		else if (jerr == JSStreamNameExistErr)	/* another sensor was first */
 			s = js_GetStreamInfo(&si, S->js, name, NULL, &jerr);
 	} else if (s == NATS_OK && si != NULL && si->Config != NULL) {
+		const jsStreamConfig *sc = si->Config;
+		char diff[400] = "";
+		size_t n = 0;
 		bool covers = false;
-		for (int k = 0; k < si->Config->SubjectsLen; k++)
-			covers = covers || strcmp(si->Config->Subjects[k], subj) == 0 ||
-			    strcmp(si->Config->Subjects[k], ">") == 0;
-		if (!covers || si->Config->Duplicates < 1000000000LL)
-			log_warnx("nats: stream %s exists with other settings (%s%s): used as it is",
-			    name, covers ? "" : "its subjects do not name the prefix's; ",
-			    si->Config->Duplicates < 1000000000LL ? "a duplicate window under a second" : "");
+		for (int k = 0; k < sc->SubjectsLen; k++)
+			covers = covers || strcmp(sc->Subjects[k], subj) == 0 || strcmp(sc->Subjects[k], ">") == 0;
+#define DIFF(cond, what) \
+		if ((cond) && n < sizeof(diff)) \
+			n += (size_t)snprintf(diff + n, sizeof(diff) - n, "%s%s", n ? "; " : "", what)
+		DIFF(!covers, "its subjects do not name the prefix's");
+		DIFF(sc->Duplicates < 1000000000LL, "a duplicate window under a second");
+		DIFF(sc->Discard == js_DiscardNew, "discard new: when full it refuses messages (counted as nats_nack)");
+		DIFF(sc->MaxMsgs > 0, "a message limit");
+		DIFF(sc->Storage != js_FileStorage, "memory storage");
+#undef DIFF
+		if (n)
+			log_warnx("nats: stream %s exists with other settings (%s): used as it is", name, diff);
 	}
 	jsStreamInfo_Destroy(si);
 	if (s != NATS_OK) {
@@ -549,6 +562,15 @@ ensure_stream(struct nstate *S)
 		return false;
 	}
 	return true;
+}
+
+static uint64_t
+mono_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
 }
 
 static void
@@ -646,8 +668,10 @@ pub_main(void *arg)
 				wait_ms(S, 1000);
 			continue;
 		}
-		if (S->loss_pending)
-			loss_flush(S);
+		if (S->loss_pending && mono_ms() >= S->loss_next_ms) {
+			loss_flush(S);	/* at most one round a second: ranges gather */
+			S->loss_next_ms = mono_ms() + 1000;
+		}
 		if (S->nretry > 0) {
 			m = S->retry[0];
 			memmove(S->retry, S->retry + 1, --S->nretry * sizeof(*S->retry));
@@ -662,7 +686,7 @@ pub_main(void *arg)
 				continue;
 			}
 		} else {
-			wait_ms(S, 500);
+			wait_ms(S, S->loss_pending ? 100 : 500);
 			continue;
 		}
 		pthread_mutex_unlock(&S->mu);

@@ -290,3 +290,23 @@ sub() {
 	timeout -s INT 3 "$B/examples/nats-consumer" "$NATS" > ex2 || true
 	[ ! -s ex2 ]
 }
+
+@test "nats: a stream made by someone else is used as it is, with a warning; the messages it refuses are resent, then counted (nats_nack); the books balance" {
+	nats_up
+	python3 "$TOP/tests/gen/natsapi.py" "$NATS" '$JS.API.STREAM.CREATE.STETH' \
+	    '{"name":"STETH","subjects":["steth.>"],"storage":"memory","max_msgs":10,"discard":"new","duplicate_window":120000000000}'
+	n=$("$B/reasmd" -r "$VOIP" --voip --events - -w v.rec 2>/dev/null | wc -l)
+	printf '{ io: { output: { nats: { retries: 1, ack_timeout_ms: 1000 } } } }\n' > nk.json
+	"$B/sinkd" nats -c nk.json -r v.rec --url "$NATS" --sensor nk 2> log
+	grep -q 'stream STETH exists with other settings (discard new: when full it refuses messages (counted as nats_nack); a message limit; memory storage): used as it is' log
+	! grep -q 'made stream' log
+	# every event became a message (the loss records come on top)
+	[ "$(sed -n 's/.*produced (event \([0-9]*\), session \([0-9]*\), call \([0-9]*\),.*/\1 \2 \3/p' log |
+	    awk '{ print $1 + $2 + $3 }')" -eq "$n" ]
+	grep -q ' 10 acked, .* dropped (queue_full 0, nack [1-9][0-9]*, timeout 0, too_large 0, shutdown 0), 0 pending' log
+	grep -q 'books balance' log
+	# each refused message was sent twice (retries 1)
+	dropped=$(sed -n 's/.* acked, \([0-9]*\) dropped.*/\1/p' log)
+	grep -q " $dropped resent" log
+	[ "$(stream_msgs)" -eq 10 ]
+}
