@@ -1247,6 +1247,12 @@ conf_print_schema(FILE *out)
 void
 conf_print_effective(const struct conf *c, FILE *out)
 {
+	conf_print_effective_ex(c, out, true);
+}
+
+void
+conf_print_effective_ex(const struct conf *c, FILE *out, bool sources)
+{
 	struct json_object *root = json_object_new_object();
 	const char *base = (const char *)c;
 
@@ -1286,7 +1292,7 @@ conf_print_effective(const struct conf *c, FILE *out)
 		}
 		put_path(root, e->path, v);
 	}
-	{
+	if (sources) {
 		struct json_object *src = json_object_new_object();
 		for (size_t k = 0; k < NKEYS && c->origin; k++) {
 			char name[300], buf[400];

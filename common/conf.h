@@ -168,6 +168,8 @@ void conf_print_schema(FILE *out);
  * comment key: the file stays loadable) says where each value that is not
  * a default came from. */
 void conf_print_effective(const struct conf *c, FILE *out);
+/* The same; without "_sources" when sources is false. */
+void conf_print_effective_ex(const struct conf *c, FILE *out, bool sources);
 
 /* The capture filter: an explicit filter as is, the template filled from
  * local_ip, remote_ip, remote_port, local_port (the Go rule: a local_port

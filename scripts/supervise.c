@@ -73,6 +73,7 @@ static unsigned nkids;
 static struct event_base *base;
 static struct conf C;
 static const char *config_path, *bindir, *log_level, *speed;
+static char daemon_config[PATH_MAX + 16];	/* the effective configuration, RUN/config.json */
 static char run_dir[PATH_MAX];
 static bool stopping, failed;
 static char fail_reason[256];
@@ -216,7 +217,7 @@ newkid(enum kind kind, const char *name, const char *prog)
 	snprintf(p, sizeof(p), "%s/%s", bindir, prog);
 	addarg(k, p);
 	addarg(k, "-c");
-	addarg(k, config_path);
+	addarg(k, daemon_config[0] ? daemon_config : config_path);
 	addarg(k, "--quiet-config");
 	if (log_level) {
 		addarg(k, "--log-level");
@@ -557,9 +558,40 @@ effective(const struct conf *c)
 
 	if (f == NULL)
 		return NULL;
-	conf_print_effective(c, f);
+	conf_print_effective_ex(c, f, false);
 	fclose(f);
 	return buf;
+}
+
+/*
+ * The configuration every daemon reads: the file, the environment and the
+ * command line merged once, here, into RUN/config.json (0600, beside the
+ * sockets).  A daemon restarted later, or started on its own with the
+ * same file, agrees with the others whatever happened to the file or the
+ * environment since.  "_sources" in it says where each value came from.
+ */
+static void
+write_daemon_config(void)
+{
+	char tmp[PATH_MAX + 32];
+	int fd;
+	FILE *f;
+
+	snprintf(daemon_config, sizeof(daemon_config), "%s/config.json", run_dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", daemon_config);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0 ||
+	    (f = fdopen(fd, "w")) == NULL)
+		fatal("%s", tmp);
+	fprintf(f, "// The effective configuration of this run: %s, the STETHOSCOPE_*\n"
+	    "// variables and the command line, merged by stethoscope-run at its start.\n"
+	    "// Every daemon of the run reads this file (edit %s and restart instead).\n",
+	    config_path, config_path);
+	conf_print_effective(&C, f);
+	if (fflush(f) != 0 || ferror(f))
+		fatalx("%s: cannot write", tmp);
+	fclose(f);
+	if (rename(tmp, daemon_config) < 0)
+		fatal("%s", daemon_config);
 }
 
 /* SIGHUP: which keys changed; every one needs a restart in this version
@@ -787,6 +819,7 @@ main(int argc, char **argv)
 		log_warnx("no output is enabled (listner, remote-host, pcap, hep, nats, json): sessions are only counted");
 	nring = nsinks - (C.json_enabled ? 1 : 0);	/* the sinks on reasmd's rings */
 	make_run_dir();
+	write_daemon_config();
 	if (C.log_file_enabled && C.log_file_path != NULL && strchr(C.log_file_path, '/') != NULL) {
 		/* The daemons append to logging.file.path: its directory is made
 		 * here, once (the Go version made it too). */

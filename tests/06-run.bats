@@ -89,7 +89,7 @@ setup() {
 	WAIT_SECS=20 wait_for grep -q listener_ports run/listener.events.jsonl
 	# every daemon that reads packets or peers' bytes runs in its seccomp
 	# sandbox (sanitizer builds have none, and say so)
-	pids=$(pgrep -f "^$STETHOSCOPE_BINDIR/(capd|reasmd|sinkd [a-z]+|ctld) -c tap.json")
+	pids=$(pgrep -f "^$STETHOSCOPE_BINDIR/(capd|reasmd|sinkd [a-z]+|ctld) -c $T/run/config.json")
 	[ "$(wc -w <<< "$pids")" -eq 7 ] || { ps -eo pid,args | grep -E "(capd|reasmd|sinkd|ctld) " | grep -v grep; false; }
 	for p in $pids; do
 		sc=$(awk '/^Seccomp:/ { print $2 }' /proc/$p/status)
@@ -146,7 +146,7 @@ setup() {
 	WAIT_SECS=20 wait_for grep -q "all 4 daemons are ready" run.log
 	wait_for grep -q listener_ports run/listener.events.jsonl
 	kids=$(descendants $L)
-	r=$(pgrep -f "reasmd -c tap.json .*--from $T/run/capd.sock" | head -1)
+	r=$(pgrep -f "reasmd -c $T/run/config.json .*--from $T/run/capd.sock" | head -1)
 	[ -n "$r" ]
 	kill -KILL "$r"
 	WAIT_SECS=10 wait_for grep -q "restarting reasmd 0/1" run.log
@@ -159,7 +159,7 @@ setup() {
 	# its chroot, by the socket's name there)
 	WAIT_SECS=10 wait_for grep -q "reconnected to $T/run/reasmd.0.sock" run.log || { cat run.log; false; }
 	# ctld restarted: capd, reasmd and the sink come back to it
-	c=$(pgrep -f "ctld -c tap.json .*--run-dir $T/run" | head -1)
+	c=$(pgrep -f "ctld -c $T/run/config.json .*--run-dir $T/run" | head -1)
 	[ -n "$c" ]
 	kill -KILL "$c"
 	WAIT_SECS=10 wait_for grep -q "restarting ctld" run.log || { cat run.log; false; }
@@ -174,9 +174,9 @@ setup() {
 	[ "$status" -eq 0 ]
 	grep -q "stopped cleanly" run.log
 	for p in $kids; do ! kill -0 "$p" 2>/dev/null; done
-	! pgrep -f "reasmd -c tap.json .*$T/run"
-	! pgrep -f "sinkd listener -c tap.json .*$T/run"
-	! pgrep -f "capd -c tap.json .*$T/run"
+	! pgrep -f "reasmd -c $T/run/config.json"
+	! pgrep -f "sinkd listener -c $T/run/config.json"
+	! pgrep -f "capd -c $T/run/config.json"
 }
 
 @test "stethoscope-run: a daemon that cannot start fails the run with the reason and status 1" {
@@ -204,6 +204,8 @@ setup() {
 	in_a timeout --foreground 120 env STETHOSCOPE_CONFIG=go.json "$RUN" --log-level INFO 2>run.log &
 	L=$!
 	WAIT_SECS=30 wait_for grep -q "daemons are ready" run.log || { cat run.log; false; }
+	# every daemon reads the one merged configuration in the run directory
+	pgrep -f "^$STETHOSCOPE_BINDIR/capd -c /run/stethoscope/go/config.json"
 	for p in $(descendants $L); do
 		c=$(ps -o comm= -p "$p" 2>/dev/null) || continue
 		case "$c" in capd|reasmd|sinkd) [ "$(ps -o euid= -p "$p" | tr -d ' ')" != 0 ];; esac
@@ -254,7 +256,7 @@ s.close()'
 	# bulk session's file holds exactly the bulk's frames tcpdump saw
 	$CHECK frames --subset --bytes-only ref.pcap tcpdumps/*.pcapng || {
 		tshark -r ref.pcap | tail -5; for f in tcpdumps/*.pcapng; do tshark -r "$f" | tail -3; done; false; }
-	! pgrep -f "go.json"
+	! pgrep -f "/run/stethoscope/go/config.json"	# (the run's daemons read the merged copy in its run directory)
 }
 
 @test "live: the Go config with listener, connector and pcap, 20 runs: every consumer gets the exact 2 MB and 1 MB every time, no kernel drop, SIGTERM exits 0" {
@@ -562,4 +564,34 @@ assert len(ports) == 2, ports
 print("ok")
 PY
 	grep -q "pcap_kernel 0" run.log
+}
+
+@test "stethoscope-run merges the file, the environment and its command line once, into RUN/config.json: every daemon reads that, a shard restarted after the file was broken too" {
+	python3 "$TOP/tests/gen/pcapgen.py" --paced s.pcap 5 400000 0.5
+	base=$(port_base)
+	cat > tap.json <<-EOF
+	{ io: { input: { capture: { file: "$T/s.pcap" } } },
+	  control: { listen_port: $((base + 150)) },
+	  runtime: { workers: 1, run_dir: "$T/run" } }
+	EOF
+	STETHOSCOPE_RUNTIME_WORKERS=2 timeout --foreground 120 "$RUN" -c tap.json --speed 1 2>run.log &
+	L=$!
+	WAIT_SECS=20 wait_for grep -q "daemons are ready" run.log
+	# the environment's workers, said where it came from; 0600 beside the sockets
+	grep -q '"runtime.workers": "environment STETHOSCOPE_RUNTIME_WORKERS"' run/config.json
+	grep -q '"io.input.capture.file": "file tap.json"' run/config.json
+	[ "$(stat -c %a run/config.json)" = 600 ]
+	[ "$(pgrep -fc "^$STETHOSCOPE_BINDIR/reasmd -c $T/run/config.json")" -eq 2 ]
+	[ "$(pgrep -fc "^$STETHOSCOPE_BINDIR/(capd|ctld) -c $T/run/config.json")" -eq 2 ]
+	# the file broken mid-run: a shard that restarts now still starts
+	echo '{ broken' > tap.json
+	pid=$(pgrep -f "reasmd -c $T/run/config.json .*--shard 1/2")
+	kill -9 "$pid"
+	WAIT_SECS=10 wait_for grep -q "restarting reasmd 1/2" run.log
+	sleep 0.5
+	new=$(pgrep -f "reasmd -c $T/run/config.json .*--shard 1/2")
+	[ -n "$new" ] && [ "$new" != "$pid" ]
+	wait $L
+	grep -q "stopped cleanly" run.log
+	! grep -q "configuration has" run.log
 }

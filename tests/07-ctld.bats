@@ -402,7 +402,7 @@ with open(sys.argv[2], "w") as out:
 	grep -q '"connected":false' h1.json
 	# a shard killed: 503 while it restarts, then up again with its restart and last error
 	# (this run's shard: its socket path names $T; another test may run beside)
-	pid=$(pgrep -f "reasmd -c tap.json .*--from $T/run/capd.sock --shard 1/2" | head -1)
+	pid=$(pgrep -f "reasmd -c $T/run/config.json .*--from $T/run/capd.sock --shard 1/2" | head -1)
 	[ -n "$pid" ]
 	kill -9 "$pid"
 	WAIT_SECS=5 wait_for grep -q 'reasmd 1/2 was killed by signal 9' run.log
