@@ -508,6 +508,20 @@ child_died(struct child *k, int st)
 		log_warnx("%.40s %.64s while stopping", k->name, how);
 		return;
 	}
+	if (k->kind == K_CAPD && C.file != NULL) {
+		/* Replaying a file: a new capd would read it again from the
+		 * start (every session twice).  The run ends instead, with what
+		 * was read so far drained by the rest. */
+		failed = true;
+		snprintf(fail_reason, sizeof(fail_reason), "capd %.64s while replaying %.120s; a file is not "
+		    "replayed twice: the run ends", how, C.file);
+		log_errorx("%s", fail_reason);
+		k->state = "failed";
+		snprintf(k->last_error, sizeof(k->last_error), "%s", how);
+		report();
+		begin_stop("capd died replaying a file");
+		return;
+	}
 	if (now - k->window_start_ns > 60 * NSEC_PER_SEC) {
 		k->window_start_ns = now;
 		k->deaths = 0;

@@ -595,3 +595,27 @@ PY
 	grep -q "stopped cleanly" run.log
 	! grep -q "configuration has" run.log
 }
+
+@test "stethoscope-run: a capd that dies replaying a file ends the run with the reason and status 1, never replays the file again (no session twice)" {
+	python3 "$TOP/tests/gen/pcapgen.py" --paced s.pcap 6 400000 0.5
+	base=$(port_base)
+	cat > tap.json <<-EOF
+	{ io: { input: { capture: { file: "$T/s.pcap" } },
+	        output: { json: { enabled: true, path: "$T/events.jsonl" } } },
+	  control: { listen_port: $((base + 150)) },
+	  runtime: { workers: 1, run_dir: "$T/run" } }
+	EOF
+	timeout --foreground 120 "$RUN" -c tap.json --speed 1 2>run.log &
+	L=$!
+	WAIT_SECS=20 wait_for grep -q "daemons are ready" run.log
+	WAIT_SECS=10 wait_for grep -q '"event":"tcp_open"' events.jsonl
+	kill -9 "$(pgrep -f "^$STETHOSCOPE_BINDIR/capd -c $T/run/config.json")"
+	rc=0
+	wait $L || rc=$?
+	[ "$rc" -eq 1 ] || { cat run.log; false; }
+	grep -q "capd was killed by signal 9 while replaying $T/s.pcap; a file is not replayed twice: the run ends" run.log
+	grep -q "stopped: capd was killed by signal 9" run.log
+	! grep -q "restarting capd" run.log
+	# the session it had opened, once
+	[ "$(grep -c '"event":"tcp_open"' events.jsonl)" -eq 1 ]
+}
