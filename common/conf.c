@@ -1247,11 +1247,11 @@ conf_print_schema(FILE *out)
 void
 conf_print_effective(const struct conf *c, FILE *out)
 {
-	conf_print_effective_ex(c, out, true);
+	conf_print_effective_ex(c, out, CONF_PRINT_SOURCES);
 }
 
 void
-conf_print_effective_ex(const struct conf *c, FILE *out, bool sources)
+conf_print_effective_ex(const struct conf *c, FILE *out, int flags)
 {
 	struct json_object *root = json_object_new_object();
 	const char *base = (const char *)c;
@@ -1290,9 +1290,13 @@ conf_print_effective_ex(const struct conf *c, FILE *out, bool sources)
 			break;
 		}
 		}
+		if ((flags & CONF_PRINT_GIVEN) && !(c->given && c->given[k])) {
+			json_object_put(v);
+			continue;
+		}
 		put_path(root, e->path, v);
 	}
-	if (sources) {
+	if (flags & CONF_PRINT_SOURCES) {
 		struct json_object *src = json_object_new_object();
 		for (size_t k = 0; k < NKEYS && c->origin; k++) {
 			char name[300], buf[400];
@@ -1314,6 +1318,8 @@ conf_print_effective_ex(const struct conf *c, FILE *out, bool sources)
 		}
 		json_object_object_add(root, "_sources", src);
 	}
+	if (flags & CONF_PRINT_GIVEN)
+		goto out;
 	/* The derived values, as the daemons will use them. */
 	put_path(root, "runtime.overflow", json_object_new_string(c->overflow == OVERFLOW_BLOCK ? "block" : "drop"));
 	put_path(root, "runtime.stats_interval_sec", json_object_new_double(c->stats_interval));
@@ -1322,6 +1328,7 @@ conf_print_effective_ex(const struct conf *c, FILE *out, bool sources)
 		put_path(root, "io.input.capture.bpf-filter", json_object_new_string(f));
 		free(f);
 	}
+out:
 	fprintf(out, "%s\n", json_object_to_json_string_ext(root,
 	    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(root);

@@ -168,8 +168,13 @@ void conf_print_schema(FILE *out);
  * comment key: the file stays loadable) says where each value that is not
  * a default came from. */
 void conf_print_effective(const struct conf *c, FILE *out);
-/* The same; without "_sources" when sources is false. */
-void conf_print_effective_ex(const struct conf *c, FILE *out, bool sources);
+/* The same with flags: CONF_PRINT_SOURCES adds "_sources";
+ * CONF_PRINT_GIVEN prints only the keys given (file, environment, command
+ * line) and no derived value, so that the text loaded again gives the same
+ * configuration, derivations and all. */
+#define CONF_PRINT_SOURCES 0x1
+#define CONF_PRINT_GIVEN 0x2
+void conf_print_effective_ex(const struct conf *c, FILE *out, int flags);
 
 /* The capture filter: an explicit filter as is, the template filled from
  * local_ip, remote_ip, remote_port, local_port (the Go rule: a local_port

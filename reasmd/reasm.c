@@ -183,6 +183,10 @@ reasm_summary(const struct reasm *R, FILE *f)
 	    (unsigned long long)R->st.table_full_packets, (unsigned long long)R->st.ooo_limit_bytes,
 	    (unsigned long long)R->st.frag_limit_packets, (unsigned long long)R->st.not_tcp,
 	    (unsigned long long)R->st.late_packets);
+	if (R->st.closed_by_control_packets)
+		fprintf(f, "reasmd: closed_by_control=%llu packets (%llu payload bytes) of flows closed by control, "
+		    "not reopened\n", (unsigned long long)R->st.closed_by_control_packets,
+		    (unsigned long long)R->st.closed_by_control_bytes);
 	if (R->st.write_error_bytes)
 		fprintf(f, "reasmd: write_error=%llu bytes could not be written to the -o files\n",
 		    (unsigned long long)R->st.write_error_bytes);
@@ -240,6 +244,7 @@ reasm_counters(const struct reasm *R, struct ctr_enc *e)
 	ctr_set(e, CTR_R_OOO_BUFFERED, R->tcp ? tcp_mem_used(R->tcp) : 0);
 	ctr_set(e, CTR_R_CHAIN_MAX, R->tcp ? tcp_chain_max(R->tcp) : 0);
 	ctr_set(e, CTR_R_LATE_FRAMES, t->late_packets);
+	ctr_set(e, CTR_R_CLOSED_BY_CONTROL, t->closed_by_control_packets);
 	ctr_set(e, CTR_R_WRITE_ERROR, t->write_error_bytes);
 	sinks_counters(R->sinks, e);
 	an_counters(R, e);

@@ -82,6 +82,7 @@ struct tcp {
 	size_t nbuckets, nsessions, max_sessions;
 	struct sessq lru;		/* open, least recently active first */
 	struct sessq tomb;		/* closed, kept close_grace_ms, oldest first */
+	struct sessq sticky;		/* closed by control, least recently seen first */
 	struct sessq pend;		/* with a deadline, oldest first */
 	uint64_t next_deadline, last_deadline_sweep;
 	uint64_t grace_ns;		/* close_grace_ms: tombstones */
@@ -126,6 +127,7 @@ tcp_new(const struct conf *c)
 	T->next_deadline = NO_DEADLINE;
 	TAILQ_INIT(&T->lru);
 	TAILQ_INIT(&T->tomb);
+	TAILQ_INIT(&T->sticky);
 	TAILQ_INIT(&T->pend);
 	sipkey_random(&T->key);
 	if (c->local_ip && addr_parse(c->local_ip, &T->local_family, T->local_ip) == 0)
@@ -819,7 +821,7 @@ session_free(struct reasm *R, struct session *s)
 		pp = &(*pp)->hnext;
 	}
 	/* Tombstones sit on their own list, oldest first. */
-	TAILQ_REMOVE(&R->tcp->tomb, s, lq);
+	TAILQ_REMOVE(s->sticky ? &R->tcp->sticky : &R->tcp->tomb, s, lq);
 	R->tcp->nsessions--;
 	hold_flush(R, s);	/* (its close sent them: nothing is left) */
 	free(s);
@@ -858,7 +860,11 @@ session_close(struct reasm *R, struct session *s, unsigned reason)
 	s->closing = false;
 	s->deadline = NO_DEADLINE;
 	s->last_ns = R->now_ns;
-	TAILQ_INSERT_TAIL(&R->tcp->tomb, s, lq);
+	/* Closed by control: the flow stays closed (its packets counted as
+	 * closed_by_control, not opened again mid-stream) until a new SYN, its
+	 * own FIN or RST, or session_idle_sec without a packet. */
+	s->sticky = reason == CLOSE_CONTROL;
+	TAILQ_INSERT_TAIL(s->sticky ? &R->tcp->sticky : &R->tcp->tomb, s, lq);
 }
 
 static void
@@ -907,6 +913,8 @@ tcp_expire(struct reasm *R)
 	while ((s = TAILQ_FIRST(&R->tcp->lru)) && R->now_ns - s->last_ns >= R->tcp->idle_ns)
 		session_close(R, s, CLOSE_IDLE);
 	while ((s = TAILQ_FIRST(&R->tcp->tomb)) && R->now_ns - s->last_ns >= R->tcp->grace_ns)
+		session_free(R, s);
+	while ((s = TAILQ_FIRST(&R->tcp->sticky)) && R->now_ns - s->last_ns >= R->tcp->idle_ns)
 		session_free(R, s);
 }
 
@@ -969,6 +977,23 @@ tcp_segment(struct reasm *R, const struct decoded *d, const struct frame *fr, si
 		}
 		older = s;	/* linked below, a tombstone too: late frames find it */
 		s = NULL;
+	} else if (s != NULL && s->closed && s->sticky) {
+		/* a flow closed by control: counted, not delivered, not reopened */
+		R->st.closed_by_control_packets++;
+		R->st.closed_by_control_bytes += d->payload_len;
+		if (ts_ns > s->last_ns)
+			s->last_ns = ts_ns;
+		TAILQ_REMOVE(&R->tcp->sticky, s, lq);
+		TAILQ_INSERT_TAIL(&R->tcp->sticky, s, lq);
+		if (d->flags & (TH_FIN | TH_RST)) {
+			/* its own end: an ordinary tombstone from now on (the
+			 * other side's FIN and the last ACKs are late frames),
+			 * gone after close_grace_ms */
+			TAILQ_REMOVE(&R->tcp->sticky, s, lq);
+			s->sticky = false;
+			TAILQ_INSERT_TAIL(&R->tcp->tomb, s, lq);
+		}
+		return true;
 	} else if (s != NULL && s->closed) {
 		late_frame(R, s, dir, fr, nfr);
 		return true;
@@ -1103,6 +1128,8 @@ tcp_free(struct reasm *R)
 		return;
 	tcp_close_all(R, CLOSE_SHUTDOWN);
 	while ((s = TAILQ_FIRST(&R->tcp->tomb)) != NULL)
+		session_free(R, s);
+	while ((s = TAILQ_FIRST(&R->tcp->sticky)) != NULL)
 		session_free(R, s);
 	free(R->tcp->buckets);
 	free(R->tcp);

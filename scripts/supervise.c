@@ -572,7 +572,7 @@ effective(const struct conf *c)
 
 	if (f == NULL)
 		return NULL;
-	conf_print_effective_ex(c, f, false);
+	conf_print_effective_ex(c, f, 0);
 	fclose(f);
 	return buf;
 }
@@ -600,7 +600,7 @@ write_daemon_config(void)
 	    "// variables and the command line, merged by stethoscope-run at its start.\n"
 	    "// Every daemon of the run reads this file (edit %s and restart instead).\n",
 	    config_path, config_path);
-	conf_print_effective(&C, f);
+	conf_print_effective_ex(&C, f, CONF_PRINT_SOURCES | CONF_PRINT_GIVEN);
 	if (fflush(f) != 0 || ferror(f))
 		fatalx("%s: cannot write", tmp);
 	fclose(f);

@@ -49,7 +49,7 @@ start_run() {
 	start_run 8
 	timeout 60 "$CTL" -s "$SOCK" watch > watch.jsonl &
 	W=$!
-	wait_for grep -q '"tcp_open"' watch.jsonl
+	wait_for grep -q '"tcp_open"' watch.jsonl || { cut -c1-150 watch.jsonl; grep -a 'signal\|exited\|ERROR\|WARN' run.log; false; }
 	run "$CTL" -s "$SOCK" sessions
 	[ "$status" -eq 0 ]
 	id=$(python3 -c "import json,sys; print(json.load(sys.stdin)['sessions'][0]['flow']['session_id'])" <<< "$output")
@@ -80,10 +80,14 @@ start_run() {
 	done
 	$CHECK jsonl watch.jsonl >/dev/null
 	grep -q "stats: " run.log
-	# the sink's books balance for the closed session (and for the one the
-	# connection's later packets opened, mid-stream, after the close)
+	# the sink's books balance for the closed session
 	$CHECK books run/listener.events.jsonl >/dev/null
 	grep -q '"reason":"control_close"' run/listener.events.jsonl
+	# and it stayed closed: the connection's later packets are counted as
+	# closed_by_control, not opened again as a mid-stream session
+	[ "$(grep -c '"event":"tcp_open"' watch.jsonl)" -eq 1 ] || { grep -a 'tcp_open\|tcp_close' watch.jsonl | cut -c1-250; grep -a 'reasmd:' run.log; false; }
+	grep -q 'reasmd: closed_by_control=[1-9][0-9]* packets' run.log
+	! grep -q '"role_guessed":true' watch.jsonl
 }
 
 @test "ctl: bad JSON, unknown commands and lines over 64 KiB get an error; the connection stays usable" {

@@ -554,6 +554,56 @@ reasm_malformed_counted(void)
 	T_EQ_U(r.len[0][0], 4);
 }
 
+/* close_session is sticky: the flow's later packets are counted as
+ * closed_by_control, not opened again mid-stream, until its FIN (then the
+ * rest are late frames), a new SYN, or session_idle_sec. */
+static void
+reasm_close_by_control_is_sticky(void)
+{
+	struct result r;
+	uint64_t id = sid_make(0, 3, 1);
+
+	start("{ io: { input: { capture: { session_idle_sec: 5 } } } }");
+	handshake(CISN, SISN);
+	pkt(1, CISN + 1, SISN + 1, TH_ACK | TH_PUSH, "abc", 3);
+	T_EQ_U(reasm_close_id(&R, id, CLOSE_CONTROL), 0);
+	now += 2 * NSEC_PER_SEC;	/* long past close_grace_ms */
+	pkt(1, CISN + 4, SISN + 1, TH_ACK | TH_PUSH, "defg", 4);
+	pkt(0, SISN + 1, CISN + 8, TH_ACK, NULL, 0);
+	T_EQ_U(R.st.closed_by_control_packets, 2);
+	T_EQ_U(R.st.closed_by_control_bytes, 4);
+	/* its FIN ends it: the other side's FIN is a late frame, nothing opens */
+	pkt(1, CISN + 8, SISN + 1, TH_FIN | TH_ACK, NULL, 0);
+	pkt(0, SISN + 1, CISN + 9, TH_FIN | TH_ACK, NULL, 0);
+	T_EQ_U(R.st.closed_by_control_packets, 3);
+	T_EQ_U(R.st.late_packets, 1);
+	/* a new SYN on the 4-tuple: a new session */
+	now += 1 * NSEC_PER_SEC;
+	handshake(CISN + 100000, SISN + 100000);
+	pkt(1, CISN + 100001, SISN + 100001, TH_ACK | TH_PUSH, "new", 3);
+	finish(&r);
+	T_EQ_U(r.nsess, 2);
+	T_EQ_U(r.reason[0], CLOSE_CONTROL);
+	T_EQ_U(r.len[0][0], 3);
+	T_EQ_U(r.guessed[1], 0);
+	T_CHECK(memcmp(r.bytes[1][0], "new", 3) == 0);
+
+	/* idle: after session_idle_sec without a packet the flow may open again */
+	start("{ io: { input: { capture: { session_idle_sec: 5 } } } }");
+	handshake(CISN, SISN);
+	pkt(1, CISN + 1, SISN + 1, TH_ACK | TH_PUSH, "abc", 3);
+	T_EQ_U(reasm_close_id(&R, id, CLOSE_CONTROL), 0);
+	now += 3 * NSEC_PER_SEC;
+	pkt(1, CISN + 4, SISN + 1, TH_ACK | TH_PUSH, "d", 1);	/* still closed */
+	now += 6 * NSEC_PER_SEC;
+	reasm_tick(&R, now);
+	pkt(1, CISN + 5, SISN + 1, TH_ACK | TH_PUSH, "e", 1);	/* a mid-stream session */
+	T_EQ_U(R.st.closed_by_control_packets, 1);
+	finish(&r);
+	T_EQ_U(r.nsess, 2);
+	T_EQ_U(r.guessed[1], 1);
+}
+
 int
 main(void)
 {
@@ -576,5 +626,6 @@ main(void)
 	T_RUN(reasm_ooo_limit_forces_gap);
 	T_RUN(reasm_table_full_counted);
 	T_RUN(reasm_malformed_counted);
+	T_RUN(reasm_close_by_control_is_sticky);
 	return T_DONE();
 }
