@@ -14,6 +14,7 @@
 
 struct recw {
 	int fd, own_fd, failed, started;
+	uint64_t lost;			/* record bytes not written since it failed */
 	size_t n;
 	unsigned char buf[RECW_BUF];
 };
@@ -27,6 +28,7 @@ recw_open(int fd, int own_fd)
 	w->own_fd = own_fd;
 	w->failed = 0;
 	w->started = 0;
+	w->lost = 0;
 	w->n = 0;
 	return w;
 }
@@ -47,10 +49,24 @@ recw_flush(struct recw *w)
 	}
 	if (w->n > 0 && write_all(w->fd, w->buf, w->n) < 0) {
 		w->failed = 1;
+		w->lost += w->n;	/* (what was buffered: some of it may have gone) */
+		w->n = 0;
 		return -1;
 	}
 	w->n = 0;
 	return 0;
+}
+
+uint64_t
+recw_lost(const struct recw *w)
+{
+	return w ? w->lost : 0;
+}
+
+int
+recw_failed(const struct recw *w)
+{
+	return w ? w->failed : 0;
 }
 
 int
@@ -62,8 +78,10 @@ recw_put(struct recw *w, unsigned type, const void *fixed, size_t flen,
 	size_t padded;
 	static const unsigned char zeros[WIRE_ALIGN];
 
-	if (w->failed)
+	if (w->failed) {
+		w->lost += wire_padded((uint32_t)total);
 		return -1;
+	}
 	if (total > WIRE_MAX_REC) {
 		errno = EMSGSIZE;
 		return -1;
@@ -72,8 +90,10 @@ recw_put(struct recw *w, unsigned type, const void *fixed, size_t flen,
 	h.type = (uint16_t)type;
 	h.flags = 0;
 	h.len = (uint32_t)total;
-	if (w->n + padded > sizeof(w->buf) && recw_flush(w) < 0)
+	if (w->n + padded > sizeof(w->buf) && recw_flush(w) < 0) {
+		w->lost += padded;
 		return -1;
+	}
 	if (padded > sizeof(w->buf)) {
 		/* A record larger than the buffer goes out directly. */
 		if (write_all(w->fd, &h, sizeof(h)) < 0 ||
@@ -81,6 +101,7 @@ recw_put(struct recw *w, unsigned type, const void *fixed, size_t flen,
 		    (vlen && write_all(w->fd, var, vlen) < 0) ||
 		    (padded > total && write_all(w->fd, zeros, padded - total) < 0)) {
 			w->failed = 1;
+			w->lost += padded;
 			return -1;
 		}
 		return 0;
@@ -93,6 +114,21 @@ recw_put(struct recw *w, unsigned type, const void *fixed, size_t flen,
 	memset(w->buf + w->n + total, 0, padded - total);
 	w->n += padded;
 	return 0;
+}
+
+int
+recw_close_keep(struct recw *w, uint64_t *lost)
+{
+	int r;
+
+	if (w == NULL)
+		return 0;
+	r = recw_flush(w);
+	*lost = w->lost;
+	if (w->own_fd)
+		close(w->fd);
+	free(w);
+	return r;
 }
 
 int

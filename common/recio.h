@@ -31,6 +31,12 @@ int recw_put(struct recw *w, unsigned type, const void *fixed, size_t flen,
 int recw_flush(struct recw *w);
 /* Flushes and frees.  Returns the flush result. */
 int recw_close(struct recw *w);
+/* The same, and *lost gets recw_lost() as it ends. */
+int recw_close_keep(struct recw *w, uint64_t *lost);
+/* Has a write failed (the reader gone, a full disk)?  Then nothing more is
+ * written, and recw_lost() counts the record bytes that were not. */
+int recw_failed(const struct recw *w);
+uint64_t recw_lost(const struct recw *w);
 
 /* Opens a reader on fd and checks the stream header.  Returns NULL and a
  * message in err on a bad header or an empty input. */

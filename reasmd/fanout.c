@@ -8,9 +8,11 @@
  * lost itself (wire_dir_counters.dropped_sink) and its books balance.
  */
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 
 #include "recio.h"
+#include "log.h"
 #include "reasmd.h"
 #include "util.h"
 
@@ -35,11 +37,37 @@ count_lost(struct session *s, int dir, uint32_t lost, uint64_t bytes)
 		}
 }
 
+/* The record stream (-w): a write that fails (the reader went away, the
+ * disk is full) is said at once; the stream stops there, what it would
+ * have carried is counted (stream_write_error), the other outputs go on. */
+static void
+w_failed(struct reasm *R)
+{
+	if (!R->out.w_reported && recw_failed(R->out.w)) {
+		R->out.w_reported = true;
+		log_warnx("-w: %s: the record stream stops here (what it would carry is counted as "
+		    "stream_write_error); the other outputs go on", strerror(errno));
+	}
+}
+
+static void
+wput(struct reasm *R, unsigned type, const void *fixed, size_t flen, const void *var, size_t vlen)
+{
+	if (R->out.w && recw_put(R->out.w, type, fixed, flen, var, vlen) < 0)
+		w_failed(R);
+}
+
+static void
+wflush(struct reasm *R)
+{
+	if (R->out.w && recw_flush(R->out.w) < 0)
+		w_failed(R);
+}
+
 static uint32_t
 put(struct reasm *R, unsigned type, const void *fixed, size_t flen, const void *var, size_t vlen)
 {
-	if (R->out.w)
-		recw_put(R->out.w, type, fixed, flen, var, vlen);
+	wput(R, type, fixed, flen, var, vlen);
 	return R->sinks ? sinks_put(R->sinks, type, fixed, flen, var, vlen) : 0;
 }
 
@@ -86,10 +114,8 @@ fan_tick(struct reasm *R)
 	if (ho < fo)
 		fo = ho;
 	struct rec_tick t = { fo <= R->now_ns ? (fo ? fo - 1 : 0) : R->now_ns };
-	if (R->out.w) {
-		recw_put(R->out.w, REC_TICK, &t, sizeof(t), NULL, 0);
-		recw_flush(R->out.w);
-	}
+	wput(R, REC_TICK, &t, sizeof(t), NULL, 0);
+	wflush(R);
 	if (sinks_want(R->sinks, REC_TICK))
 		sinks_put(R->sinks, REC_TICK, &t, sizeof(t), NULL, 0);
 	sinks_flush(R->sinks);
@@ -155,8 +181,7 @@ fan_close(struct reasm *R, struct session *s, unsigned reason)
 		c.reason = reason;
 		c.dir[0] = s->d[0].c;
 		c.dir[1] = s->d[1].c;
-		if (R->out.w)
-			recw_put(R->out.w, REC_SESSION_CLOSE, &c, sizeof(c), NULL, 0);
+		wput(R, REC_SESSION_CLOSE, &c, sizeof(c), NULL, 0);
 		for (unsigned i = 0; i < sinks_count(R->sinks); i++) {
 			if (!sinks_want_one(R->sinks, i, REC_SESSION_CLOSE))
 				continue;
@@ -267,9 +292,7 @@ fan_event(struct reasm *R, const char *json, size_t len)
 void
 fan_finish(struct reasm *R)
 {
-	if (R->out.w) {
-		recw_put(R->out.w, REC_EOS, NULL, 0, NULL, 0);
-		recw_flush(R->out.w);
-	}
+	wput(R, REC_EOS, NULL, 0, NULL, 0);
+	wflush(R);
 	sinks_eos(R->sinks);
 }

@@ -83,8 +83,13 @@ reasmd_finish(struct reasm *R, unsigned reason, const char *wfile)
 	fan_finish(R);
 	ev_flush(R);
 	sinks_summary(R->sinks, stderr);
-	if (R->out.w && recw_close(R->out.w) < 0)
-		log_warn("-w %s", wfile);
+	if (R->out.w) {
+		bool said = R->out.w_reported;
+		int r = recw_close_keep(R->out.w, &R->st.w_lost);
+		R->st.w_failed = r < 0;
+		if (r < 0 && !said)
+			log_warn("-w %s", wfile);
+	}
 	R->out.w = NULL;
 	if (R->out.events && R->out.events != stdout)
 		fclose(R->out.events);

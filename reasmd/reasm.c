@@ -24,6 +24,7 @@
 #include "counters.h"
 #include "ctlc.h"
 #include "log.h"
+#include "recio.h"
 #include "reasmd.h"
 #include "util.h"
 
@@ -187,6 +188,9 @@ reasm_summary(const struct reasm *R, FILE *f)
 		fprintf(f, "reasmd: closed_by_control=%llu packets (%llu payload bytes) of flows closed by control, "
 		    "not reopened\n", (unsigned long long)R->st.closed_by_control_packets,
 		    (unsigned long long)R->st.closed_by_control_bytes);
+	if (R->st.w_failed)
+		fprintf(f, "reasmd: stream_write_error=%llu record bytes the -w stream could not take\n",
+		    (unsigned long long)R->st.w_lost);
 	if (R->st.write_error_bytes)
 		fprintf(f, "reasmd: write_error=%llu bytes could not be written to the -o files\n",
 		    (unsigned long long)R->st.write_error_bytes);
@@ -245,6 +249,7 @@ reasm_counters(const struct reasm *R, struct ctr_enc *e)
 	ctr_set(e, CTR_R_CHAIN_MAX, R->tcp ? tcp_chain_max(R->tcp) : 0);
 	ctr_set(e, CTR_R_LATE_FRAMES, t->late_packets);
 	ctr_set(e, CTR_R_CLOSED_BY_CONTROL, t->closed_by_control_packets);
+	ctr_set(e, CTR_R_STREAM_WRITE_ERROR, R->out.w ? recw_lost(R->out.w) : R->st.w_lost);
 	ctr_set(e, CTR_R_WRITE_ERROR, t->write_error_bytes);
 	sinks_counters(R->sinks, e);
 	an_counters(R, e);

@@ -117,6 +117,8 @@ struct frame {
 struct reasm_stats {
 	uint64_t packets, tcp_packets, bytes_delivered, gap_bytes, gaps, late_packets;
 	uint64_t closed_by_control_packets, closed_by_control_bytes;
+	uint64_t w_lost;		/* -w: record bytes not written (kept past its close) */
+	bool w_failed;
 	uint64_t frag_datagrams, frag_overlaps, frag_timeouts, frag_limit_packets;
 	uint64_t sessions, table_full_packets, ooo_limit_bytes;
 	uint64_t decode_err[DEC_RES_MAX];
@@ -136,6 +138,7 @@ struct out_opts {
 					 * directory (before the drop); -1: none */
 	FILE *events;			/* --events */
 	struct recw *w;			/* -w */
+	bool w_reported;		/* its failure was said */
 	int linktype, snaplen;
 	unsigned max_open_files;
 };

@@ -481,3 +481,16 @@ PY
 	[ ! -e n/calls.jsonl ]
 	! grep -q "reasmd: voip" err
 }
+
+@test "reasmd -w: a reader that goes away is said at once, counted (stream_write_error), and -o still gets every byte" {
+	"$B/tests/benchgen" small s.pcap 40000 >/dev/null
+	"$B/reasmd" -r s.pcap -o ref 2>/dev/null
+	"$B/reasmd" -r s.pcap -o got -w - 2>err | head -c 100 > /dev/null
+	diff -r ref got
+	# said when it happened (before the summary), once, and counted
+	warn=$(grep -n -- '-w: Broken pipe: the record stream stops here' err | cut -d: -f1)
+	summ=$(grep -n 'reasmd: [0-9]* packets' err | cut -d: -f1)
+	[ -n "$warn" ] && [ "$warn" -lt "$summ" ]
+	[ "$(grep -c 'Broken pipe' err)" -eq 1 ]
+	grep -q 'reasmd: stream_write_error=[1-9][0-9]* record bytes the -w stream could not take' err
+}
