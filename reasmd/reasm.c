@@ -184,6 +184,10 @@ reasm_summary(const struct reasm *R, FILE *f)
 	    (unsigned long long)R->st.table_full_packets, (unsigned long long)R->st.ooo_limit_bytes,
 	    (unsigned long long)R->st.frag_limit_packets, (unsigned long long)R->st.not_tcp,
 	    (unsigned long long)R->st.late_packets);
+	if (R->st.half_open_evicted || R->st.tombs_evicted)
+		fprintf(f, "reasmd: reasm.max_sessions reached: %llu half-open sessions evicted, %llu closed sessions' "
+		    "tombstones freed early, to make room (established sessions are never evicted)\n",
+		    (unsigned long long)R->st.half_open_evicted, (unsigned long long)R->st.tombs_evicted);
 	if (R->st.closed_by_control_packets)
 		fprintf(f, "reasmd: closed_by_control=%llu packets (%llu payload bytes) of flows closed by control, "
 		    "not reopened\n", (unsigned long long)R->st.closed_by_control_packets,
@@ -249,6 +253,7 @@ reasm_counters(const struct reasm *R, struct ctr_enc *e)
 	ctr_set(e, CTR_R_CHAIN_MAX, R->tcp ? tcp_chain_max(R->tcp) : 0);
 	ctr_set(e, CTR_R_LATE_FRAMES, t->late_packets);
 	ctr_set(e, CTR_R_CLOSED_BY_CONTROL, t->closed_by_control_packets);
+	ctr_set(e, CTR_R_HALF_OPEN_EVICTED, t->half_open_evicted);
 	ctr_set(e, CTR_R_STREAM_WRITE_ERROR, R->out.w ? recw_lost(R->out.w) : R->st.w_lost);
 	ctr_set(e, CTR_R_WRITE_ERROR, t->write_error_bytes);
 	sinks_counters(R->sinks, e);

@@ -88,6 +88,8 @@ struct session {
 	uint8_t cip[16], sip[16];	/* client, server */
 	uint16_t cport, sport;
 	bool role_guessed, rst, closed;	/* closed: a tombstone for close_grace_ms */
+	bool half;			/* half-open: only SYNs so far (tcp.c's half list) */
+	TAILQ_ENTRY(session) hq;
 	bool sticky;			/* closed by control: a tombstone until a SYN, FIN, RST or
 					 * session_idle_sec (tcp.c) */
 	bool closing;			/* RST or both FINs seen: waiting for the last bytes */
@@ -118,6 +120,7 @@ struct reasm_stats {
 	uint64_t packets, tcp_packets, bytes_delivered, gap_bytes, gaps, late_packets;
 	uint64_t closed_by_control_packets, closed_by_control_bytes;
 	uint64_t w_lost;		/* -w: record bytes not written (kept past its close) */
+	uint64_t half_open_evicted, tombs_evicted;	/* table full: room made */
 	bool w_failed;
 	uint64_t frag_datagrams, frag_overlaps, frag_timeouts, frag_limit_packets;
 	uint64_t sessions, table_full_packets, ooo_limit_bytes;

@@ -83,6 +83,7 @@ struct tcp {
 	struct sessq lru;		/* open, least recently active first */
 	struct sessq tomb;		/* closed, kept close_grace_ms, oldest first */
 	struct sessq sticky;		/* closed by control, least recently seen first */
+	TAILQ_HEAD(, session) half;	/* half-open (only SYNs seen), oldest first */
 	struct sessq pend;		/* with a deadline, oldest first */
 	uint64_t next_deadline, last_deadline_sweep;
 	uint64_t grace_ns;		/* close_grace_ms: tombstones */
@@ -128,6 +129,7 @@ tcp_new(const struct conf *c)
 	TAILQ_INIT(&T->lru);
 	TAILQ_INIT(&T->tomb);
 	TAILQ_INIT(&T->sticky);
+	TAILQ_INIT(&T->half);
 	TAILQ_INIT(&T->pend);
 	sipkey_random(&T->key);
 	if (c->local_ip && addr_parse(c->local_ip, &T->local_family, T->local_ip) == 0)
@@ -806,6 +808,52 @@ session_state_free(struct reasm *R, struct session *s)
 }
 
 /* Removes a tombstone from the table for good. */
+static void session_free(struct reasm *R, struct session *s);
+
+static void
+half_leave(struct reasm *R, struct session *s)
+{
+	if (s->half) {
+		TAILQ_REMOVE(&R->tcp->half, s, hq);
+		s->half = false;
+	}
+}
+
+static void session_close(struct reasm *R, struct session *s, unsigned reason);
+
+/*
+ * The table is full (reasm.max_sessions): room for a new session, if it
+ * costs nothing established.  The oldest tombstone goes first (its grace
+ * is only for stray frames), then the oldest half-open session (only SYNs
+ * seen: a SYN flood's, which must not blind the tap to the sessions that
+ * carry data), closed as table_full and counted.  Established sessions
+ * are never evicted: then the new one is refused (table_full).
+ */
+static bool
+table_room(struct reasm *R, const struct session *keep)
+{
+	struct session *s = TAILQ_FIRST(&R->tcp->tomb);
+
+	if (s != NULL && s == keep)
+		s = TAILQ_NEXT(s, lq);	/* (the incarnation the new one follows) */
+	if (s != NULL) {
+		R->st.tombs_evicted++;
+		session_free(R, s);
+		return true;
+	}
+	if ((s = TAILQ_FIRST(&R->tcp->half)) != NULL) {
+		static struct log_rl rl;
+		R->st.half_open_evicted++;
+		log_ratelimited(&rl, 1, 10000, LOG_WARNING, "reasm.max_sessions (%zu) reached: the oldest "
+		    "half-open sessions make room (half_open_evicted %llu; a SYN flood?)", R->tcp->max_sessions,
+		    (unsigned long long)R->st.half_open_evicted);
+		session_close(R, s, CLOSE_TABLE_FULL);
+		session_free(R, s);
+		return true;
+	}
+	return false;
+}
+
 static void
 session_free(struct reasm *R, struct session *s)
 {
@@ -839,6 +887,7 @@ session_close(struct reasm *R, struct session *s, unsigned reason)
 {
 	if (s->closed)
 		return;
+	half_leave(R, s);
 	if (s->closing)
 		reason = s->closing_reason;
 	for (int k = 0; k < 2; k++) {
@@ -1004,7 +1053,7 @@ tcp_segment(struct reasm *R, const struct decoded *d, const struct frame *fr, si
 			return false;	/* a reset for nothing we know */
 		if (!syn && d->payload_len == 0 && !(d->flags & TH_FIN))
 			return false;	/* a pure ACK of a flow we never saw: nothing to rebuild */
-		if (R->tcp->nsessions >= R->tcp->max_sessions) {
+		if (R->tcp->nsessions >= R->tcp->max_sessions && !table_room(R, older)) {
 			R->st.table_full_packets++;
 			return false;
 		}
@@ -1015,11 +1064,17 @@ tcp_segment(struct reasm *R, const struct decoded *d, const struct frame *fr, si
 			src_client = d->sport > d->dport;
 		}
 		s = session_new(R, d, bucket, src_client, guessed);
+		if (syn && d->payload_len == 0) {
+			s->half = true;
+			TAILQ_INSERT_TAIL(&R->tcp->half, s, hq);
+		}
 		/* io.mapping.role may have turned the roles round. */
 		dir = same_ep(d->family, s->cip, s->cport, d->src, d->sport) ? DIR_REQUESTS : DIR_RESPONSES;
 		s->older = older;
 	}
 	D = &s->d[dir];
+	if (s->half && !syn)
+		half_leave(R, s);	/* an ACK or data: not a SYN flood's */
 	if (ts_ns > s->last_ns)
 		s->last_ns = ts_ns;
 	TAILQ_REMOVE(&R->tcp->lru, s, lq);

@@ -604,6 +604,68 @@ reasm_close_by_control_is_sticky(void)
 	T_EQ_U(r.guessed[1], 1);
 }
 
+/* A raw IPv4 TCP packet between any two ends (addresses host order). */
+static void
+pkt4(uint32_t src, uint16_t sp, uint32_t dst, uint16_t dp, uint32_t seq, uint32_t ack, uint8_t flags,
+    const void *data, size_t n)
+{
+	uint8_t b[1500];
+	size_t tot = 40 + n;
+	uint32_t a = htonl(src), z = htonl(dst);
+
+	memset(b, 0, 40);
+	b[0] = 0x45; b[2] = (uint8_t)(tot >> 8); b[3] = (uint8_t)tot; b[8] = 64; b[9] = 6;
+	memcpy(b + 12, &a, 4);
+	memcpy(b + 16, &z, 4);
+	b[20] = (uint8_t)(sp >> 8); b[21] = (uint8_t)sp; b[22] = (uint8_t)(dp >> 8); b[23] = (uint8_t)dp;
+	b[24] = (uint8_t)(seq >> 24); b[25] = (uint8_t)(seq >> 16); b[26] = (uint8_t)(seq >> 8); b[27] = (uint8_t)seq;
+	b[28] = (uint8_t)(ack >> 24); b[29] = (uint8_t)(ack >> 16); b[30] = (uint8_t)(ack >> 8); b[31] = (uint8_t)ack;
+	b[32] = 0x50;
+	b[33] = flags;
+	if (n)
+		memcpy(b + 40, data, n);
+	now += 100000;
+	reasm_frame(&R, STH_DLT_RAW, now, b, (uint32_t)tot, (uint32_t)tot);
+}
+
+/* A SYN flood fills reasm.max_sessions: half-open sessions make room for
+ * each other and for new connections, oldest first, counted; the
+ * established ones stay, exact. */
+static void
+reasm_syn_flood_evicts_half_open(void)
+{
+	struct result r;
+	const uint32_t srv = 0x0A000002, cli = 0x0A000001;
+
+	start("{reasm:{max_sessions:20}}");
+	for (uint16_t k = 0; k < 5; k++) {
+		pkt4(cli, (uint16_t)(40001 + k), srv, 80, 100, 0, TH_SYN, NULL, 0);
+		pkt4(srv, 80, cli, (uint16_t)(40001 + k), 900, 101, TH_SYN | TH_ACK, NULL, 0);
+		pkt4(cli, (uint16_t)(40001 + k), srv, 80, 101, 901, TH_ACK, "before ", 7);
+	}
+	for (uint32_t k = 0; k < 1000; k++)	/* spoofed sources, no answer */
+		pkt4(0x0B000000 + k, (uint16_t)(1024 + k), srv, 80, k * 7919, 0, TH_SYN, NULL, 0);
+	for (uint16_t k = 0; k < 5; k++)
+		pkt4(cli, (uint16_t)(40001 + k), srv, 80, 108, 901, TH_ACK, "after", 5);
+	/* a new connection after the flood still gets a session */
+	pkt4(cli, 41000, srv, 80, 100, 0, TH_SYN, NULL, 0);
+	pkt4(srv, 80, cli, 41000, 900, 101, TH_SYN | TH_ACK, NULL, 0);
+	pkt4(cli, 41000, srv, 80, 101, 901, TH_ACK, "late comer", 10);
+	T_EQ_U(R.st.table_full_packets, 0);
+	T_EQ_U(R.st.half_open_evicted, 1000 - 15 + 1);
+	finish(&r);
+	for (int k = 0; k < r.nsess; k++) {
+		if (r.cport[k] >= 40001 && r.cport[k] <= 40005) {
+			T_EQ_U(r.len[k][0], 12);
+			T_CHECK(memcmp(r.bytes[k][0], "before after", 12) == 0);
+			T_EQ_U(r.reason[k], CLOSE_EOF);
+		} else if (r.cport[k] == 41000) {
+			T_EQ_U(r.len[k][0], 10);
+		} else if (r.reason[k] != CLOSE_TABLE_FULL && r.reason[k] != CLOSE_EOF)
+			T_EQ_U(r.reason[k], CLOSE_TABLE_FULL);
+	}
+}
+
 int
 main(void)
 {
@@ -627,5 +689,6 @@ main(void)
 	T_RUN(reasm_table_full_counted);
 	T_RUN(reasm_malformed_counted);
 	T_RUN(reasm_close_by_control_is_sticky);
+	T_RUN(reasm_syn_flood_evicts_half_open);
 	return T_DONE();
 }
