@@ -42,6 +42,7 @@ struct capd {
 	unsigned nshards;
 	struct shard *shards;
 	bool serve;			/* shards on capd.sock */
+	bool iface_missing;		/* the live interface does not exist (exit 3) */
 	int lfd;
 	struct acceptor *acc;		/* capd.sock: consumers' hellos, never blocking */
 	struct source src[CAPD_MAX_IF];

@@ -55,7 +55,8 @@ usage(FILE *f)
 	    "      --shards W      number of reasmd shards (runtime.workers)\n"
 	    "      --ctl SOCK      send the counters to ctld every second (RUN/ctld.sock)\n"
 	    "Exit status: 0 done (end of file, SIGTERM), 1 error, 2 bad usage or config,\n"
-	    "3 a live interface went away or down.  SIGUSR1 prints the counters.\n\n"
+	    "3 a live interface went away, is down or does not exist.  SIGUSR1 prints the\n"
+	    "counters.\n\n"
 	    "%s", opts_common_help);
 }
 
@@ -250,8 +251,14 @@ main(int argc, char **argv)
 			fatalx("%s", err);
 	} else {
 		char *filter;
-		if (source_open_live(&C, c.iface, err, sizeof(err)) < 0)
+		if (source_open_live(&C, c.iface, err, sizeof(err)) < 0) {
+			if (C.iface_missing) {
+				/* the launcher waits for it (status 3) */
+				log_errorx("%s", err);
+				exit(CAPD_EXIT_IFACE_LOST);
+			}
 			fatalx("%s", err);
+		}
 		filter = conf_capture_filter(&c);
 		if (source_set_filter(&C, filter, err, sizeof(err)) < 0)
 			fatalx("%s", err);
@@ -364,7 +371,13 @@ main(int argc, char **argv)
 		ctlc_free(C.ctl);
 		C.ctl = NULL;
 	}
-	shards_close(&C);
+	if (C.exit_code == CAPD_EXIT_IFACE_LOST)
+		/* Not the end of the input: the interface may come back and the
+		 * launcher start capd again.  No end of stream for the shards,
+		 * which keep their sessions and reconnect to the next capd. */
+		shards_flush(&C);
+	else
+		shards_close(&C);
 	if (C.dumper != NULL) {
 		pcap_dump_flush(C.dumper);
 		pcap_dump_close(C.dumper);

@@ -113,6 +113,7 @@ source_open_live(struct capd *C, const char *ifaces, char *err, size_t errlen)
 			goto bad;
 		}
 		if (r == PCAP_ERROR_NO_SUCH_DEVICE) {
+			C->iface_missing = true;
 			snprintf(err, errlen, "%s: no such interface (%s)", name, pcap_geterr(p));
 			pcap_close(p);
 			goto bad;

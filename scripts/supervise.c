@@ -77,7 +77,11 @@ static char daemon_config[PATH_MAX + 16];	/* the effective configuration, RUN/co
 static char run_dir[PATH_MAX];
 static bool stopping, failed;
 static char fail_reason[256];
-static struct event *ev_deadline, *ev_kill, *ev_watchdog;
+static struct event *ev_deadline, *ev_kill, *ev_watchdog, *ev_iface_check;
+/* capd said the capture interface is gone (status 3): waiting for it */
+static bool iface_waiting;
+static uint64_t iface_down_ns;
+static unsigned iface_backoff_ms = 1000;
 static uint64_t shard_lost;
 
 /* ---- telling ctld and systemd how the daemons are ---- */
@@ -460,6 +464,29 @@ begin_stop(const char *why)
 }
 
 static void
+on_iface_check(evutil_socket_t fd, short what, void *arg)
+{
+	struct child *k = arg;
+	struct json_object *e;
+
+	(void)fd;
+	(void)what;
+	if (!iface_waiting || !k->running || stopping)
+		return;
+	iface_waiting = false;
+	e = evjson_new(now_wall_ns(), "control", "interface_up");
+	json_object_object_add(e, "iface", json_object_new_string(C.iface));
+	evjson_add_u64(e, "down_ms", (now_wall_ns() - iface_down_ns) / 1000000);
+	tell_ctld(e);
+	json_object_put(e);
+	k->state = "up";
+	k->last_error[0] = '\0';
+	report();
+	log_info("event interface_up: %s is back after %llu ms; capturing again", C.iface,
+	    (unsigned long long)((now_wall_ns() - iface_down_ns) / 1000000));
+}
+
+static void
 on_restart(evutil_socket_t fd, short what, void *arg)
 {
 	struct child *k = arg;
@@ -471,6 +498,14 @@ on_restart(evutil_socket_t fd, short what, void *arg)
 	log_info("restarting %s", k->name);
 	if (spawn(k, false) == 0)
 		k->state = "up";
+	if (k->kind == K_CAPD && iface_waiting) {
+		/* still running in 2 s: it has the interface again */
+		struct timeval two = { 2, 0 };
+		if (ev_iface_check == NULL)
+			ev_iface_check = evtimer_new(base, on_iface_check, k);
+		evtimer_add(ev_iface_check, &two);
+		k->state = "waiting";
+	}
 	report();
 }
 
@@ -506,6 +541,33 @@ child_died(struct child *k, int st)
 			snprintf(fail_reason, sizeof(fail_reason), "%.40s %.64s while stopping", k->name, how);
 		}
 		log_warnx("%.40s %.64s while stopping", k->name, how);
+		return;
+	}
+	if (k->kind == K_CAPD && C.file == NULL && WIFEXITED(st) && WEXITSTATUS(st) == 3) {
+		/* The interface went away (deleted, or down): capd is started
+		 * again every second or so (up to 8 s apart) until it can open
+		 * it; not a death, no give-up.  The shards keep their sessions. */
+		struct timeval tv;
+		if (!iface_waiting) {
+			struct json_object *e = evjson_new(now_wall_ns(), "control", "interface_down");
+			json_object_object_add(e, "iface", json_object_new_string(C.iface));
+			tell_ctld(e);
+			json_object_put(e);
+			iface_waiting = true;
+			iface_down_ns = now_wall_ns();
+			iface_backoff_ms = 1000;
+			log_warnx("event interface_down: %s is gone: waiting for it (capd is started again "
+			    "until it can capture; not counted as a death)", C.iface);
+		}
+		k->state = "waiting";
+		snprintf(k->last_error, sizeof(k->last_error), "the capture interface is gone");
+		report();
+		tv.tv_sec = iface_backoff_ms / 1000;
+		tv.tv_usec = (iface_backoff_ms % 1000) * 1000;
+		iface_backoff_ms = iface_backoff_ms * 2 > 8000 ? 8000 : iface_backoff_ms * 2;
+		if (k->ev_restart == NULL)
+			k->ev_restart = evtimer_new(base, on_restart, k);
+		evtimer_add(k->ev_restart, &tv);
 		return;
 	}
 	if (k->kind == K_CAPD && C.file != NULL) {
@@ -1006,6 +1068,8 @@ main(int argc, char **argv)
 		event_free(ev_kill);
 	if (ev_watchdog)
 		event_free(ev_watchdog);
+	if (ev_iface_check)
+		event_free(ev_iface_check);
 	event_base_free(base);
 	conf_free(&C);
 	if (failed) {

@@ -619,3 +619,46 @@ PY
 	# the session it had opened, once
 	[ "$(grep -c '"event":"tcp_open"' events.jsonl)" -eq 1 ]
 }
+
+@test "live: the capture interface deleted mid-run: capd exits 3, the launcher waits for it (interface_down, not a death, health says so), and captures again once it is back (interface_up); the run stops with 0" {
+	require_root
+	require_cmd socat curl
+	netns_up
+	base=$(port_base)
+	cat > tap.json <<-EOF
+	{ io: { input: { capture: { iface: "$VA", bpf-filter: "tcp port 5000 or tcp port 5001" } },
+	        output: { files: { enabled: true, dir: "$T/out" } } },
+	  control: { listen_port: $((base + 150)), metrics_port: $((base + 151)) },
+	  runtime: { workers: 1, run_dir: "$T/run" } }
+	EOF
+	in_a timeout --foreground 120 "$RUN" -c tap.json 2>run.log &
+	L=$!
+	WAIT_SECS=20 wait_for grep -q "daemons are ready" run.log || { cat run.log; false; }
+	head -c 200000 /dev/urandom > one.bin
+	socat_transfer 5000 one.bin
+	WAIT_SECS=10 wait_for grep -q . out/sessions.jsonl
+	# the pair goes (both ends): capd loses its interface
+	ip -n "$NSA" link del "$VA"
+	WAIT_SECS=10 wait_for grep -q "event interface_down: $VA is gone" run.log || { cat run.log; false; }
+	code=$(in_a curl -s -o health.json -w '%{http_code}' "http://127.0.0.1:$((base + 151))/healthz")
+	[ "$code" = 503 ]
+	grep -q '"state":"waiting"' health.json
+	sleep 3	# restarts meanwhile: not deaths
+	! grep -q "giving up" run.log
+	veth_again
+	WAIT_SECS=20 wait_for grep -q "event interface_up: $VA is back" run.log || { cat run.log; false; }
+	# the shard kept its sessions and reconnects to the new capd (what capd
+	# reads before that is counted as ring_full, not lost silently)
+	WAIT_SECS=15 wait_for grep -q "reasmd.*reconnected to .*capd.sock" run.log
+	head -c 300000 /dev/urandom > two.bin
+	socat_transfer 5001 two.bin
+	WAIT_SECS=10 wait_for sh -c '[ "$(wc -l < out/sessions.jsonl)" -ge 2 ]' || { cut -c1-200 out/sessions.jsonl; grep -av 'INFO: \(dropped\|running\|seccomp\)' run.log | cut -c1-220 | tail -40; false; }
+	kill -TERM "$(pgrep -P $L)" 2>/dev/null || kill -TERM $L
+	rc=0
+	wait $L || rc=$?
+	[ "$rc" -eq 0 ] || { cat run.log; false; }
+	cmp one.bin.recv one.bin
+	cmp two.bin.recv two.bin
+	[ "$(requests_equal one.bin out)" -eq 1 ]
+	[ "$(requests_equal two.bin out)" -eq 1 ]
+}

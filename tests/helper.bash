@@ -149,3 +149,14 @@ PY
 ms_since() {
 	echo $(( ($(date +%s%N) - $1) / 1000000 ))
 }
+
+# veth_again: the pair netns_up made, made again (after a test deleted it),
+# same names and addresses
+veth_again() {
+	ip link add "$VA" type veth peer name "$VB" || return 1
+	ip link set "$VA" netns "$NSA" && ip link set "$VB" netns "$NSB"
+	ip -n "$NSA" addr add 10.77.0.1/24 dev "$VA"
+	ip -n "$NSB" addr add 10.77.0.2/24 dev "$VB"
+	ip -n "$NSA" link set "$VA" up && ip -n "$NSB" link set "$VB" up
+	wait_for netns_reachable
+}
