@@ -87,6 +87,8 @@ static const struct ckey conf_schema[] = {
 	{ "io.output.pcap.close_on_fin", CT_BOOL, O(pcap_close_on_fin), NULL, 1, 0, 0, NULL, NULL },
 	{ "io.output.pcap.fin_close_grace_sec", CT_DOUBLE, O(pcap_fin_close_grace_sec), NULL, 1.0, 0, 3600, NULL, "seconds" },
 	{ "io.output.pcap.rotate_bytes", CT_INT, O(pcap_rotate_bytes), NULL, 0, 0, 1e15, NULL, "bytes" },
+	{ "io.output.pcap.max_total_bytes", CT_INT, O(pcap_max_total_bytes), NULL, 0, 0, 1e15, NULL, "bytes" },
+	{ "io.output.pcap.max_files", CT_INT, O(pcap_max_files), NULL, 0, 0, 100000000, NULL, "files" },
 	{ "io.output.pcap.name", CT_STR, O(pcap_name), "stethoscope", 0, 0, 0, NULL, NULL },
 	/* io.output.json */
 	{ "io.output.json.enabled", CT_BOOL, O(json_enabled), NULL, 0, 0, 0, NULL, NULL },

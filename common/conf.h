@@ -52,7 +52,7 @@ struct conf {
 	/* io.output.pcap */
 	bool pcap_enabled, pcap_per_session, pcap_sync, pcap_close_on_fin;
 	char *pcap_dir, *pcap_format, *pcap_name;
-	int64_t pcap_queue_size, pcap_queue_bytes, pcap_rotate_bytes;
+	int64_t pcap_queue_size, pcap_queue_bytes, pcap_rotate_bytes, pcap_max_total_bytes, pcap_max_files;
 	double pcap_idle_close_sec, pcap_fin_close_grace_sec;
 	/* io.output.json */
 	bool json_enabled;

@@ -195,6 +195,10 @@ enum ctr_kind { KIND_COUNTER, KIND_GAUGE };
 	    "per-session files", "Frames of no session (per-session files hold sessions' frames only).") \
 	X(S_PCAP_FILES, SINKD, COUNTER, "pcap_files", "pcap_files_total", "files", NULL, "pcap", \
 	    "per sinkd", "pcap files made.") \
+	X(S_PCAP_RETENTION_FILES, SINKD, COUNTER, "pcap_retention_removed", "pcap_retention_removed_files_total", "files", NULL, "pcap", \
+	    "per sinkd", "Finished pcap files removed, oldest first, to keep io.output.pcap.max_total_bytes and max_files.") \
+	X(S_PCAP_RETENTION_BYTES, SINKD, COUNTER, "pcap_retention_removed_bytes", "pcap_retention_removed_bytes_total", "bytes", NULL, "pcap", \
+	    "per sinkd", "The bytes of those files.") \
 	X(S_PCAP_CALLS, SINKD, COUNTER, "pcap_calls", "pcap_calls_total", "calls", NULL, "pcap", \
 	    "per sinkd", "Calls given a per-call file (voip.per_call_pcap).") \
 	X(S_PCAP_CALL_FRAMES, SINKD, COUNTER, "pcap_call_frames", "pcap_call_frames_total", "packets", NULL, "pcap", \

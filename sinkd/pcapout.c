@@ -43,6 +43,7 @@
  * it, counts the frames that did not make it as pcap_write_error and
  * every later frame for that file the same way.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -118,8 +119,19 @@ struct job {
 	uint8_t data[];
 };
 
+/* A finished file the retention limits count (oldest first). */
+struct kept {
+	char *name;
+	uint64_t size;
+};
+
 struct pstate {
 	int dirfd;
+	/* retention: io.output.pcap.max_total_bytes, max_files (0: none); the
+	 * writer thread's, the counts read under mu */
+	uint64_t ret_max_bytes, ret_max_files, kept_bytes, ret_files, ret_bytes;
+	struct kept *kept;
+	size_t kept_head, kept_n, kept_cap;
 	char *dir;
 	bool disabled, pcapng, per_session;
 	const char *ext;
@@ -609,6 +621,8 @@ write_summary(struct pstate *S, struct pfile *f)
 	close(fd);
 }
 
+static void retain(struct pstate *S, const char *name, uint64_t size);
+
 /* Per-session (per-call) close: flush, close, rename to its final name. */
 static void
 write_close(struct pstate *S, struct pfile *f)
@@ -643,7 +657,107 @@ write_close(struct pstate *S, struct pfile *f)
 			log_warn("%s/%s: renaming to %s", S->dir, f->name, final);
 		else
 			pfile_rename(f, final);
+		retain(S, f->name, f->size);
 	}
+}
+
+/*
+ * Retention: a finished file joins the kept list (the directory's finished
+ * files, oldest first, those of earlier runs too); while the list is over
+ * max_total_bytes or max_files, its oldest file is removed and counted.
+ * A file still open is never on the list.
+ */
+static void
+retain(struct pstate *S, const char *name, uint64_t size)
+{
+	if (S->ret_max_bytes == 0 && S->ret_max_files == 0)
+		return;
+	if (S->kept_n == S->kept_cap) {
+		size_t nc = S->kept_cap ? 2 * S->kept_cap : 64;
+		struct kept *k = xcalloc(nc, sizeof(*k));
+		for (size_t i = 0; i < S->kept_n; i++)
+			k[i] = S->kept[(S->kept_head + i) % S->kept_cap];
+		free(S->kept);
+		S->kept = k;
+		S->kept_cap = nc;
+		S->kept_head = 0;
+	}
+	S->kept[(S->kept_head + S->kept_n++) % S->kept_cap] = (struct kept){ xstrdup(name), size };
+	S->kept_bytes += size;
+	while (S->kept_n > 1 && ((S->ret_max_bytes && S->kept_bytes > S->ret_max_bytes) ||
+	    (S->ret_max_files && S->kept_n > S->ret_max_files))) {
+		struct kept *k = &S->kept[S->kept_head];
+		if (unlinkat(S->dirfd, k->name, 0) < 0 && errno != ENOENT) {
+			static struct log_rl rl;
+			log_ratelimited(&rl, 1, 10000, LOG_WARNING, "%s/%s: removing it for the retention limits: %s",
+			    S->dir, k->name, strerror(errno));
+		} else {
+			pthread_mutex_lock(&S->mu);
+			S->ret_files++;
+			S->ret_bytes += k->size;
+			pthread_mutex_unlock(&S->mu);
+		}
+		S->kept_bytes -= k->size;
+		free(k->name);
+		S->kept_head = (S->kept_head + 1) % S->kept_cap;
+		S->kept_n--;
+	}
+}
+
+static int
+kept_cmp(const void *a, const void *b)
+{
+	const struct kept *x = a, *y = b;
+
+	return x->size < y->size ? -1 : x->size > y->size;	/* (size holds the mtime here) */
+}
+
+/* The finished files already in the directory, oldest first (before the
+ * sandbox: it reads the directory). */
+static void
+retain_scan(struct pstate *S)
+{
+	int fd;
+	DIR *d;
+	struct dirent *e;
+	struct kept *v = NULL;
+	size_t n = 0, cap = 0;
+
+	if ((S->ret_max_bytes == 0 && S->ret_max_files == 0) || (fd = dup(S->dirfd)) < 0)
+		return;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return;
+	}
+	while ((e = readdir(d)) != NULL) {
+		struct stat st;
+		size_t l = strlen(e->d_name);
+		bool ours = (l > 5 && strcmp(e->d_name + l - 5, ".pcap") == 0) ||
+		    (l > 7 && strcmp(e->d_name + l - 7, ".pcapng") == 0);
+		if (!ours || strstr(e->d_name, "__open") != NULL ||
+		    fstatat(S->dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 64;
+			v = xrealloc(v, cap * sizeof(*v));
+		}
+		/* sorted by mtime (ns), then kept with their sizes */
+		v[n].name = xstrdup(e->d_name);
+		v[n].size = (uint64_t)st.st_mtim.tv_sec * 1000000000ULL + (uint64_t)st.st_mtim.tv_nsec;
+		n++;
+	}
+	closedir(d);
+	qsort(v, n, sizeof(*v), kept_cmp);
+	for (size_t i = 0; i < n; i++) {
+		struct stat st;
+		if (fstatat(S->dirfd, v[i].name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+			retain(S, v[i].name, (uint64_t)st.st_size);
+		free(v[i].name);
+	}
+	free(v);
+	if (n)
+		log_info("io.output.pcap: %zu finished files already in %s count toward the retention limits",
+		    n, S->dir);
 }
 
 static void job_free(struct pstate *S, struct job *j);
@@ -730,6 +844,8 @@ writer_main(void *arg)
 		case J_ROTATE:
 			/* The rolling file is finished: closed, its name kept. */
 			file_close_fd(S, j->pf);
+			if (j->pf->created)
+				retain(S, j->pf->name, j->pf->size);
 			notify_done(S, j->pf);
 			break;
 		case J_STOP:
@@ -1055,6 +1171,10 @@ po_prepare(struct sinkd *D, char *err, size_t errlen)
 		    "as pcap_write_error", S->dir, strerror(errno));
 		S->disabled = true;
 	}
+	S->ret_max_bytes = (uint64_t)D->c->pcap_max_total_bytes;
+	S->ret_max_files = (uint64_t)D->c->pcap_max_files;
+	if (S->dirfd >= 0)
+		retain_scan(S);
 	return 0;
 }
 
@@ -1659,6 +1779,13 @@ po_summary(struct sinkd *D, FILE *f)
 	else
 		fprintf(f, "sinkd pcap: pcap_out_of_order %" PRIu64 " frames (older than frames already "
 		    "written: written at once)\n", S->out_of_order);
+	if (S->ret_max_bytes || S->ret_max_files) {
+		pthread_mutex_lock(&S->mu);
+		fprintf(f, "sinkd pcap: retention (max_total_bytes %" PRIu64 ", max_files %" PRIu64 "): %" PRIu64
+		    " finished files removed (%" PRIu64 " bytes), oldest first\n", S->ret_max_bytes, S->ret_max_files,
+		    S->ret_files, S->ret_bytes);
+		pthread_mutex_unlock(&S->mu);
+	}
 }
 
 static void
@@ -1674,6 +1801,10 @@ po_counters(struct sinkd *D, struct ctr_enc *e)
 	ctr_set(e, CTR_S_PCAP_OUT_OF_ORDER, S->out_of_order);
 	ctr_set(e, CTR_S_PCAP_NO_SESSION, S->not_in_session);
 	ctr_set(e, CTR_S_PCAP_FILES, S->files);
+	pthread_mutex_lock(&S->mu);
+	ctr_set(e, CTR_S_PCAP_RETENTION_FILES, S->ret_files);
+	ctr_set(e, CTR_S_PCAP_RETENTION_BYTES, S->ret_bytes);
+	pthread_mutex_unlock(&S->mu);
 	ctr_set(e, CTR_S_PCAP_CALLS, S->calls);
 	ctr_set(e, CTR_S_PCAP_CALL_FRAMES, S->call_frames);
 	ctr_set(e, CTR_S_PCAP_CALLS_FULL, S->calls_full);
@@ -1745,6 +1876,9 @@ po_free(struct sinkd *D)
 	free(S->wm_live);
 	free(S->closing);
 	free(S->dir);
+	for (size_t i = 0; i < S->kept_n; i++)
+		free(S->kept[(S->kept_head + i) % S->kept_cap].name);
+	free(S->kept);
 	free(S);
 	P = NULL;
 }

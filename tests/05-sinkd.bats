@@ -794,3 +794,30 @@ PY
 	grep -q "a sink dropped: no hello within the deadline" reasmd.err
 	grep -q "a sink dropped: bad hello: not a hello" reasmd.err
 }
+
+@test "pcap retention: max_files and max_total_bytes keep the newest finished files, those of earlier runs count too, the oldest go first, counted; open files and other files are never touched" {
+	"$B/tests/benchgen" small s.pcap 60000 >/dev/null
+	"$B/reasmd" -r s.pcap -w s.rec 2>/dev/null
+	mkdir per
+	for i in 1 2 3; do head -c 1000 /dev/zero > per/old$i.pcapng; touch -d "2020-01-0$i" per/old$i.pcapng; done
+	echo notes > per/notes.txt
+	printf '{ io: { output: { pcap: { max_files: 5 } } } }\n' > r.json
+	"$B/sinkd" pcap -c r.json -r s.rec --dir per --per-session 2> err
+	grep -q '3 finished files already in per count toward the retention limits' err
+	grep -q 'retention (max_total_bytes 0, max_files 5): 298 finished files removed' err
+	[ "$(ls per/*.pcapng | wc -l)" -eq 5 ]
+	[ -f per/notes.txt ]
+	! ls per/old*.pcapng 2>/dev/null
+	# the newest sessions' files are the ones kept: they open in tshark
+	for f in per/*.pcapng; do tshark -r "$f" -c 1 >/dev/null 2>&1; done
+	# the rolling file by bytes: rotated every 200 KB, at most 1 MB kept
+	mkdir roll
+	printf '{ io: { output: { pcap: { rotate_bytes: 200000, max_total_bytes: 1000000 } } } }\n' > b.json
+	"$B/sinkd" pcap -c b.json -r s.rec --dir roll 2> err2
+	grep -q 'finished files removed' err2
+	total=$(du -cb roll/* | tail -1 | cut -f1)
+	newest=$(ls -t roll | head -1)
+	# what is kept: within the limit, plus the file that was open at the end
+	[ $(( total - $(stat -c %s "roll/$newest") )) -le 1000000 ]
+	[ "$(ls roll | wc -l)" -ge 5 ]
+}
