@@ -98,6 +98,8 @@ static const struct ckey conf_schema[] = {
 	{ "io.output.files.enabled", CT_BOOL, O(files_enabled), NULL, 0, 0, 0, NULL, NULL },
 	{ "io.output.files.dir", CT_STR, O(files_dir), "out", 0, 0, 0, NULL, NULL },
 	{ "io.output.files.streams", CT_BOOL, O(files_streams), NULL, 1, 0, 0, NULL, NULL },
+	{ "io.output.files.max_total_bytes", CT_INT, O(files_max_total_bytes), NULL, 0, 0, 1e15, NULL, "bytes" },
+	{ "io.output.files.max_files", CT_INT, O(files_max_files), NULL, 0, 0, 100000000, NULL, "files" },
 	/* io.output.hep */
 	{ "io.output.hep.enabled", CT_BOOL, O(hep_enabled), NULL, 0, 0, 0, NULL, NULL },
 	{ "io.output.hep.host", CT_STR, O(hep_host), "127.0.0.1", 0, 0, 0, NULL, NULL },

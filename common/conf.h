@@ -60,6 +60,7 @@ struct conf {
 	struct conf_strlist json_cats;
 	/* io.output.files */
 	bool files_enabled, files_streams;
+	int64_t files_max_total_bytes, files_max_files;
 	char *files_dir;
 	/* io.output.hep */
 	bool hep_enabled, hep_large_over_tcp;

@@ -110,6 +110,8 @@ enum ctr_kind { KIND_COUNTER, KIND_GAUGE };
 	    "per shard", "Packets of flows closed by control (close_session), counted and not reopened until a new SYN, their FIN or RST, or session_idle_sec.") \
 	X(R_HALF_OPEN_EVICTED, REASMD, COUNTER, "half_open_evicted", "half_open_evicted_sessions_total", "sessions", NULL, NULL, \
 	    "per shard", "Half-open sessions (only SYNs seen) closed as table_full, oldest first, to make room when reasm.max_sessions was reached: a SYN flood cannot crowd out sessions that carry data.") \
+	X(R_FILES_RETENTION, REASMD, COUNTER, "files_retention_removed", "files_retention_removed_files_total", "files", NULL, NULL, \
+	    "per shard", "-o stream files removed, oldest first, to keep io.output.files.max_total_bytes and max_files (a shard's share).") \
 	X(R_STREAM_WRITE_ERROR, REASMD, COUNTER, "stream_write_error", "stream_write_error_bytes_total", "bytes", NULL, NULL, \
 	    "per shard", "Record bytes the -w stream could not take once a write failed (its reader went away, a full disk); the other outputs go on.") \
 	X(R_WRITE_ERROR, REASMD, COUNTER, "write_error", "files_write_error_bytes_total", "bytes", NULL, NULL, \

@@ -85,7 +85,7 @@ static const struct allow allows[] = {
 	 * renames on close, the truncation to the last whole frame, the probe
 	 * that tells an unwritable directory at start. */
 	{ "openat", P_REASMD | P_SINKS }, { "renameat", P_SINKS }, { "renameat2", P_SINKS },
-	{ "unlinkat", P_SINKS },		/* pcap's write probe at start */
+	{ "unlinkat", P_REASMD | P_SINKS },	/* pcap's write probe at start; retention */
 	{ "fsync", P_SINKS }, { "fdatasync", P_SINKS },
 	/* a per-call pcap file's summary, written into its header at the close */
 	{ "pwrite64", P_SINKS },

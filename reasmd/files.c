@@ -6,6 +6,7 @@
  * recently written is handed over and its file reopened for append when
  * needed, so a million sessions never run into EMFILE.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -108,9 +109,15 @@ struct wjob {
 	struct wjob *next;
 	int kind;
 	bool append;
+	uint64_t sid;		/* WJ_LINE: the session whose files are now finished (0: none) */
 	char name[48];
 	struct obuf *b;		/* WJ_WRITE (NULL: create an empty file) */
 	char *line;		/* WJ_LINE */
+};
+
+struct kfile {
+	char name[48];
+	uint64_t size;
 };
 
 struct writer {
@@ -124,10 +131,70 @@ struct writer {
 	int jsonl;
 	uint64_t error_bytes;
 	char dir[256];
+	/* retention: the finished stream files, oldest first (the writer's) */
+	uint64_t max_bytes, max_files, kept_bytes, ret_files, ret_bytes;
+	struct kfile *kept;
+	size_t kept_head, kept_n, kept_cap;
 };
 
 static struct writer W = { .mu = PTHREAD_MUTEX_INITIALIZER,
     .cv_job = PTHREAD_COND_INITIALIZER, .cv_buf = PTHREAD_COND_INITIALIZER };
+
+/*
+ * Retention (io.output.files.max_total_bytes, max_files; --max-total-bytes,
+ * --max-files): the finished stream files, oldest first; beyond a limit the
+ * oldest are removed and counted.  A session's files join once its
+ * sessions.jsonl line is written (never one still being written); the
+ * .jsonl files themselves are never removed.  Shards sharing a directory
+ * keep each their share of the limits.
+ */
+static void
+keep_file(const char *name, uint64_t size)
+{
+	if (W.kept_n == W.kept_cap) {
+		size_t nc = W.kept_cap ? 2 * W.kept_cap : 64;
+		struct kfile *k = xcalloc(nc, sizeof(*k));
+		for (size_t i = 0; i < W.kept_n; i++)
+			k[i] = W.kept[(W.kept_head + i) % W.kept_cap];
+		free(W.kept);
+		W.kept = k;
+		W.kept_cap = nc;
+		W.kept_head = 0;
+	}
+	size_t t = (W.kept_head + W.kept_n++) % W.kept_cap;
+	snprintf(W.kept[t].name, sizeof(W.kept[t].name), "%s", name);
+	W.kept[t].size = size;
+	W.kept_bytes += size;
+	while (W.kept_n > 0 && ((W.max_bytes && W.kept_bytes > W.max_bytes) ||
+	    (W.max_files && W.kept_n > W.max_files))) {
+		size_t h = W.kept_head;
+		if (unlinkat(W.dirfd, W.kept[h].name, 0) < 0 && errno != ENOENT) {
+			static struct log_rl rl;
+			log_ratelimited(&rl, 1, 10000, LOG_WARNING, "%s/%s: removing it for the retention limits: %s",
+			    W.dir, W.kept[h].name, strerror(errno));
+		} else {
+			pthread_mutex_lock(&W.mu);
+			W.ret_files++;
+			W.ret_bytes += W.kept[h].size;
+			pthread_mutex_unlock(&W.mu);
+		}
+		W.kept_bytes -= W.kept[h].size;
+		W.kept_head = (W.kept_head + 1) % W.kept_cap;
+		W.kept_n--;
+	}
+}
+
+static void
+keep_session(uint64_t sid)
+{
+	for (int k = 0; k < 2; k++) {
+		char name[48];
+		struct stat st;
+		snprintf(name, sizeof(name), "%" PRIu64 ".%s", sid, dir_names[k]);
+		if (fstatat(W.dirfd, name, &st, 0) == 0)
+			keep_file(name, (uint64_t)st.st_size);
+	}
+}
 
 static void
 writer_do(struct wjob *j)
@@ -143,6 +210,8 @@ writer_do(struct wjob *j)
 			    strerror(errno));
 		}
 		free(j->line);
+		if (j->sid && (W.max_bytes || W.max_files))
+			keep_session(j->sid);
 		return;
 	}
 	if (j->kind == WJ_FLUSH)
@@ -251,6 +320,8 @@ writer_start(struct reasm *R)
 	unsigned n = (R->out.max_open_files ? R->out.max_open_files : 1) + WQ_SPARE;
 
 	W.dirfd = R->out.dirfd;
+	W.max_bytes = R->out.max_total_bytes;
+	W.max_files = R->out.max_files;
 	W.jsonl = R->files->jsonl;
 	sth_strlcpy(W.dir, R->out.dir, sizeof(W.dir));
 	for (unsigned k = 0; k < n; k++) {
@@ -415,6 +486,7 @@ files_close(struct reasm *R, struct session *s, struct json_object *summary)
 	txt = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	tl = strlen(txt);
 	j->kind = WJ_LINE;
+	j->sid = R->out.no_streams ? 0 : s->id;
 	j->line = xmalloc(tl + 2);
 	memcpy(j->line, txt, tl);
 	j->line[tl] = '\n';
@@ -455,4 +527,72 @@ files_finish(struct reasm *R)
 	R->out.dirfd = -1;
 	free(F);
 	R->files = NULL;
+}
+
+static int
+kfile_cmp(const void *a, const void *b)
+{
+	const struct kfile *x = a, *y = b;
+
+	return x->size < y->size ? -1 : x->size > y->size;	/* (the mtime, while sorting) */
+}
+
+/* The stream files of earlier runs in -o DIR, oldest first, count toward
+ * the retention limits (shard 0 takes them: one shard, not each).  Before
+ * the sandbox: it reads the directory. */
+void
+files_retention_scan(struct reasm *R, bool first_shard)
+{
+	DIR *d;
+	struct dirent *e;
+	struct kfile *v = NULL;
+	size_t n = 0, cap = 0;
+	int fd;
+
+	if (R->files == NULL || R->out.dirfd < 0 || !first_shard || R->out.no_streams ||
+	    (R->out.max_total_bytes == 0 && R->out.max_files == 0) || (fd = dup(R->out.dirfd)) < 0)
+		return;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return;
+	}
+	while ((e = readdir(d)) != NULL) {
+		struct stat st;
+		char *dot = strchr(e->d_name, '.');
+		if (dot == NULL || dot == e->d_name || strspn(e->d_name, "0123456789") != (size_t)(dot - e->d_name) ||
+		    (strcmp(dot, ".requests") != 0 && strcmp(dot, ".responses") != 0) ||
+		    strlen(e->d_name) >= sizeof(v->name) ||
+		    fstatat(R->out.dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 64;
+			v = xrealloc(v, cap * sizeof(*v));
+		}
+		snprintf(v[n].name, sizeof(v[n].name), "%s", e->d_name);
+		v[n].size = (uint64_t)st.st_mtim.tv_sec * 1000000000ULL + (uint64_t)st.st_mtim.tv_nsec;
+		n++;
+	}
+	closedir(d);
+	qsort(v, n, sizeof(*v), kfile_cmp);
+	W.dirfd = R->out.dirfd;
+	W.max_bytes = R->out.max_total_bytes;
+	W.max_files = R->out.max_files;
+	snprintf(W.dir, sizeof(W.dir), "%s", R->out.dir);
+	for (size_t i = 0; i < n; i++) {
+		struct stat st;
+		if (fstatat(R->out.dirfd, v[i].name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+			keep_file(v[i].name, (uint64_t)st.st_size);
+	}
+	free(v);
+	if (n)
+		log_info("-o: %zu stream files already in %s count toward the retention limits", n, R->out.dir);
+}
+
+void
+files_retention(uint64_t *files, uint64_t *bytes)
+{
+	pthread_mutex_lock(&W.mu);
+	*files = W.ret_files;
+	*bytes = W.ret_bytes;
+	pthread_mutex_unlock(&W.mu);
 }

@@ -29,7 +29,7 @@
 #include "ctlc.h"
 
 enum { OPT_EVENTS = OPT_DAEMON_BASE, OPT_MAX_OPEN, OPT_FROM, OPT_SHARD, OPT_LISTEN, OPT_SINKS,
-	OPT_GENERATION, OPT_CTL, OPT_VOIP, OPT_SIPUSER, OPT_APPEND, OPT_NO_STREAMS };
+	OPT_GENERATION, OPT_CTL, OPT_VOIP, OPT_SIPUSER, OPT_APPEND, OPT_NO_STREAMS, OPT_MAX_TOTAL, OPT_MAX_FILES };
 
 static volatile sig_atomic_t reasmd_stop;
 
@@ -60,6 +60,9 @@ usage(FILE *f)
 	    "  -w FILE|-           write the record stream (see stethoscope-dump)\n"
 	    "      --events FILE|- write session events as JSON lines\n"
 	    "      --max-open-files N  open stream files at most (runtime.max_open_files)\n"
+	    "      --max-total-bytes N  -o DIR keeps its stream files under N bytes, the\n"
+	    "                      oldest removed first (io.output.files.max_total_bytes)\n"
+	    "      --max-files N   ... and at most N of them (io.output.files.max_files)\n"
 	    "      --append        -o DIR's sessions.jsonl and calls.jsonl are added to, not\n"
 	    "                      truncated: a line a write (the shards of a run share DIR)\n"
 	    "      --no-streams    -o DIR gets sessions.jsonl (and calls.jsonl), not the streams\n"
@@ -240,6 +243,8 @@ main(int argc, char **argv)
 		{ "voip", no_argument, NULL, OPT_VOIP },
 		{ "sipuser", required_argument, NULL, OPT_SIPUSER },
 		{ "append", no_argument, NULL, OPT_APPEND },
+		{ "max-total-bytes", required_argument, NULL, OPT_MAX_TOTAL },
+		{ "max-files", required_argument, NULL, OPT_MAX_FILES },
 		{ "no-streams", no_argument, NULL, OPT_NO_STREAMS },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -273,6 +278,8 @@ main(int argc, char **argv)
 		case OPT_CTL: ctl_path = optarg; break;
 		case OPT_VOIP: opts_override(&o, "voip.enabled", "true"); break;
 		case OPT_APPEND: append = true; break;
+		case OPT_MAX_TOTAL: opts_override(&o, "io.output.files.max_total_bytes", optarg); break;
+		case OPT_MAX_FILES: opts_override(&o, "io.output.files.max_files", optarg); break;
 		case OPT_NO_STREAMS: no_streams = true; break;
 		case OPT_SIPUSER:
 			opts_override(&o, "voip.enabled", "true");
@@ -349,6 +356,11 @@ main(int argc, char **argv)
 	R.out.append = append;
 	R.out.no_streams = no_streams;
 	R.out.max_open_files = (unsigned)c.max_open_files;
+	/* shards that share a directory keep each their share */
+	R.out.max_total_bytes = (uint64_t)c.files_max_total_bytes / nshards;
+	R.out.max_files = (uint64_t)c.files_max_files / nshards;
+	if (c.files_max_files && R.out.max_files == 0)
+		R.out.max_files = 1;
 	R.out.events = events ? open_out(events, "--events") : NULL;
 	R.out.w = wf ? recw_open(fileno(wf), 0) : NULL;
 	if (from != NULL) {
@@ -382,6 +394,7 @@ main(int argc, char **argv)
 		privdrop_root(&po, socks, 2, "/run/stethoscope");
 		if (files_open(&R, err, sizeof(err)) < 0)
 			fatalx("%s", err);
+		files_retention_scan(&R, shard == 0);
 		if (odir != NULL && privdrop_give(odir, &po, err, sizeof(err)) < 0)
 			fatalx("-o %s", err);
 		if (privdrop(&po, err, sizeof(err)) < 0)

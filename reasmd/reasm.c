@@ -184,6 +184,13 @@ reasm_summary(const struct reasm *R, FILE *f)
 	    (unsigned long long)R->st.table_full_packets, (unsigned long long)R->st.ooo_limit_bytes,
 	    (unsigned long long)R->st.frag_limit_packets, (unsigned long long)R->st.not_tcp,
 	    (unsigned long long)R->st.late_packets);
+	if (R->out.dir != NULL && (R->out.max_total_bytes || R->out.max_files)) {
+		uint64_t rf, rb;
+		files_retention(&rf, &rb);
+		fprintf(f, "reasmd: -o retention (max_total_bytes %llu, max_files %llu): %llu stream files removed "
+		    "(%llu bytes), oldest first\n", (unsigned long long)R->out.max_total_bytes,
+		    (unsigned long long)R->out.max_files, (unsigned long long)rf, (unsigned long long)rb);
+	}
 	if (R->st.half_open_evicted || R->st.tombs_evicted)
 		fprintf(f, "reasmd: reasm.max_sessions reached: %llu half-open sessions evicted, %llu closed sessions' "
 		    "tombstones freed early, to make room (established sessions are never evicted)\n",
@@ -254,6 +261,11 @@ reasm_counters(const struct reasm *R, struct ctr_enc *e)
 	ctr_set(e, CTR_R_LATE_FRAMES, t->late_packets);
 	ctr_set(e, CTR_R_CLOSED_BY_CONTROL, t->closed_by_control_packets);
 	ctr_set(e, CTR_R_HALF_OPEN_EVICTED, t->half_open_evicted);
+	if (R->out.dir != NULL) {
+		uint64_t rf, rb;
+		files_retention(&rf, &rb);
+		ctr_set(e, CTR_R_FILES_RETENTION, rf);
+	}
 	ctr_set(e, CTR_R_STREAM_WRITE_ERROR, R->out.w ? recw_lost(R->out.w) : R->st.w_lost);
 	ctr_set(e, CTR_R_WRITE_ERROR, t->write_error_bytes);
 	sinks_counters(R->sinks, e);

@@ -144,6 +144,7 @@ struct out_opts {
 	bool w_reported;		/* its failure was said */
 	int linktype, snaplen;
 	unsigned max_open_files;
+	uint64_t max_total_bytes, max_files;	/* -o retention, this shard's share */
 };
 
 #define SINKS_MAX 16
@@ -321,6 +322,10 @@ void files_data(struct reasm *R, struct session *s, int dir, const uint8_t *p, s
 /* The session's files are complete; its sessions.jsonl line follows them. */
 void files_close(struct reasm *R, struct session *s, struct json_object *summary);
 void files_finish(struct reasm *R);
+/* -o retention: the stream files of earlier runs (before the sandbox), and
+ * what it removed. */
+void files_retention_scan(struct reasm *R, bool first_shard);
+void files_retention(uint64_t *files, uint64_t *bytes);
 
 /* sinks.c: the sink daemons on reasmd.N.sock (--listen).  Knows records,
  * not sessions: a put returns which sinks lost the record. */

@@ -494,3 +494,27 @@ PY
 	[ "$(grep -c 'Broken pipe' err)" -eq 1 ]
 	grep -q 'reasmd: stream_write_error=[1-9][0-9]* record bytes the -w stream could not take' err
 }
+
+@test "reasmd -o retention: --max-files and --max-total-bytes keep the newest finished stream files (earlier runs' too), oldest removed first and counted; sessions.jsonl keeps every line" {
+	"$B/tests/benchgen" small s.pcap 60000 >/dev/null
+	"$B/reasmd" -r s.pcap -o d --max-files 10 2> err
+	grep -q 'reasmd: -o retention (max_total_bytes 0, max_files 10): 590 stream files removed' err
+	[ "$(ls d/*.requests d/*.responses | wc -l)" -eq 10 ]
+	[ "$(wc -l < d/sessions.jsonl)" -eq 300 ]
+	# the kept ones are the last sessions' both directions, intact
+	python3 - d <<-'PY'
+	import json, os, sys
+	d = sys.argv[1]
+	lines = [json.loads(l) for l in open(os.path.join(d, "sessions.jsonl"))]
+	kept = [s for s in lines if os.path.exists(os.path.join(d, s["requests"]["file"]))]
+	assert len(kept) == 5 and kept == lines[-5:], [s["session_id"] for s in kept]
+	for s in kept:
+	    for k in ("requests", "responses"):
+	        assert os.path.getsize(os.path.join(d, s[k]["file"])) == s[k]["bytes"]
+	PY
+	# a second run appending: the first run's files count, by bytes now
+	"$B/reasmd" -r s.pcap -o d --append --max-total-bytes 20000 2> err2
+	grep -q '10 stream files already in d count toward the retention limits' err2
+	[ "$(du -cb d/*.requests d/*.responses | tail -1 | cut -f1)" -le 20000 ]
+	[ "$(wc -l < d/sessions.jsonl)" -eq 600 ]
+}
