@@ -573,7 +573,8 @@ files_retention_scan(struct reasm *R, bool first_shard)
 		n++;
 	}
 	closedir(d);
-	qsort(v, n, sizeof(*v), kfile_cmp);
+	if (n > 1)
+		qsort(v, n, sizeof(*v), kfile_cmp);
 	W.dirfd = R->out.dirfd;
 	W.max_bytes = R->out.max_total_bytes;
 	W.max_files = R->out.max_files;

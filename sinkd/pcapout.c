@@ -747,7 +747,8 @@ retain_scan(struct pstate *S)
 		n++;
 	}
 	closedir(d);
-	qsort(v, n, sizeof(*v), kept_cmp);
+	if (n > 1)
+		qsort(v, n, sizeof(*v), kept_cmp);
 	for (size_t i = 0; i < n; i++) {
 		struct stat st;
 		if (fstatat(S->dirfd, v[i].name, &st, AT_SYMLINK_NOFOLLOW) == 0)

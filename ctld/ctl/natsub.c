@@ -376,6 +376,7 @@ take_call(natsMsg *m, void *arg)
 		}
 		M->v[i].key = strdup(key);
 		M->v[i].recs = json_object_new_array();
+		M->v[i].rtp = NULL;
 		M->n++;
 	}
 	json_object_array_add(M->v[i].recs, o);
