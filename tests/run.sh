@@ -64,6 +64,10 @@ if ls tests/*.bats >/dev/null 2>&1; then
 		printf '== %s\n' "$f"
 		timeout 1800 bats --tap -T "$f" >"$out/bats.tap" 2>&1
 		count "$out/bats.tap"
+		# where the time went: the file's total and its three slowest tests
+		sed -n 's/^ok [0-9]* \(.*\) in \([0-9]*\)ms$/\2 \1/p' "$out/bats.tap" | sort -rn |
+		    awk '{ t += $1; if (NR <= 3) s[NR] = sprintf("   %6.1f s  %s", $1 / 1000, substr($0, length($1) + 2, 90)) }
+		        END { printf "   %6.1f s  in all\n", t / 1000; for (i = 1; i <= 3 && i <= NR; i++) print s[i] }'
 		if ! grep -q '^1\.\.' "$out/bats.tap"; then
 			echo "not ok - $f did not run"; tail -n 20 "$out/bats.tap"; fail=$((fail + 1))
 		fi
