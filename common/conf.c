@@ -1254,46 +1254,75 @@ conf_print_effective(const struct conf *c, FILE *out)
 	conf_print_effective_ex(c, out, CONF_PRINT_SOURCES);
 }
 
+/* Key k's effective value as JSON (NULL: none). */
+static struct json_object *
+key_json(const struct conf *c, size_t k)
+{
+	const char *base = (const char *)c;
+	const struct ckey *e = &conf_schema[k];
+	struct json_object *v = NULL;
+	switch (e->type) {
+	case CT_BOOL: v = json_object_new_boolean(*(const bool *)(base + e->off)); break;
+	case CT_INT: {
+		int64_t x = *(const int64_t *)(base + e->off);
+		bool optional_port = e->def_n == 0 && e->min >= 1;
+		v = (optional_port && x == 0) ? NULL : json_object_new_int64(x);
+		break;
+	}
+	case CT_DOUBLE: v = json_object_new_double(*(const double *)(base + e->off)); break;
+	case CT_STR:
+	case CT_ENUM: {
+		const char *s = *(char *const *)(base + e->off);
+		v = s ? json_object_new_string(s) : NULL;
+		break;
+	}
+	case CT_STRLIST:
+	case CT_STR_OR_LIST: {
+		const struct conf_strlist *l = (const void *)(base + e->off);
+		v = json_object_new_array();
+		for (size_t i = 0; i < l->n; i++)
+			json_object_array_add(v, json_object_new_string(l->v[i]));
+		break;
+	}
+	case CT_INTLIST: {
+		const struct conf_intlist *l = (const void *)(base + e->off);
+		v = json_object_new_array();
+		for (size_t i = 0; i < l->n; i++)
+			json_object_array_add(v, json_object_new_int64(l->v[i]));
+		break;
+	}
+	}
+	return v;
+}
+
+size_t
+conf_diff(const struct conf *a, const struct conf *b,
+    void (*fn)(const char *key, const char *was, const char *now, void *arg), void *arg)
+{
+	size_t n = 0;
+
+	for (size_t k = 0; k < NKEYS; k++) {
+		struct json_object *x = key_json(a, k), *y = key_json(b, k);
+		const char *xs = x ? json_object_to_json_string_ext(x, JSON_C_TO_STRING_PLAIN) : "null";
+		const char *ys = y ? json_object_to_json_string_ext(y, JSON_C_TO_STRING_PLAIN) : "null";
+		if (strcmp(xs, ys) != 0) {
+			fn(conf_schema[k].path, xs, ys, arg);
+			n++;
+		}
+		json_object_put(x);
+		json_object_put(y);
+	}
+	return n;
+}
+
 void
 conf_print_effective_ex(const struct conf *c, FILE *out, int flags)
 {
 	struct json_object *root = json_object_new_object();
-	const char *base = (const char *)c;
 
 	for (size_t k = 0; k < NKEYS; k++) {
 		const struct ckey *e = &conf_schema[k];
-		struct json_object *v = NULL;
-		switch (e->type) {
-		case CT_BOOL: v = json_object_new_boolean(*(const bool *)(base + e->off)); break;
-		case CT_INT: {
-			int64_t x = *(const int64_t *)(base + e->off);
-			bool optional_port = e->def_n == 0 && e->min >= 1;
-			v = (optional_port && x == 0) ? NULL : json_object_new_int64(x);
-			break;
-		}
-		case CT_DOUBLE: v = json_object_new_double(*(const double *)(base + e->off)); break;
-		case CT_STR:
-		case CT_ENUM: {
-			const char *s = *(char *const *)(base + e->off);
-			v = s ? json_object_new_string(s) : NULL;
-			break;
-		}
-		case CT_STRLIST:
-		case CT_STR_OR_LIST: {
-			const struct conf_strlist *l = (const void *)(base + e->off);
-			v = json_object_new_array();
-			for (size_t i = 0; i < l->n; i++)
-				json_object_array_add(v, json_object_new_string(l->v[i]));
-			break;
-		}
-		case CT_INTLIST: {
-			const struct conf_intlist *l = (const void *)(base + e->off);
-			v = json_object_new_array();
-			for (size_t i = 0; i < l->n; i++)
-				json_object_array_add(v, json_object_new_int64(l->v[i]));
-			break;
-		}
-		}
+		struct json_object *v = key_json(c, k);
 		if ((flags & CONF_PRINT_GIVEN) && !(c->given && c->given[k])) {
 			json_object_put(v);
 			continue;

@@ -176,6 +176,10 @@ void conf_print_effective(const struct conf *c, FILE *out);
 #define CONF_PRINT_SOURCES 0x1
 #define CONF_PRINT_GIVEN 0x2
 void conf_print_effective_ex(const struct conf *c, FILE *out, int flags);
+/* Calls fn for every key whose effective value differs between a and b
+ * (the values as JSON text); returns how many. */
+size_t conf_diff(const struct conf *a, const struct conf *b,
+    void (*fn)(const char *key, const char *was, const char *now, void *arg), void *arg);
 
 /* The capture filter: an explicit filter as is, the template filled from
  * local_ip, remote_ip, remote_port, local_port (the Go rule: a local_port

@@ -261,9 +261,9 @@ reasm_counters(const struct reasm *R, struct ctr_enc *e)
 	ctr_set(e, CTR_R_LATE_FRAMES, t->late_packets);
 	ctr_set(e, CTR_R_CLOSED_BY_CONTROL, t->closed_by_control_packets);
 	ctr_set(e, CTR_R_HALF_OPEN_EVICTED, t->half_open_evicted);
-	if (R->out.dir != NULL) {
+	{
 		uint64_t rf, rb;
-		files_retention(&rf, &rb);
+		files_retention(&rf, &rb);	/* (0 without -o: every counter is always sent) */
 		ctr_set(e, CTR_R_FILES_RETENTION, rf);
 	}
 	ctr_set(e, CTR_R_STREAM_WRITE_ERROR, R->out.w ? recw_lost(R->out.w) : R->st.w_lost);

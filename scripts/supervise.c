@@ -624,21 +624,6 @@ child_died(struct child *k, int st)
 	evtimer_add(k->ev_restart, &tv);
 }
 
-/* The effective configuration as text, one "key: value" line each. */
-static char *
-effective(const struct conf *c)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-
-	if (f == NULL)
-		return NULL;
-	conf_print_effective_ex(c, f, 0);
-	fclose(f);
-	return buf;
-}
-
 /*
  * The configuration every daemon reads: the file, the environment and the
  * command line merged once, here, into RUN/config.json (0600, beside the
@@ -670,39 +655,25 @@ write_daemon_config(void)
 		fatal("%s", daemon_config);
 }
 
+static void
+reload_changed(const char *key, const char *was, const char *now, void *arg)
+{
+	(void)arg;
+	log_info("reload: changed: %s: %s -> %s", key, was, now);
+}
+
 /* SIGHUP: which keys changed; every one needs a restart in this version
  * (the daemons take their configuration when they start). */
 static void
 reload_report(const struct conf *n)
 {
-	char *a = effective(&C), *b = effective(n);
-	unsigned changed = 0;
+	size_t changed = conf_diff(&C, n, reload_changed, NULL);
 
-	if (a == NULL || b == NULL) {
-		free(a);
-		free(b);
-		return;
-	}
-	for (char *save = NULL, *l = strtok_r(b, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-		/* a line of the new text not in the old one is a change */
-		char *hit = strstr(a, l);
-		size_t ll = strlen(l);
-		if (strstr(l, "\": ") == NULL || l[ll - 1] == '{' || l[ll - 1] == '[')
-			continue;	/* only leaves: "key": value */
-		if (hit == NULL || (hit[ll] != '\n' && hit[ll] != '\0')) {
-			while (*l == ' ')
-				l++;
-			log_info("reload: changed: %s", l);
-			changed++;
-		}
-	}
 	if (changed == 0)
 		log_info("reload: %s is valid and unchanged", config_path);
 	else
-		log_warnx("reload: %u change%s; none can be applied while running: restart "
+		log_warnx("reload: %zu change%s; none can be applied while running: restart "
 		    "stethoscope-run to apply them (the run goes on unchanged)", changed, changed == 1 ? "" : "s");
-	free(a);
-	free(b);
 }
 
 static void

@@ -374,8 +374,8 @@ s.close()'
 	WAIT_SECS=20 wait_for grep -q "daemons are ready" run.log
 	sed -i 's/close_linger_sec: 0.5/close_linger_sec: 1.5/' tap.json
 	kill -HUP "$(pgrep -P $L)"
-	wait_for grep -q "reload: 1 change" run.log
-	grep -q 'reload: changed: "close_linger_sec": 1.5' run.log
+	wait_for grep -q "reload: 1 change" run.log || { grep -a reload run.log; false; }
+	grep -q 'reload: changed: runtime.close_linger_sec: 0.5 -> 1.5' run.log
 	echo '{ broken' > tap.json
 	kill -HUP "$(pgrep -P $L)"
 	wait_for grep -q "reload: the configuration has errors; the run goes on unchanged" run.log
