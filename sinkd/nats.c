@@ -985,6 +985,10 @@ nats_free(struct sinkd *D)
 	jsCtx_Destroy(S->js);
 	natsConnection_Destroy(S->nc);
 	natsOptions_Destroy(S->opts);
+	/* libnats's threads may still be delivering the close (its
+	 * disconnected callback takes S->mu): wait for them before S goes */
+	if (nats_CloseAndWait(5000) != NATS_OK)
+		log_warnx("nats: the client library did not stop within 5 s");
 	for (int i = 0; i < S->nservers; i++)
 		free(S->servers[i]);
 	free(S->servers);
@@ -992,7 +996,6 @@ nats_free(struct sinkd *D)
 	pthread_mutex_destroy(&S->mu);
 	pthread_cond_destroy(&S->cv);
 	free(S);
-	nats_Close();
 }
 
 const struct family family_nats = {
