@@ -35,6 +35,7 @@ struct ckey {
 	double min, max;
 	const char *choices;	/* CT_ENUM: "a|b|c" */
 	const char *unit;	/* for messages: "bytes", "seconds", ... */
+	enum conf_reload rl;	/* what a reload (SIGHUP) does with a change */
 };
 
 #define O(f) offsetof(struct conf, f)
@@ -45,152 +46,154 @@ struct ckey {
 
 static const struct ckey conf_schema[] = {
 	/* io.input.capture */
-	{ "io.input.capture.iface", CT_STR, O(iface), NULL, 0, 0, 0, NULL, NULL },
-	{ "io.input.capture.local_ip", CT_STR, O(local_ip), NULL, 0, 0, 0, NULL, NULL },
-	{ "io.input.capture.remote_ip", CT_STR, O(remote_ip), NULL, 0, 0, 0, NULL, NULL },
-	{ "io.input.capture.remote_port", CT_INT, O(remote_port), NULL, 0, 1, 65535, NULL, NULL },
-	{ "io.input.capture.local_port", CT_INT, O(local_port), NULL, 0, 1, 65535, NULL, NULL },
-	{ "io.input.capture.bpf-filter", CT_STR, O(bpf_filter), NULL, 0, 0, 0, NULL, NULL },
-	{ "io.input.capture.session_idle_sec", CT_DOUBLE, O(session_idle_sec), NULL, 120, 0.001, 31536000, NULL, "seconds" },
-	{ "io.input.capture.buffer_bytes", CT_INT, O(buffer_bytes), NULL, 64 * KB, 0, 64 * MB, NULL, "bytes" },
-	{ "io.input.capture.c2s_buffer_bytes", CT_INT, O(c2s_buffer_bytes), NULL, -1, 0, 64 * MB, NULL, "bytes" },
-	{ "io.input.capture.s2c_buffer_bytes", CT_INT, O(s2c_buffer_bytes), NULL, -1, 0, 64 * MB, NULL, "bytes" },
-	{ "io.input.capture.scapy_bufsize", CT_INT, O(scapy_bufsize), NULL, 0, 0, 2 * GB, NULL, "bytes" },
-	{ "io.input.capture.linktype", CT_ENUM, O(linktype), "ethernet", 0, 0, 0, "ethernet|raw|linux_sll|null", NULL },
-	{ "io.input.capture.file", CT_STR, O(file), NULL, 0, 0, 0, NULL, NULL },
-	{ "io.input.capture.snaplen", CT_INT, O(snaplen), NULL, 262144, 64, 262144, NULL, "bytes" },
-	{ "io.input.capture.promisc", CT_BOOL, O(promisc), NULL, 1, 0, 0, NULL, NULL },
+	{ "io.input.capture.iface", CT_STR, O(iface), NULL, 0, 0, 0, NULL, NULL, RL_CAPD },
+	{ "io.input.capture.local_ip", CT_STR, O(local_ip), NULL, 0, 0, 0, NULL, NULL, RL_RESTART },
+	{ "io.input.capture.remote_ip", CT_STR, O(remote_ip), NULL, 0, 0, 0, NULL, NULL, RL_CAPD },
+	{ "io.input.capture.remote_port", CT_INT, O(remote_port), NULL, 0, 1, 65535, NULL, NULL, RL_CAPD },
+	{ "io.input.capture.local_port", CT_INT, O(local_port), NULL, 0, 1, 65535, NULL, NULL, RL_CAPD },
+	{ "io.input.capture.bpf-filter", CT_STR, O(bpf_filter), NULL, 0, 0, 0, NULL, NULL, RL_CAPD },
+	{ "io.input.capture.session_idle_sec", CT_DOUBLE, O(session_idle_sec), NULL, 120, 0.001, 31536000, NULL, "seconds", RL_RESTART },
+	{ "io.input.capture.buffer_bytes", CT_INT, O(buffer_bytes), NULL, 64 * KB, 0, 64 * MB, NULL, "bytes", RL_RESTART },
+	{ "io.input.capture.c2s_buffer_bytes", CT_INT, O(c2s_buffer_bytes), NULL, -1, 0, 64 * MB, NULL, "bytes", RL_RESTART },
+	{ "io.input.capture.s2c_buffer_bytes", CT_INT, O(s2c_buffer_bytes), NULL, -1, 0, 64 * MB, NULL, "bytes", RL_RESTART },
+	{ "io.input.capture.scapy_bufsize", CT_INT, O(scapy_bufsize), NULL, 0, 0, 2 * GB, NULL, "bytes", RL_CAPD },
+	{ "io.input.capture.linktype", CT_ENUM, O(linktype), "ethernet", 0, 0, 0, "ethernet|raw|linux_sll|null", NULL, RL_RESTART },
+	{ "io.input.capture.file", CT_STR, O(file), NULL, 0, 0, 0, NULL, NULL, RL_RESTART },
+	{ "io.input.capture.snaplen", CT_INT, O(snaplen), NULL, 262144, 64, 262144, NULL, "bytes", RL_RESTART },
+	{ "io.input.capture.promisc", CT_BOOL, O(promisc), NULL, 1, 0, 0, NULL, NULL, RL_CAPD },
 	/* io.output.remote-host */
-	{ "io.output.remote-host.enabled", CT_BOOL, O(conn_enabled), NULL, 0, 0, 0, NULL, NULL },
-	{ "io.output.remote-host.host", CT_STR, O(conn_host), "127.0.0.1", 0, 0, 0, NULL, NULL },
-	{ "io.output.remote-host.requests_port", CT_INT, O(conn_requests_port), NULL, 0, 1, 65535, NULL, NULL },
-	{ "io.output.remote-host.responses_port", CT_INT, O(conn_responses_port), NULL, 0, 1, 65535, NULL, NULL },
-	{ "io.output.remote-host.timeouts.connect", CT_DOUBLE, O(conn_connect_sec), NULL, 5, 0.001, 3600, NULL, "seconds" },
-	{ "io.output.remote-host.timeouts.retry-every", CT_DOUBLE, O(conn_retry_every_sec), NULL, 30, 0.001, 86400, NULL, "seconds" },
+	{ "io.output.remote-host.enabled", CT_BOOL, O(conn_enabled), NULL, 0, 0, 0, NULL, NULL, RL_SINK },
+	{ "io.output.remote-host.host", CT_STR, O(conn_host), "127.0.0.1", 0, 0, 0, NULL, NULL, RL_SINK },
+	{ "io.output.remote-host.requests_port", CT_INT, O(conn_requests_port), NULL, 0, 1, 65535, NULL, NULL, RL_SINK },
+	{ "io.output.remote-host.responses_port", CT_INT, O(conn_responses_port), NULL, 0, 1, 65535, NULL, NULL, RL_SINK },
+	{ "io.output.remote-host.timeouts.connect", CT_DOUBLE, O(conn_connect_sec), NULL, 5, 0.001, 3600, NULL, "seconds", RL_SINK },
+	{ "io.output.remote-host.timeouts.retry-every", CT_DOUBLE, O(conn_retry_every_sec), NULL, 30, 0.001, 86400, NULL, "seconds", RL_SINK },
 	/* io.output.listener */
-	{ "io.output.listener.enabled", CT_BOOL, O(lst_enabled), NULL, 0, 0, 0, NULL, NULL },
-	{ "io.output.listener.bind_ip", CT_STR, O(lst_bind_ip), "0.0.0.0", 0, 0, 0, NULL, NULL },
-	{ "io.output.listener.port_range_start", CT_INT, O(lst_range_start), NULL, 0, 1, 65535, NULL, NULL },
-	{ "io.output.listener.port_range_end", CT_INT, O(lst_range_end), NULL, 0, 1, 65535, NULL, NULL },
-	{ "io.output.listener.first_requests_port", CT_INT, O(lst_first_requests_port), NULL, 0, 1, 65535, NULL, NULL },
-	{ "io.output.listener.first_responses_port", CT_INT, O(lst_first_responses_port), NULL, 0, 1, 65535, NULL, NULL },
-	{ "io.output.listener.timeouts.ack_stall_sec", CT_DOUBLE, O(lst_ack_stall_sec), NULL, 0, 0, 86400, NULL, "seconds" },
+	{ "io.output.listener.enabled", CT_BOOL, O(lst_enabled), NULL, 0, 0, 0, NULL, NULL, RL_SINK },
+	{ "io.output.listener.bind_ip", CT_STR, O(lst_bind_ip), "0.0.0.0", 0, 0, 0, NULL, NULL, RL_SINK },
+	{ "io.output.listener.port_range_start", CT_INT, O(lst_range_start), NULL, 0, 1, 65535, NULL, NULL, RL_SINK },
+	{ "io.output.listener.port_range_end", CT_INT, O(lst_range_end), NULL, 0, 1, 65535, NULL, NULL, RL_SINK },
+	{ "io.output.listener.first_requests_port", CT_INT, O(lst_first_requests_port), NULL, 0, 1, 65535, NULL, NULL, RL_SINK },
+	{ "io.output.listener.first_responses_port", CT_INT, O(lst_first_responses_port), NULL, 0, 1, 65535, NULL, NULL, RL_SINK },
+	{ "io.output.listener.timeouts.ack_stall_sec", CT_DOUBLE, O(lst_ack_stall_sec), NULL, 0, 0, 86400, NULL, "seconds", RL_RESTART },
 	/* io.output.pcap */
-	{ "io.output.pcap.enabled", CT_BOOL, O(pcap_enabled), NULL, 0, 0, 0, NULL, NULL },
-	{ "io.output.pcap.dir", CT_STR, O(pcap_dir), "pcap", 0, 0, 0, NULL, NULL },
-	{ "io.output.pcap.format", CT_ENUM, O(pcap_format), "pcapng", 0, 0, 0, "pcapng|pcap", NULL },
-	{ "io.output.pcap.per_session", CT_BOOL, O(pcap_per_session), NULL, 0, 0, 0, NULL, NULL },
-	{ "io.output.pcap.queue_size", CT_INT, O(pcap_queue_size), NULL, 20000, 1, 10000000, NULL, "packets" },
-	{ "io.output.pcap.queue_bytes", CT_INT, O(pcap_queue_bytes), NULL, 64 * MB, 1 * MB, 64 * GB, NULL, "bytes" },
-	{ "io.output.pcap.sync", CT_BOOL, O(pcap_sync), NULL, 0, 0, 0, NULL, NULL },
-	{ "io.output.pcap.idle_close_sec", CT_DOUBLE, O(pcap_idle_close_sec), NULL, 120, 0, 31536000, NULL, "seconds" },
-	{ "io.output.pcap.close_on_fin", CT_BOOL, O(pcap_close_on_fin), NULL, 1, 0, 0, NULL, NULL },
-	{ "io.output.pcap.fin_close_grace_sec", CT_DOUBLE, O(pcap_fin_close_grace_sec), NULL, 1.0, 0, 3600, NULL, "seconds" },
-	{ "io.output.pcap.rotate_bytes", CT_INT, O(pcap_rotate_bytes), NULL, 0, 0, 1e15, NULL, "bytes" },
-	{ "io.output.pcap.max_total_bytes", CT_INT, O(pcap_max_total_bytes), NULL, 0, 0, 1e15, NULL, "bytes" },
-	{ "io.output.pcap.max_files", CT_INT, O(pcap_max_files), NULL, 0, 0, 100000000, NULL, "files" },
-	{ "io.output.pcap.name", CT_STR, O(pcap_name), "stethoscope", 0, 0, 0, NULL, NULL },
+	{ "io.output.pcap.enabled", CT_BOOL, O(pcap_enabled), NULL, 0, 0, 0, NULL, NULL, RL_SINK },
+	{ "io.output.pcap.dir", CT_STR, O(pcap_dir), "pcap", 0, 0, 0, NULL, NULL, RL_SINK },
+	{ "io.output.pcap.format", CT_ENUM, O(pcap_format), "pcapng", 0, 0, 0, "pcapng|pcap", NULL, RL_SINK },
+	{ "io.output.pcap.per_session", CT_BOOL, O(pcap_per_session), NULL, 0, 0, 0, NULL, NULL, RL_SINK },
+	{ "io.output.pcap.queue_size", CT_INT, O(pcap_queue_size), NULL, 20000, 1, 10000000, NULL, "packets", RL_SINK },
+	{ "io.output.pcap.queue_bytes", CT_INT, O(pcap_queue_bytes), NULL, 64 * MB, 1 * MB, 64 * GB, NULL, "bytes", RL_SINK },
+	{ "io.output.pcap.sync", CT_BOOL, O(pcap_sync), NULL, 0, 0, 0, NULL, NULL, RL_SINK },
+	{ "io.output.pcap.idle_close_sec", CT_DOUBLE, O(pcap_idle_close_sec), NULL, 120, 0, 31536000, NULL, "seconds", RL_SINK },
+	{ "io.output.pcap.close_on_fin", CT_BOOL, O(pcap_close_on_fin), NULL, 1, 0, 0, NULL, NULL, RL_SINK },
+	{ "io.output.pcap.fin_close_grace_sec", CT_DOUBLE, O(pcap_fin_close_grace_sec), NULL, 1.0, 0, 3600, NULL, "seconds", RL_SINK },
+	{ "io.output.pcap.rotate_bytes", CT_INT, O(pcap_rotate_bytes), NULL, 0, 0, 1e15, NULL, "bytes", RL_SINK },
+	{ "io.output.pcap.max_total_bytes", CT_INT, O(pcap_max_total_bytes), NULL, 0, 0, 1e15, NULL, "bytes", RL_SINK },
+	{ "io.output.pcap.max_files", CT_INT, O(pcap_max_files), NULL, 0, 0, 100000000, NULL, "files", RL_SINK },
+	{ "io.output.pcap.name", CT_STR, O(pcap_name), "stethoscope", 0, 0, 0, NULL, NULL, RL_SINK },
 	/* io.output.json */
-	{ "io.output.json.enabled", CT_BOOL, O(json_enabled), NULL, 0, 0, 0, NULL, NULL },
-	{ "io.output.json.path", CT_STR, O(json_path), "-", 0, 0, 0, NULL, NULL },
-	{ "io.output.json.cats", CT_STRLIST, O(json_cats), "session,ports,output,control,flow,stats,drops,pcap,calls,rtp", 0, 0, 0, NULL, NULL },
+	{ "io.output.json.enabled", CT_BOOL, O(json_enabled), NULL, 0, 0, 0, NULL, NULL, RL_SINK },
+	{ "io.output.json.path", CT_STR, O(json_path), "-", 0, 0, 0, NULL, NULL, RL_SINK },
+	{ "io.output.json.cats", CT_STRLIST, O(json_cats), "session,ports,output,control,flow,stats,drops,pcap,calls,rtp", 0, 0, 0, NULL, NULL, RL_SINK },
 	/* io.output.files */
-	{ "io.output.files.enabled", CT_BOOL, O(files_enabled), NULL, 0, 0, 0, NULL, NULL },
-	{ "io.output.files.dir", CT_STR, O(files_dir), "out", 0, 0, 0, NULL, NULL },
-	{ "io.output.files.streams", CT_BOOL, O(files_streams), NULL, 1, 0, 0, NULL, NULL },
-	{ "io.output.files.max_total_bytes", CT_INT, O(files_max_total_bytes), NULL, 0, 0, 1e15, NULL, "bytes" },
-	{ "io.output.files.max_files", CT_INT, O(files_max_files), NULL, 0, 0, 100000000, NULL, "files" },
+	{ "io.output.files.enabled", CT_BOOL, O(files_enabled), NULL, 0, 0, 0, NULL, NULL, RL_RESTART },
+	{ "io.output.files.dir", CT_STR, O(files_dir), "out", 0, 0, 0, NULL, NULL, RL_RESTART },
+	{ "io.output.files.streams", CT_BOOL, O(files_streams), NULL, 1, 0, 0, NULL, NULL, RL_RESTART },
+	{ "io.output.files.max_total_bytes", CT_INT, O(files_max_total_bytes), NULL, 0, 0, 1e15, NULL, "bytes", RL_RESTART },
+	{ "io.output.files.max_files", CT_INT, O(files_max_files), NULL, 0, 0, 100000000, NULL, "files", RL_RESTART },
 	/* io.output.hep */
-	{ "io.output.hep.enabled", CT_BOOL, O(hep_enabled), NULL, 0, 0, 0, NULL, NULL },
-	{ "io.output.hep.host", CT_STR, O(hep_host), "127.0.0.1", 0, 0, 0, NULL, NULL },
-	{ "io.output.hep.port", CT_INT, O(hep_port), NULL, 9060, 1, 65535, NULL, NULL },
-	{ "io.output.hep.transport", CT_ENUM, O(hep_transport), "udp", 0, 0, 0, "udp|tcp", NULL },
-	{ "io.output.hep.node_id", CT_INT, O(hep_node_id), NULL, 2001, 0, 4294967295.0, NULL, NULL },
-	{ "io.output.hep.password", CT_STR, O(hep_password), NULL, 0, 0, 0, NULL, NULL },
-	{ "io.output.hep.udp_max_bytes", CT_INT, O(hep_udp_max_bytes), NULL, 65507, 512, 65507, NULL, "bytes" },
-	{ "io.output.hep.large_over_tcp", CT_BOOL, O(hep_large_over_tcp), NULL, 0, 0, 0, NULL, NULL },
+	{ "io.output.hep.enabled", CT_BOOL, O(hep_enabled), NULL, 0, 0, 0, NULL, NULL, RL_SINK },
+	{ "io.output.hep.host", CT_STR, O(hep_host), "127.0.0.1", 0, 0, 0, NULL, NULL, RL_SINK },
+	{ "io.output.hep.port", CT_INT, O(hep_port), NULL, 9060, 1, 65535, NULL, NULL, RL_SINK },
+	{ "io.output.hep.transport", CT_ENUM, O(hep_transport), "udp", 0, 0, 0, "udp|tcp", NULL, RL_SINK },
+	{ "io.output.hep.node_id", CT_INT, O(hep_node_id), NULL, 2001, 0, 4294967295.0, NULL, NULL, RL_SINK },
+	{ "io.output.hep.password", CT_STR, O(hep_password), NULL, 0, 0, 0, NULL, NULL, RL_SINK },
+	{ "io.output.hep.udp_max_bytes", CT_INT, O(hep_udp_max_bytes), NULL, 65507, 512, 65507, NULL, "bytes", RL_SINK },
+	{ "io.output.hep.large_over_tcp", CT_BOOL, O(hep_large_over_tcp), NULL, 0, 0, 0, NULL, NULL, RL_SINK },
 	/* io.output.nats (sinkd nats, JetStream) */
-	{ "io.output.nats.enabled", CT_BOOL, O(nats_enabled), NULL, 0, 0, 0, NULL, NULL },
-	{ "io.output.nats.url", CT_STR, O(nats_url), "nats://127.0.0.1:4222", 0, 0, 0, NULL, NULL },
-	{ "io.output.nats.subject_prefix", CT_STR, O(nats_prefix), "steth", 0, 0, 0, NULL, NULL },
-	{ "io.output.nats.stream", CT_STR, O(nats_stream), "STETH", 0, 0, 0, NULL, NULL },
-	{ "io.output.nats.sensor", CT_STR, O(nats_sensor), NULL, 0, 0, 0, NULL, NULL },
-	{ "io.output.nats.run_id", CT_STR, O(nats_run_id), NULL, 0, 0, 0, NULL, NULL },
-	{ "io.output.nats.user", CT_STR, O(nats_user), NULL, 0, 0, 0, NULL, NULL },
-	{ "io.output.nats.password", CT_STR, O(nats_password), NULL, 0, 0, 0, NULL, NULL },
-	{ "io.output.nats.token", CT_STR, O(nats_token), NULL, 0, 0, 0, NULL, NULL },
-	{ "io.output.nats.creds", CT_STR, O(nats_creds), NULL, 0, 0, 0, NULL, NULL },
-	{ "io.output.nats.tls_ca", CT_STR, O(nats_tls_ca), NULL, 0, 0, 0, NULL, NULL },
-	{ "io.output.nats.tls_cert", CT_STR, O(nats_tls_cert), NULL, 0, 0, 0, NULL, NULL },
-	{ "io.output.nats.tls_key", CT_STR, O(nats_tls_key), NULL, 0, 0, 0, NULL, NULL },
-	{ "io.output.nats.publish", CT_STRLIST, O(nats_publish), "events,sessions,calls", 0, 0, 0, NULL, NULL },
-	{ "io.output.nats.queue_bytes", CT_INT, O(nats_queue_bytes), NULL, 64 * MB, 64 * KB, 16 * GB, NULL, "bytes" },
-	{ "io.output.nats.queue_msgs", CT_INT, O(nats_queue_msgs), NULL, 100000, 16, 100000000, NULL, "messages" },
-	{ "io.output.nats.max_pending", CT_INT, O(nats_max_pending), NULL, 4096, 1, 1000000, NULL, "messages" },
-	{ "io.output.nats.ack_timeout_ms", CT_INT, O(nats_ack_timeout_ms), NULL, 5000, 10, 600000, NULL, "milliseconds" },
-	{ "io.output.nats.retries", CT_INT, O(nats_retries), NULL, 3, 0, 100, NULL, NULL },
-	{ "io.output.nats.stream_max_bytes", CT_INT, O(nats_stream_max_bytes), NULL, 1 * GB, -1, 1e15, NULL, "bytes" },
-	{ "io.output.nats.duplicate_window_sec", CT_INT, O(nats_duplicate_window_sec), NULL, 120, 1, 86400, NULL, "seconds" },
+	{ "io.output.nats.enabled", CT_BOOL, O(nats_enabled), NULL, 0, 0, 0, NULL, NULL, RL_SINK },
+	{ "io.output.nats.url", CT_STR, O(nats_url), "nats://127.0.0.1:4222", 0, 0, 0, NULL, NULL, RL_SINK },
+	{ "io.output.nats.subject_prefix", CT_STR, O(nats_prefix), "steth", 0, 0, 0, NULL, NULL, RL_SINK },
+	{ "io.output.nats.stream", CT_STR, O(nats_stream), "STETH", 0, 0, 0, NULL, NULL, RL_SINK },
+	{ "io.output.nats.sensor", CT_STR, O(nats_sensor), NULL, 0, 0, 0, NULL, NULL, RL_SINK },
+	{ "io.output.nats.run_id", CT_STR, O(nats_run_id), NULL, 0, 0, 0, NULL, NULL, RL_SINK },
+	{ "io.output.nats.user", CT_STR, O(nats_user), NULL, 0, 0, 0, NULL, NULL, RL_SINK },
+	{ "io.output.nats.password", CT_STR, O(nats_password), NULL, 0, 0, 0, NULL, NULL, RL_SINK },
+	{ "io.output.nats.token", CT_STR, O(nats_token), NULL, 0, 0, 0, NULL, NULL, RL_SINK },
+	{ "io.output.nats.creds", CT_STR, O(nats_creds), NULL, 0, 0, 0, NULL, NULL, RL_SINK },
+	{ "io.output.nats.tls_ca", CT_STR, O(nats_tls_ca), NULL, 0, 0, 0, NULL, NULL, RL_SINK },
+	{ "io.output.nats.tls_cert", CT_STR, O(nats_tls_cert), NULL, 0, 0, 0, NULL, NULL, RL_SINK },
+	{ "io.output.nats.tls_key", CT_STR, O(nats_tls_key), NULL, 0, 0, 0, NULL, NULL, RL_SINK },
+	{ "io.output.nats.publish", CT_STRLIST, O(nats_publish), "events,sessions,calls", 0, 0, 0, NULL, NULL, RL_SINK },
+	{ "io.output.nats.queue_bytes", CT_INT, O(nats_queue_bytes), NULL, 64 * MB, 64 * KB, 16 * GB, NULL, "bytes", RL_SINK },
+	{ "io.output.nats.queue_msgs", CT_INT, O(nats_queue_msgs), NULL, 100000, 16, 100000000, NULL, "messages", RL_SINK },
+	{ "io.output.nats.max_pending", CT_INT, O(nats_max_pending), NULL, 4096, 1, 1000000, NULL, "messages", RL_SINK },
+	{ "io.output.nats.ack_timeout_ms", CT_INT, O(nats_ack_timeout_ms), NULL, 5000, 10, 600000, NULL, "milliseconds", RL_SINK },
+	{ "io.output.nats.retries", CT_INT, O(nats_retries), NULL, 3, 0, 100, NULL, NULL, RL_SINK },
+	{ "io.output.nats.stream_max_bytes", CT_INT, O(nats_stream_max_bytes), NULL, 1 * GB, -1, 1e15, NULL, "bytes", RL_SINK },
+	{ "io.output.nats.duplicate_window_sec", CT_INT, O(nats_duplicate_window_sec), NULL, 120, 1, 86400, NULL, "seconds", RL_SINK },
 	/* io.mapping */
-	{ "io.mapping.role", CT_ENUM, O(role_name), "client", 0, 0, 0, "client|server", NULL },
+	{ "io.mapping.role", CT_ENUM, O(role_name), "client", 0, 0, 0, "client|server", NULL, RL_RESTART },
 	/* control */
-	{ "control.bind_ip", CT_STR, O(ctl_bind_ip), "127.0.0.1", 0, 0, 0, NULL, NULL },
-	{ "control.listen_port", CT_INT, O(ctl_listen_port), NULL, 50005, 0, 65535, NULL, NULL },
-	{ "control.default_cats", CT_STRLIST, O(ctl_default_cats), "session,ports,output,control", 0, 0, 0, NULL, NULL },
-	{ "control.unix_socket", CT_STR, O(ctl_unix_socket), "control.sock", 0, 0, 0, NULL, NULL },
-	{ "control.token", CT_STR, O(ctl_token), NULL, 0, 0, 0, NULL, NULL },
-	{ "control.metrics_port", CT_INT, O(ctl_metrics_port), NULL, 0, 0, 65535, NULL, NULL },
-	{ "control.max_sessions", CT_INT, O(ctl_max_sessions), NULL, 100000, 1, 10000000, NULL, "sessions" },
-	{ "control.max_calls", CT_INT, O(ctl_max_calls), NULL, 10000, 1, 10000000, NULL, "calls" },
+	{ "control.bind_ip", CT_STR, O(ctl_bind_ip), "127.0.0.1", 0, 0, 0, NULL, NULL, RL_RESTART },
+	{ "control.listen_port", CT_INT, O(ctl_listen_port), NULL, 50005, 0, 65535, NULL, NULL, RL_RESTART },
+	{ "control.default_cats", CT_STRLIST, O(ctl_default_cats), "session,ports,output,control", 0, 0, 0, NULL, NULL, RL_LIVE },
+	{ "control.unix_socket", CT_STR, O(ctl_unix_socket), "control.sock", 0, 0, 0, NULL, NULL, RL_RESTART },
+	{ "control.token", CT_STR, O(ctl_token), NULL, 0, 0, 0, NULL, NULL, RL_LIVE },
+	{ "control.metrics_port", CT_INT, O(ctl_metrics_port), NULL, 0, 0, 65535, NULL, NULL, RL_RESTART },
+	{ "control.max_sessions", CT_INT, O(ctl_max_sessions), NULL, 100000, 1, 10000000, NULL, "sessions", RL_RESTART },
+	{ "control.max_calls", CT_INT, O(ctl_max_calls), NULL, 10000, 1, 10000000, NULL, "calls", RL_RESTART },
+	{ "control.max_clients", CT_INT, O(ctl_max_clients), NULL, 1024, 1, 100000, NULL, "clients", RL_RESTART },
+	{ "control.clients_memcap", CT_INT, O(ctl_clients_memcap), NULL, 64 * MB, 1 * MB, 64 * GB, NULL, "bytes", RL_RESTART },
 	/* logging */
-	{ "logging.console.verbosity", CT_ENUM, O(log_console_verbosity), "INFO", 0, 0, 0, "DEBUG|INFO|WARNING|ERROR", NULL },
-	{ "logging.file.enabled", CT_BOOL, O(log_file_enabled), NULL, 0, 0, 0, NULL, NULL },
-	{ "logging.file.path", CT_STR, O(log_file_path), "stethoscope.log", 0, 0, 0, NULL, NULL },
-	{ "logging.file.verbosity", CT_ENUM, O(log_file_verbosity), "INFO", 0, 0, 0, "DEBUG|INFO|WARNING|ERROR", NULL },
-	{ "logging.stats.report_interval", CT_DOUBLE, O(log_stats_report_interval), NULL, 5, 0, 86400, NULL, "seconds" },
+	{ "logging.console.verbosity", CT_ENUM, O(log_console_verbosity), "INFO", 0, 0, 0, "DEBUG|INFO|WARNING|ERROR", NULL, RL_LIVE },
+	{ "logging.file.enabled", CT_BOOL, O(log_file_enabled), NULL, 0, 0, 0, NULL, NULL, RL_RESTART },
+	{ "logging.file.path", CT_STR, O(log_file_path), "stethoscope.log", 0, 0, 0, NULL, NULL, RL_RESTART },
+	{ "logging.file.verbosity", CT_ENUM, O(log_file_verbosity), "INFO", 0, 0, 0, "DEBUG|INFO|WARNING|ERROR", NULL, RL_LIVE },
+	{ "logging.stats.report_interval", CT_DOUBLE, O(log_stats_report_interval), NULL, 5, 0, 86400, NULL, "seconds", RL_LIVE },
 	/* runtime */
-	{ "runtime.workers", CT_INT, O(workers), NULL, 0, -1e9, 1e9, NULL, NULL },
-	{ "runtime.capture_queue_size", CT_INT, O(capture_queue_size), NULL, 50000, 1000, 5000000, NULL, "packets" },
-	{ "runtime.max_output_buffer_bytes", CT_INT, O(max_output_buffer_bytes), NULL, 1000000, 0, 1e12, NULL, "bytes" },
-	{ "runtime.drain_timeout_ms", CT_INT, O(drain_timeout_ms), NULL, 0, 0, 3600000, NULL, "ms" },
-	{ "runtime.close_grace_ms", CT_INT, O(close_grace_ms), NULL, 100, 0, 10000, NULL, "ms" },
-	{ "runtime.close_linger_sec", CT_DOUBLE, O(close_linger_sec), NULL, 2.0, 0, 86400, NULL, "seconds" },
-	{ "runtime.stats_interval_sec", CT_DOUBLE, O(stats_interval_sec), NULL, 5, 0, 86400, NULL, "seconds" },
-	{ "runtime.overflow", CT_ENUM, O(overflow_name), NULL, 0, 0, 0, "drop|block", NULL },
-	{ "runtime.user", CT_STR, O(user), "nobody", 0, 0, 0, NULL, NULL },
-	{ "runtime.capture_user", CT_STR, O(capture_user), NULL, 0, 0, 0, NULL, NULL },
-	{ "runtime.group", CT_STR, O(group), "nogroup", 0, 0, 0, NULL, NULL },
-	{ "runtime.run_dir", CT_STR, O(run_dir), NULL, 0, 0, 0, NULL, NULL },
-	{ "runtime.ring_bytes", CT_INT, O(ring_bytes), NULL, 64 * MB, 64 * KB, 4 * GB, NULL, "bytes" },
-	{ "runtime.max_open_files", CT_INT, O(max_open_files), NULL, 512, 4, 1000000, NULL, "files" },
+	{ "runtime.workers", CT_INT, O(workers), NULL, 0, -1e9, 1e9, NULL, NULL, RL_RESTART },
+	{ "runtime.capture_queue_size", CT_INT, O(capture_queue_size), NULL, 50000, 1000, 5000000, NULL, "packets", RL_RESTART },
+	{ "runtime.max_output_buffer_bytes", CT_INT, O(max_output_buffer_bytes), NULL, 1000000, 0, 1e12, NULL, "bytes", RL_RESTART },
+	{ "runtime.drain_timeout_ms", CT_INT, O(drain_timeout_ms), NULL, 0, 0, 3600000, NULL, "ms", RL_RESTART },
+	{ "runtime.close_grace_ms", CT_INT, O(close_grace_ms), NULL, 100, 0, 10000, NULL, "ms", RL_RESTART },
+	{ "runtime.close_linger_sec", CT_DOUBLE, O(close_linger_sec), NULL, 2.0, 0, 86400, NULL, "seconds", RL_RESTART },
+	{ "runtime.stats_interval_sec", CT_DOUBLE, O(stats_interval_sec), NULL, 5, 0, 86400, NULL, "seconds", RL_LIVE },
+	{ "runtime.overflow", CT_ENUM, O(overflow_name), NULL, 0, 0, 0, "drop|block", NULL, RL_RESTART },
+	{ "runtime.user", CT_STR, O(user), "nobody", 0, 0, 0, NULL, NULL, RL_RESTART },
+	{ "runtime.capture_user", CT_STR, O(capture_user), NULL, 0, 0, 0, NULL, NULL, RL_RESTART },
+	{ "runtime.group", CT_STR, O(group), "nogroup", 0, 0, 0, NULL, NULL, RL_RESTART },
+	{ "runtime.run_dir", CT_STR, O(run_dir), NULL, 0, 0, 0, NULL, NULL, RL_RESTART },
+	{ "runtime.ring_bytes", CT_INT, O(ring_bytes), NULL, 64 * MB, 64 * KB, 4 * GB, NULL, "bytes", RL_RESTART },
+	{ "runtime.max_open_files", CT_INT, O(max_open_files), NULL, 512, 4, 1000000, NULL, "files", RL_RESTART },
 	/* reasm */
-	{ "reasm.max_sessions", CT_INT, O(max_sessions), NULL, 1000000, 1, 100000000, NULL, "sessions" },
-	{ "reasm.ooo_bytes_per_dir", CT_INT, O(ooo_bytes_per_dir), NULL, 4 * MB, 0, 1 * GB, NULL, "bytes" },
-	{ "reasm.memcap", CT_INT, O(memcap), NULL, 1 * GB, 1 * MB, 1024 * GB, NULL, "bytes" },
-	{ "reasm.frag_memcap", CT_INT, O(frag_memcap), NULL, 64 * MB, 0, 64 * GB, NULL, "bytes" },
-	{ "reasm.gap_grace_ms", CT_INT, O(gap_grace_ms), NULL, 1000, 0, 600000, NULL, "ms" },
-	{ "reasm.ooo_timeout_ms", CT_INT, O(ooo_timeout_ms), NULL, 10000, 0, 3600000, NULL, "ms" },
-	{ "reasm.analysers", CT_STRLIST, O(analysers), "http", 0, 0, 0, NULL, NULL },
-	{ "reasm.frag_timeout_sec", CT_DOUBLE, O(frag_timeout_sec), NULL, 30, 0.001, 3600, NULL, "seconds" },
+	{ "reasm.max_sessions", CT_INT, O(max_sessions), NULL, 1000000, 1, 100000000, NULL, "sessions", RL_RESTART },
+	{ "reasm.ooo_bytes_per_dir", CT_INT, O(ooo_bytes_per_dir), NULL, 4 * MB, 0, 1 * GB, NULL, "bytes", RL_RESTART },
+	{ "reasm.memcap", CT_INT, O(memcap), NULL, 1 * GB, 1 * MB, 1024 * GB, NULL, "bytes", RL_RESTART },
+	{ "reasm.frag_memcap", CT_INT, O(frag_memcap), NULL, 64 * MB, 0, 64 * GB, NULL, "bytes", RL_RESTART },
+	{ "reasm.gap_grace_ms", CT_INT, O(gap_grace_ms), NULL, 1000, 0, 600000, NULL, "ms", RL_RESTART },
+	{ "reasm.ooo_timeout_ms", CT_INT, O(ooo_timeout_ms), NULL, 10000, 0, 3600000, NULL, "ms", RL_RESTART },
+	{ "reasm.analysers", CT_STRLIST, O(analysers), "http", 0, 0, 0, NULL, NULL, RL_RESTART },
+	{ "reasm.frag_timeout_sec", CT_DOUBLE, O(frag_timeout_sec), NULL, 30, 0.001, 3600, NULL, "seconds", RL_RESTART },
 	/* sink */
-	{ "sink.memcap", CT_INT, O(sink_memcap), NULL, 256 * MB, 1 * MB, 1024 * GB, NULL, "bytes" },
+	{ "sink.memcap", CT_INT, O(sink_memcap), NULL, 256 * MB, 1 * MB, 1024 * GB, NULL, "bytes", RL_RESTART },
 	/* voip */
-	{ "voip.enabled", CT_BOOL, O(voip_enabled), NULL, 0, 0, 0, NULL, NULL },
-	{ "voip.sip_ports", CT_INTLIST, O(sip_ports), "5060", 0, 1, 65535, NULL, NULL },
-	{ "voip.sipuser", CT_STR_OR_LIST, O(sipuser), "", 0, 0, 0, NULL, NULL },
-	{ "voip.rtp", CT_BOOL, O(voip_rtp), NULL, 1, 0, 0, NULL, NULL },
-	{ "voip.per_call_pcap", CT_BOOL, O(voip_per_call_pcap), NULL, 0, 0, 0, NULL, NULL },
-	{ "voip.rtp_port_range", CT_STR, O(rtp_port_range), NULL, 0, 0, 0, NULL, NULL },
-	{ "voip.detect", CT_BOOL, O(voip_detect), NULL, 1, 0, 0, NULL, NULL },
-	{ "voip.max_message_bytes", CT_INT, O(voip_max_message_bytes), NULL, 256 * KB, 1 * KB, 16 * MB, NULL, "bytes" },
-	{ "voip.media_grace_sec", CT_DOUBLE, O(voip_media_grace_sec), NULL, 5, 0, 3600, NULL, "seconds" },
-	{ "voip.call_idle_sec", CT_INT, O(voip_call_idle_sec), NULL, 600, 1, 604800, NULL, "seconds" },
-	{ "voip.max_calls", CT_INT, O(voip_max_calls), NULL, 100000, 1, 100000000, NULL, "dialogs" },
-	{ "voip.max_streams", CT_INT, O(voip_max_streams), NULL, 100000, 1, 100000000, NULL, "streams" },
-	{ "voip.max_endpoints", CT_INT, O(voip_max_endpoints), NULL, 400000, 1, 400000000, NULL, "endpoints" },
-	{ "voip.hold_bytes", CT_INT, O(voip_hold_bytes), NULL, 16 * MB, 64 * KB, 64 * GB, NULL, "bytes" },
-	{ "voip.pcap_name", CT_STR, O(voip_pcap_name), "{timestamp}_{callid}.pcapng", 0, 0, 0, NULL, NULL },
-	{ "voip.pcap_rotate_bytes", CT_INT, O(voip_pcap_rotate_bytes), NULL, 0, 0, 1e15, NULL, "bytes" },
+	{ "voip.enabled", CT_BOOL, O(voip_enabled), NULL, 0, 0, 0, NULL, NULL, RL_RESTART },
+	{ "voip.sip_ports", CT_INTLIST, O(sip_ports), "5060", 0, 1, 65535, NULL, NULL, RL_RESTART },
+	{ "voip.sipuser", CT_STR_OR_LIST, O(sipuser), "", 0, 0, 0, NULL, NULL, RL_LIVE },
+	{ "voip.rtp", CT_BOOL, O(voip_rtp), NULL, 1, 0, 0, NULL, NULL, RL_RESTART },
+	{ "voip.per_call_pcap", CT_BOOL, O(voip_per_call_pcap), NULL, 0, 0, 0, NULL, NULL, RL_RESTART },
+	{ "voip.rtp_port_range", CT_STR, O(rtp_port_range), NULL, 0, 0, 0, NULL, NULL, RL_RESTART },
+	{ "voip.detect", CT_BOOL, O(voip_detect), NULL, 1, 0, 0, NULL, NULL, RL_RESTART },
+	{ "voip.max_message_bytes", CT_INT, O(voip_max_message_bytes), NULL, 256 * KB, 1 * KB, 16 * MB, NULL, "bytes", RL_RESTART },
+	{ "voip.media_grace_sec", CT_DOUBLE, O(voip_media_grace_sec), NULL, 5, 0, 3600, NULL, "seconds", RL_RESTART },
+	{ "voip.call_idle_sec", CT_INT, O(voip_call_idle_sec), NULL, 600, 1, 604800, NULL, "seconds", RL_RESTART },
+	{ "voip.max_calls", CT_INT, O(voip_max_calls), NULL, 100000, 1, 100000000, NULL, "dialogs", RL_RESTART },
+	{ "voip.max_streams", CT_INT, O(voip_max_streams), NULL, 100000, 1, 100000000, NULL, "streams", RL_RESTART },
+	{ "voip.max_endpoints", CT_INT, O(voip_max_endpoints), NULL, 400000, 1, 400000000, NULL, "endpoints", RL_RESTART },
+	{ "voip.hold_bytes", CT_INT, O(voip_hold_bytes), NULL, 16 * MB, 64 * KB, 64 * GB, NULL, "bytes", RL_RESTART },
+	{ "voip.pcap_name", CT_STR, O(voip_pcap_name), "{timestamp}_{callid}.pcapng", 0, 0, 0, NULL, NULL, RL_RESTART },
+	{ "voip.pcap_rotate_bytes", CT_INT, O(voip_pcap_rotate_bytes), NULL, 0, 0, 1e15, NULL, "bytes", RL_RESTART },
 };
 #define NKEYS ARRAY_SIZE(conf_schema)
 
@@ -1235,6 +1238,7 @@ conf_print_schema(FILE *out)
 		json_object_object_add(o, "choices", e->choices ? json_object_new_string(e->choices) : NULL);
 		conf_env_name(e->path, env, sizeof(env));
 		json_object_object_add(o, "env", json_object_new_string(env));
+		json_object_object_add(o, "reload", json_object_new_string(conf_reload_names[e->rl]));
 		for (size_t a = 0; a < ARRAY_SIZE(conf_alias); a++) {
 			size_t n = strlen(conf_alias[a].to);
 			if (strncmp(e->path, conf_alias[a].to, n) == 0 && (e->path[n] == '\0' || e->path[n] == '.')) {
@@ -1293,6 +1297,33 @@ key_json(const struct conf *c, size_t k)
 	}
 	}
 	return v;
+}
+
+void
+conf_strlist_set_json(struct conf_strlist *l, struct json_object *a)
+{
+	size_t n;
+
+	if (a == NULL || !json_object_is_type(a, json_type_array))
+		return;
+	strlist_free(l);
+	n = json_object_array_length(a);
+	l->v = xcalloc(n ? n : 1, sizeof(*l->v));
+	for (size_t i = 0; i < n; i++) {
+		const char *v = json_object_get_string(json_object_array_get_idx(a, i));
+		l->v[l->n++] = xstrdup(v ? v : "");
+	}
+}
+
+const char *const conf_reload_names[] = { "restart", "live", "sink", "capd" };
+
+enum conf_reload
+conf_key_reload(const char *path)
+{
+	for (size_t k = 0; k < NKEYS; k++)
+		if (strcmp(conf_schema[k].path, path) == 0)
+			return conf_schema[k].rl;
+	return RL_RESTART;
 }
 
 size_t

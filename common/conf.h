@@ -28,6 +28,16 @@ struct conf_intlist {
 };
 
 enum conf_role { ROLE_CLIENT = 0, ROLE_SERVER };
+
+/* What a reload (SIGHUP to stethoscope-run, ctld's `reload`) does with a
+ * changed key: the schema table's column. */
+enum conf_reload {
+	RL_RESTART = 0,	/* needs a restart of the run: the reload applies nothing */
+	RL_LIVE,	/* applied by the running daemons */
+	RL_SINK,	/* starts, stops or restarts that output's sinkd */
+	RL_CAPD,	/* restarts capd alone (live capture; a file: RL_RESTART) */
+};
+extern const char *const conf_reload_names[];
 enum conf_overflow { OVERFLOW_DROP = 0, OVERFLOW_BLOCK };
 
 struct conf {
@@ -80,6 +90,7 @@ struct conf {
 	int64_t ctl_listen_port, ctl_metrics_port;
 	int64_t ctl_max_sessions;	/* ctld's session table */
 	int64_t ctl_max_calls;		/* ctld's call table */
+	int64_t ctl_max_clients, ctl_clients_memcap;
 	struct conf_strlist ctl_default_cats;
 	/* logging */
 	char *log_console_verbosity, *log_file_path, *log_file_verbosity;
@@ -180,6 +191,11 @@ void conf_print_effective_ex(const struct conf *c, FILE *out, int flags);
  * (the values as JSON text); returns how many. */
 size_t conf_diff(const struct conf *a, const struct conf *b,
     void (*fn)(const char *key, const char *was, const char *now, void *arg), void *arg);
+/* Replaces *l with the strings of a JSON array (a reload's live value). */
+struct json_object;
+void conf_strlist_set_json(struct conf_strlist *l, struct json_object *a);
+/* The reload class of a key (its canonical path); RL_RESTART if unknown. */
+enum conf_reload conf_key_reload(const char *path);
 
 /* The capture filter: an explicit filter as is, the template filled from
  * local_ip, remote_ip, remote_port, local_port (the Go rule: a local_port
