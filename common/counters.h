@@ -116,6 +116,8 @@ enum ctr_kind { KIND_COUNTER, KIND_GAUGE };
 	    "per shard", "Record bytes the -w stream could not take once a write failed (its reader went away, a full disk); the other outputs go on.") \
 	X(R_WRITE_ERROR, REASMD, COUNTER, "write_error", "files_write_error_bytes_total", "bytes", NULL, NULL, \
 	    "per shard", "Stream bytes the -o files could not take.") \
+	X(R_JSONL_ERROR, REASMD, COUNTER, "jsonl_write_error", "files_jsonl_write_error_lines_total", "lines", NULL, NULL, \
+	    "per shard", "sessions.jsonl lines -o could not write whole.") \
 	X(R_PEERS_DROPPED, REASMD, COUNTER, "peers_dropped", "reasm_peers_dropped_total", "connections", NULL, NULL, \
 	    "reasmd.N.sock", "Connections to reasmd.N.sock dropped before a valid hello (silent past the deadline, garbage, too many waiting).") \
 	X(R_SINK_RECORDS, REASMD, COUNTER, "sink_records", "sink_records_total", "records", "sink", NULL, \
@@ -124,6 +126,8 @@ enum ctr_kind { KIND_COUNTER, KIND_GAUGE };
 	    "per sink", "Records a sink lost: its ring was full or it was not connected.") \
 	X(R_SINK_FULL_BYTES, REASMD, COUNTER, "sink_ring_full_record_bytes", "sink_ring_full_drops_bytes_total", "bytes", "sink", NULL, \
 	    "per sink", "Bytes of the records counted as sink_ring_full (headers included).") \
+	X(R_SINK_LOST, REASMD, COUNTER, "sink_lost_in_ring_bytes", "sink_lost_in_ring_bytes_total", "bytes", "sink", NULL, \
+	    "per sink", "Record bytes a sink had not read when it died (lost with it; a session still open is its missed start when it comes back).") \
 	X(R_HTTP_REQUESTS, REASMD, COUNTER, "http_requests", "http_requests_total", "messages", NULL, NULL, \
 	    "per shard", "HTTP/1.x requests the http analyser reported.") \
 	X(R_HTTP_RESPONSES, REASMD, COUNTER, "http_responses", "http_responses_total", "messages", NULL, NULL, \
@@ -177,6 +181,10 @@ enum ctr_kind { KIND_COUNTER, KIND_GAUGE };
 	    "per sinkd", "Sessions whose books did not balance (a bug if ever non-zero).") \
 	X(S_ORPHANS, SINKD, COUNTER, "orphan_records", "sink_orphan_records_total", "records", NULL, NULL, \
 	    "per sinkd", "Records for sessions a sinkd does not know (it joined late).") \
+	X(S_JOINED, SINKD, COUNTER, "sessions_joined", "sink_sessions_joined_total", "sessions", NULL, NULL, \
+	    "per sinkd", "Sessions already open when this sinkd (re)started: it was told of them (session_joined).") \
+	X(S_MISSED, SINKD, COUNTER, "missed_start_bytes", "sink_missed_start_bytes_total", "bytes", NULL, NULL, \
+	    "per session direction", "Stream bytes delivered before this sinkd joined a session (its missed start, a gap to its consumers).") \
 	X(S_TABLE_FULL, SINKD, COUNTER, "table_full", "sink_table_full_sessions_total", "sessions", NULL, NULL, \
 	    "per sinkd", "Sessions a sinkd could not take (its table was full).") \
 	X(S_MEMCAP, SINKD, COUNTER, "startup_memcap_bytes", "sink_startup_memcap_bytes_total", "bytes", NULL, NULL, \
@@ -189,6 +197,10 @@ enum ctr_kind { KIND_COUNTER, KIND_GAUGE };
 	    "per session / file", "Frames dropped because the pcap writer's queue was full.") \
 	X(S_PCAP_WRITE_ERROR, SINKD, COUNTER, "pcap_write_error", "pcap_write_error_drops_packets_total", "packets", NULL, "pcap", \
 	    "per session / file", "Frames that could not be written (full disk, unwritable directory).") \
+	X(S_PCAP_INTERRUPTED, SINKD, COUNTER, "pcap_files_interrupted", "pcap_files_interrupted_total", "files", NULL, "pcap", \
+	    "per file", "Files a sinkd that died left open, renamed __interrupted when the next one started (their frames up to the death are in them).") \
+	X(S_PCAP_FD_LIMIT, SINKD, COUNTER, "pcap_fd_limit", "pcap_fd_limit_total", "times", NULL, "pcap", \
+	    "per sinkd", "Opens that met the descriptor limit (EMFILE): a file was closed to open another, and fewer are kept open.") \
 	X(S_PCAP_SHUTDOWN, SINKD, COUNTER, "pcap_shutdown_timeout", "pcap_shutdown_timeout_drops_packets_total", "packets", NULL, "pcap", \
 	    "per file", "Frames still queued when the drain deadline passed.") \
 	X(S_PCAP_OUT_OF_ORDER, SINKD, COUNTER, "pcap_out_of_order", "pcap_out_of_order_frames_total", "packets", NULL, "pcap", \
@@ -277,6 +289,10 @@ enum ctr_kind { KIND_COUNTER, KIND_GAUGE };
 	    "ctld", "Commands from control clients.") \
 	X(C_SLOW_CUT, CTLD, COUNTER, "slow_clients_cut", "slow_clients_cut_total", "clients", NULL, NULL, \
 	    "ctld", "Control clients cut off for not reading.") \
+	X(C_REFUSED, CTLD, COUNTER, "clients_refused", "control_clients_refused_total", "clients", NULL, NULL, \
+	    "ctld", "Control clients refused: control.max_clients were connected.") \
+	X(C_ACCEPT_ERR, CTLD, COUNTER, "accept_errors", "control_accept_errors_total", "errors", NULL, NULL, \
+	    "ctld", "Failed accepts (out of descriptors): ctld stops accepting for 100 ms each time.") \
 	X(C_SHARD_LOST, CTLD, COUNTER, "shard_lost", "shard_lost_total", "restarts", NULL, NULL, \
 	    "per shard restart", "Times a reasmd shard died; its open sessions were lost.") \
 	X(C_SESSIONS_LOST, CTLD, COUNTER, "sessions_lost", "ctl_sessions_lost_total", "sessions", NULL, NULL, \

@@ -155,6 +155,12 @@ print_record(const struct wire_rec *r)
 		    o->flow.server_port, o->flow.role_guessed);
 		break;
 	}
+	case REC_SESSION_JOIN: {
+		const struct rec_session_join *j = b;
+		printf("session_join id=%" PRIu64 " off=%" PRIu64 "/%" PRIu64 " missed=%" PRIu64 "/%" PRIu64 "\n",
+		    j->open.session_id, j->off[0], j->off[1], j->missed[0], j->missed[1]);
+		break;
+	}
 	case REC_CHUNK: {
 		const struct rec_chunk *c = b;
 		size_t n = r->len - sizeof(*r) - sizeof(*c);

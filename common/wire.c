@@ -13,7 +13,7 @@ static const char *const rec_names[] = {
 	[REC_GAP] = "gap", [REC_SESSION_CLOSE] = "session_close",
 	[REC_TICK] = "tick", [REC_EVENT] = "event",
 	[REC_EOS] = "eos", [REC_CALL_OPEN] = "call_open", [REC_CALL_CLOSE] = "call_close",
-	[REC_MESSAGE] = "message",
+	[REC_MESSAGE] = "message", [REC_SESSION_JOIN] = "session_join",
 };
 
 static const char *const msg_names[] = {
@@ -40,6 +40,7 @@ static const uint32_t rec_fixed[] = {
 	[REC_CALL_OPEN] = sizeof(struct rec_call_open),
 	[REC_CALL_CLOSE] = sizeof(struct rec_call_close),
 	[REC_MESSAGE] = sizeof(struct rec_message),
+	[REC_SESSION_JOIN] = sizeof(struct rec_session_join),
 };
 
 const char *
@@ -147,6 +148,13 @@ wire_rec_check(const struct wire_rec *r, size_t avail, char *err, size_t errlen)
 	case REC_SESSION_OPEN: {
 		const struct rec_session_open *o = body;
 		if (o->flow.family != 4 && o->flow.family != 6)
+			goto badvar;
+		break;
+	}
+	case REC_SESSION_JOIN: {
+		const struct rec_session_join *j = body;
+		if ((j->open.flow.family != 4 && j->open.flow.family != 6) ||
+		    j->missed[0] > j->off[0] || j->missed[1] > j->off[1])
 			goto badvar;
 		break;
 	}

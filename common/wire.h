@@ -70,6 +70,7 @@ enum rec_type {
 	REC_CALL_OPEN = 11,	/* a call (VoIP) whose frames packets name */
 	REC_CALL_CLOSE = 12,	/* that call is written out: no frame names it any more */
 	REC_MESSAGE = 13,	/* a message an analyser read (SIP, an RTCP report) */
+	REC_SESSION_JOIN = 14,	/* a session already open when this sink came */
 	REC_TYPE_MAX
 };
 #define REC_WANT(t)	(1u << (t))
@@ -133,6 +134,18 @@ struct rec_session_open {
 	struct wire_flow flow;
 };
 _Static_assert(sizeof(struct rec_session_open) == 56, "rec_session_open");
+
+/* A session that was already open when the sink connected (a sink
+ * started or restarted mid-run): its open, where its streams are now
+ * (the next chunk or gap of each direction starts at off[dir]) and how
+ * many of the bytes before that were delivered, which this sink missed.
+ * Sent to that sink only, before any record of the session. */
+struct rec_session_join {
+	struct rec_session_open open;
+	uint64_t off[2];
+	uint64_t missed[2];
+};
+_Static_assert(sizeof(struct rec_session_join) == 88, "rec_session_join");
 
 /* Stream bytes of one direction, starting at stream offset `offset`. */
 struct rec_chunk {

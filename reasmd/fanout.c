@@ -101,6 +101,40 @@ fan_interfaces_to(struct reasm *R, unsigned sink)
 	sinks_flush(R->sinks);
 }
 
+static void
+join_one(struct reasm *R, struct session *s, void *arg)
+{
+	unsigned sink = *(unsigned *)arg;
+	struct rec_session_join j;
+
+	memset(&j, 0, sizeof(j));
+	j.open.session_id = s->id;
+	j.open.ts_ns = R->now_ns;
+	j.open.flow.family = s->family;
+	j.open.flow.role_guessed = s->role_guessed;
+	j.open.flow.local_side = s->local_side;
+	j.open.flow.client_port = s->cport;
+	j.open.flow.server_port = s->sport;
+	memcpy(j.open.flow.client_ip, s->cip, 16);
+	memcpy(j.open.flow.server_ip, s->sip, 16);
+	for (int d = 0; d < 2; d++) {
+		j.off[d] = s->d[d].next;
+		j.missed[d] = MIN(s->d[d].c.delivered, s->d[d].next);
+	}
+	/* What this sink lost before is in the missed bytes now: its books
+	 * of the session start here. */
+	if (s->sinkdrop != NULL && sink < SINKS_MAX)
+		s->sinkdrop[sink * 2] = s->sinkdrop[sink * 2 + 1] = 0;
+	sinks_put_to(R->sinks, sink, REC_SESSION_JOIN, &j, sizeof(j), NULL, 0);
+}
+
+void
+fan_joins_to(struct reasm *R, unsigned sink)
+{
+	tcp_foreach_open(R, join_one, &sink);
+	sinks_flush(R->sinks);
+}
+
 void
 fan_tick(struct reasm *R)
 {

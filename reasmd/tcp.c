@@ -1175,6 +1175,20 @@ tcp_close_id(struct reasm *R, uint64_t id, unsigned reason)
 }
 
 void
+tcp_foreach_open(struct reasm *R, void (*fn)(struct reasm *, struct session *, void *), void *arg)
+{
+	struct session *s, *nx;
+
+	if (R->tcp == NULL)
+		return;
+	for (s = TAILQ_FIRST(&R->tcp->lru); s != NULL; s = nx) {
+		nx = TAILQ_NEXT(s, lq);
+		if (!s->closed)
+			fn(R, s, arg);
+	}
+}
+
+void
 tcp_free(struct reasm *R)
 {
 	struct session *s;

@@ -31,6 +31,9 @@ sinkd_init(struct sinkd *D, struct conf *c, const struct family *f)
 	D->c = c;
 	D->fam = f;
 	D->wants = f->wants_of ? f->wants_of(c) : f->wants;
+	/* Started (or restarted) mid-run: told of the sessions already open. */
+	if (D->wants & REC_WANT(REC_SESSION_OPEN))
+		D->wants |= REC_WANT(REC_SESSION_JOIN);
 	D->per_session = -1;
 	D->block = c->overflow == OVERFLOW_BLOCK;
 	D->max_sessions = (size_t)c->max_sessions;
@@ -157,7 +160,7 @@ books_json(const struct ssn *s, int k, bool *ok)
 {
 	const struct sdir *d = &s->d[k];
 	struct json_object *o = json_object_new_object();
-	uint64_t drops = 0, stream = 0, gap = d->gap_bytes, ringfull = d->unseen;
+	uint64_t drops = 0, stream = 0, gap = d->gap_bytes, ringfull = d->unseen, missed = d->missed;
 
 	for (int r = 0; r < SD_MAX; r++)
 		drops += d->drop[r];
@@ -168,9 +171,9 @@ books_json(const struct ssn *s, int k, bool *ok)
 		ringfull = c->dropped_sink;
 		/* What reasmd handed out minus what it could not put in our
 		 * ring is what we received; what we received is settled. */
-		*ok = d->received + ringfull == c->delivered &&
+		*ok = d->received + ringfull + missed == c->delivered &&
 		    d->delivered + drops == d->received &&
-		    stream == d->delivered + drops + gap + ringfull;
+		    stream == d->delivered + drops + gap + ringfull + missed;
 		evjson_add_u64(o, "stream_bytes", stream);
 	} else {
 		*ok = d->delivered + drops == d->received;
@@ -179,6 +182,8 @@ books_json(const struct ssn *s, int k, bool *ok)
 	evjson_add_u64(o, "delivered", d->delivered);
 	evjson_add_u64(o, "gap_bytes", gap);
 	evjson_add_u64(o, "sink_ring_full", ringfull);
+	if (s->joined)
+		evjson_add_u64(o, "missed_start", missed);
 	for (int r = 0; r < SD_MAX; r++)
 		evjson_add_u64(o, sd_reason_names[r], d->drop[r]);
 	json_object_object_add(o, "balanced", json_object_new_boolean(*ok));
@@ -302,6 +307,34 @@ sinkd_record(struct sinkd *D, unsigned input, const struct wire_rec *rec)
 		s = ssn_new(D, input, o);
 		if (s != NULL && D->fam->open)
 			D->fam->open(D, s);
+		break;
+	}
+	case REC_SESSION_JOIN: {
+		/* Open before this sink came: its start is missed (a gap to
+		 * the consumers), counted apart so the books still balance. */
+		const struct rec_session_join *j = b;
+		if (D->draining || sinkd_find(D, j->open.session_id) != NULL)
+			break;
+		s = ssn_new(D, input, &j->open);
+		if (s == NULL)
+			break;
+		s->joined = true;
+		for (int k = 0; k < 2; k++) {
+			s->d[k].next_off = j->off[k];
+			s->d[k].missed = j->missed[k];
+			D->missed += j->missed[k];
+		}
+		D->sessions_joined++;
+		if (D->fam->open)
+			D->fam->open(D, s);
+		{
+			struct json_object *e = sinkd_event(D, "drops", "session_joined", s);
+			evjson_add_u64(e, "requests_missed", j->missed[0]);
+			evjson_add_u64(e, "responses_missed", j->missed[1]);
+			evjson_add_u64(e, "requests_offset", j->off[0]);
+			evjson_add_u64(e, "responses_offset", j->off[1]);
+			sinkd_emit(D, e);
+		}
 		break;
 	}
 	case REC_CHUNK: {
@@ -484,6 +517,9 @@ sinkd_summary(struct sinkd *D, FILE *f)
 		fprintf(f, " %s=%" PRIu64, sd_reason_names[r], D->drop[r]);
 	fprintf(f, " (bytes); orphan records %" PRIu64 ", table_full %" PRIu64 " sessions\n",
 	    D->orphan_records, D->table_full_sessions);
+	if (D->sessions_joined)
+		fprintf(f, "sinkd %s: %" PRIu64 " sessions were open before it came (their missed start: "
+		    "%" PRIu64 " bytes)\n", D->fam->name, D->sessions_joined, D->missed);
 	if (D->wants & REC_WANT(REC_CHUNK))
 		fprintf(f, "sinkd %s: startup buffers: %" PRIu64 " bytes of startup_buffer_full were "
 		    "cut to stay under sink.memcap (%" PRId64 " bytes)\n", D->fam->name,
@@ -508,6 +544,8 @@ sinkd_send_counters(struct sinkd *D, bool final)
 	ctr_set(e, CTR_S_UNBALANCED, D->sessions_unbalanced);
 	ctr_set(e, CTR_S_ORPHANS, D->orphan_records);
 	ctr_set(e, CTR_S_TABLE_FULL, D->table_full_sessions);
+	ctr_set(e, CTR_S_JOINED, D->sessions_joined);
+	ctr_set(e, CTR_S_MISSED, D->missed);
 	ctr_set(e, CTR_S_MEMCAP, D->sb_memcap_bytes);
 	ctr_set(e, CTR_CTL_DROPPED, ctlc_dropped(D->ctl));
 	if (D->fam->counters)

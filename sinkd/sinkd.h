@@ -51,6 +51,7 @@ struct sdir {
 	uint64_t received;		/* chunk bytes received */
 	uint64_t gap_bytes;		/* from gap records */
 	uint64_t unseen;		/* offsets skipped with no gap record */
+	uint64_t missed;		/* delivered before this sink joined the session */
 	uint64_t delivered;
 	uint64_t drop[SD_MAX];
 	bool done;			/* the family has settled every byte */
@@ -63,6 +64,7 @@ struct ssn {
 	unsigned input;			/* which input (shard) it came from */
 	struct rec_session_open open;
 	bool have_close;		/* close record seen (else: input lost) */
+	bool joined;			/* open before this sinkd came (session_join) */
 	bool ended;			/* the family was told (close or loss) */
 	struct rec_session_close close;
 	struct sdir d[2];
@@ -155,6 +157,7 @@ struct sinkd {
 	uint64_t sessions, sessions_done, sessions_unbalanced, sessions_incomplete;
 	uint64_t delivered, drop[SD_MAX], received, gap_bytes, unseen, ring_full;
 	uint64_t orphan_records, orphan_bytes, table_full_sessions;
+	uint64_t sessions_joined, missed;	/* open before this sinkd came */
 	uint64_t last_ts_ns;		/* capture time seen */
 	int exit_code;
 	/* startup buffers (startup.c) */
