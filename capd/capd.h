@@ -48,6 +48,7 @@ struct capd {
 	struct source src[CAPD_MAX_IF];
 	int nsrc;
 	bool file_mode, block, eof, stopping;
+	bool keep_shards;		/* SIGUSR2: stop without ending the shards' input */
 	double speed;
 	FILE *in;			/* -r: opened before the drop */
 	const char *in_name;

@@ -72,6 +72,15 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 		capd_print_counters(&C, stderr);
 		return;
 	}
+	if (sig == SIGUSR2) {
+		/* stethoscope-run restarts capd for a new capture (a reload):
+		 * the shards' input does not end, they keep their sessions */
+		log_info("SIGUSR2: stopping for a restart (the shards keep their sessions)");
+		C.keep_shards = true;
+		C.stopping = true;
+		event_base_loopbreak(C.base);
+		return;
+	}
 	log_info("%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	C.stopping = true;
 	event_base_loopbreak(C.base);
@@ -333,10 +342,10 @@ main(int argc, char **argv)
 			fatalx("-w %s: %s", wpath, pcap_geterr(C.src[0].p));
 	}
 	{
-		struct event *sigs[4];
-		int signos[4] = { SIGTERM, SIGINT, SIGUSR1, SIGHUP };
+		struct event *sigs[5];
+		int signos[5] = { SIGTERM, SIGINT, SIGUSR1, SIGHUP, SIGUSR2 };
 		struct timeval tick = { 0, 100000 }, sec = { 1, 0 };
-		for (int k = 0; k < 4; k++) {
+		for (int k = 0; k < 5; k++) {
 			sigs[k] = evsignal_new(C.base, signos[k], on_signal, NULL);
 			if (signos[k] != SIGHUP)
 				event_add(sigs[k], NULL);
@@ -355,7 +364,7 @@ main(int argc, char **argv)
 			log_info("waiting for %u shard%s before reading (block mode: a replay is lossless)",
 			    C.nshards, C.nshards == 1 ? "" : "s");
 		event_base_dispatch(C.base);
-		for (int k = 0; k < 4; k++)
+		for (int k = 0; k < 5; k++)
 			event_free(sigs[k]);
 	}
 
@@ -371,7 +380,7 @@ main(int argc, char **argv)
 		ctlc_free(C.ctl);
 		C.ctl = NULL;
 	}
-	if (C.exit_code == CAPD_EXIT_IFACE_LOST)
+	if (C.exit_code == CAPD_EXIT_IFACE_LOST || C.keep_shards)
 		/* Not the end of the input: the interface may come back and the
 		 * launcher start capd again.  No end of stream for the shards,
 		 * which keep their sessions and reconnect to the next capd. */

@@ -27,6 +27,11 @@ struct ctlc {
 	struct redial rd;
 	ctlc_cmd_cb cb;
 	void *arg;
+	void (*reconf)(struct json_object *, void *);
+	void *reconf_arg;
+	void (*reconn)(void *);
+	void *reconn_arg;
+	bool started;
 	uint64_t dropped;
 };
 
@@ -42,7 +47,48 @@ ctlc_redial(void *arg, char *err, size_t errlen)
 	if (s < 0)
 		return -1;
 	ctlc_attach(c, s);
+	if (c->reconn)
+		c->reconn(c->reconn_arg);
 	return 0;
+}
+
+/* The live keys of a reload: the verbosities here, the rest by the daemon. */
+static void
+ctlc_reconfigure(struct ctlc *c, struct json_object *o)
+{
+	struct json_object *live, *v;
+	int l;
+
+	if (!json_object_object_get_ex(o, "live", &live) || !json_object_is_type(live, json_type_object))
+		return;
+	/* said before the verbosities change (it may be the last INFO line) */
+	log_info("reload: the new configuration is applied");
+	if (json_object_object_get_ex(live, "logging.console.verbosity", &v) &&
+	    (l = log_level_parse(json_object_get_string(v))) >= 0)
+		log_set_console_level((enum log_level)l);
+	if (json_object_object_get_ex(live, "logging.file.verbosity", &v) &&
+	    (l = log_level_parse(json_object_get_string(v))) >= 0)
+		log_set_file_level((enum log_level)l);
+	if (c->reconf)
+		c->reconf(live, c->reconf_arg);
+}
+
+void
+ctlc_on_reconfigure(struct ctlc *c, void (*fn)(struct json_object *, void *), void *arg)
+{
+	if (c == NULL)
+		return;
+	c->reconf = fn;
+	c->reconf_arg = arg;
+}
+
+void
+ctlc_on_reconnect(struct ctlc *c, void (*fn)(void *), void *arg)
+{
+	if (c == NULL)
+		return;
+	c->reconn = fn;
+	c->reconn_arg = arg;
 }
 
 static void
@@ -65,7 +111,10 @@ ctlc_read(struct bufferevent *bev, void *arg)
 
 	while ((line = evbuffer_readln(in, &n, EVBUFFER_EOL_LF)) != NULL) {
 		struct json_object *o = json_tokener_parse(line), *id, *cmd;
-		if (o != NULL && json_object_object_get_ex(o, "cmd", &cmd) && c->cb) {
+		if (o != NULL && json_object_object_get_ex(o, "cmd", &cmd) &&
+		    strcmp(json_object_get_string(cmd), "reconfigure") == 0)
+			ctlc_reconfigure(c, o);
+		else if (o != NULL && json_object_object_get_ex(o, "cmd", &cmd) && c->cb) {
 			uint64_t i = json_object_object_get_ex(o, "id", &id) ?
 			    (uint64_t)json_object_get_int64(id) : 0;
 			c->cb(o, i, c->arg);

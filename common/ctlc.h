@@ -36,6 +36,17 @@ typedef void (*ctlc_cmd_cb)(struct json_object *cmd, uint64_t id, void *arg);
 struct ctlc *ctlc_connect(const char *path, const char *daemon, int shard,
     char *err, size_t errlen);
 void ctlc_start(struct ctlc *c, struct event_base *base, ctlc_cmd_cb cb, void *arg);
+/*
+ * A reload (stethoscope-run, through ctld) sends
+ *   {"cmd":"reconfigure","live":{KEY: VALUE, ...}}
+ * with the new values of the keys a running daemon takes (conf.c's
+ * reload column, RL_LIVE).  The link applies the log verbosities itself
+ * and hands the object to fn, if set, for the daemon's own keys.
+ */
+void ctlc_on_reconfigure(struct ctlc *c, void (*fn)(struct json_object *live, void *arg), void *arg);
+/* fn runs each time the link is back after ctld was lost (a restarted
+ * ctld): the daemon sends what ctld keeps of it (its open sessions). */
+void ctlc_on_reconnect(struct ctlc *c, void (*fn)(void *arg), void *arg);
 /* Sends one event (its JSON text, no newline). */
 void ctlc_send(struct ctlc *c, const char *json, size_t len);
 void ctlc_reply(struct ctlc *c, uint64_t id, bool ok, const char *error);

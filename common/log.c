@@ -56,6 +56,13 @@ log_open_file(const char *path, enum log_level lvl)
 }
 
 void
+log_set_file_level(enum log_level lvl)
+{
+	if (log_file != NULL)
+		log_file_lvl = lvl;
+}
+
+void
 log_close_file(void)
 {
 	if (log_file != NULL)

@@ -29,6 +29,8 @@ enum log_level log_console_level(void);
  * Returns 0 or -1 (errno set; the console keeps working). */
 int log_open_file(const char *path, enum log_level lvl);
 void log_close_file(void);
+/* The file target's verbosity, when it is open (a reload). */
+void log_set_file_level(enum log_level lvl);
 
 /* Parses "DEBUG", "info", "WARN", "WARNING", "ERROR" (any case).
  * Returns the level or -1. */

@@ -33,6 +33,8 @@
 static struct ctld *G;
 
 static void barriers_check(void);
+static void stats_arm(void);
+static void on_stats(evutil_socket_t fd, short what, void *arg);
 
 /* ---------------- helpers ---------------- */
 
@@ -66,9 +68,42 @@ client_close(struct client *k, const char *why)
 		log_info("control client %s: %s", k->peer, why);
 	LIST_REMOVE(k, q);
 	G->nclients--;
+	{
+		struct evbuffer *out = bufferevent_get_output(k->bev);
+		evbuffer_remove_cb_entry(out, k->out_cb);
+		G->out_total -= MIN(G->out_total, evbuffer_get_length(out));
+	}
 	bufferevent_free(k->bev);
 	json_object_put(k->cats);
 	free(k);
+}
+
+/*
+ * What one client may have unread: CTL_CLIENT_BUF; and while all of them
+ * together have more than control.clients_memcap unread, a client over
+ * its share of it (at least 64 KiB) is cut off.  1,000 clients that never
+ * read cost the memcap, not 1,000 times 8 MiB; one that reads keeps up.
+ */
+static size_t
+client_limit(size_t backlog, size_t len)
+{
+	uint64_t share = (uint64_t)G->c->ctl_clients_memcap / (G->nclients ? G->nclients : 1);
+
+	if (share < 65536)
+		share = 65536;
+	if (G->out_total + len > (uint64_t)G->c->ctl_clients_memcap && backlog > share)
+		return (size_t)share;
+	return CTL_CLIENT_BUF;
+}
+
+/* Keeps the total of the clients' unread bytes. */
+static void
+out_changed(struct evbuffer *b, const struct evbuffer_cb_info *info, void *arg)
+{
+	(void)b;
+	(void)arg;
+	G->out_total += info->n_added;
+	G->out_total -= MIN(G->out_total, info->n_deleted);
 }
 
 static void
@@ -76,12 +111,13 @@ client_send(struct client *k, const char *txt, size_t len)
 {
 	struct evbuffer *out = bufferevent_get_output(k->bev);
 
-	/* What a client has not read passes CTL_CLIENT_BUF: it is not
-	 * reading; cut off, counted; the others go on.  One message larger
-	 * than that (list_sessions of many sessions) still goes to a client
-	 * that has read the rest: the buffer is bounded by the limit plus
-	 * one message (itself bounded by control.max_sessions). */
-	if (evbuffer_get_length(out) > 0 && evbuffer_get_length(out) + len + 1 > CTL_CLIENT_BUF) {
+	/* What a client has not read passes its limit: it is not reading;
+	 * cut off, counted; the others go on.  One message larger than that
+	 * (list_sessions of many sessions) still goes to a client that has
+	 * read the rest: the buffer is bounded by the limit plus one message
+	 * (itself bounded by control.max_sessions). */
+	if (evbuffer_get_length(out) > 0 &&
+	    evbuffer_get_length(out) + len + 1 > client_limit(evbuffer_get_length(out), len + 1)) {
 		G->slow_clients_cut++;
 		k->dead = true;
 		return;
@@ -109,7 +145,7 @@ client_send_table(struct client *k, struct json_object *r, const char *what)
 	const char *head = evjson_text(r);
 	size_t hl = strlen(head);
 
-	if (evbuffer_get_length(out) > CTL_CLIENT_BUF) {
+	if (evbuffer_get_length(out) > client_limit(evbuffer_get_length(out), 0)) {
 		G->slow_clients_cut++;
 		k->dead = true;
 	} else {
@@ -243,6 +279,51 @@ daemon_counters(struct dconn *d, struct json_object *o)
 }
 
 /* An event from a daemon: bookkeeping, then to every subscriber. */
+/*
+ * A reload (stethoscope-run's link): ctld takes its own live keys (the
+ * control token, the default categories, the stats interval, the log
+ * verbosities) and passes the object to every daemon (common/ctlc.h).
+ */
+static void
+reconfigure(struct json_object *live)
+{
+	struct json_object *v;
+	const char *line;
+	int l;
+
+	/* said before the verbosities change (it may be the last INFO line) */
+	log_info("reload: the new configuration is applied and passed to the daemons");
+	if (json_object_object_get_ex(live, "control.token", &v)) {
+		free(G->c->ctl_token);
+		G->c->ctl_token = json_object_is_type(v, json_type_string) ?
+		    xstrdup(json_object_get_string(v)) : NULL;
+	}
+	if (json_object_object_get_ex(live, "control.default_cats", &v))
+		conf_strlist_set_json(&G->c->ctl_default_cats, v);
+	if (json_object_object_get_ex(live, "_stats_interval", &v)) {
+		G->c->stats_interval = json_object_get_double(v);
+		stats_arm();
+	}
+	if (json_object_object_get_ex(live, "logging.console.verbosity", &v) &&
+	    (l = log_level_parse(json_object_get_string(v))) >= 0)
+		log_set_console_level((enum log_level)l);
+	if (json_object_object_get_ex(live, "logging.file.verbosity", &v) &&
+	    (l = log_level_parse(json_object_get_string(v))) >= 0)
+		log_set_file_level((enum log_level)l);
+	{
+		struct json_object *cmd = json_object_new_object();
+		json_object_object_add(cmd, "cmd", json_object_new_string("reconfigure"));
+		json_object_object_add(cmd, "live", json_object_get(live));
+		line = json_object_to_json_string_ext(cmd, JSON_C_TO_STRING_PLAIN);
+		for (struct dconn *d = LIST_FIRST(&G->daemons); d; d = LIST_NEXT(d, q))
+			if (d->hello && strcmp(d->name, "launcher") != 0) {
+				bufferevent_write(d->bev, line, strlen(line));
+				bufferevent_write(d->bev, "\n", 1);
+			}
+		json_object_put(cmd);
+	}
+}
+
 void
 ctld_event(struct ctld *D, struct dconn *d, const char *line, size_t len)
 {
@@ -280,6 +361,12 @@ ctld_event(struct ctld *D, struct dconn *d, const char *line, size_t len)
 		json_object_put(o);
 		return;
 	}
+	if (strcmp(d->name, "launcher") == 0 && json_object_object_get_ex(o, "reconfigure", &v) &&
+	    json_object_is_type(v, json_type_object)) {
+		reconfigure(v);
+		json_object_put(o);
+		return;
+	}
 	if (json_object_object_get_ex(o, "reply", &v)) {
 		uint64_t rid = (uint64_t)json_object_get_int64(v);
 		for (size_t i = 0; i < PENDING_MAX; i++)
@@ -289,7 +376,14 @@ ctld_event(struct ctld *D, struct dconn *d, const char *line, size_t len)
 				bool good = json_object_object_get_ex(o, "ok", &ok) && json_object_get_boolean(ok);
 				struct json_object *r = reply(G->pending[i].cmd, good,
 				    !good && json_object_object_get_ex(o, "error", &err) ? json_object_get_string(err) : NULL);
-				evjson_add_u64(r, "session_id", G->pending[i].session_id);
+				if (G->pending[i].session_id)
+					evjson_add_u64(r, "session_id", G->pending[i].session_id);
+				/* what else the answer says (a reload's changes) */
+				json_object_object_foreach(o, key, val) {
+					if (strcmp(key, "reply") != 0 && strcmp(key, "ok") != 0 &&
+					    strcmp(key, "error") != 0)
+						json_object_object_add(r, key, json_object_get(val));
+				}
 				client_send_obj(k, r);
 				G->pending[i].client = NULL;
 				G->pending[i].id = 0;
@@ -328,6 +422,14 @@ ctld_event(struct ctld *D, struct dconn *d, const char *line, size_t len)
 	}
 	if (strcmp(cat, "calls") == 0)
 		calltab_event(G->calls, name, o);
+	if (id && strcmp(name, "session_snapshot") == 0) {
+		/* a shard's open sessions, after this ctld restarted: the
+		 * table only (its clients saw their tcp_open before) */
+		if (!sesstab_has(G->sessions, id))
+			sess_put(id, o);
+		json_object_put(o);
+		return;
+	}
 	if (id && strcmp(name, "tcp_open") == 0)
 		sess_put(id, o);
 	else if (id && strcmp(name, "session_summary") == 0 && strcmp(d->name, "reasmd") == 0)
@@ -399,7 +501,8 @@ ctld_health(void)
 				continue;
 			if (strcmp(nm, "ctld") == 0)
 				json_object_object_add(c, "state", json_object_new_string("up"));
-			else if (strcmp(st, "up") != 0 && strcmp(st, "finished") != 0)
+			else if (strcmp(st, "up") != 0 && strcmp(st, "finished") != 0 &&
+			    strcmp(st, "disabled") != 0)	/* (its output off by a reload) */
 				healthy = false;
 			add_broker(c, inst_named(nm));
 			json_object_array_add(a, c);
@@ -453,6 +556,8 @@ own_vals(struct ctr_vals *v)
 	SET(C_EVENTS, G->events);
 	SET(C_COMMANDS, G->commands);
 	SET(C_SLOW_CUT, G->slow_clients_cut);
+	SET(C_REFUSED, G->clients_refused);
+	SET(C_ACCEPT_ERR, G->accept_errors);
 	SET(C_SHARD_LOST, G->shard_lost);
 	SET(C_BAD_LINES, G->bad_daemon_lines);
 	SET(C_SESSIONS_LOST, G->sessions_lost);
@@ -581,7 +686,30 @@ command(struct client *k, const char *line)
 			bufferevent_write(d->bev, l, (size_t)n);
 		}
 	} else if (strcmp(cmd, "reload") == 0) {
-		client_send_obj(k, reply(cmd, false, authorized(o) ? "restart_needed" : "unauthorized"));
+		/* stethoscope-run reads the configuration again and applies it;
+		 * its answer (what changed, what needs a restart) is the reply. */
+		struct dconn *d;
+		LIST_FOREACH(d, &G->daemons, q)
+			if (d->hello && strcmp(d->name, "launcher") == 0)
+				break;
+		if (!authorized(o))
+			client_send_obj(k, reply(cmd, false, "unauthorized"));
+		else if (d == NULL)
+			client_send_obj(k, reply(cmd, false, "no_launcher"));
+		else {
+			size_t i;
+			char l[96];
+			for (i = 0; i < PENDING_MAX && G->pending[i].client; i++)
+				;
+			if (i == PENDING_MAX)
+				i = (size_t)(G->next_id % PENDING_MAX);
+			G->pending[i].id = ++G->next_id;
+			G->pending[i].client = k;
+			G->pending[i].session_id = 0;
+			sth_strlcpy(G->pending[i].cmd, cmd, sizeof(G->pending[i].cmd));
+			int n = snprintf(l, sizeof(l), "{\"cmd\":\"reload\",\"id\":%" PRIu64 "}\n", G->pending[i].id);
+			bufferevent_write(d->bev, l, (size_t)n);
+		}
 	} else if (strcmp(cmd, "drain_barrier") == 0) {
 		k->barrier = true;
 		barriers_check();
@@ -659,18 +787,33 @@ client_ev(struct bufferevent *bev, short what, void *arg)
 static void
 on_client(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg)
 {
-	struct client *k = xcalloc(1, sizeof(*k));
+	struct client *k;
 	char host[64] = "unix";
 
 	(void)l;
 	(void)salen;
 	(void)arg;
+	if (G->nclients >= (unsigned)G->c->ctl_max_clients) {
+		/* One more than control.max_clients: told so, closed, counted. */
+		static struct log_rl rl;
+		static const char msg[] = "{\"cat\":\"control\",\"event\":\"control_error\","
+		    "\"error\":\"too_many_clients\"}\n";
+		G->clients_refused++;
+		log_ratelimited(&rl, 1, 10000, LOG_WARNING, "a control client refused: control.max_clients "
+		    "(%lld) are connected (clients_refused %llu)", (long long)G->c->ctl_max_clients,
+		    (unsigned long long)G->clients_refused);
+		(void)!write(fd, msg, sizeof(msg) - 1);
+		evutil_closesocket(fd);
+		return;
+	}
+	k = xcalloc(1, sizeof(*k));
 	if (sa->sa_family == AF_INET)
 		inet_ntop(AF_INET, &((struct sockaddr_in *)sa)->sin_addr, host, sizeof(host));
 	else if (sa->sa_family == AF_INET6)
 		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)sa)->sin6_addr, host, sizeof(host));
 	snprintf(k->peer, sizeof(k->peer), "%s", host);
 	k->bev = bufferevent_socket_new(G->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	k->out_cb = evbuffer_add_cb(bufferevent_get_output(k->bev), out_changed, NULL);
 	k->cats = default_cats();
 	bufferevent_setcb(k->bev, client_read, NULL, client_ev, k);
 	bufferevent_enable(k->bev, EV_READ | EV_WRITE);
@@ -680,6 +823,47 @@ on_client(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
 	struct json_object *e = evjson_new(now_wall_ns(), "control", "control_connected");
 	json_object_object_add(e, "cats", json_object_get(k->cats));
 	client_send_obj(k, e);
+}
+
+/* accept() failed: out of descriptors (EMFILE, ENFILE), the listening
+ * socket would stay readable and the loop spin.  Every listener rests
+ * 100 ms, counted, said once in a while. */
+static void
+accept_again(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (G->daemon_lev)
+		evconnlistener_enable(G->daemon_lev);
+	if (G->unix_lev)
+		evconnlistener_enable(G->unix_lev);
+	if (G->tcp_lev)
+		evconnlistener_enable(G->tcp_lev);
+}
+
+static void
+on_accept_error(struct evconnlistener *l, void *arg)
+{
+	static struct log_rl rl;
+	struct timeval t = { 0, 100000 };
+	int e = EVUTIL_SOCKET_ERROR();
+
+	(void)l;
+	(void)arg;
+	G->accept_errors++;
+	log_ratelimited(&rl, 1, 10000, LOG_WARNING, "accepting a connection: %s (accept_errors %llu): "
+	    "not accepting for 100 ms", evutil_socket_error_to_string(e),
+	    (unsigned long long)G->accept_errors);
+	if (G->daemon_lev)
+		evconnlistener_disable(G->daemon_lev);
+	if (G->unix_lev)
+		evconnlistener_disable(G->unix_lev);
+	if (G->tcp_lev)
+		evconnlistener_disable(G->tcp_lev);
+	if (G->ev_accept_again == NULL)
+		G->ev_accept_again = evtimer_new(G->base, accept_again, NULL);
+	evtimer_add(G->ev_accept_again, &t);
 }
 
 /* ---------------- daemon connections ---------------- */
@@ -885,6 +1069,21 @@ ctld_last_stats(void)
 
 /* ---------------- set-up ---------------- */
 
+/* The stats event every stats interval (0: none); again after a reload. */
+static void
+stats_arm(void)
+{
+	double iv = G->c->stats_interval;
+
+	if (G->ev_stats == NULL)
+		G->ev_stats = event_new(G->base, -1, EV_PERSIST, on_stats, NULL);
+	event_del(G->ev_stats);
+	if (iv > 0) {
+		struct timeval tv = { (time_t)iv, (suseconds_t)((iv - (double)(time_t)iv) * 1e6) };
+		event_add(G->ev_stats, &tv);
+	}
+}
+
 int
 ctld_open(struct ctld *D, char *err, size_t errlen)
 {
@@ -895,10 +1094,16 @@ ctld_open(struct ctld *D, char *err, size_t errlen)
 	D->calls = calltab_new((size_t)D->c->ctl_max_calls);
 	D->flow_ids = json_object_new_object();
 	D->daemon_lev = evconnlistener_new(D->base, on_daemon, NULL, LEV_OPT_CLOSE_ON_FREE, -1, D->daemon_fd);
+	if (D->daemon_lev)
+		evconnlistener_set_error_cb(D->daemon_lev, on_accept_error);
 	if (D->unix_fd >= 0)
 		D->unix_lev = evconnlistener_new(D->base, on_client, NULL, LEV_OPT_CLOSE_ON_FREE, -1, D->unix_fd);
+	if (D->unix_lev)
+		evconnlistener_set_error_cb(D->unix_lev, on_accept_error);
 	if (D->tcp_fd >= 0)
 		D->tcp_lev = evconnlistener_new(D->base, on_client, NULL, LEV_OPT_CLOSE_ON_FREE, -1, D->tcp_fd);
+	if (D->tcp_lev)
+		evconnlistener_set_error_cb(D->tcp_lev, on_accept_error);
 	if (D->http_fd >= 0) {
 		D->http = evhttp_new(D->base);
 		if (D->http == NULL || evhttp_accept_socket(D->http, D->http_fd) < 0) {
@@ -908,12 +1113,7 @@ ctld_open(struct ctld *D, char *err, size_t errlen)
 		evhttp_set_cb(D->http, "/metrics", on_metrics, NULL);
 		evhttp_set_cb(D->http, "/healthz", on_healthz, NULL);
 	}
-	if (D->c->stats_interval > 0) {
-		struct timeval tv = { (time_t)D->c->stats_interval,
-		    (suseconds_t)((D->c->stats_interval - (double)(time_t)D->c->stats_interval) * 1e6) };
-		D->ev_stats = event_new(D->base, -1, EV_PERSIST, on_stats, NULL);
-		event_add(D->ev_stats, &tv);
-	}
+	stats_arm();
 	return 0;
 }
 
@@ -934,6 +1134,8 @@ ctld_close(struct ctld *D)
 		evhttp_free(D->http);
 	if (D->ev_stats)
 		event_free(D->ev_stats);
+	if (D->ev_accept_again)
+		event_free(D->ev_accept_again);
 	sesstab_free(D->sessions);
 	calltab_free(D->calls);
 	for (unsigned i = 0; i < D->ninst; i++)

@@ -22,6 +22,7 @@ struct client {
 	char peer[64];
 	bool dead, skipping;
 	bool barrier;			/* asked drain_barrier: answered when the daemons are gone */
+	struct evbuffer_cb_entry *out_cb;	/* keeps G->out_total */
 };
 
 struct dconn {
@@ -73,6 +74,9 @@ struct ctld {
 	uint64_t next_id;
 	uint64_t events, commands, clients_total, slow_clients_cut, bad_daemon_lines, shard_lost;
 	uint64_t sessions_lost, sessions_table_full;
+	uint64_t clients_refused, accept_errors;
+	uint64_t out_total;		/* what every client has unread, together */
+	struct event *ev_accept_again;	/* accepting again after EMFILE */
 	bool stopping;
 	struct event *ev_stop;		/* the stop's deadline */
 	struct json_object *supervised;	/* the launcher's daemon_states (NULL: none) */

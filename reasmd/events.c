@@ -69,6 +69,27 @@ make(struct reasm *R, const struct session *s, const char *cat, const char *name
 	return o;
 }
 
+static void
+snap_one(struct reasm *R, struct session *s, void *arg)
+{
+	/* dated when it opened, as its tcp_open was */
+	struct json_object *o = evjson_new(s->first_ns, "session", "session_snapshot");
+	const char *txt;
+
+	(void)arg;
+	ev_flow_into(s, o);
+	txt = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	ctlc_send(R->ctl, txt, strlen(txt));
+	json_object_put(o);
+}
+
+void
+ev_ctl_snapshot(struct reasm *R)
+{
+	if (R->ctl != NULL)
+		tcp_foreach_open(R, snap_one, NULL);
+}
+
 void
 ev_emit(struct reasm *R, const char *cat, const char *name, struct json_object *extra)
 {

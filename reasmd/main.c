@@ -126,6 +126,30 @@ on_ctl_command(struct json_object *cmd, uint64_t id, void *arg)
 	ctlc_reply(R->ctl, id, false, "unknown_cmd");
 }
 
+/* A reload's live keys (common/ctlc.h): voip.sipuser, and which sinks
+ * the run still has (an output disabled: its slot is given nothing more,
+ * and nothing is counted for it). */
+static struct conf *live_conf;
+
+static void
+on_reconfigure(struct json_object *live, void *arg)
+{
+	struct reasm *R = arg;
+	struct json_object *v;
+
+	if (live_conf != NULL && json_object_object_get_ex(live, "voip.sipuser", &v))
+		conf_strlist_set_json(&live_conf->sipuser, v);
+	if (json_object_object_get_ex(live, "_sinks", &v) && json_object_is_type(v, json_type_array))
+		sinks_retain(R->sinks, v);
+}
+
+/* ctld is back (restarted): it learns the sessions open now. */
+static void
+on_ctl_back(void *arg)
+{
+	ev_ctl_snapshot(arg);
+}
+
 /* Every second, and once more at the end: the shard's counters, for
  * ctld's stats and metrics (common/counters.h). */
 static bool counters_final;
@@ -153,6 +177,8 @@ on_sink_connect(unsigned idx, void *arg)
 
 	if (sinks_want_one(R->sinks, idx, REC_INTERFACE))
 		fan_interfaces_to(R, idx);
+	if (sinks_want_one(R->sinks, idx, REC_SESSION_JOIN))
+		fan_joins_to(R, idx);
 }
 
 static void
@@ -197,6 +223,8 @@ run_ring(struct reasm *R, struct event_base *base, struct input *I, struct daemo
 	if (R->ctl != NULL) {
 		struct timeval sec = { 1, 0 };
 		ctlc_start(R->ctl, base, on_ctl_command, R);
+		ctlc_on_reconfigure(R->ctl, on_reconfigure, R);
+		ctlc_on_reconnect(R->ctl, on_ctl_back, R);
 		ev_counters = event_new(base, -1, EV_PERSIST, send_counters, R);
 		event_add(ev_counters, &sec);
 	}
@@ -319,6 +347,7 @@ main(int argc, char **argv)
 	if (maxopen != NULL)
 		opts_override(&o, "runtime.max_open_files", maxopen);
 	opts_load_config(&o, &c);
+	live_conf = &c;
 	if (rfile == NULL && from == NULL) {
 		log_errorx("no input: give -r FILE (or -r - for stdin), or --from RUN/capd.sock --shard N/W");
 		usage(stderr);

@@ -127,7 +127,6 @@ struct reasm_stats {
 	uint64_t decode_err[DEC_RES_MAX];
 	uint64_t not_tcp, fragments;
 	uint64_t udp_packets, udp_bytes;
-	uint64_t write_error_bytes;	/* -o bytes that could not be written */
 	uint64_t close_reason[CLOSE_REASON_MAX];
 	uint64_t late_bytes, late_after_gap_bytes, retrans_bytes;
 };
@@ -261,6 +260,8 @@ void tcp_deadlines(struct reasm *R);	/* cheap: runs the deadlines due */
 void tcp_expire(struct reasm *R);	/* idle sessions, old tombstones */
 void tcp_close_all(struct reasm *R, unsigned reason);
 int tcp_close_id(struct reasm *R, uint64_t id, unsigned reason);
+/* Calls fn for every open session (not the tombstones), oldest first. */
+void tcp_foreach_open(struct reasm *R, void (*fn)(struct reasm *, struct session *, void *), void *arg);
 void tcp_free(struct reasm *R);
 size_t tcp_sessions_open(const struct tcp *T);
 uint64_t tcp_mem_used(const struct tcp *T);
@@ -287,6 +288,9 @@ void frag_free(struct fragtab *t);
  * them.  `extra` (may be NULL) is consumed.  ev_flow: of a TCP session;
  * ev_emit: of none (calls and RTP streams have no session). */
 bool ev_wanted(const struct reasm *R);
+/* A restarted ctld: the open sessions, as session_snapshot events to it
+ * alone (its session table; not passed to its clients). */
+void ev_ctl_snapshot(struct reasm *R);
 void ev_emit(struct reasm *R, const char *cat, const char *name, struct json_object *extra);
 void ev_flow(struct reasm *R, const struct session *s, const char *cat, const char *name,
     struct json_object *extra);
@@ -299,6 +303,8 @@ void ev_flush(struct reasm *R);
 /* fanout.c: records to -w and to every sink that wants their type. */
 void fan_interface(struct reasm *R, uint32_t id);
 void fan_interfaces_to(struct reasm *R, unsigned sink);	/* a sink connected */
+/* A sink connected mid-run: the sessions already open, as joins. */
+void fan_joins_to(struct reasm *R, unsigned sink);
 void fan_tick(struct reasm *R);
 void fan_open(struct reasm *R, const struct session *s);
 void fan_chunk(struct reasm *R, struct session *s, int dir, uint64_t off,
@@ -326,6 +332,8 @@ void files_finish(struct reasm *R);
  * what it removed. */
 void files_retention_scan(struct reasm *R, bool first_shard);
 void files_retention(uint64_t *files, uint64_t *bytes);
+/* What -o could not write (a full disk): stream bytes, sessions.jsonl lines. */
+void files_errors(uint64_t *bytes, uint64_t *lines);
 
 /* sinks.c: the sink daemons on reasmd.N.sock (--listen).  Knows records,
  * not sessions: a put returns which sinks lost the record. */
@@ -352,6 +360,10 @@ void sinks_eos(struct sinks *S);
 void sinks_summary(const struct sinks *S, FILE *f);
 /* Records given and sink_ring_full, per sink, to the counter table. */
 void sinks_counters(const struct sinks *S, struct ctr_enc *e);
+/* A reload: the slots whose sink is not named in the JSON array of names
+ * (an output disabled) are given nothing more and count nothing. */
+struct json_object;
+void sinks_retain(struct sinks *S, struct json_object *names);
 void sinks_free(struct sinks *S);
 
 /* input.c: reasmd reading capd's ring (--from). */

@@ -30,6 +30,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 #include "acceptor.h"
 #include "chan.h"
 #include "counters.h"
@@ -48,6 +50,7 @@ struct sink {
 	bool dead;			/* lost; freed outside the push path */
 	uint64_t records, bytes;
 	uint64_t full_records, full_bytes;	/* sink_ring_full */
+	uint64_t lost_bytes;		/* in its ring, unread, when it died */
 	uint64_t connects;
 };
 
@@ -103,8 +106,19 @@ sink_lost(struct ringev *re, void *arg)
 	if (k->dead)
 		return;
 	k->dead = true;
-	log_warnx("sink \"%s\" disconnected; what it would get is counted as sink_ring_full "
-	    "until it reconnects", k->name);
+	if (k->re != NULL) {
+		struct ring *r = ringev_ring(k->re);
+		size_t unread = ring_size(r) - ring_space(r);
+		k->lost_bytes += unread;
+		if (unread > 0 && k->wants != 0)
+			log_warnx("sink \"%s\": %zu bytes of records it had not read are lost with it "
+			    "(sink_lost_in_ring_bytes)", k->name, unread);
+	}
+	if (k->wants == 0)
+		log_info("sink \"%s\" (its output disabled) disconnected", k->name);
+	else
+		log_warnx("sink \"%s\" disconnected; what it would get is counted as sink_ring_full "
+		    "until it reconnects", k->name);
 	event_active(k->S->ev_reap, EV_TIMEOUT, 0);
 }
 
@@ -300,8 +314,9 @@ sinks_summary(const struct sinks *S, FILE *f)
 	for (unsigned i = 0; i < S->n; i++) {
 		const struct sink *k = &S->s[i];
 		fprintf(f, "reasmd: sink \"%s\": %" PRIu64 " records (%" PRIu64 " bytes), sink_ring_full %"
-		    PRIu64 " records (%" PRIu64 " bytes)%s\n", k->name, k->records, k->bytes,
-		    k->full_records, k->full_bytes, k->re && !k->dead ? "" : " (not connected)");
+		    PRIu64 " records (%" PRIu64 " bytes), lost in its ring %" PRIu64 " bytes%s\n", k->name,
+		    k->records, k->bytes, k->full_records, k->full_bytes, k->lost_bytes,
+		    k->re && !k->dead ? "" : " (not connected)");
 	}
 }
 
@@ -312,12 +327,36 @@ sinks_counters(const struct sinks *S, struct ctr_enc *e)
 	ctr_declare(e, CTR_R_SINK_RECORDS);
 	ctr_declare(e, CTR_R_SINK_FULL);
 	ctr_declare(e, CTR_R_SINK_FULL_BYTES);
+	ctr_declare(e, CTR_R_SINK_LOST);
 	for (unsigned i = 0; S != NULL && i < S->n; i++) {
 		const struct sink *k = &S->s[i];
 		ctr_set_label(e, CTR_R_SINK_RECORDS, k->name, k->records);
 		ctr_set_label(e, CTR_R_SINK_FULL, k->name, k->full_records);
 		ctr_set_label(e, CTR_R_SINK_FULL_BYTES, k->name, k->full_bytes);
+		ctr_set_label(e, CTR_R_SINK_LOST, k->name, k->lost_bytes);
 	}
+}
+
+void
+sinks_retain(struct sinks *S, struct json_object *names)
+{
+	if (S == NULL)
+		return;
+	for (unsigned i = 0; i < S->n; i++) {
+		struct sink *k = &S->s[i];
+		bool named = false;
+		for (size_t j = 0; j < json_object_array_length(names); j++) {
+			const char *n = json_object_get_string(json_object_array_get_idx(names, j));
+			named |= n != NULL && strcmp(n, k->name) == 0;
+		}
+		if (!named && k->wants != 0) {
+			k->wants = 0;
+			log_info("sink \"%s\": its output is disabled; nothing more goes to it", k->name);
+		}
+	}
+	S->wants = 0;
+	for (unsigned i = 0; i < S->n; i++)
+		S->wants |= S->s[i].wants;
 }
 
 void

@@ -142,7 +142,6 @@ struct voip {
 	TAILQ_HEAD(, stream) cand;	/* candidates for rtp-only, oldest first */
 	size_t ncalls, nstreams, neps;
 	uint64_t call_nums;		/* ids given out (struct call.num) */
-	bool patterns;			/* voip.sipuser has one */
 	int jsonl;			/* -o DIR/calls.jsonl, -1: none */
 	bool jsonl_tried;
 	/* the call table printed at the end */
@@ -157,6 +156,8 @@ struct voip {
 	uint64_t jitter_hist[8];	/* streams by max jitter: <1 <5 <10 <20 <50 <100 <200 >=200 ms */
 	size_t buf_bytes;
 };
+
+static bool has_patterns(const struct voip *V);
 
 enum { ST_EARLY, ST_CONFIRMED, ST_TERMINATED, ST_CANCELLED, ST_FAILED, ST_REGISTERED, ST_RTP_ONLY };
 static const char *const state_names[] = { "early", "confirmed", "terminated", "cancelled", "failed",
@@ -617,7 +618,7 @@ call_find(struct voip *V, struct str id, bool make, uint64_t now)
 	c->first_ns = now;
 	c->num = sid_make(V->R->gen, V->R->shard, ++V->call_nums);
 	c->state_said = -1;
-	c->targeted = !V->patterns;
+	c->targeted = !has_patterns(V);
 	LIST_INIT(&c->eps);
 	LIST_INSERT_HEAD(&V->cb[h], c, h);
 	TAILQ_INSERT_TAIL(&V->calls, c, q);
@@ -711,6 +712,16 @@ say_state(struct voip *V, struct call *c, const struct an_ctx *x)
 	}
 }
 
+/* voip.sipuser has a pattern (asked each time: a reload may change it) */
+static bool
+has_patterns(const struct voip *V)
+{
+	for (size_t k = 0; k < V->c->sipuser.n; k++)
+		if (V->c->sipuser.v[k][0] != '\0')
+			return true;
+	return false;
+}
+
 static bool
 targeted(const struct voip *V, const struct sip_msg *m)
 {
@@ -792,7 +803,7 @@ sip_message(struct voip *V, const struct sip_msg *m, const struct an_ctx *x, uin
 	}
 	if ((c = call_find(V, m->call_id, true, ts)) == NULL) {
 		/* (voip.max_calls: not followed, still sent on when untargeted) */
-		if (!V->patterns)
+		if (!has_patterns(V))
 			msg_out(V, x, src, NULL, m->call_id, MSGK_SIP, src->p, src->n);
 		return;
 	}
@@ -1186,8 +1197,6 @@ v_init(struct reasm *R)
 	V->c = R->conf;
 	V->jsonl = -1;
 	sipkey_random(&V->key);
-	for (size_t k = 0; k < V->c->sipuser.n; k++)
-		V->patterns |= V->c->sipuser.v[k][0] != '\0';
 	V->nb = 1u << 16;
 	V->cb = xcalloc(V->nb, sizeof(*V->cb));
 	V->eb = xcalloc(V->nb, sizeof(*V->eb));
@@ -1686,7 +1695,7 @@ rtp_only(struct voip *V, const struct an_ctx *x)
 			continue;
 		/* its own summary too, as a call's streams get: a sensor that
 		 * sees the RTP but not the SIP says what it saw */
-		if (!V->patterns) {	/* (with --sipuser it is nobody's call we want) */
+		if (!has_patterns(V)) {	/* (with --sipuser it is nobody's call we want) */
 			so = stream_obj(s);
 			json_object_object_add(so, "call_id", NULL);
 			an_event(x, "rtp", "rtp_stream_summary", so);
@@ -1705,7 +1714,7 @@ rtp_only(struct voip *V, const struct an_ctx *x)
 	json_object_object_add(o, "call_id", NULL);
 	json_object_object_add(o, "state", json_object_new_string("rtp-only"));
 	json_object_object_add(o, "rtp_streams", a);
-	if (!V->patterns) {
+	if (!has_patterns(V)) {
 		out_line(V, o);
 		table_row(V, NULL, ST_RTP_ONLY, n, lost, pk);
 	}

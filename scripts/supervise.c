@@ -16,8 +16,8 @@
  * their input): when all have, the run ends with 0.  SIGINT/SIGTERM stop
  * capd first; the shards and sinks drain and end by themselves within
  * runtime.drain_timeout_ms, or are told to stop (what they still held is
- * counted by them as shutdown_timeout), then killed.  SIGHUP checks the
- * configuration again and says what a restart would change.
+ * counted by them as shutdown_timeout), then killed.  SIGHUP (or ctld's
+ * `reload`) reads the configuration again and applies it (do_reload).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,6 +34,8 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 
 #include "chan.h"
@@ -66,6 +68,10 @@ struct child {
 	const char *state;		/* starting, up, restarting, finished, failed, stopped */
 	unsigned restarts;
 	char last_error[80];
+	/* a reload: stopped for good (its output disabled), or to be started
+	 * again at once (its keys changed; not a death) */
+	bool retired, respawn;
+	uint64_t respawn_ns;
 };
 
 static struct child kids[MAXCHILD];
@@ -83,26 +89,109 @@ static bool iface_waiting;
 static uint64_t iface_down_ns;
 static unsigned iface_backoff_ms = 1000;
 static uint64_t shard_lost;
+static unsigned nshards;
+/* The link to ctld: events up, commands (reload) down; again when ctld is
+ * back after a restart. */
+static struct bufferevent *ctl_bev;
+static struct event *ev_ctl_retry;
+
+static void do_reload(uint64_t id);
+static void report(void);
 
 /* ---- telling ctld and systemd how the daemons are ---- */
 
-/* One event to ctld on the launcher's own link (a connection for it: the
- * events are rare); ctld may not be up yet, or gone. */
+static void ctl_link(void);
+
+static void
+ctl_read(struct bufferevent *bev, void *arg)
+{
+	struct evbuffer *in = bufferevent_get_input(bev);
+	char *line;
+	size_t n;
+
+	(void)arg;
+	while ((line = evbuffer_readln(in, &n, EVBUFFER_EOL_LF)) != NULL) {
+		struct json_object *o = json_tokener_parse(line), *c, *id;
+		if (o != NULL && json_object_object_get_ex(o, "cmd", &c) &&
+		    strcmp(json_object_get_string(c), "reload") == 0)
+			do_reload(json_object_object_get_ex(o, "id", &id) ? (uint64_t)json_object_get_int64(id) : 0);
+		json_object_put(o);
+		free(line);
+	}
+	if (evbuffer_get_length(in) > 65536)
+		evbuffer_drain(in, evbuffer_get_length(in));
+}
+
+static void
+ctl_close(void)
+{
+	if (ctl_bev != NULL)
+		bufferevent_free(ctl_bev);
+	ctl_bev = NULL;
+}
+
+static void
+ctl_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct timeval sec = { 1, 0 };
+
+	(void)bev;
+	(void)what;
+	(void)arg;
+	ctl_close();
+	if (!stopping)
+		evtimer_add(ev_ctl_retry, &sec);
+}
+
+static void
+on_ctl_retry(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	ctl_link();
+	if (ctl_bev != NULL)
+		report();	/* a restarted ctld: every daemon's state again */
+}
+
+/* Connects the link to ctld unless it is up (ctld may not be up yet, or
+ * gone: tried again every second while it is away). */
+static void
+ctl_link(void)
+{
+	char path[PATH_MAX + 16], err[128], hello[160];
+	struct timeval sec = { 1, 0 };
+	int fd, n;
+
+	if (ctl_bev != NULL || stopping)
+		return;
+	if (ev_ctl_retry == NULL)
+		ev_ctl_retry = evtimer_new(base, on_ctl_retry, NULL);
+	snprintf(path, sizeof(path), "%s/ctld.sock", run_dir);
+	if ((fd = chan_connect(path, err, sizeof(err))) < 0) {
+		evtimer_add(ev_ctl_retry, &sec);
+		return;
+	}
+	evutil_make_socket_nonblocking(fd);
+	ctl_bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
+	bufferevent_setcb(ctl_bev, ctl_read, NULL, ctl_event, NULL);
+	bufferevent_enable(ctl_bev, EV_READ | EV_WRITE);
+	n = ctlc_hello_line(hello, sizeof(hello), "launcher", 0);
+	bufferevent_write(ctl_bev, hello, (size_t)n);
+}
+
+/* One line to ctld on the launcher's link (ctld may not be up yet, or
+ * gone: then it is not sent). */
 static void
 tell_ctld(struct json_object *e)
 {
-	char path[PATH_MAX + 16], err[128], hello[160];
 	const char *t = evjson_text(e);
-	int fd, n;
 
-	snprintf(path, sizeof(path), "%s/ctld.sock", run_dir);
-	if ((fd = chan_connect(path, err, sizeof(err))) < 0)
+	ctl_link();
+	if (ctl_bev == NULL)
 		return;
-	n = ctlc_hello_line(hello, sizeof(hello), "launcher", 0);
-	if (write_all(fd, hello, (size_t)n) < 0 || write_all(fd, t, strlen(t)) < 0 ||
-	    write_all(fd, "\n", 1) < 0)
-		log_warn("telling ctld");
-	close(fd);
+	bufferevent_write(ctl_bev, t, strlen(t));
+	bufferevent_write(ctl_bev, "\n", 1);
 }
 
 /*
@@ -157,7 +246,7 @@ report(void)
 		json_object_object_add(d, "last_error", k->last_error[0] ? json_object_new_string(k->last_error) : NULL);
 		json_object_object_add(d, "pid", k->running ? json_object_new_int((int)k->pid) : NULL);
 		json_object_array_add(a, d);
-		if (strcmp(st, "up") == 0 || strcmp(st, "finished") == 0)
+		if (strcmp(st, "up") == 0 || strcmp(st, "finished") == 0 || strcmp(st, "disabled") == 0)
 			up++;
 		else
 			bad++;
@@ -396,6 +485,7 @@ all_done(void)
 		if (kids[i].kind == K_CTLD && kids[i].running) {
 			if (!kids[i].finished) {
 				kids[i].finished = true;	/* asked to stop: not a failure */
+				ctl_close();
 				kill(kids[i].pid, SIGTERM);
 				arm_kill();
 			}
@@ -517,6 +607,32 @@ child_died(struct child *k, int st)
 
 	k->running = false;
 	k->status = st;
+	if (k->retired) {
+		/* its output was disabled by a reload */
+		k->finished = true;
+		k->state = "disabled";
+		report();
+		log_info("%s stopped: its output is disabled", k->name);
+		return;
+	}
+	if (k->respawn && !stopping) {
+		/* a reload changed its keys: started again at once, not a death */
+		k->respawn = false;
+		if (spawn(k, false) == 0) {
+			k->state = "up";
+			log_info("%s started again with the new configuration (pid %ld)", k->name, (long)k->pid);
+			if (k->kind == K_CAPD) {
+				struct json_object *e = evjson_new(now_wall_ns(), "control", "capture_restarted");
+				json_object_object_add(e, "reason", json_object_new_string("reload"));
+				evjson_add_u64(e, "outage_ms", (now_mono_ns() - k->respawn_ns) / 1000000);
+				json_object_object_add(e, "iface", C.iface ? json_object_new_string(C.iface) : NULL);
+				tell_ctld(e);
+				json_object_put(e);
+			}
+		}
+		report();
+		return;
+	}
 	if ((k->kind == K_CTLD || is_json(k)) && k->finished && WIFEXITED(st) && WEXITSTATUS(st) == 0)
 		return;		/* stopped as asked, in its turn */
 	if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
@@ -624,6 +740,101 @@ child_died(struct child *k, int st)
 	evtimer_add(k->ev_restart, &tv);
 }
 
+/* The output families a configuration runs a sinkd for, in their order
+ * (json last: it is not on reasmd's rings).  Returns how many. */
+static unsigned
+families(const struct conf *c, const char **fams)
+{
+	unsigned n = 0;
+
+	if (c->lst_enabled)
+		fams[n++] = "listener";
+	if (c->conn_enabled)
+		fams[n++] = "connector";
+	/* the pcap sink writes the per-call files too (and then, without
+	 * io.output.pcap.enabled, only them) */
+	if (c->pcap_enabled || (c->voip_per_call_pcap && c->voip_enabled))
+		fams[n++] = "pcap";
+	if (c->hep_enabled)
+		fams[n++] = "hep";
+	if (c->nats_enabled)
+		fams[n++] = "nats";
+	if (c->json_enabled)
+		fams[n++] = "json";
+	return n;
+}
+
+static bool
+has_family(const char **fams, unsigned n, const char *f)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (strcmp(fams[i], f) == 0)
+			return true;
+	return false;
+}
+
+/* The sinkd of one family: its arguments (the json sink subscribes to
+ * ctld; the others read every shard's ring). */
+static struct child *
+add_sink_kid(const char *fam)
+{
+	char name[40], arg[PATH_MAX + 32], ctl[PATH_MAX + 16];
+	struct child *k;
+
+	if (nkids >= MAXCHILD)
+		return NULL;
+	snprintf(name, sizeof(name), "sinkd %s", fam);
+	snprintf(ctl, sizeof(ctl), "%s/ctld.sock", run_dir);
+	k = newkid(K_SINK, name, "sinkd");
+	/* the family goes first */
+	for (int a = k->argc; a > 1; a--)
+		k->argv[a] = k->argv[a - 1];
+	k->argv[1] = xstrdup(fam);
+	k->argc++;
+	k->argv[k->argc] = NULL;
+	if (strcmp(fam, "json") == 0) {
+		/* where ctld binds it: control.unix_socket, in the run
+		 * directory unless absolute */
+		if (C.ctl_unix_socket && C.ctl_unix_socket[0] == '/')
+			snprintf(arg, sizeof(arg), "%s", C.ctl_unix_socket);
+		else
+			snprintf(arg, sizeof(arg), "%s/%s", run_dir,
+			    C.ctl_unix_socket && *C.ctl_unix_socket ? C.ctl_unix_socket : "control.sock");
+		addarg(k, "--subscribe");
+		addarg(k, arg);
+		addarg(k, "--ctl");
+		addarg(k, ctl);
+		return k;
+	}
+	for (unsigned s = 0; s < nshards; s++) {
+		snprintf(arg, sizeof(arg), "%s/reasmd.%u.sock", run_dir, s);
+		addarg(k, "--from");
+		addarg(k, arg);
+	}
+	addarg(k, "--ctl");
+	addarg(k, ctl);
+	/* started empty here; a restarted sink adds to it */
+	snprintf(arg, sizeof(arg), "%s/%s.events.jsonl", run_dir, fam);
+	{
+		int fd = open(arg, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (fd >= 0)
+			close(fd);
+	}
+	addarg(k, "--events");
+	addarg(k, arg);
+	addarg(k, "--append-events");
+	return k;
+}
+
+static struct child *
+kid_named(const char *name)
+{
+	for (unsigned i = 0; i < nkids; i++)
+		if (strcmp(kids[i].name, name) == 0)
+			return &kids[i];
+	return NULL;
+}
+
 /*
  * The configuration every daemon reads: the file, the environment and the
  * command line merged once, here, into RUN/config.json (0600, beside the
@@ -655,25 +866,217 @@ write_daemon_config(void)
 		fatal("%s", daemon_config);
 }
 
+/* What a reload found: each changed key by what its change needs. */
+struct reload {
+	struct json_object *changed, *restart;
+	bool live, capd;
+	bool fam[6];		/* that family's keys changed */
+};
+
+static const char *const fam_names[6] = { "listener", "connector", "pcap", "hep", "nats", "json" };
+static const char *const fam_prefix[6] = { "io.output.listener.", "io.output.remote-host.",
+	"io.output.pcap.", "io.output.hep.", "io.output.nats.", "io.output.json." };
+
 static void
 reload_changed(const char *key, const char *was, const char *now, void *arg)
 {
-	(void)arg;
-	log_info("reload: changed: %s: %s -> %s", key, was, now);
+	struct reload *r = arg;
+	enum conf_reload rl = conf_key_reload(key);
+	struct json_object *o = json_object_new_object();
+
+	if (rl == RL_CAPD && C.file != NULL)
+		rl = RL_RESTART;	/* capd again would replay the file */
+	json_object_object_add(o, "key", json_object_new_string(key));
+	json_object_object_add(o, "was", json_tokener_parse(was));
+	json_object_object_add(o, "now", json_tokener_parse(now));
+	json_object_object_add(o, "applies", json_object_new_string(conf_reload_names[rl]));
+	json_object_array_add(r->changed, o);
+	log_info("reload: changed: %s: %s -> %s (%s)", key, was, now, rl == RL_RESTART ?
+	    "needs a restart of the run" : rl == RL_LIVE ? "applied by the running daemons" :
+	    rl == RL_SINK ? "its sinkd is started, stopped or restarted" : "capd is restarted");
+	switch (rl) {
+	case RL_RESTART:
+		json_object_array_add(r->restart, json_object_new_string(key));
+		break;
+	case RL_LIVE:
+		r->live = true;
+		break;
+	case RL_CAPD:
+		r->capd = true;
+		break;
+	case RL_SINK:
+		for (int f = 0; f < 6; f++)
+			if (strncmp(key, fam_prefix[f], strlen(fam_prefix[f])) == 0)
+				r->fam[f] = true;
+		break;
+	}
 }
 
-/* SIGHUP: which keys changed; every one needs a restart in this version
- * (the daemons take their configuration when they start). */
-static void
-reload_report(const struct conf *n)
+static struct json_object *
+strlist_json(const struct conf_strlist *l)
 {
-	size_t changed = conf_diff(&C, n, reload_changed, NULL);
+	struct json_object *a = json_object_new_array();
 
-	if (changed == 0)
+	for (size_t i = 0; i < l->n; i++)
+		json_object_array_add(a, json_object_new_string(l->v[i]));
+	return a;
+}
+
+/* The live keys, to ctld, which takes its own and passes them on. */
+static void
+send_live(void)
+{
+	struct json_object *o = json_object_new_object(), *l = json_object_new_object();
+	struct json_object *sinks = json_object_new_array();
+	const char *fams[6];
+	unsigned n = families(&C, fams);
+
+	if (log_level == NULL)	/* --log-level wins over the file */
+		json_object_object_add(l, "logging.console.verbosity",
+		    json_object_new_string(C.log_console_verbosity));
+	json_object_object_add(l, "logging.file.verbosity", json_object_new_string(C.log_file_verbosity));
+	json_object_object_add(l, "_stats_interval", json_object_new_double(C.stats_interval));
+	json_object_object_add(l, "voip.sipuser", strlist_json(&C.sipuser));
+	json_object_object_add(l, "control.token", C.ctl_token ? json_object_new_string(C.ctl_token) : NULL);
+	json_object_object_add(l, "control.default_cats", strlist_json(&C.ctl_default_cats));
+	for (unsigned i = 0; i < n; i++)
+		if (strcmp(fams[i], "json") != 0) {
+			char nm[40];
+			snprintf(nm, sizeof(nm), "sinkd %s", fams[i]);
+			json_object_array_add(sinks, json_object_new_string(nm));
+		}
+	json_object_object_add(l, "_sinks", sinks);
+	json_object_object_add(o, "reconfigure", l);
+	tell_ctld(o);
+	json_object_put(o);
+}
+
+/*
+ * SIGHUP, or ctld's `reload` (id: its request, 0 for SIGHUP): the
+ * configuration read again (file and environment; the command line still
+ * wins) and applied, by the reload column of conf.c's schema: live keys
+ * to the running daemons, outputs enabled or disabled start or stop their
+ * sinkd (one whose keys changed is restarted; a sinkd that starts joins
+ * the sessions already open), a changed capture restarts capd alone.  A
+ * change that needs a restart of the run is named, and then nothing is
+ * applied.  The answer goes back to ctld as the command's reply.
+ */
+static void
+do_reload(uint64_t id)
+{
+	struct conf n;
+	struct conf_diag d = { 0 };
+	struct reload r = { json_object_new_array(), json_object_new_array(), false, false, { false } };
+	struct json_object *rep = json_object_new_object(), *done = json_object_new_array();
+	const char *oldf[6], *newf[6];
+	unsigned no, nn;
+	bool ok = false;
+
+	if (stopping) {
+		json_object_object_add(rep, "error", json_object_new_string("stopping"));
+		goto out;
+	}
+	if (conf_load(&n, config_path, NULL, 0, 0, &d) < 0) {
+		struct json_object *errs = json_object_new_array();
+		for (size_t i = 0; i < d.nerrors; i++) {
+			log_errorx("reload: %s", d.errors[i]);
+			json_object_array_add(errs, json_object_new_string(d.errors[i]));
+		}
+		log_warnx("reload: the configuration has errors; nothing is applied, the run goes on unchanged");
+		json_object_object_add(rep, "error", json_object_new_string("config_error"));
+		json_object_object_add(rep, "errors", errs);
+		conf_diag_free(&d);
+		conf_free(&n);
+		goto out;
+	}
+	conf_diag_free(&d);
+	conf_diff(&C, &n, reload_changed, &r);
+	if (json_object_array_length(r.restart) > 0) {
+		char keys[512] = "";
+		for (size_t i = 0; i < json_object_array_length(r.restart); i++)
+			snprintf(keys + strlen(keys), sizeof(keys) - strlen(keys), "%s%s", i ? ", " : "",
+			    json_object_get_string(json_object_array_get_idx(r.restart, i)));
+		log_warnx("reload: these changes need a restart of the run: %s; nothing is applied "
+		    "(restart stethoscope-run to apply them)", keys);
+		json_object_object_add(rep, "error", json_object_new_string("restart_needed"));
+		conf_free(&n);
+		goto out;
+	}
+	ok = true;
+	if (json_object_array_length(r.changed) == 0) {
 		log_info("reload: %s is valid and unchanged", config_path);
-	else
-		log_warnx("reload: %zu change%s; none can be applied while running: restart "
-		    "stethoscope-run to apply them (the run goes on unchanged)", changed, changed == 1 ? "" : "s");
+		conf_free(&n);
+		goto out;
+	}
+	no = families(&C, oldf);
+	nn = families(&n, newf);
+	conf_free(&C);
+	C = n;
+	write_daemon_config();
+	send_live();
+	if (r.live)
+		json_object_array_add(done, json_object_new_string("live keys: the daemons took them"));
+	for (int f = 0; f < 6; f++) {
+		const char *fam = fam_names[f];
+		char name[40], what[80];
+		bool was = has_family(oldf, no, fam), now = has_family(newf, nn, fam);
+		struct child *k;
+		snprintf(name, sizeof(name), "sinkd %s", fam);
+		k = kid_named(name);
+		if (was && !now && k != NULL && k->running) {
+			k->retired = true;
+			kill(k->pid, SIGTERM);
+			snprintf(what, sizeof(what), "%s stopped (disabled)", name);
+		} else if (!was && now) {
+			if (k == NULL)
+				k = add_sink_kid(fam);
+			if (k == NULL)
+				continue;
+			k->retired = false;
+			k->finished = false;
+			if (k->running) {
+				k->respawn = true;	/* still stopping from before */
+				kill(k->pid, SIGTERM);
+			} else if (spawn(k, false) == 0)
+				k->state = "up";
+			snprintf(what, sizeof(what), "%s started (enabled)", name);
+		} else if (was && now && r.fam[f] && k != NULL) {
+			k->respawn = true;
+			k->respawn_ns = now_mono_ns();
+			if (k->running)
+				kill(k->pid, SIGTERM);
+			snprintf(what, sizeof(what), "%s restarted (its keys changed)", name);
+		} else
+			continue;
+		log_info("reload: %s", what);
+		json_object_array_add(done, json_object_new_string(what));
+	}
+	if (r.capd) {
+		struct child *k = kid_named("capd");
+		if (k != NULL && k->running) {
+			/* SIGUSR2: capd stops without ending the shards' input;
+			 * the shards keep their sessions and reconnect. */
+			k->respawn = true;
+			k->respawn_ns = now_mono_ns();
+			kill(k->pid, SIGUSR2);
+			json_object_array_add(done, json_object_new_string("capd restarted (the capture changed)"));
+			log_info("reload: capd is restarted for the new capture; the sessions stay open");
+		}
+	}
+	report();
+	log_info("reload: %zu change%s applied", json_object_array_length(r.changed),
+	    json_object_array_length(r.changed) == 1 ? "" : "s");
+	if (log_level == NULL)	/* the launcher's own, last: this line was INFO */
+		log_set_console_level((enum log_level)log_level_parse(C.log_console_verbosity));
+out:
+	json_object_object_add(rep, "reply", json_object_new_int64((int64_t)id));
+	json_object_object_add(rep, "ok", json_object_new_boolean(ok));
+	json_object_object_add(rep, "changed", r.changed);
+	json_object_object_add(rep, "restart_needed", r.restart);
+	json_object_object_add(rep, "actions", done);
+	if (id != 0)
+		tell_ctld(rep);
+	json_object_put(rep);
 }
 
 static void
@@ -693,16 +1096,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	if (sig == SIGHUP) {
-		struct conf n;
-		struct conf_diag d = { 0 };
-		if (conf_load(&n, config_path, NULL, 0, 0, &d) < 0) {
-			for (size_t i = 0; i < d.nerrors; i++)
-				log_errorx("reload: %s", d.errors[i]);
-			log_warnx("reload: the configuration has errors; the run goes on unchanged");
-		} else
-			reload_report(&n);
-		conf_diag_free(&d);
-		conf_free(&n);
+		do_reload(0);
 		return;
 	}
 	if (stopping) {
@@ -768,7 +1162,9 @@ usage(FILE *f)
 	    "Exit status: 0 after a clean stop or the end of the input; 1 when a daemon failed\n"
 	    "(to start, or five times within a minute); 2 on a usage or configuration error.\n"
 	    "Signals: SIGINT/SIGTERM stop (capd first, then the rest drain within\n"
-	    "runtime.drain_timeout_ms); SIGHUP checks the configuration again.\n");
+	    "runtime.drain_timeout_ms); SIGHUP reads the configuration again and applies\n"
+	    "what can change while running (stethoscope.conf(5), RELOAD), or names the keys\n"
+	    "that need a restart and applies nothing.\n");
 }
 
 int
@@ -844,24 +1240,11 @@ main(int argc, char **argv)
 	if (C.files_enabled)
 		log_info("io.output.files: sessions as files in %s (every shard)",
 		    C.files_dir && *C.files_dir ? C.files_dir : "out");
-	if (C.lst_enabled)
-		fams[nsinks++] = "listener";
-	if (C.conn_enabled)
-		fams[nsinks++] = "connector";
 	if (C.voip_per_call_pcap && !C.voip_enabled)
 		log_warnx("voip.per_call_pcap without voip.enabled: no calls, no per-call files");
-	/* the pcap sink writes the per-call files too (and then, without
-	 * io.output.pcap.enabled, only them) */
-	if (C.pcap_enabled || (C.voip_per_call_pcap && C.voip_enabled))
-		fams[nsinks++] = "pcap";
 	if (C.hep_enabled && !C.voip_enabled)
 		log_warnx("io.output.hep without voip.enabled: no SIP is read, nothing is sent");
-	if (C.hep_enabled)
-		fams[nsinks++] = "hep";
-	if (C.nats_enabled)
-		fams[nsinks++] = "nats";
-	if (C.json_enabled)
-		fams[nsinks++] = "json";	/* last: it is not on reasmd's rings */
+	nsinks = families(&C, fams);
 	if (nsinks == 0 && !C.files_enabled)
 		log_warnx("no output is enabled (listner, remote-host, pcap, hep, nats, json): sessions are only counted");
 	nring = nsinks - (C.json_enabled ? 1 : 0);	/* the sinks on reasmd's rings */
@@ -876,7 +1259,7 @@ main(int argc, char **argv)
 		if (*dir && mkdir_p(dir, 0755) < 0)
 			log_warn("logging.file.path: %s", dir);
 	}
-	W = (unsigned)C.workers;
+	W = nshards = (unsigned)C.workers;
 	if (W + nsinks + 2 > MAXCHILD)
 		fatalx("too many daemons");
 
@@ -887,29 +1270,10 @@ main(int argc, char **argv)
 		addarg(k, "--run-dir");
 		addarg(k, run_dir);
 		snprintf(ctl, sizeof(ctl), "%s/ctld.sock", run_dir);
-		if (C.json_enabled) {
+		if (C.json_enabled)
 			/* json takes every daemon's events from ctld: it starts
 			 * before any of them, so it misses none */
-			char arg[PATH_MAX + 32];
-			k = newkid(K_SINK, "sinkd json", "sinkd");
-			for (int a = k->argc; a > 1; a--)
-				k->argv[a] = k->argv[a - 1];
-			k->argv[1] = xstrdup("json");
-			k->argc++;
-			k->argv[k->argc] = NULL;
-			/* where ctld binds it: control.unix_socket, in
-			 * the run directory unless absolute */
-			if (C.ctl_unix_socket && C.ctl_unix_socket[0] == '/')
-				snprintf(arg, sizeof(arg), "%s", C.ctl_unix_socket);
-			else
-				snprintf(arg, sizeof(arg), "%s/%s", run_dir,
-				    C.ctl_unix_socket && *C.ctl_unix_socket ? C.ctl_unix_socket :
-				    "control.sock");
-			addarg(k, "--subscribe");
-			addarg(k, arg);
-			addarg(k, "--ctl");
-			addarg(k, ctl);
-		}
+			add_sink_kid("json");
 		k = newkid(K_CAPD, "capd", "capd");
 		addarg(k, "--run-dir");
 		addarg(k, run_dir);
@@ -956,39 +1320,18 @@ main(int argc, char **argv)
 				if (!C.files_streams)
 					addarg(k, "--no-streams");
 			}
-			if (nring > 0) {
-				snprintf(arg, sizeof(arg), "%s/reasmd.%u.sock", run_dir, s);
-				addarg(k, "--listen");
-				addarg(k, arg);
-				snprintf(n, sizeof(n), "%u", nring);
-				addarg(k, "--sinks");
-				addarg(k, n);
-			}
-		}
-		for (unsigned f = 0; f < nsinks; f++) {
-			char name[40], arg[PATH_MAX + 32];
-			if (strcmp(fams[f], "json") == 0)
-				continue;	/* started after ctld */
-			snprintf(name, sizeof(name), "sinkd %s", fams[f]);
-			k = newkid(K_SINK, name, "sinkd");
-			/* the family goes first */
-			free(k->argv[k->argc]);
-			for (int a = k->argc; a > 1; a--)
-				k->argv[a] = k->argv[a - 1];
-			k->argv[1] = xstrdup(fams[f]);
-			k->argc++;
-			k->argv[k->argc] = NULL;
-			for (unsigned s = 0; s < W; s++) {
-				snprintf(arg, sizeof(arg), "%s/reasmd.%u.sock", run_dir, s);
-				addarg(k, "--from");
-				addarg(k, arg);
-			}
-			addarg(k, "--ctl");
-			addarg(k, ctl);
-			snprintf(arg, sizeof(arg), "%s/%s.events.jsonl", run_dir, fams[f]);
-			addarg(k, "--events");
+			/* always: a reload may start a sink (it then joins the
+			 * sessions already open) */
+			snprintf(arg, sizeof(arg), "%s/reasmd.%u.sock", run_dir, s);
+			addarg(k, "--listen");
 			addarg(k, arg);
+			snprintf(n, sizeof(n), "%u", nring);
+			addarg(k, "--sinks");
+			addarg(k, n);
 		}
+		for (unsigned f = 0; f < nsinks; f++)
+			if (strcmp(fams[f], "json") != 0)	/* json: started after ctld */
+				add_sink_kid(fams[f]);
 	}
 
 	base = event_base_new();

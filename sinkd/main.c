@@ -24,7 +24,7 @@
 #include "sinkd.h"
 #include "util.h"
 
-enum { OPT_FROM = OPT_DAEMON_BASE, OPT_EVENTS, OPT_DIR, OPT_PER_SESSION, OPT_PER_CALL, OPT_SIPUSER, OPT_HOST, OPT_PORT, OPT_TRANSPORT, OPT_FORMAT,
+enum { OPT_FROM = OPT_DAEMON_BASE, OPT_EVENTS, OPT_APPEND_EVENTS, OPT_DIR, OPT_PER_SESSION, OPT_PER_CALL, OPT_SIPUSER, OPT_HOST, OPT_PORT, OPT_TRANSPORT, OPT_FORMAT,
 	OPT_ROTATE, OPT_CTL, OPT_SUBSCRIBE, OPT_URL, OPT_SENSOR, OPT_PUBLISH };
 
 static const struct family *const families[] = {
@@ -50,6 +50,8 @@ usage(FILE *f)
 	    "  -r FILE|-           read a record stream (reasmd -w) instead\n"
 	    "      --events FILE|- write this sink's events (ports, consumers, drops,\n"
 	    "                      the books of every session) as JSON lines\n"
+	    "      --append-events add to the --events file instead of starting it anew\n"
+	    "                      (stethoscope-run: a restarted sink keeps the earlier lines)\n"
 	    "      --ctl SOCK      send them, and counters, to ctld (RUN/ctld.sock)\n"
 	    "      --subscribe SOCK  json: take every daemon's events from ctld's control\n"
 	    "                      socket (RUN/control.sock) instead of --from\n"
@@ -110,6 +112,17 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	sinkd_start_drain(D);
 }
 
+/* A reload's live keys (common/ctlc.h): voip.sipuser, for the per-call files. */
+static void
+on_reconfigure(struct json_object *live, void *arg)
+{
+	struct sinkd *D = arg;
+	struct json_object *v;
+
+	if (json_object_object_get_ex(live, "voip.sipuser", &v))
+		conf_strlist_set_json(&D->c->sipuser, v);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -117,6 +130,7 @@ main(int argc, char **argv)
 		COMMON_LONGOPTS,
 		{ "from", required_argument, NULL, OPT_FROM },
 		{ "events", required_argument, NULL, OPT_EVENTS },
+		{ "append-events", no_argument, NULL, OPT_APPEND_EVENTS },
 		{ "dir", required_argument, NULL, OPT_DIR },
 		{ "per-session", no_argument, NULL, OPT_PER_SESSION },
 		{ "per-call", no_argument, NULL, OPT_PER_CALL },
@@ -138,6 +152,7 @@ main(int argc, char **argv)
 	struct sinkd D;
 	const struct family *fam = NULL;
 	const char *from[SINKD_MAX_INPUTS], *rfile = NULL, *events = NULL, *opath = NULL;
+	bool append_events = false;
 	const char *ctl_path = NULL, *subscribe = NULL;
 	unsigned nfrom = 0;
 	char err[512];
@@ -175,6 +190,7 @@ main(int argc, char **argv)
 		case 'r': rfile = optarg; break;
 		case 'o': opath = optarg; break;
 		case OPT_EVENTS: events = optarg; break;
+		case OPT_APPEND_EVENTS: append_events = true; break;
 		case OPT_CTL: ctl_path = optarg; break;
 		case OPT_SUBSCRIBE: subscribe = optarg; break;
 		case OPT_DIR: opts_override(&o, "io.output.pcap.dir", optarg); break;
@@ -230,7 +246,7 @@ main(int argc, char **argv)
 	sinkd_init(&D, &c, fam);
 	if (rfile != NULL)
 		D.block = D.stream_input = true;	/* a stream is read at the sink's pace */
-	D.events = events == NULL ? NULL : strcmp(events, "-") == 0 ? stdout : fopen(events, "w");
+	D.events = events == NULL ? NULL : strcmp(events, "-") == 0 ? stdout : fopen(events, append_events ? "a" : "w");
 	if (events != NULL && D.events == NULL)
 		fatal("--events %s", events);
 
@@ -307,6 +323,7 @@ main(int argc, char **argv)
 	if (D.ctl != NULL) {
 		struct timeval sec = { 1, 0 };
 		ctlc_start(D.ctl, D.base, NULL, NULL);
+		ctlc_on_reconfigure(D.ctl, on_reconfigure, &D);
 		D.ev_counters = event_new(D.base, -1, EV_PERSIST, on_counters, &D);
 		event_add(D.ev_counters, &sec);
 	}

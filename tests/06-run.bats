@@ -7,31 +7,6 @@ load helper
 CHECK="python3 $TOP/tests/gen/sinkcheck.py"
 RUN="$TOP/scripts/stethoscope-run"
 
-port_base() {
-	echo $(( 20000 + (($$ + RANDOM) % 200) * 200 ))
-}
-
-# supervisor_of PID: the launcher's supervisor among PID's descendants (not
-# any supervisor on the machine: another run may be going on beside)
-supervisor_of() {
-	local p
-	for p in $(descendants "$1"); do
-		case "$(tr '\0' ' ' < /proc/$p/cmdline 2>/dev/null)" in
-		*stethoscope-supervise\ --bindir*) echo "$p"; return 0 ;;
-		esac
-	done
-	return 1
-}
-
-# children_of PID: every descendant
-descendants() {
-	local p
-	for p in $(pgrep -P "$1"); do
-		echo "$p"
-		descendants "$p"
-	done
-}
-
 setup_file() {
 	export STETHOSCOPE_BINDIR=${STH_BUILD:-$TOP/build}
 }
@@ -361,26 +336,6 @@ s.close()'
 	done
 	kill $SRV $TGT1 $TGT2
 	wait $SRV $TGT1 $TGT2 || true
-}
-
-@test "stethoscope-run: SIGHUP says which keys changed and that they need a restart; a bad file changes nothing" {
-	python3 "$TOP/tests/gen/pcapgen.py" --paced s.pcap 3 10000
-	cat > tap.json <<-EOF
-	{ io: { input: { capture: { file: "$T/s.pcap" } } }, control: { listen_port: 0 },
-	  runtime: { workers: 1, run_dir: "$T/run", close_linger_sec: 0.5 } }
-	EOF
-	timeout --foreground 60 "$RUN" -c tap.json --speed 1 2>run.log &
-	L=$!
-	WAIT_SECS=20 wait_for grep -q "daemons are ready" run.log
-	sed -i 's/close_linger_sec: 0.5/close_linger_sec: 1.5/' tap.json
-	kill -HUP "$(pgrep -P $L)"
-	wait_for grep -q "reload: 1 change" run.log || { grep -a reload run.log; false; }
-	grep -q 'reload: changed: runtime.close_linger_sec: 0.5 -> 1.5' run.log
-	echo '{ broken' > tap.json
-	kill -HUP "$(pgrep -P $L)"
-	wait_for grep -q "reload: the configuration has errors; the run goes on unchanged" run.log
-	wait $L
-	grep -q "stopped cleanly" run.log
 }
 
 @test "make run: the bundled demo shows both conversations through the listener ports, then the files" {

@@ -7,10 +7,6 @@ load helper
 CHECK="python3 $TOP/tests/gen/sinkcheck.py"
 RUN="$TOP/scripts/stethoscope-run"
 
-port_base() {
-	echo $(( 20000 + (($$ + RANDOM) % 200) * 200 ))
-}
-
 setup_file() {
 	export STETHOSCOPE_BINDIR=${STH_BUILD:-$TOP/build}
 }

@@ -160,3 +160,32 @@ veth_again() {
 	ip -n "$NSA" link set "$VA" up && ip -n "$NSB" link set "$VB" up
 	wait_for netns_reachable
 }
+
+# ---- the whole tap ----
+
+# port_base: the first of 200 TCP ports for one test (listener ranges,
+# control, metrics), spread so that parallel runs rarely meet
+port_base() {
+	echo $(( 20000 + (($$ + RANDOM) % 200) * 200 ))
+}
+
+# descendants PID: every descendant
+descendants() {
+	local p
+	for p in $(pgrep -P "$1"); do
+		echo "$p"
+		descendants "$p"
+	done
+}
+
+# supervisor_of PID: the launcher's supervisor among PID's descendants (not
+# any supervisor on the machine: another run may be going on beside)
+supervisor_of() {
+	local p
+	for p in $(descendants "$1"); do
+		case "$(tr '\0' ' ' < /proc/$p/cmdline 2>/dev/null)" in
+		*stethoscope-supervise\ --bindir*) echo "$p"; return 0 ;;
+		esac
+	done
+	return 1
+}

@@ -2,7 +2,7 @@
  * stethoscope-ctl — the command-line control client (DESIGN.md section 7).
  *
  *   stethoscope-ctl [-s SOCK | -H HOST:PORT] [--token T] COMMAND
- *     stats | status | health | sessions | session ID | close ID | calls | call ID | ping | watch [CAT...] | raw JSON
+ *     stats | status | health | reload | sessions | session ID | close ID | calls | call ID | ping | watch [CAT...] | raw JSON
  *     subscribe --nats URL ... | calls --nats URL ...   (natsub.c: what sinkd nats published)
  *
  * Default: the TCP control port on 127.0.0.1:50005 (control.listen_port),
@@ -30,6 +30,9 @@ usage(FILE *f)
 	fprintf(f, "usage: stethoscope-ctl [-s SOCK | -H HOST:PORT] [--token T] COMMAND\n"
 	    "  stats            counters of every daemon\n"
 	    "  status           one line: packets, kernel drops, sessions, calls, drops by reason\n"
+	    "  reload           stethoscope-run reads its configuration again and applies it;\n"
+	    "                   the reply lists each change and what it took (exit 1: a key\n"
+	    "                   needs a restart, and nothing was applied)\n"
 	    "  health           every daemon's state, restarts, last error, broker; exit 0 when\n"
 	    "                   healthy, 1 when not (also GET /healthz on the metrics port)\n"
 	    "  sessions         the open sessions\n"
@@ -186,7 +189,7 @@ main(int argc, char **argv)
 	if (strcmp(cmd, "calls") == 0 && i < argc && strcmp(argv[i], "--nats") == 0)
 		return natsub_calls(argc - i, argv + i);
 	o = json_object_new_object();
-	if (strcmp(cmd, "stats") == 0 || strcmp(cmd, "ping") == 0)
+	if (strcmp(cmd, "stats") == 0 || strcmp(cmd, "ping") == 0 || strcmp(cmd, "reload") == 0)
 		json_object_object_add(o, "cmd", json_object_new_string(cmd));
 	else if (strcmp(cmd, "health") == 0) {
 		health = true;

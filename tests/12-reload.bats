@@ -1,0 +1,303 @@
+#!/usr/bin/env bats
+# Reload and restarts while running: SIGHUP (or `stethoscope-ctl reload`)
+# applies each changed key by its class in conf.c's schema (live, sink,
+# capd, restart); a sinkd started or restarted mid-run joins the sessions
+# already open (their missed start a gap, its books still balanced); a
+# restarted ctld learns the open sessions again and its counters go on.
+
+load helper
+
+RUN="$TOP/scripts/stethoscope-run"
+CTL="$B/stethoscope-ctl"
+
+setup_file() {
+	export STETHOSCOPE_BINDIR=${STH_BUILD:-$TOP/build}
+}
+
+setup() {
+	T=$(mktemp -d "${BATS_TMPDIR:-/tmp}/sth-bats.XXXXXX")
+	chmod 755 "$T"
+	cd "$T" || return 1
+}
+
+teardown() {
+	pkill -f "python3 $T/consume.py" 2>/dev/null || true
+	pkill -f "python3 $T/slow.py" 2>/dev/null || true
+	netns_down
+	cd /
+	[ -n "${T:-}" ] && rm -rf "$T"
+}
+
+# consume EVENTS OUT [N]: waits for the Nth listener_ports event in EVENTS
+# (a sinkd's events file), connects to both ports and writes what each
+# gives until it closes to OUT.req and OUT.resp (backgrounded; $CONSUMER)
+consume() {
+	cat > "$T/consume.py" <<-'PY'
+	import json, socket, sys, threading, time
+	events, out, nth = sys.argv[1], sys.argv[2], int(sys.argv[3])
+	deadline = time.time() + 30
+	ports = None
+	while ports is None and time.time() < deadline:
+	    seen = 0
+	    try:
+	        for l in open(events):
+	            e = json.loads(l)
+	            if e.get("event") == "listener_ports":
+	                seen += 1
+	                if seen == nth:
+	                    ports = (e["requests_port"], e["responses_port"])
+	    except FileNotFoundError:
+	        pass
+	    time.sleep(0.02)
+	if ports is None:
+	    sys.exit("no listener_ports event")
+	def take(port, path):
+	    s = socket.create_connection(("127.0.0.1", port))
+	    with open(path, "wb") as f:
+	        while True:
+	            b = s.recv(65536)
+	            if not b:
+	                break
+	            f.write(b)
+	ts = [threading.Thread(target=take, args=(p, out + sfx)) for p, sfx in zip(ports, (".req", ".resp"))]
+	for t in ts: t.start()
+	for t in ts: t.join(40)
+	PY
+	python3 "$T/consume.py" "$1" "$2" "${3:-1}" &
+	CONSUMER=$!
+}
+
+# tail_equal GOT TRUTH EVENTS DIR: GOT is TRUTH from the offset at which
+# the sink joined the session (its session_joined event in EVENTS, for
+# direction DIR: requests or responses), byte for byte; prints the offset
+# and the length
+tail_equal() {
+	python3 - "$@" <<-'PY'
+	import json, sys
+	got, truth, events, d = sys.argv[1:5]
+	off = None
+	for l in open(events):
+	    e = json.loads(l)
+	    if e.get("event") == "session_joined":
+	        off = e[d + "_offset"]
+	g, t = open(got, "rb").read(), open(truth, "rb").read()
+	assert off is not None, "no session_joined"
+	assert 0 <= off <= len(t), (off, len(t))
+	assert g == t[off:], (len(g), len(t) - off)
+	print(off, len(g))
+	PY
+}
+
+@test "reload, live and restart classes: a new token reaches ctld and the daemons at SIGHUP; a change that needs a restart is named and nothing is applied; a broken file changes nothing" {
+	python3 "$TOP/tests/gen/pcapgen.py" --paced s.pcap 8 100000
+	base=$(port_base)
+	cat > tap.json <<-EOF
+	{ io: { input: { capture: { file: "$T/s.pcap" } } },
+	  control: { listen_port: $((base + 150)), token: "old" },
+	  logging: { console: { verbosity: "INFO" } },
+	  runtime: { workers: 2, run_dir: "$T/run" } }
+	EOF
+	timeout --foreground 60 "$RUN" -c tap.json --speed 1 2>run.log &
+	L=$!
+	WAIT_SECS=20 wait_for grep -q "daemons are ready" run.log || { cat run.log; false; }
+	sed -i 's/token: "old"/token: "new"/; s/verbosity: "INFO"/verbosity: "WARNING"/' tap.json
+	kill -HUP "$(supervisor_of $L)"
+	wait_for grep -q "reload: 2 changes applied" run.log || { grep -a reload run.log; false; }
+	grep -q 'reload: changed: control.token: "old" -> "new" (applied by the running daemons)' run.log
+	# ctld and every daemon took it (the INFO line before the new level)
+	WAIT_SECS=5 wait_for sh -c '[ "$(grep -c "reload: the new configuration is applied" run.log)" -ge 4 ]' ||
+	    { grep -a reload run.log; false; }
+	# (close of a session that is not there: not_found with the token,
+	# unauthorized without it)
+	run "$CTL" -s "$T/run/control.sock" --token new close 424242
+	[[ "$output" == *not_found* ]]
+	run "$CTL" -s "$T/run/control.sock" --token old close 424242
+	[[ "$output" == *unauthorized* ]]
+	# console WARNING now: the daemons' INFO lines stop
+	n=$(wc -l < run.log)
+	# a key that needs a restart, with a live one: named, nothing applied
+	sed -i 's/workers: 2/workers: 2, ring_bytes: 1048576/; s/token: "new"/token: "newer"/' tap.json
+	run "$CTL" -s "$T/run/control.sock" --token new reload
+	[ "$status" -eq 1 ]
+	[[ "$output" == *'"error":"restart_needed"'* ]]
+	[[ "$output" == *'"restart_needed":['*'"runtime.ring_bytes"'* ]]
+	run "$CTL" -s "$T/run/control.sock" --token new close 424242
+	[[ "$output" == *not_found* ]]
+	run "$CTL" -s "$T/run/control.sock" --token newer close 424242
+	[[ "$output" == *unauthorized* ]]
+	echo '{ broken' > tap.json
+	run "$CTL" -s "$T/run/control.sock" --token new reload
+	[ "$status" -eq 1 ]
+	[[ "$output" == *config_error* ]]
+	rc=0
+	wait $L || rc=$?
+	[ "$rc" -eq 0 ] || { cat run.log; false; }
+	grep -q "WARNING: reload: these changes need a restart of the run: runtime.ring_bytes; nothing is applied" run.log
+	# INFO lines after the level went to WARNING: none from the daemons
+	tail -n +$((n + 1)) run.log > after.log
+	! grep -a '\(capd\|reasmd\|ctld\)\[[0-9]*\]: INFO' after.log
+}
+
+@test "reload, sink class: the listener enabled mid-run joins the open session (a consumer gets its streams exactly from the join offset, books balanced); the pcap sink disabled stops, health stays good" {
+	python3 "$TOP/tests/gen/pcapgen.py" --paced s.pcap 8 300000
+	base=$(port_base)
+	cat > tap.json <<-EOF
+	{ io: { input: { capture: { file: "$T/s.pcap" } },
+	        output: { listener: { enabled: false, bind_ip: "127.0.0.1", port_range_start: $base,
+	                              port_range_end: $((base + 99)) },
+	                  pcap: { enabled: true, dir: "$T/pc", per_session: true } } },
+	  control: { listen_port: $((base + 150)) },
+	  runtime: { workers: 2, run_dir: "$T/run", close_linger_sec: 0.5 } }
+	EOF
+	timeout --foreground 60 "$RUN" -c tap.json --speed 1 2>run.log &
+	L=$!
+	WAIT_SECS=20 wait_for grep -q "daemons are ready" run.log || { cat run.log; false; }
+	# the session is open and has bytes
+	WAIT_SECS=10 wait_for sh -c 'ls pc/*__open.pcapng >/dev/null 2>&1'
+	sleep 1
+	sed -i 's/enabled: false/enabled: true/' tap.json
+	run "$CTL" -s "$T/run/control.sock" reload
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	[[ "$output" == *'"sinkd listener started (enabled)"'* ]]
+	consume run/listener.events.jsonl got
+	# the pcap sink off
+	sed -i 's/pcap: { enabled: true/pcap: { enabled: false/' tap.json
+	run "$CTL" -s "$T/run/control.sock" reload
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	[[ "$output" == *'"sinkd pcap stopped (disabled)"'* ]]
+	WAIT_SECS=10 wait_for grep -q "sinkd pcap stopped: its output is disabled" run.log
+	run "$CTL" -s "$T/run/control.sock" health
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	[[ "$output" == *'"state":"disabled"'* ]]
+	grep -q 'sink "sinkd pcap": its output is disabled; nothing more goes to it' run.log
+	rc=0
+	wait $L || rc=$?
+	[ "$rc" -eq 0 ] || { cat run.log; false; }
+	wait $CONSUMER
+	tail_equal got.req s.pcap.requests run/listener.events.jsonl requests
+	read -r off n < <(tail_equal got.resp s.pcap.responses run/listener.events.jsonl responses)
+	# joined mid-stream: a start missed, the rest had
+	[ "$off" -gt 0 ] && [ "$n" -gt 0 ]
+	grep -q "sinkd listener: 1 sessions (1 settled, 0 with books that do not balance, 0 ended by a lost input)" run.log ||
+	    { grep "sinkd listener:" run.log; false; }
+	grep -q "sinkd listener: 1 sessions were open before it came" run.log
+	# nothing lost without a name: the pcap sink's frames before it stopped are in its file
+	ls pc/*.pcapng
+}
+
+@test "live: reload with a new capture filter restarts capd alone (capture_restarted); the session open across it stays one session, exact; what the new filter adds is captured" {
+	require_root
+	require_cmd socat
+	netns_up
+	base=$(port_base)
+	cat > tap.json <<-EOF
+	{ io: { input: { capture: { iface: "$VA", bpf-filter: "tcp port 5000" } },
+	        output: { files: { enabled: true, dir: "$T/out" } } },
+	  control: { listen_port: $((base + 150)) },
+	  runtime: { workers: 1, run_dir: "$T/run" } }
+	EOF
+	in_a timeout --foreground 120 "$RUN" -c tap.json 2>run.log &
+	L=$!
+	WAIT_SECS=20 wait_for grep -q "daemons are ready" run.log || { cat run.log; false; }
+	head -c 100000 /dev/urandom > a1
+	head -c 150000 /dev/urandom > a2
+	cat a1 a2 > one.bin
+	# a sender that stops halfway until told to go on
+	cat > slow.py <<-'PY'
+	import os, socket, sys, time
+	s = socket.create_connection(("10.77.0.2", 5000))
+	s.sendall(open("a1", "rb").read())
+	deadline = time.time() + 40
+	while not os.path.exists("go") and time.time() < deadline:
+	    time.sleep(0.05)
+	s.sendall(open("a2", "rb").read())
+	s.close()
+	PY
+	in_b timeout 60 socat -u "TCP-LISTEN:5000,bind=10.77.0.2,reuseaddr" "CREATE:one.bin.recv" &
+	S=$!
+	wait_for in_b sh -c "ss -ltn | grep -q ':5000 '"
+	in_a timeout 60 python3 "$T/slow.py" &
+	P=$!
+	wait_for sh -c '[ "$(stat -c %s one.bin.recv 2>/dev/null)" = 100000 ]'
+	sed -i 's/bpf-filter: "tcp port 5000"/bpf-filter: "tcp port 5000 or tcp port 5001"/' tap.json
+	kill -HUP "$(supervisor_of $L)"
+	WAIT_SECS=10 wait_for grep -q "capd started again with the new configuration" run.log || { cat run.log; false; }
+	grep -q "reload: changed: io.input.capture.bpf-filter: .* (capd is restarted)" run.log
+	grep -q "capd.*SIGUSR2: stopping for a restart (the shards keep their sessions)" run.log
+	# the shard keeps the session and reads the new capd
+	WAIT_SECS=15 wait_for grep -q "reasmd.*reconnected to .*capd.sock" run.log || { cat run.log; false; }
+	touch go
+	wait $P
+	wait $S
+	head -c 120000 /dev/urandom > two.bin
+	socat_transfer 5001 two.bin
+	WAIT_SECS=10 wait_for sh -c '[ "$(wc -l < out/sessions.jsonl)" -ge 2 ]' || { cat run.log; false; }
+	kill -TERM "$(supervisor_of $L)"
+	rc=0
+	wait $L || rc=$?
+	[ "$rc" -eq 0 ] || { cat run.log; false; }
+	cmp one.bin.recv one.bin
+	# one session, whole: the capture's restart cost nothing while the
+	# sender was quiet
+	[ "$(wc -l < out/sessions.jsonl)" -eq 2 ]
+	[ "$(requests_equal one.bin out)" -eq 1 ]
+	[ "$(requests_equal two.bin out)" -eq 1 ]
+	! grep -q "giving up\|restarting capd in" run.log
+}
+
+@test "kill -9 under a paced replay, one daemon at a time: the listener and the pcap sink come back and join the open session (a new consumer gets the rest exactly from the join offset; the dead sink's file renamed __interrupted, counted); a restarted ctld lists the session again and its counters go on; the run ends 0" {
+	python3 "$TOP/tests/gen/pcapgen.py" --paced s.pcap 12 600000
+	base=$(port_base)
+	cat > tap.json <<-EOF
+	{ io: { input: { capture: { file: "$T/s.pcap" } },
+	        output: { listener: { enabled: true, bind_ip: "127.0.0.1", port_range_start: $base,
+	                              port_range_end: $((base + 99)) },
+	                  pcap: { enabled: true, dir: "$T/pc", per_session: true } } },
+	  control: { listen_port: $((base + 150)) },
+	  runtime: { workers: 2, run_dir: "$T/run", close_linger_sec: 0.5 } }
+	EOF
+	timeout --foreground 90 "$RUN" -c tap.json --speed 1 2>run.log &
+	L=$!
+	WAIT_SECS=20 wait_for grep -q "daemons are ready" run.log || { cat run.log; false; }
+	consume run/listener.events.jsonl first 1
+	C1=$CONSUMER
+	sleep 1.5
+	# the listener: its consumer loses it; the new one publishes ports again
+	kill -KILL "$(pgrep -f "sinkd listener -c $T/run/config.json")"
+	WAIT_SECS=10 wait_for grep -q "restarting sinkd listener" run.log
+	consume run/listener.events.jsonl second 2
+	wait $C1 || true
+	WAIT_SECS=10 wait_for grep -q session_joined run/listener.events.jsonl
+	# the pcap sink
+	kill -KILL "$(pgrep -f "sinkd pcap -c $T/run/config.json")"
+	WAIT_SECS=10 wait_for grep -q "restarting sinkd pcap" run.log
+	WAIT_SECS=10 wait_for grep -q "renamed .*__interrupted.pcapng (pcap_files_interrupted)" run.log || { cat run.log; false; }
+	# ctld: its counters and its table of sessions come back
+	run "$CTL" -s "$T/run/control.sock" stats
+	before=$(echo "$output" | python3 -c 'import json,sys; print(json.load(sys.stdin)["stats"]["captured"])' 2>/dev/null ||
+	    echo "$output" | grep -o '"captured": *[0-9]*' | grep -o '[0-9]*$')
+	kill -KILL "$(pgrep -f "ctld -c $T/run/config.json")"
+	WAIT_SECS=10 wait_for grep -q "restarting ctld" run.log
+	WAIT_SECS=10 wait_for sh -c "'$CTL' -s '$T/run/control.sock' sessions | grep -q session_id" || { cat run.log; false; }
+	sleep 1.2
+	run "$CTL" -s "$T/run/control.sock" stats
+	[ "$status" -eq 0 ]
+	after=$(echo "$output" | grep -o '"captured": *[0-9]*' | grep -o '[0-9]*$')
+	[ -n "$before" ] && [ -n "$after" ] && [ "$after" -ge "$before" ] || { echo "captured $before -> $after"; false; }
+	run "$CTL" -s "$T/run/control.sock" health
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	rc=0
+	wait $L || rc=$?
+	[ "$rc" -eq 0 ] || { cat run.log; false; }
+	wait $CONSUMER
+	# the first consumer had a start, the second the rest from where its sink joined
+	python3 -c 'import sys; g=open("first.resp","rb").read(); t=open("s.pcap.responses","rb").read(); assert len(g) > 0 and t.startswith(g), len(g)'
+	read -r off n < <(tail_equal second.resp s.pcap.responses run/listener.events.jsonl responses)
+	[ "$off" -gt 0 ] && [ "$n" -gt 0 ]
+	grep -q "sinkd listener: 1 sessions (1 settled, 0 with books that do not balance, 0 ended by a lost input)" run.log ||
+	    { grep "sinkd listener:" run.log; false; }
+	ls pc/*__interrupted.pcapng
+	ls pc/*__fin.pcapng
+	! ls pc/*__open.pcapng 2>/dev/null
+	grep -q "sinkd pcap: 1 sessions were open before it came" run.log
+}
