@@ -129,7 +129,8 @@ struct writer {
 	pthread_t th;
 	int dirfd;
 	int jsonl;
-	uint64_t error_bytes;
+	uint64_t error_bytes;		/* stream bytes not written */
+	uint64_t error_lines;		/* sessions.jsonl lines not (wholly) written */
 	char dir[256];
 	/* retention: the finished stream files, oldest first (the writer's) */
 	uint64_t max_bytes, max_files, kept_bytes, ret_files, ret_bytes;
@@ -196,15 +197,33 @@ keep_session(uint64_t sid)
 	}
 }
 
+/* Writes what it can of p (a full disk may take a part): how much. */
+static size_t
+write_some(int fd, const void *p, size_t n)
+{
+	const char *c = p;
+	size_t done = 0;
+
+	while (done < n) {
+		ssize_t w = write(fd, c + done, n - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		done += (size_t)w;
+	}
+	return done;
+}
+
 static void
 writer_do(struct wjob *j)
 {
 	if (j->kind == WJ_LINE) {
 		size_t n = strlen(j->line);
-		if (write_all(W.jsonl, j->line, n) < 0) {
+		if (write_some(W.jsonl, j->line, n) < n) {
 			static struct log_rl rl;
 			pthread_mutex_lock(&W.mu);
-			W.error_bytes += n;
+			W.error_lines++;
 			pthread_mutex_unlock(&W.mu);
 			log_ratelimited(&rl, 3, 10000, LOG_WARNING, "%s/sessions.jsonl: %s", W.dir,
 			    strerror(errno));
@@ -218,11 +237,12 @@ writer_do(struct wjob *j)
 		return;		/* (lines are written as they come) */
 	int fd = openat(W.dirfd, j->name, O_WRONLY | O_CREAT | O_CLOEXEC |
 	    (j->append ? O_APPEND : O_TRUNC), 0644);
-	size_t n = j->b ? j->b->len : 0;
-	if (fd < 0 || (n > 0 && write_all(fd, j->b->data, n) < 0)) {
+	size_t n = j->b ? j->b->len : 0, w = 0;
+	if (fd < 0 || (n > 0 && (w = write_some(fd, j->b->data, n)) < n)) {
+		/* what was written stays; the rest is counted */
 		static struct log_rl rl;
 		pthread_mutex_lock(&W.mu);
-		W.error_bytes += n;
+		W.error_bytes += n - w;
 		pthread_mutex_unlock(&W.mu);
 		log_ratelimited(&rl, 3, 10000, LOG_WARNING, "%s/%s: %s", W.dir, j->name, strerror(errno));
 	}
@@ -335,7 +355,7 @@ writer_start(struct reasm *R)
 }
 
 static void
-writer_stop(struct reasm *R)
+writer_stop(void)
 {
 	if (!W.started)
 		return;
@@ -345,7 +365,6 @@ writer_stop(struct reasm *R)
 	pthread_mutex_unlock(&W.mu);
 	pthread_join(W.th, NULL);
 	W.started = false;
-	R->st.write_error_bytes += W.error_bytes;
 	while (W.free_bufs) {
 		struct obuf *b = W.free_bufs;
 		W.free_bufs = b->next;
@@ -515,7 +534,7 @@ files_finish(struct reasm *R)
 				o->b = NULL;
 			}
 	}
-	writer_stop(R);
+	writer_stop();
 	if (F->jsonl >= 0)
 		close(F->jsonl);
 	if (R->out.calls_fd >= 0)
@@ -587,6 +606,15 @@ files_retention_scan(struct reasm *R, bool first_shard)
 	free(v);
 	if (n)
 		log_info("-o: %zu stream files already in %s count toward the retention limits", n, R->out.dir);
+}
+
+void
+files_errors(uint64_t *bytes, uint64_t *lines)
+{
+	pthread_mutex_lock(&W.mu);
+	*bytes = W.error_bytes;
+	*lines = W.error_lines;
+	pthread_mutex_unlock(&W.mu);
 }
 
 void

@@ -202,9 +202,13 @@ reasm_summary(const struct reasm *R, FILE *f)
 	if (R->st.w_failed)
 		fprintf(f, "reasmd: stream_write_error=%llu record bytes the -w stream could not take\n",
 		    (unsigned long long)R->st.w_lost);
-	if (R->st.write_error_bytes)
-		fprintf(f, "reasmd: write_error=%llu bytes could not be written to the -o files\n",
-		    (unsigned long long)R->st.write_error_bytes);
+	{
+		uint64_t eb, el;
+		files_errors(&eb, &el);
+		if (eb || el)
+			fprintf(f, "reasmd: write_error=%llu stream bytes could not be written to the -o files, "
+			    "%llu sessions.jsonl lines not whole\n", (unsigned long long)eb, (unsigned long long)el);
+	}
 	fprintf(f, "reasmd: fragments: %llu packets, %llu datagrams reassembled, %llu overlapping, %llu timed out\n",
 	    (unsigned long long)R->st.fragments, (unsigned long long)R->st.frag_datagrams,
 	    (unsigned long long)R->st.frag_overlaps, (unsigned long long)R->st.frag_timeouts);
@@ -267,7 +271,12 @@ reasm_counters(const struct reasm *R, struct ctr_enc *e)
 		ctr_set(e, CTR_R_FILES_RETENTION, rf);
 	}
 	ctr_set(e, CTR_R_STREAM_WRITE_ERROR, R->out.w ? recw_lost(R->out.w) : R->st.w_lost);
-	ctr_set(e, CTR_R_WRITE_ERROR, t->write_error_bytes);
+	{
+		uint64_t eb, el;
+		files_errors(&eb, &el);		/* (0 without -o) */
+		ctr_set(e, CTR_R_WRITE_ERROR, eb);
+		ctr_set(e, CTR_R_JSONL_ERROR, el);
+	}
 	sinks_counters(R->sinks, e);
 	an_counters(R, e);
 	{

@@ -164,6 +164,8 @@ struct pstate {
 	struct pifc wifc[PIFACES];
 	TAILQ_HEAD(, pfile) lru;
 	unsigned nopen, max_open;
+	long long max_open_cfg;
+	uint64_t fd_limit_hits;		/* EMFILE/ENFILE met: a file closed to open another */
 	pcap_t *dead[PIFACES];
 	pcap_dumper_t *dumper[PIFACES];
 	FILE *memf;
@@ -191,7 +193,7 @@ struct pstate {
 	uint64_t calls, call_frames, calls_full, not_in_call, calls_discarded, calls_untargeted;
 	/* totals */
 	uint64_t packets, queue_full, write_errors, not_in_session, shutdown_dropped,
-	    files, forced_order, out_of_order;
+	    files, forced_order, out_of_order, interrupted;
 	_Atomic uint64_t w_written, w_errors, w_abandoned;
 };
 
@@ -333,6 +335,30 @@ file_room(struct pstate *S)
 		file_close_fd(S, TAILQ_FIRST(&S->lru));
 }
 
+/* openat in the directory; out of descriptors (EMFILE, ENFILE), the
+ * least recently written file is closed and the open tried again, and
+ * max_open comes down to what the process may have open (it is reopened
+ * for append when written again): a low `ulimit -n` costs reopens, not
+ * frames. */
+static int
+open_in_dir(struct pstate *S, const char *name, int flags)
+{
+	for (;;) {
+		int fd = openat(S->dirfd, name, flags, 0644);
+		if (fd >= 0 || (errno != EMFILE && errno != ENFILE) || TAILQ_EMPTY(&S->lru))
+			return fd;
+		S->fd_limit_hits++;
+		if (S->max_open > S->nopen) {
+			S->max_open = S->nopen > 1 ? S->nopen - 1 : 1;
+			log_warnx("io.output.pcap: %s with %u files open: at most %u are kept open from now "
+			    "on (runtime.max_open_files is %lld; raise `ulimit -n`); the others are reopened "
+			    "when written (pcap_fd_limit)", strerror(errno), S->nopen, S->max_open,
+			    (long long)S->max_open_cfg);
+		}
+		file_close_fd(S, TAILQ_FIRST(&S->lru));
+	}
+}
+
 /* Opens (creates, or reopens for append) f.  Returns 0 or -1 (failed). */
 static int
 file_open(struct pstate *S, struct pfile *f)
@@ -351,7 +377,7 @@ file_open(struct pstate *S, struct pfile *f)
 				snprintf(name, sizeof(name), "%s__open.%s", f->base, S->ext);
 			else
 				snprintf(name, sizeof(name), "%s-%d__open.%s", f->base, k, S->ext);
-			f->fd = openat(S->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+			f->fd = open_in_dir(S, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC);
 			if (f->fd >= 0 || errno != EEXIST)
 				break;
 		}
@@ -367,7 +393,7 @@ file_open(struct pstate *S, struct pfile *f)
 		if (f->created)
 			S->files++;
 	} else
-		f->fd = openat(S->dirfd, f->name, O_WRONLY | O_APPEND | O_CLOEXEC);
+		f->fd = open_in_dir(S, f->name, O_WRONLY | O_APPEND | O_CLOEXEC);
 	if (f->fd < 0) {
 		int e = errno;
 		log_warnx("%s/%s: %s: its frames are counted as pcap_write_error", S->dir,
@@ -710,6 +736,41 @@ kept_cmp(const void *a, const void *b)
 	const struct kept *x = a, *y = b;
 
 	return x->size < y->size ? -1 : x->size > y->size;	/* (size holds the mtime here) */
+}
+
+/* Files still "__open" when this sink starts were left by one that died
+ * (a kill, a crash): their frames up to the death are in them, the rest
+ * went with it.  They are renamed "__interrupted" (never appended to:
+ * their last block may be cut) and counted. */
+static void
+interrupted_scan(struct pstate *S)
+{
+	int fd;
+	DIR *d;
+	struct dirent *e;
+
+	if ((fd = dup(S->dirfd)) < 0)
+		return;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return;
+	}
+	while ((e = readdir(d)) != NULL) {
+		char *at = strstr(e->d_name, "__open.");
+		char to[NAME_MAX + 32];
+		struct stat st;
+		if (at == NULL || (strcmp(at, "__open.pcap") != 0 && strcmp(at, "__open.pcapng") != 0) ||
+		    fstatat(S->dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		snprintf(to, sizeof(to), "%.*s__interrupted%s", (int)(at - e->d_name), e->d_name,
+		    at + strlen("__open"));
+		if (renameat(S->dirfd, e->d_name, S->dirfd, to) == 0) {
+			S->interrupted++;
+			log_warnx("io.output.pcap: %s was left open by a sink that died: renamed %s "
+			    "(pcap_files_interrupted)", e->d_name, to);
+		}
+	}
+	closedir(d);
 }
 
 /* The finished files already in the directory, oldest first (before the
@@ -1153,6 +1214,7 @@ po_prepare(struct sinkd *D, char *err, size_t errlen)
 	S->qmax = (size_t)D->c->pcap_queue_size;
 	S->pool_max = (uint64_t)D->c->pcap_queue_bytes;
 	S->max_open = (unsigned)D->c->max_open_files;
+	S->max_open_cfg = (long long)D->c->max_open_files;
 	S->rotate_bytes = (uint64_t)D->c->pcap_rotate_bytes;
 	S->grace_ns = (uint64_t)D->c->close_grace_ms * 1000000;
 	sth_strlcpy(S->rollname, D->c->pcap_name && *D->c->pcap_name ? D->c->pcap_name : "stethoscope",
@@ -1174,8 +1236,10 @@ po_prepare(struct sinkd *D, char *err, size_t errlen)
 	}
 	S->ret_max_bytes = (uint64_t)D->c->pcap_max_total_bytes;
 	S->ret_max_files = (uint64_t)D->c->pcap_max_files;
-	if (S->dirfd >= 0)
+	if (S->dirfd >= 0) {
+		interrupted_scan(S);
 		retain_scan(S);
+	}
 	return 0;
 }
 
@@ -1798,6 +1862,8 @@ po_counters(struct sinkd *D, struct ctr_enc *e)
 	ctr_set(e, CTR_S_PCAP_WRITTEN, (uint64_t)S->w_written);
 	ctr_set(e, CTR_S_PCAP_QUEUE_FULL, S->queue_full);
 	ctr_set(e, CTR_S_PCAP_WRITE_ERROR, S->write_errors + S->w_errors);
+	ctr_set(e, CTR_S_PCAP_INTERRUPTED, S->interrupted);
+	ctr_set(e, CTR_S_PCAP_FD_LIMIT, S->fd_limit_hits);
 	ctr_set(e, CTR_S_PCAP_SHUTDOWN, (uint64_t)S->w_abandoned);
 	ctr_set(e, CTR_S_PCAP_OUT_OF_ORDER, S->out_of_order);
 	ctr_set(e, CTR_S_PCAP_NO_SESSION, S->not_in_session);

@@ -9,10 +9,6 @@ load helper
 CHECK="python3 $TOP/tests/gen/sinkcheck.py"
 
 # A port base for this test: its own 200 ports.
-port_base() {
-	echo $(( 20000 + (($$ + RANDOM) % 200) * 200 ))
-}
-
 # paced F SECONDS BYTES: one session lasting SECONDS (truth in F.requests/.responses)
 paced() {
 	python3 "$TOP/tests/gen/pcapgen.py" --paced "$1" "$2" "$3"
@@ -820,4 +816,101 @@ PY
 	# what is kept: within the limit, plus the file that was open at the end
 	[ $(( total - $(stat -c %s "roll/$newest") )) -le 1000000 ]
 	[ "$(ls roll | wc -l)" -ge 5 ]
+}
+
+@test "listener: 100 consumers that connect and never read cost only their own bytes (each cut where its buffer filled, counted exactly); a consumer that reads gets every byte" {
+	require_cmd socat
+	paced s.pcap 3 4000000
+	base=$(port_base)
+	cat > l.json <<-EOF
+	{ io: { input: { capture: { buffer_bytes: 16000000 } },
+	        output: { listner: { enabled: true, bind_ip: "127.0.0.1",
+	                             port_range_start: $base, port_range_end: $((base + 199)) } } },
+	  runtime: { workers: 1, overflow: "block", close_linger_sec: 1.0, max_output_buffer_bytes: 200000 } }
+	EOF
+	start_pipeline l.json s.pcap listener
+	wait_for grep -q listener_ports ev.listener
+	ports=$($CHECK event ev.listener listener_ports)
+	rs=$(field "$ports" '["responses_port"]')
+	timeout 60 socat -u "TCP:127.0.0.1:$rs" - > good.resp &
+	G=$!
+	# 100 that never read (small receive buffers), held until the session is over
+	timeout 60 python3 -c '
+import socket, sys, os, time
+socks = []
+for i in range(100):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(("127.0.0.1", int(sys.argv[1])))
+    socks.append(s)
+open("stalled", "w").write("\n".join(str(s.getsockname()[1]) for s in socks))
+while not os.path.exists("go"):
+    time.sleep(0.05)
+' "$rs" &
+	C=$!
+	WAIT_SECS=60 wait_for grep -q sink_summary ev.listener
+	touch go
+	wait $G $C
+	wait $CAPD_BG $REASMD_BG $SINK_listener
+	cmp good.resp s.pcap.responses
+	python3 - <<-'PY'
+	import json
+	stalled = set(open("stalled").read().split())
+	ev = [json.loads(l) for l in open("ev.listener")]
+	cut = [e for e in ev if e.get("event") == "listener_disconnected" and e["consumer"].split(":")[1] in stalled]
+	assert len(cut) == 100, len(cut)
+	for e in cut:
+	    assert e["output_buffer_full"] > 0, e
+	    assert e["joined_offset"] + e["delivered"] + e["output_buffer_full"] == 4000000, e
+	summ = [e for e in ev if e.get("event") == "sink_summary"]
+	assert summ and all(s["responses"]["balanced"] for s in summ), summ
+	PY
+	# its memory: bounded by max_output_buffer_bytes a consumer, not by the stream
+	grep -q "0 with books that do not balance" sinkd.listener.err
+}
+
+@test "connector: a target that accepts and never reads costs only its own bytes (output_buffer_full, counted); the other direction's target gets every byte; the sink ends on time" {
+	require_cmd socat
+	paced s.pcap 3 4000000
+	base=$(port_base)
+	timeout 60 socat -u "TCP-LISTEN:$base,bind=127.0.0.1,reuseaddr" OPEN:got.req,creat,trunc &
+	R=$!
+	# accepts, never reads, holds the connection until told
+	timeout 60 python3 -c '
+import socket, sys, os, time
+l = socket.socket()
+l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+l.bind(("127.0.0.1", int(sys.argv[1])))
+l.listen(1)
+c, _ = l.accept()
+while not os.path.exists("go"):
+    time.sleep(0.05)
+' "$((base + 1))" &
+	P=$!
+	cat > c.json <<-EOF
+	{ io: { output: { "remote-host": { enabled: true, host: "127.0.0.1", requests_port: $base,
+	                  responses_port: $((base + 1)), timeouts: { connect: 2, "retry-every": 1 } } } },
+	  runtime: { workers: 1, overflow: "block", close_linger_sec: 0.5, drain_timeout_ms: 2000,
+	             max_output_buffer_bytes: 300000 } }
+	EOF
+	wait_for bash -c "ss -ltn 'sport = :$((base + 1))' | grep -q LISTEN"
+	t0=$(date +%s)
+	start_pipeline c.json s.pcap connector
+	wait $R
+	cmp got.req s.pcap.requests
+	wait $CAPD_BG $REASMD_BG
+	st=0
+	wait $SINK_connector || st=$?
+	touch go
+	wait $P || true
+	[ "$st" -eq 0 ]
+	# the paced session is 3 s; the drain 2 s more at most
+	[ $(( $(date +%s) - t0 )) -le 12 ]
+	run $CHECK books ev.connector --sessions 1
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"requests.delivered=$(stat -c %s s.pcap.requests)"* ]]
+	obf=$(echo "$output" | sed -n 's/^responses.output_buffer_full=//p')
+	[ -n "$obf" ] && [ "$obf" -gt 0 ]
 }
