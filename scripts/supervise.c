@@ -72,6 +72,7 @@ struct child {
 	 * again at once (its keys changed; not a death) */
 	bool retired, respawn;
 	uint64_t respawn_ns;
+	uint64_t died_ns;		/* capd, live: when it died (the outage starts) */
 };
 
 static struct child kids[MAXCHILD];
@@ -588,6 +589,22 @@ on_restart(evutil_socket_t fd, short what, void *arg)
 	log_info("restarting %s", k->name);
 	if (spawn(k, false) == 0)
 		k->state = "up";
+	if (k->kind == K_CAPD && !iface_waiting && k->died_ns != 0 && k->running) {
+		/* Live capture: what the kernel held for the dead capd, and
+		 * what came meanwhile, is gone; the interval is the event. */
+		uint64_t ms = (now_mono_ns() - k->died_ns) / 1000000;
+		struct json_object *e = evjson_new(now_wall_ns(), "control", "capture_restarted");
+		json_object_object_add(e, "reason", json_object_new_string("died"));
+		evjson_add_u64(e, "outage_ms", ms);
+		json_object_object_add(e, "iface", C.iface ? json_object_new_string(C.iface) : NULL);
+		json_object_object_add(e, "error", json_object_new_string(k->last_error));
+		tell_ctld(e);
+		json_object_put(e);
+		log_warnx("event capture_restarted: capd is capturing again after %llu ms (it %s); "
+		    "what the kernel held for it and what came meanwhile is lost", (unsigned long long)ms,
+		    k->last_error);
+		k->died_ns = 0;
+	}
 	if (k->kind == K_CAPD && iface_waiting) {
 		/* still running in 2 s: it has the interface again */
 		struct timeval two = { 2, 0 };
@@ -706,6 +723,8 @@ child_died(struct child *k, int st)
 		k->backoff_ms = 250;
 	}
 	k->deaths++;
+	if (k->kind == K_CAPD)
+		k->died_ns = now_mono_ns();
 	if (k->kind == K_REASMD) {
 		struct json_object *e = evjson_new(now_wall_ns(), "drops", "shard_lost");
 		shard_lost++;
@@ -948,6 +967,9 @@ send_live(void)
 	json_object_object_add(l, "_sinks", sinks);
 	json_object_object_add(o, "reconfigure", l);
 	tell_ctld(o);
+	if (ctl_bev == NULL)
+		log_warnx("reload: ctld is not up: the running daemons keep their live keys until a "
+		    "restart (the sinks and capd are handled here)");
 	json_object_put(o);
 }
 
@@ -1023,9 +1045,17 @@ do_reload(uint64_t id)
 		struct child *k;
 		snprintf(name, sizeof(name), "sinkd %s", fam);
 		k = kid_named(name);
-		if (was && !now && k != NULL && k->running) {
+		if (was && !now && k != NULL && (k->running || !k->finished)) {
 			k->retired = true;
-			kill(k->pid, SIGTERM);
+			if (k->running)
+				kill(k->pid, SIGTERM);
+			else {
+				/* waiting for its restart: it stays stopped */
+				if (k->ev_restart)
+					event_del(k->ev_restart);
+				k->finished = true;
+				k->state = "disabled";
+			}
 			snprintf(what, sizeof(what), "%s stopped (disabled)", name);
 		} else if (!was && now) {
 			if (k == NULL)

@@ -755,6 +755,7 @@ interrupted_scan(struct pstate *S)
 		close(fd);
 		return;
 	}
+	rewinddir(d);	/* (a dup shares the offset another scan left at the end) */
 	while ((e = readdir(d)) != NULL) {
 		char *at = strstr(e->d_name, "__open.");
 		char to[NAME_MAX + 32];
@@ -790,6 +791,7 @@ retain_scan(struct pstate *S)
 		close(fd);
 		return;
 	}
+	rewinddir(d);	/* (a dup shares the offset another scan left at the end) */
 	while ((e = readdir(d)) != NULL) {
 		struct stat st;
 		size_t l = strlen(e->d_name);

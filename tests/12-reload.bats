@@ -301,3 +301,65 @@ tail_equal() {
 	! ls pc/*__open.pcapng 2>/dev/null
 	grep -q "sinkd pcap: 1 sessions were open before it came" run.log
 }
+
+@test "a daemon that keeps dying: five deaths within a minute end the run with status 1 and the reason" {
+	python3 "$TOP/tests/gen/pcapgen.py" --paced s.pcap 30 100000
+	base=$(port_base)
+	cat > tap.json <<-EOF
+	{ io: { input: { capture: { file: "$T/s.pcap" } },
+	        output: { pcap: { enabled: true, dir: "$T/pc" } } },
+	  control: { listen_port: $((base + 150)) },
+	  runtime: { workers: 1, run_dir: "$T/run" } }
+	EOF
+	timeout --foreground 60 "$RUN" -c tap.json --speed 1 2>run.log &
+	L=$!
+	WAIT_SECS=20 wait_for grep -q "daemons are ready" run.log || { cat run.log; false; }
+	for i in 1 2 3 4 5; do
+		WAIT_SECS=15 wait_for pgrep -f "sinkd pcap -c $T/run/config.json" >/dev/null || { cat run.log; false; }
+		kill -KILL "$(pgrep -f "sinkd pcap -c $T/run/config.json")"
+		[ "$i" -lt 5 ] && WAIT_SECS=15 wait_for sh -c "[ \$(grep -c 'restarting sinkd pcap\$' run.log) -ge $i ]"
+	done
+	rc=0
+	wait $L || rc=$?
+	[ "$rc" -eq 1 ] || { cat run.log; false; }
+	grep -q "sinkd pcap died 5 times within a minute (last: was killed by signal 9); giving up" run.log
+	grep -q "stopped: sinkd pcap died 5 times within a minute" run.log
+}
+
+@test "live: capd killed mid-run is restarted at once; the outage is an event with its length (capture_restarted, died); the shards keep their sessions; traffic before and after is exact; the run ends 0" {
+	require_root
+	require_cmd socat
+	netns_up
+	base=$(port_base)
+	cat > tap.json <<-EOF
+	{ io: { input: { capture: { iface: "$VA", bpf-filter: "tcp port 5000 or tcp port 5001" } },
+	        output: { files: { enabled: true, dir: "$T/out" }, json: { enabled: true, path: "$T/events.jsonl" } } },
+	  control: { listen_port: $((base + 150)) },
+	  runtime: { workers: 2, run_dir: "$T/run" } }
+	EOF
+	in_a timeout --foreground 120 "$RUN" -c tap.json 2>run.log &
+	L=$!
+	WAIT_SECS=20 wait_for grep -q "daemons are ready" run.log || { cat run.log; false; }
+	head -c 300000 /dev/urandom > one.bin
+	socat_transfer 5000 one.bin
+	WAIT_SECS=10 wait_for grep -q . out/sessions.jsonl
+	kill -KILL "$(pgrep -f "capd -c $T/run/config.json")"
+	WAIT_SECS=10 wait_for grep -q "event capture_restarted: capd is capturing again after" run.log || { cat run.log; false; }
+	WAIT_SECS=15 wait_for sh -c '[ "$(grep -c "reasmd.*reconnected to .*capd.sock" run.log)" -ge 2 ]' || { cat run.log; false; }
+	head -c 300000 /dev/urandom > two.bin
+	socat_transfer 5001 two.bin
+	WAIT_SECS=10 wait_for sh -c '[ "$(wc -l < out/sessions.jsonl)" -ge 2 ]' || { cat run.log; false; }
+	kill -TERM "$(supervisor_of $L)"
+	rc=0
+	wait $L || rc=$?
+	[ "$rc" -eq 0 ] || { cat run.log; false; }
+	[ "$(requests_equal one.bin out)" -eq 1 ]
+	[ "$(requests_equal two.bin out)" -eq 1 ]
+	python3 - events.jsonl <<-'PY'
+	import json, sys
+	ev = [json.loads(l) for l in open(sys.argv[1])]
+	r = [e for e in ev if e.get("event") == "capture_restarted"]
+	assert len(r) == 1 and r[0]["reason"] == "died" and r[0]["outage_ms"] > 0, r
+	assert "signal 9" in r[0]["error"], r
+	PY
+}
