@@ -363,3 +363,71 @@ tail_equal() {
 	assert "signal 9" in r[0]["error"], r
 	PY
 }
+
+@test "kill -9 of the connector and of the json sink under a paced replay: the connector comes back, joins the open session and dials its target again (the new connection gets the stream exactly from the join offset); the json sink comes back and appends; the run ends 0" {
+	python3 "$TOP/tests/gen/pcapgen.py" --paced s.pcap 10 600000
+	base=$(port_base)
+	# a target that takes connection after connection: conn.N.PORT
+	cat > targets.py <<-'PY'
+	import socket, sys, threading
+	def serve(port):
+	    l = socket.socket()
+	    l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+	    l.bind(("127.0.0.1", port))
+	    l.listen(4)
+	    n = 0
+	    while True:
+	        c, _ = l.accept()
+	        n += 1
+	        def take(c, path):
+	            with open(path, "wb") as f:
+	                while True:
+	                    b = c.recv(65536)
+	                    if not b:
+	                        break
+	                    f.write(b)
+	                    f.flush()
+	        threading.Thread(target=take, args=(c, "conn.%d.%d" % (n, port)), daemon=True).start()
+	for p in sys.argv[1:]:
+	    threading.Thread(target=serve, args=(int(p),), daemon=True).start()
+	threading.Event().wait(60)
+	PY
+	timeout 60 python3 targets.py "$base" "$((base + 1))" &
+	TG=$!
+	wait_for bash -c "ss -ltn 'sport = :$((base + 1))' | grep -q LISTEN"
+	cat > tap.json <<-EOF
+	{ io: { input: { capture: { file: "$T/s.pcap" } },
+	        output: { "remote-host": { enabled: true, host: "127.0.0.1", requests_port: $base,
+	                                   responses_port: $((base + 1)), timeouts: { connect: 2, "retry-every": 1 } },
+	                  json: { enabled: true, path: "$T/events.jsonl" } } },
+	  control: { listen_port: $((base + 150)) },
+	  runtime: { workers: 1, run_dir: "$T/run", close_linger_sec: 0.5 } }
+	EOF
+	timeout --foreground 60 "$RUN" -c tap.json --speed 1 2>run.log &
+	L=$!
+	WAIT_SECS=20 wait_for grep -q "daemons are ready" run.log || { cat run.log; false; }
+	WAIT_SECS=10 wait_for test -s "conn.1.$((base + 1))"
+	sleep 1.5
+	kill -KILL "$(pgrep -f "sinkd connector -c $T/run/config.json")"
+	WAIT_SECS=10 wait_for grep -q "restarting sinkd connector" run.log
+	WAIT_SECS=10 wait_for test -e "conn.2.$((base + 1))" || { cat run.log; false; }
+	kill -KILL "$(pgrep -f "sinkd json -c $T/run/config.json")"
+	WAIT_SECS=10 wait_for grep -q "restarting sinkd json" run.log
+	rc=0
+	wait $L || rc=$?
+	[ "$rc" -eq 0 ] || { cat run.log; false; }
+	kill $TG 2>/dev/null || true
+	# the first connection: a start of the stream; the second: the rest from the join
+	python3 -c 'import sys; g=open(sys.argv[1],"rb").read(); t=open("s.pcap.responses","rb").read(); assert len(g) > 0 and t.startswith(g), len(g)' "conn.1.$((base + 1))"
+	read -r off n < <(tail_equal "conn.2.$((base + 1))" s.pcap.responses run/connector.events.jsonl responses)
+	[ "$off" -gt 0 ] && [ "$n" -gt 0 ]
+	grep -q "sinkd connector: 1 sessions (1 settled, 0 with books that do not balance" run.log ||
+	    { grep "sinkd connector:" run.log; false; }
+	# the json file: the lines of both incarnations, each whole JSON
+	python3 -c '
+import json, sys
+ev = [json.loads(l) for l in open("events.jsonl")]
+assert any(e.get("event") == "tcp_open" for e in ev), "no tcp_open"
+assert any(e.get("event") == "tcp_close" for e in ev), "no tcp_close"
+'
+}
