@@ -5,6 +5,7 @@
  * Line format: "2026-11-22T18:01:10.123Z capd[1234]: WARNING: message".
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,8 @@
 static char log_proc[32] = "stethoscope";
 static enum log_level log_console = LOG_INFO;
 static enum log_level log_file_lvl = LOG_NONE;
-static FILE *log_file;
+static int log_fd = -1;			/* the file target: a file, or the launcher's pipe */
+static unsigned long log_lost;		/* lines the file target did not take */
 
 static const char *const log_names[] = { "DEBUG", "INFO", "WARNING", "ERROR" };
 
@@ -44,30 +46,54 @@ log_console_level(void)
 int
 log_open_file(const char *path, enum log_level lvl)
 {
-	FILE *f = fopen(path, "a");
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
 
-	if (f == NULL)
+	if (fd < 0)
 		return -1;
-	setvbuf(f, NULL, _IOLBF, 0);
-	log_close_file();
-	log_file = f;
-	log_file_lvl = lvl;
+	log_use_fd(fd, lvl);
 	return 0;
+}
+
+void
+log_use_fd(int fd, enum log_level lvl)
+{
+	log_close_file();
+	log_fd = fd;
+	log_file_lvl = lvl;
+}
+
+int
+log_reopen_file(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+
+	if (fd < 0)
+		return -1;
+	if (log_fd >= 0)
+		close(log_fd);
+	log_fd = fd;
+	return 0;
+}
+
+int
+log_file_fd(void)
+{
+	return log_fd;
 }
 
 void
 log_set_file_level(enum log_level lvl)
 {
-	if (log_file != NULL)
+	if (log_fd >= 0)
 		log_file_lvl = lvl;
 }
 
 void
 log_close_file(void)
 {
-	if (log_file != NULL)
-		fclose(log_file);
-	log_file = NULL;
+	if (log_fd >= 0)
+		close(log_fd);
+	log_fd = -1;
 	log_file_lvl = LOG_NONE;
 }
 
@@ -100,6 +126,38 @@ log_emit(FILE *f, const char *stamp, enum log_level lvl, const char *msg)
 	    log_names[lvl], msg);
 }
 
+/* One write a line, so lines from many processes sharing the launcher's
+ * pipe (or one O_APPEND file) never interleave.  The pipe does not block
+ * (a stalled launcher must not stall a daemon): a line it does not take is
+ * counted and the count is the next line that gets through. */
+static void
+log_emit_fd(const char *stamp, enum log_level lvl, const char *msg)
+{
+	char line[2400];
+	int n;
+
+	if (log_lost > 0) {
+		n = snprintf(line, sizeof(line), "%s %s[%ld]: WARNING: %lu log line%s lost "
+		    "(the log file or the launcher's log pipe did not take them)\n", stamp, log_proc,
+		    (long)getpid(), log_lost, log_lost == 1 ? "" : "s");
+		if (write(log_fd, line, (size_t)n) != n)
+			goto lost;
+		log_lost = 0;
+	}
+	n = snprintf(line, sizeof(line), "%s %s[%ld]: %s: %s\n", stamp, log_proc,
+	    (long)getpid(), log_names[lvl], msg);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(line)) {
+		n = (int)sizeof(line) - 1;
+		line[n - 1] = '\n';
+	}
+	if (write(log_fd, line, (size_t)n) == n)
+		return;
+lost:
+	log_lost++;
+}
+
 void
 log_vmsg(enum log_level lvl, const char *fmt, va_list ap)
 {
@@ -112,8 +170,8 @@ log_vmsg(enum log_level lvl, const char *fmt, va_list ap)
 	fmt_iso8601(stamp, sizeof(stamp), now_wall_ns());
 	if (lvl >= log_console)
 		log_emit(stderr, stamp, lvl, msg);
-	if (log_file != NULL && lvl >= log_file_lvl)
-		log_emit(log_file, stamp, lvl, msg);
+	if (log_fd >= 0 && lvl >= log_file_lvl)
+		log_emit_fd(stamp, lvl, msg);
 	errno = saved;
 }
 

@@ -28,6 +28,11 @@ enum log_level log_console_level(void);
 /* Opens (append) the file target at path with its own verbosity.
  * Returns 0 or -1 (errno set; the console keeps working). */
 int log_open_file(const char *path, enum log_level lvl);
+/* Logs to fd (owned from now on): the launcher's log pipe ($STH_LOG_FD). */
+void log_use_fd(int fd, enum log_level lvl);
+/* Opens path again (after logrotate moved it) in place of the file target. */
+int log_reopen_file(const char *path);
+int log_file_fd(void);
 void log_close_file(void);
 /* The file target's verbosity, when it is open (a reload). */
 void log_set_file_level(enum log_level lvl);

@@ -1,6 +1,7 @@
 /*
  * opts.c — shared daemon options and the config start-up sequence.
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,7 +144,17 @@ opts_load_config(struct daemon_opts *o, struct conf *c)
 
 	if (c->log_file_enabled && c->log_file_path != NULL) {
 		int flvl = log_level_parse(c->log_file_verbosity);
-		if (log_open_file(c->log_file_path, flvl < 0 ? LOG_INFO : (enum log_level)flvl) < 0)
+		enum log_level fl = flvl < 0 ? LOG_INFO : (enum log_level)flvl;
+		const char *e = getenv("STH_LOG_FD");
+		char *end;
+		long fd = e != NULL ? strtol(e, &end, 10) : -1;
+		/* Under the launcher the file is its: the lines go down its
+		 * pipe, and it reopens the file on SIGHUP (logrotate), which a
+		 * sandboxed daemon could not. */
+		if (fd > 2 && fd < 65536 && *end == '\0' && fcntl((int)fd, F_GETFD) >= 0) {
+			(void)fcntl((int)fd, F_SETFD, FD_CLOEXEC);
+			log_use_fd((int)fd, fl);
+		} else if (log_open_file(c->log_file_path, fl) < 0)
 			log_warn("cannot open log file %s; logging to the console only", c->log_file_path);
 	}
 }

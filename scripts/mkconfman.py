@@ -121,6 +121,13 @@ def main():
     w(".B restart")
     w("the run must be restarted: a reload that changes such a key applies nothing, and")
     w("names the key in its reply and the log.")
+    w(".PP")
+    w("Every reload, whatever changed, first opens")
+    w(".B logging.file.path")
+    w("again: after logrotate has moved the file, a SIGHUP in its")
+    w(".B postrotate")
+    w("puts every daemon's lines in the new one (under the launcher the daemons log")
+    w("down its pipe and the launcher writes the file).")
     w(".SH KEYS")
     section = None
     for k in schema:

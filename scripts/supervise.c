@@ -95,6 +95,62 @@ static unsigned nshards;
  * back after a restart. */
 static struct bufferevent *ctl_bev;
 static struct event *ev_ctl_retry;
+/* logging.file: the daemons' lines come down one pipe (a line a write,
+ * which a pipe keeps whole) and the launcher writes them to the file, which
+ * it opens again on SIGHUP (logrotate's postrotate) */
+static int log_pipe = -1;
+static struct event *ev_log;
+
+static void
+log_drain(void)
+{
+	static struct log_rl rl;
+	char buf[65536];
+	ssize_t n;
+
+	while ((n = read(log_pipe, buf, sizeof(buf))) > 0) {
+		int fd = log_file_fd();
+		if (fd >= 0 && write_all(fd, buf, (size_t)n) < 0)
+			log_ratelimited(&rl, 1, 60000, LOG_WARNING,
+			    "logging.file.path %s: %s", C.log_file_path, strerror(errno));
+	}
+}
+
+static void
+on_log(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	log_drain();
+}
+
+/* Opens logging.file.path for the launcher's own lines and makes the pipe
+ * the daemons log to ($STH_LOG_FD). */
+static void
+log_setup(void)
+{
+	int p[2], lvl = log_level_parse(C.log_file_verbosity), w;
+	char n[16];
+
+	if (log_open_file(C.log_file_path, lvl < 0 ? LOG_INFO : (enum log_level)lvl) < 0) {
+		log_warn("cannot open log file %s; the daemons open it themselves", C.log_file_path);
+		return;
+	}
+	if (pipe(p) < 0)
+		fatal("pipe");
+	/* above the fds a child is given (3 is its ready pipe) */
+	w = fcntl(p[1], F_DUPFD, 10);
+	if (w < 0)
+		fatal("fcntl");
+	close(p[1]);
+	(void)fcntl(p[0], F_SETFD, FD_CLOEXEC);
+	(void)fcntl(p[0], F_SETFL, O_NONBLOCK);
+	(void)fcntl(w, F_SETFL, O_NONBLOCK);	/* a stalled launcher stalls no daemon */
+	log_pipe = p[0];
+	snprintf(n, sizeof(n), "%d", w);
+	setenv("STH_LOG_FD", n, 1);
+}
 
 static void do_reload(uint64_t id);
 static void report(void);
@@ -380,17 +436,21 @@ spawn(struct child *k, bool wait_ready)
 		char buf[16];
 		size_t have = 0;
 		uint64_t deadline = now_mono_ns() + 20 * NSEC_PER_SEC;
-		struct pollfd p = { pfd[0], POLLIN, 0 };
+		struct pollfd p[2] = { { pfd[0], POLLIN, 0 }, { log_pipe, POLLIN, 0 } };
 		for (;;) {
 			int ms = (int)((deadline - now_mono_ns()) / 1000000);
 			if (ms <= 0) {
 				snprintf(fail_reason, sizeof(fail_reason), "%s did not say it was ready within 20 s", k->name);
 				break;
 			}
-			int r = poll(&p, 1, ms);
+			int r = poll(p, log_pipe >= 0 ? 2 : 1, ms);
 			if (r < 0 && errno == EINTR)
 				continue;
 			if (r <= 0)
+				continue;
+			if (log_pipe >= 0 && (p[1].revents & POLLIN))
+				log_drain();
+			if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR)))
 				continue;
 			ssize_t n = read(pfd[0], buf + have, sizeof(buf) - 1 - have);
 			if (n > 0) {
@@ -998,6 +1058,17 @@ do_reload(uint64_t id)
 		json_object_object_add(rep, "error", json_object_new_string("stopping"));
 		goto out;
 	}
+	/* logrotate's postrotate: the file is opened again first, whatever
+	 * the configuration now says */
+	if (log_pipe >= 0) {
+		log_drain();
+		if (log_reopen_file(C.log_file_path) < 0)
+			log_warn("cannot reopen the log file %s", C.log_file_path);
+		else {
+			log_info("log file %s reopened", C.log_file_path);
+			json_object_array_add(done, json_object_new_string("log file reopened"));
+		}
+	}
 	if (conf_load(&n, config_path, NULL, 0, 0, &d) < 0) {
 		struct json_object *errs = json_object_new_array();
 		for (size_t i = 0; i < d.nerrors; i++) {
@@ -1289,6 +1360,8 @@ main(int argc, char **argv)
 		if (*dir && mkdir_p(dir, 0755) < 0)
 			log_warn("logging.file.path: %s", dir);
 	}
+	if (C.log_file_enabled && C.log_file_path != NULL)
+		log_setup();
 	W = nshards = (unsigned)C.workers;
 	if (W + nsinks + 2 > MAXCHILD)
 		fatalx("too many daemons");
@@ -1369,6 +1442,10 @@ main(int argc, char **argv)
 		evs[i] = evsignal_new(base, sigs[i], on_signal, NULL);
 		event_add(evs[i], NULL);
 	}
+	if (log_pipe >= 0) {
+		ev_log = event_new(base, log_pipe, EV_READ | EV_PERSIST, on_log, NULL);
+		event_add(ev_log, NULL);
+	}
 	log_info("run directory %s; %u shard%s; outputs: %u", run_dir, W, W == 1 ? "" : "s", nsinks);
 	for (unsigned i = 0; i < nkids; i++) {
 		if (spawn(&kids[i], true) < 0) {
@@ -1414,6 +1491,11 @@ main(int argc, char **argv)
 		event_free(ev_watchdog);
 	if (ev_iface_check)
 		event_free(ev_iface_check);
+	if (log_pipe >= 0) {
+		log_drain();		/* the daemons' last lines */
+		event_free(ev_log);
+		close(log_pipe);
+	}
 	event_base_free(base);
 	conf_free(&C);
 	if (failed) {

@@ -138,6 +138,37 @@ tail_equal() {
 	! grep -a '\(capd\|reasmd\|ctld\)\[[0-9]*\]: INFO' after.log
 }
 
+@test "log rotation: SIGHUP opens logging.file.path again; every daemon's lines (sandboxed ones too, down the launcher's pipe) go to the new file, whole; the moved file keeps the earlier ones" {
+	python3 "$TOP/tests/gen/pcapgen.py" --paced s.pcap 8 100000
+	cat > tap.json <<-EOF
+	{ io: { input: { capture: { file: "$T/s.pcap" } }, output: { pcap: { enabled: true, dir: "$T/pc" } } },
+	  logging: { console: { verbosity: "INFO" }, file: { enabled: true, path: "$T/logs/tap.log", verbosity: "INFO" } },
+	  runtime: { workers: 2, run_dir: "$T/run" } }
+	EOF
+	timeout --foreground 60 "$RUN" -c tap.json --speed 0.5 2>run.log &
+	L=$!
+	WAIT_SECS=20 wait_for grep -q "daemons are ready" run.log || { cat run.log; false; }
+	mv logs/tap.log logs/tap.log.1
+	# a live change: every daemon says it took it, in the new file
+	sed -i '0,/verbosity: "INFO"/s//verbosity: "WARNING"/' tap.json
+	kill -HUP "$(supervisor_of $L)"
+	WAIT_SECS=10 wait_for grep -q "reopened" logs/tap.log || { cat run.log; false; }
+	WAIT_SECS=10 wait_for sh -c '[ "$(grep -c "reload: the new configuration is applied" logs/tap.log)" -ge 5 ]' ||
+	    { cat logs/tap.log; false; }
+	kill -TERM "$(supervisor_of $L)"
+	wait $L
+	for d in capd ctld reasmd "sinkd pcap"; do
+		grep "reload: the new configuration is applied" logs/tap.log | grep -q " $d\[" || { cat logs/tap.log; false; }
+	done
+	# the old file has the start of every daemon, nothing after the move
+	for d in capd ctld reasmd "sinkd pcap" stethoscope-run; do grep -q " $d\[" logs/tap.log.1; done
+	! grep -q "reopened\|reload:" logs/tap.log.1
+	# every line whole: "STAMP proc[pid]: LEVEL: text"
+	run grep -cvE '^[0-9T:.-]+Z [a-z -]+\[[0-9]+\]: (DEBUG|INFO|WARNING|ERROR): ' logs/tap.log logs/tap.log.1
+	[ "$output" = "$(printf 'logs/tap.log:0\nlogs/tap.log.1:0')" ]
+	grep -q "stopped cleanly" logs/tap.log
+}
+
 @test "reload, sink class: the listener enabled mid-run joins the open session (a consumer gets its streams exactly from the join offset, books balanced); the pcap sink disabled stops, health stays good" {
 	python3 "$TOP/tests/gen/pcapgen.py" --paced s.pcap 8 300000
 	base=$(port_base)
