@@ -1,6 +1,7 @@
 /* test_log.c — levels, the file target's own verbosity, rate limiting,
  * and privilege dropping (in a child, when root). */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -56,6 +57,38 @@ log_file_target_independent(void)
 	T_EQ_U(count_lines(path, ": DEBUG: dbg 1"), 1);
 	T_EQ_U(count_lines(path, ": WARNING: open x: No such file or directory"), 1);
 	unlink(path);
+}
+
+/* The launcher's pipe: a full pipe does not block the logger; the lines it
+ * did not take are counted in the next line that gets through, and every
+ * line is one write (whole). */
+static void
+log_pipe_full_counts(void)
+{
+	int p[2];
+	char buf[65536];
+	ssize_t n;
+	int got = 0;
+
+	T_CHECK(pipe(p) == 0);
+	T_CHECK(fcntl(p[1], F_SETFL, O_NONBLOCK) == 0);
+	log_init("test");
+	log_set_console_level(LOG_NONE);
+	log_use_fd(p[1], LOG_INFO);
+	for (int k = 0; k < 5000; k++)		/* far more than a pipe holds */
+		log_info("line %d of filler text to fill the pipe quickly", k);
+	(void)fcntl(p[0], F_SETFL, O_NONBLOCK);
+	while ((n = read(p[0], buf, sizeof(buf))) > 0)
+		got += (int)n;
+	T_CHECK(got > 0 && got < 5000 * 60);
+	log_info("after");
+	n = read(p[0], buf, sizeof(buf) - 1);
+	T_CHECK(n > 0);
+	buf[n > 0 ? n : 0] = '\0';
+	T_CHECK(strstr(buf, "log lines lost") != NULL);
+	T_CHECK(strstr(buf, ": INFO: after\n") != NULL);
+	log_close_file();
+	close(p[0]);
 }
 
 static void
@@ -122,6 +155,7 @@ main(void)
 	T_RUN(log_levels_parse);
 	T_RUN(log_file_target_independent);
 	T_RUN(log_rate_limit);
+	T_RUN(log_pipe_full_counts);
 	T_RUN(privdrop_drops_or_says_why);
 	return T_DONE();
 }
