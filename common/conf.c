@@ -145,6 +145,7 @@ static const struct ckey conf_schema[] = {
 	{ "control.max_calls", CT_INT, O(ctl_max_calls), NULL, 10000, 1, 10000000, NULL, "calls", RL_RESTART },
 	{ "control.max_clients", CT_INT, O(ctl_max_clients), NULL, 1024, 1, 100000, NULL, "clients", RL_RESTART },
 	{ "control.clients_memcap", CT_INT, O(ctl_clients_memcap), NULL, 64 * MB, 1 * MB, 64 * GB, NULL, "bytes", RL_RESTART },
+	{ "control.resume_bytes", CT_INT, O(ctl_resume_bytes), NULL, 8 * MB, 0, 1 * GB, NULL, "bytes", RL_RESTART },
 	/* logging */
 	{ "logging.console.verbosity", CT_ENUM, O(log_console_verbosity), "INFO", 0, 0, 0, "DEBUG|INFO|WARNING|ERROR", NULL, RL_LIVE },
 	{ "logging.file.enabled", CT_BOOL, O(log_file_enabled), NULL, 0, 0, 0, NULL, NULL, RL_RESTART },

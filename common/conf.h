@@ -90,7 +90,7 @@ struct conf {
 	int64_t ctl_listen_port, ctl_metrics_port;
 	int64_t ctl_max_sessions;	/* ctld's session table */
 	int64_t ctl_max_calls;		/* ctld's call table */
-	int64_t ctl_max_clients, ctl_clients_memcap;
+	int64_t ctl_max_clients, ctl_clients_memcap, ctl_resume_bytes;
 	struct conf_strlist ctl_default_cats;
 	/* logging */
 	char *log_console_verbosity, *log_file_path, *log_file_verbosity;

@@ -303,6 +303,10 @@ enum ctr_kind { KIND_COUNTER, KIND_GAUGE };
 	    "ctld", "VoIP calls ctld lists as going on (list_calls).") \
 	X(C_CALLS_FULL, CTLD, COUNTER, "calls_table_full", "ctl_calls_table_full_total", "calls", NULL, NULL, \
 	    "ctld", "Calls ctld did not list: control.max_calls were listed, none of them ended.") \
+	X(C_EVENTS_MISSED, CTLD, COUNTER, "events_missed", "ctl_events_missed_total", "events", NULL, NULL, \
+	    "ctld", "Events a subscriber that came back (the json sink after a restart) asked for and ctld no longer kept (control.resume_bytes).") \
+	X(C_RESUME_KEPT, CTLD, GAUGE, "events_kept", "ctl_events_kept", "events", NULL, NULL, \
+	    "ctld", "Events kept for a subscriber's return (control.resume_bytes).") \
 	X(C_BAD_LINES, CTLD, COUNTER, "bad_daemon_lines", "bad_daemon_lines_total", "lines", NULL, NULL, \
 	    "ctld", "Lines from daemons ctld refused (not JSON, unknown counters, wrong link version).")
 

@@ -106,10 +106,27 @@ out_changed(struct evbuffer *b, const struct evbuffer_cb_info *info, void *arg)
 	G->out_total -= MIN(G->out_total, info->n_deleted);
 }
 
+static void client_send_seq(struct client *k, uint64_t seq, const char *txt, size_t len);
+
 static void
 client_send(struct client *k, const char *txt, size_t len)
 {
+	client_send_seq(k, 0, txt, len);
+}
+
+/* An event with its number first ({"seq":N, ...}) when seq is not 0. */
+static void
+client_send_seq(struct client *k, uint64_t seq, const char *txt, size_t len)
+{
 	struct evbuffer *out = bufferevent_get_output(k->bev);
+	char pre[40];
+	int np = 0;
+
+	if (seq != 0 && len > 2 && txt[0] == '{') {
+		np = snprintf(pre, sizeof(pre), "{\"seq\":%" PRIu64 ",", seq);
+		txt++;
+		len--;
+	}
 
 	/* What a client has not read passes its limit: it is not reading;
 	 * cut off, counted; the others go on.  One message larger than that
@@ -122,8 +139,98 @@ client_send(struct client *k, const char *txt, size_t len)
 		k->dead = true;
 		return;
 	}
+	if (np > 0)
+		evbuffer_add(out, pre, (size_t)np);
 	evbuffer_add(out, txt, len);
 	evbuffer_add(out, "\n", 1);
+}
+
+/* ---------------- the events kept for a subscriber's return ---------------- */
+
+static void client_send_obj(struct client *k, struct json_object *o);
+
+static void
+hist_add(uint64_t seq, const char *cat, const char *line, size_t len)
+{
+	struct hent *h;
+
+	if (G->c->ctl_resume_bytes <= 0)
+		return;
+	if (G->hn == G->hcap) {
+		size_t ncap = G->hcap ? G->hcap * 2 : 1024;
+		struct hent *n = xcalloc(ncap, sizeof(*n));
+		for (size_t i = 0; i < G->hn; i++)
+			n[i] = G->hist[(G->hhead + i) % G->hcap];
+		free(G->hist);
+		G->hist = n;
+		G->hcap = ncap;
+		G->hhead = 0;
+	}
+	h = &G->hist[(G->hhead + G->hn) % G->hcap];
+	h->seq = seq;
+	sth_strlcpy(h->cat, cat, sizeof(h->cat));
+	h->line = xmalloc(len);
+	memcpy(h->line, line, len);
+	h->len = len;
+	G->hn++;
+	G->hbytes += len + sizeof(*h);
+	while (G->hn > 0 && G->hbytes > (uint64_t)G->c->ctl_resume_bytes) {
+		h = &G->hist[G->hhead];
+		G->hbytes -= h->len + sizeof(*h);
+		free(h->line);
+		h->line = NULL;
+		G->hhead = (G->hhead + 1) % G->hcap;
+		G->hn--;
+	}
+}
+
+/* An event to every subscriber of its category: numbered, and kept for a
+ * subscriber's return. */
+static void
+broadcast(const char *cat, const char *line, size_t len)
+{
+	G->seq++;
+	hist_add(G->seq, cat, line, len);
+	for (struct client *k = LIST_FIRST(&G->clients); k; k = LIST_NEXT(k, q))
+		if (!k->dead && cat_in(k->cats, cat))
+			client_send_seq(k, k->seq ? G->seq : 0, line, len);
+}
+
+/*
+ * A subscriber back after a restart asks for the events after `since`, its
+ * last: they are sent again from what is kept; those no longer kept are an
+ * events_missed event (counted).  A number from before this ctld started
+ * (a ctld restart between) cannot be resumed: what the earlier ctld had
+ * not sent died with it.  Returns the number of events sent again, or -1.
+ */
+static int64_t
+hist_resume(struct client *k, uint64_t since)
+{
+	uint64_t oldest = G->hn ? G->hist[G->hhead].seq : G->seq + 1;
+	int64_t n = 0;
+
+	if (since < G->seq0 || since > G->seq)
+		return -1;
+	if (since + 1 < oldest) {
+		uint64_t miss = oldest - since - 1;
+		struct json_object *e = evjson_new(now_wall_ns(), "drops", "events_missed");
+		evjson_add_u64(e, "from_seq", since + 1);
+		evjson_add_u64(e, "to_seq", oldest - 1);
+		evjson_add_u64(e, "events", miss);
+		json_object_object_add(e, "reason", json_object_new_string("resume_history"));
+		client_send_obj(k, e);
+		G->events_missed += miss;
+		log_warnx("control client %s resumes after event %" PRIu64 ": %" PRIu64 " events are no longer "
+		    "kept (control.resume_bytes), counted as events_missed", k->peer, since, miss);
+	}
+	for (size_t i = 0; i < G->hn; i++) {
+		struct hent *h = &G->hist[(G->hhead + i) % G->hcap];
+		if (h->seq > since && cat_in(k->cats, h->cat)) {
+			client_send_seq(k, h->seq, h->line, h->len);
+			n++;
+		}
+	}
+	return n;
 }
 
 static void
@@ -438,9 +545,7 @@ ctld_event(struct ctld *D, struct dconn *d, const char *line, size_t len)
 		json_object_put(o);
 		return;		/* tcp_note only for sessions enabled with tcp_flow_enable */
 	}
-	for (struct client *k = LIST_FIRST(&G->clients); k; k = LIST_NEXT(k, q))
-		if (!k->dead && cat_in(k->cats, cat))
-			client_send(k, line, len);
+	broadcast(cat, line, len);
 	json_object_put(o);
 	reap_dead();
 }
@@ -564,6 +669,8 @@ own_vals(struct ctr_vals *v)
 	SET(C_TABLE_FULL, G->sessions_table_full);
 	SET(C_CALLS_OPEN, calltab_open(G->calls));
 	SET(C_CALLS_FULL, calltab_full(G->calls));
+	SET(C_EVENTS_MISSED, G->events_missed);
+	SET(C_RESUME_KEPT, G->hn);
 #undef SET
 }
 
@@ -619,11 +726,29 @@ command(struct client *k, const char *line)
 		if (!json_object_object_get_ex(o, "cats", &cats) || !json_object_is_type(cats, json_type_array))
 			client_send_obj(k, reply(cmd, false, "missing_cats"));
 		else {
+			struct json_object *sv;
 			json_object_put(k->cats);
 			k->cats = json_object_get(cats);
+			if (json_object_object_get_ex(o, "seq", &sv))
+				k->seq = json_object_get_boolean(sv);
 			struct json_object *r = reply(cmd, true, NULL);
 			json_object_object_add(r, "cats", json_object_get(cats));
-			client_send_obj(k, r);
+			if (k->seq)
+				evjson_add_u64(r, "seq", G->seq);
+			if (json_object_object_get_ex(o, "since", &sv)) {
+				/* the reply first, then what it missed */
+				uint64_t since = (uint64_t)json_object_get_int64(sv);
+				bool can = since >= G->seq0 && since <= G->seq;
+				json_object_object_add(r, "resumed", json_object_new_boolean(can));
+				client_send_obj(k, r);
+				if (!can)
+					log_info("control client %s resumes after event %" PRIu64 ", from before this "
+					    "ctld started: what the one before had not sent is not known", k->peer, since);
+				else
+					log_info("control client %s resumes after event %" PRIu64 ": %" PRId64
+					    " events sent again", k->peer, since, hist_resume(k, since));
+			} else
+				client_send_obj(k, r);
 		}
 	} else if (strcmp(cmd, "subscribe_default") == 0) {
 		json_object_put(k->cats);
@@ -985,9 +1110,7 @@ on_stats(evutil_socket_t fd, short what, void *arg)
 	stats_line("");
 	json_object_object_add(e, "stats", ctld_stats());
 	const char *t = evjson_text(e);
-	for (struct client *k = LIST_FIRST(&G->clients); k; k = LIST_NEXT(k, q))
-		if (!k->dead && cat_in(k->cats, "stats"))
-			client_send(k, t, strlen(t));
+	broadcast("stats", t, strlen(t));
 	json_object_put(e);
 	reap_dead();
 }
@@ -1093,6 +1216,7 @@ ctld_open(struct ctld *D, char *err, size_t errlen)
 	D->sessions = sesstab_new();
 	D->calls = calltab_new((size_t)D->c->ctl_max_calls);
 	D->flow_ids = json_object_new_object();
+	D->seq0 = D->seq = now_wall_ns() / 1000;
 	D->daemon_lev = evconnlistener_new(D->base, on_daemon, NULL, LEV_OPT_CLOSE_ON_FREE, -1, D->daemon_fd);
 	if (D->daemon_lev)
 		evconnlistener_set_error_cb(D->daemon_lev, on_accept_error);
@@ -1144,4 +1268,7 @@ ctld_close(struct ctld *D)
 		event_free(D->ev_stop);
 	json_object_put(D->flow_ids);
 	json_object_put(D->supervised);
+	for (size_t i = 0; i < D->hn; i++)
+		free(D->hist[(D->hhead + i) % D->hcap].line);
+	free(D->hist);
 }

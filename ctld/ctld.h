@@ -22,6 +22,7 @@ struct client {
 	char peer[64];
 	bool dead, skipping;
 	bool barrier;			/* asked drain_barrier: answered when the daemons are gone */
+	bool seq;			/* subscribed with "seq": its events carry their number */
 	struct evbuffer_cb_entry *out_cb;	/* keeps G->out_total */
 };
 
@@ -45,6 +46,15 @@ struct dinst {
 	char inst_value[32];
 	bool connected;
 	struct ctr_vals vals;
+};
+
+/* An event kept for a subscriber that comes back (the json sink after a
+ * restart asks "since" its last number). */
+struct hent {
+	uint64_t seq;
+	char cat[16];
+	char *line;
+	size_t len;
 };
 
 #define PENDING_MAX 256
@@ -80,6 +90,13 @@ struct ctld {
 	bool stopping;
 	struct event *ev_stop;		/* the stop's deadline */
 	struct json_object *supervised;	/* the launcher's daemon_states (NULL: none) */
+	/* the events' numbers (the first is the start's wall clock in µs, so a
+	 * restarted ctld numbers after the one before) and the last of them,
+	 * up to control.resume_bytes */
+	uint64_t seq0, seq;
+	struct hent *hist;
+	size_t hcap, hhead, hn, hbytes;
+	uint64_t events_missed;
 };
 
 /* sessions.c: the open sessions, by id, in the order they opened. */

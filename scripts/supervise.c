@@ -411,6 +411,8 @@ spawn(struct child *k, bool wait_ready)
 				av[n++] = "--ready-fd";
 				av[n++] = "3";
 			}
+			if (k->kind == K_SINK && strcmp(k->name, "sinkd json") == 0 && k->starts > 1)
+				av[n++] = "--resume";	/* after its last event */
 			if (k->kind == K_REASMD) {
 				/* A restarted shard numbers its sessions anew: the
 				 * generation keeps their ids unique in the run. */

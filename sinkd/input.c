@@ -234,7 +234,11 @@ sub_start(struct sinkd *D)
 	off += (size_t)snprintf(line + off, sizeof(line) - off, "{\"cmd\":\"subscribe\",\"cats\":[");
 	for (size_t k = 0; k < l->n && off < sizeof(line) - 64; k++)
 		off += (size_t)snprintf(line + off, sizeof(line) - off, "%s\"%s\"", k ? "," : "", l->v[k]);
-	off += (size_t)snprintf(line + off, sizeof(line) - off, "]}\n");
+	/* numbered, so a restarted sink can ask for what it missed (--resume) */
+	off += (size_t)snprintf(line + off, sizeof(line) - off, "],\"seq\":true");
+	if (D->resume_have)
+		off += (size_t)snprintf(line + off, sizeof(line) - off, ",\"since\":%" PRIu64, D->resume_since);
+	off += (size_t)snprintf(line + off, sizeof(line) - off, "}\n");
 	bufferevent_write(D->sub, line, off);
 	sub_fd = -1;
 }

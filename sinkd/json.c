@@ -10,6 +10,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "counters.h"
@@ -19,9 +20,70 @@
 
 struct jstate {
 	FILE *out;
-	uint64_t written, filtered, bad, write_errors;
+	uint64_t written, filtered, bad, write_errors, cut;
 	struct json_tokener *tok;
 };
+
+/*
+ * A restarted sink (--resume): the number of the last event it wrote
+ * ({"seq":N,... first, as ctld sends them), so it asks ctld for what came
+ * after.  A last line cut short by the kill is cut off (ctld sends that
+ * event again).
+ */
+static void
+json_find_last(struct sinkd *D, struct jstate *J, const char *path)
+{
+	char *buf;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	size_t want, have = 0, end;
+	ssize_t n;
+
+	if (fd < 0 || fstat(fd, &st) < 0 || st.st_size == 0) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	want = st.st_size > (1 << 20) ? (size_t)1 << 20 : (size_t)st.st_size;
+	buf = xmalloc(want + 1);
+	while (have < want && (n = pread(fd, buf + have, want - have,
+	    st.st_size - (off_t)want + (off_t)have)) > 0)
+		have += (size_t)n;
+	close(fd);
+	end = have;
+	while (end > 0 && buf[end - 1] != '\n')
+		end--;
+	if (end < have) {
+		if (ftruncate(fileno(J->out), st.st_size - (off_t)(have - end)) < 0)
+			log_warn("io.output.json.path %s: cannot cut off its last line, cut short", path);
+		else {
+			J->cut++;
+			log_warnx("io.output.json.path %s: its last line was cut short (%zu bytes): cut off, "
+			    "it comes again", path, have - end);
+		}
+	}
+	/* back from the end, the last line that starts with its number */
+	while (end > 0) {
+		size_t b = end - 1;
+		while (b > 0 && buf[b - 1] != '\n')
+			b--;
+		buf[end - 1] = '\0';
+		if (strncmp(buf + b, "{\"seq\":", 7) == 0) {
+			char *e;
+			unsigned long long v = strtoull(buf + b + 7, &e, 10);
+			if (e != buf + b + 7 && *e == ',') {
+				D->resume_have = true;
+				D->resume_since = v;
+				break;
+			}
+		}
+		end = b;
+	}
+	free(buf);
+	if (D->resume_have)
+		log_info("io.output.json.path %s: going on after event %llu", path,
+		    (unsigned long long)D->resume_since);
+}
 
 static int
 json_prepare(struct sinkd *D, char *err, size_t errlen)
@@ -41,6 +103,8 @@ json_prepare(struct sinkd *D, char *err, size_t errlen)
 	}
 	J->tok = json_tokener_new();
 	D->fs = J;
+	if (D->resume && J->out != stdout)
+		json_find_last(D, J, p);
 	return 0;
 }
 
@@ -96,7 +160,8 @@ json_summary(struct sinkd *D, FILE *f)
 	struct jstate *J = D->fs;
 
 	fprintf(f, "sinkd json: %" PRIu64 " events written, %" PRIu64 " filtered by cats, %" PRIu64
-	    " not JSON, %" PRIu64 " write errors\n", J->written, J->filtered, J->bad, J->write_errors);
+	    " not JSON, %" PRIu64 " write errors, %" PRIu64 " last line cut short and written again\n",
+	    J->written, J->filtered, J->bad, J->write_errors, J->cut);
 }
 
 static void

@@ -24,7 +24,7 @@
 #include "sinkd.h"
 #include "util.h"
 
-enum { OPT_FROM = OPT_DAEMON_BASE, OPT_EVENTS, OPT_APPEND_EVENTS, OPT_DIR, OPT_PER_SESSION, OPT_PER_CALL, OPT_SIPUSER, OPT_HOST, OPT_PORT, OPT_TRANSPORT, OPT_FORMAT,
+enum { OPT_FROM = OPT_DAEMON_BASE, OPT_EVENTS, OPT_APPEND_EVENTS, OPT_RESUME, OPT_DIR, OPT_PER_SESSION, OPT_PER_CALL, OPT_SIPUSER, OPT_HOST, OPT_PORT, OPT_TRANSPORT, OPT_FORMAT,
 	OPT_ROTATE, OPT_CTL, OPT_SUBSCRIBE, OPT_URL, OPT_SENSOR, OPT_PUBLISH };
 
 static const struct family *const families[] = {
@@ -55,6 +55,9 @@ usage(FILE *f)
 	    "      --ctl SOCK      send them, and counters, to ctld (RUN/ctld.sock)\n"
 	    "      --subscribe SOCK  json: take every daemon's events from ctld's control\n"
 	    "                      socket (RUN/control.sock) instead of --from\n"
+	    "      --resume        json, with --subscribe: go on after the last numbered\n"
+	    "                      event in io.output.json.path (ctld sends again what it\n"
+	    "                      keeps of the rest; stethoscope-run: a restarted sink)\n"
 	    "  pcap:\n"
 	    "      --dir DIR       where the files go (io.output.pcap.dir)\n"
 	    "      --per-session   one file per session (io.output.pcap.per_session)\n"
@@ -131,6 +134,7 @@ main(int argc, char **argv)
 		{ "from", required_argument, NULL, OPT_FROM },
 		{ "events", required_argument, NULL, OPT_EVENTS },
 		{ "append-events", no_argument, NULL, OPT_APPEND_EVENTS },
+		{ "resume", no_argument, NULL, OPT_RESUME },
 		{ "dir", required_argument, NULL, OPT_DIR },
 		{ "per-session", no_argument, NULL, OPT_PER_SESSION },
 		{ "per-call", no_argument, NULL, OPT_PER_CALL },
@@ -152,7 +156,7 @@ main(int argc, char **argv)
 	struct sinkd D;
 	const struct family *fam = NULL;
 	const char *from[SINKD_MAX_INPUTS], *rfile = NULL, *events = NULL, *opath = NULL;
-	bool append_events = false;
+	bool append_events = false, resume = false;
 	const char *ctl_path = NULL, *subscribe = NULL;
 	unsigned nfrom = 0;
 	char err[512];
@@ -191,6 +195,7 @@ main(int argc, char **argv)
 		case 'o': opath = optarg; break;
 		case OPT_EVENTS: events = optarg; break;
 		case OPT_APPEND_EVENTS: append_events = true; break;
+		case OPT_RESUME: resume = true; break;
 		case OPT_CTL: ctl_path = optarg; break;
 		case OPT_SUBSCRIBE: subscribe = optarg; break;
 		case OPT_DIR: opts_override(&o, "io.output.pcap.dir", optarg); break;
@@ -243,7 +248,13 @@ main(int argc, char **argv)
 		conf_free(&c);
 		return 2;
 	}
+	if (resume && subscribe == NULL) {
+		log_errorx("--resume is for the json family with --subscribe");
+		conf_free(&c);
+		return 2;
+	}
 	sinkd_init(&D, &c, fam);
+	D.resume = resume;
 	if (rfile != NULL)
 		D.block = D.stream_input = true;	/* a stream is read at the sink's pace */
 	D.events = events == NULL ? NULL : strcmp(events, "-") == 0 ? stdout : fopen(events, append_events ? "a" : "w");

@@ -148,6 +148,9 @@ struct sinkd {
 	FILE *events;			/* --events */
 	struct ctlc *ctl;		/* --ctl: events and counters to ctld */
 	const char *subscribe;		/* json: --subscribe RUN/control.sock */
+	bool resume;			/* json: --resume (after the last event in its file) */
+	bool resume_have;		/* ... which has a numbered one: */
+	uint64_t resume_since;		/* its number */
 	struct bufferevent *sub;
 	struct event *ev_counters;
 	bool draining, drained, stop_now;

@@ -291,6 +291,84 @@ PY
 	grep -q "shard 0 was lost: its 2 open sessions are no longer listed" ctld.log
 }
 
+@test "ctld numbers events for a subscriber that asks (seq) and keeps the last control.resume_bytes of them: one that comes back with since gets the rest again; what is no longer kept is an events_missed event, counted; a number from before this ctld is not resumed; plain subscribers see no number" {
+	mkdir run
+	echo '{ control: { listen_port: 0, resume_bytes: 8192 } }' > c.json
+	"$STETHOSCOPE_BINDIR/ctld" --run-dir "$T/run" -c c.json 2>ctld.log 3>&- &
+	C=$!
+	WAIT_SECS=10 wait_for test -S run/control.sock
+	python3 - "$T/run" <<'PY'
+import json, socket, sys, time
+run = sys.argv[1]
+def line(o):
+    return (json.dumps(o) + "\n").encode()
+def opened(sid):
+    return line({"ts": "2026-01-01T00:00:00Z", "cat": "session", "event": "tcp_open",
+                 "flow": {"session_id": sid, "client_ip": "10.0.0.1", "client_port": 1000 + sid % 1000,
+                          "server_ip": "10.0.0.2", "server_port": 80}})
+def client(sub):
+    c = socket.socket(socket.AF_UNIX)
+    c.connect(run + "/control.sock")
+    f = c.makefile("rwb")
+    f.write(line(sub)); f.flush()
+    while True:
+        e = json.loads(f.readline())
+        if e.get("reply_to") == "subscribe":
+            return c, f, e
+def take(f, n):
+    return [json.loads(f.readline()) for _ in range(n)]
+d = socket.socket(socket.AF_UNIX)
+d.connect(run + "/ctld.sock")
+d.sendall(line({"hello": "reasmd", "shard": 0, "v": 1}))
+a, fa, r = client({"cmd": "subscribe", "cats": ["session"], "seq": True})
+b, fb, _ = client({"cmd": "subscribe", "cats": ["session"]})
+d.sendall(b"".join(opened(i) for i in range(1, 11)))
+ea, eb = take(fa, 10), take(fb, 10)
+assert [e["flow"]["session_id"] for e in ea] == list(range(1, 11))
+assert all("seq" not in e for e in eb), eb[0]
+seq = [e["seq"] for e in ea]
+assert seq == list(range(seq[0], seq[0] + 10)) and seq[0] > r["seq"], (seq, r)
+assert list(ea[0].keys())[0] == "seq"
+a.close()
+# back: after the 5th
+a2, fa2, r2 = client({"cmd": "subscribe", "cats": ["session"], "seq": True, "since": seq[4]})
+assert r2["resumed"] is True, r2
+got = take(fa2, 5)
+assert [e["seq"] for e in got] == seq[5:], got
+assert [e["flow"]["session_id"] for e in got] == list(range(6, 11))
+a2.close()
+# 200 more: the first ones are no longer kept
+d.sendall(b"".join(opened(i) for i in range(11, 211)))
+take(fb, 200)
+a3, fa3, r3 = client({"cmd": "subscribe", "cats": ["session"], "seq": True, "since": seq[4]})
+assert r3["resumed"] is True, r3
+m = json.loads(fa3.readline())
+assert m["event"] == "events_missed" and m["cat"] == "drops" and m["from_seq"] == seq[5], m
+kept = []
+while True:
+    e = json.loads(fa3.readline())
+    kept.append(e)
+    if e["flow"]["session_id"] == 210:
+        break
+assert kept[0]["seq"] == m["to_seq"] + 1 and m["events"] == m["to_seq"] - m["from_seq"] + 1, (m, kept[0])
+assert len(kept) + m["events"] == 205, (len(kept), m)
+assert 20 < len(kept) < 100, len(kept)   # about 8 KiB of them
+# a number from before this ctld: not resumed
+a4, fa4, r4 = client({"cmd": "subscribe", "cats": ["session"], "seq": True, "since": 5})
+assert r4["resumed"] is False, r4
+fb.write(line({"cmd": "stats"})); fb.flush()
+while True:
+    e = json.loads(fb.readline())
+    if e.get("reply_to") == "stats":
+        break
+assert e["stats"]["events_missed"] == m["events"] and 0 < e["stats"]["events_kept"] < 100, e["stats"]
+PY
+	kill -TERM $C
+	wait $C
+	grep -q "events are no longer kept (control.resume_bytes), counted as events_missed" ctld.log
+	grep -q "from before this ctld started" ctld.log
+}
+
 @test "ctld under many sessions: 120,000 opened, 100,000 listed (the rest counted), under 400 bytes each; list_sessions answers them all to a client that reads" {
 	mkdir run
 	echo '{ control: { listen_port: 0, max_sessions: 100000 } }' > c.json

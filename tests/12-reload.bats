@@ -430,9 +430,9 @@ tail_equal() {
 	{ io: { input: { capture: { file: "$T/s.pcap" } },
 	        output: { "remote-host": { enabled: true, host: "127.0.0.1", requests_port: $base,
 	                                   responses_port: $((base + 1)), timeouts: { connect: 2, "retry-every": 1 } },
-	                  json: { enabled: true, path: "$T/events.jsonl" } } },
+	                  json: { enabled: true, path: "$T/events.jsonl", cats: ["all"] } } },
 	  control: { listen_port: $((base + 150)) },
-	  runtime: { workers: 1, run_dir: "$T/run", close_linger_sec: 0.5 } }
+	  runtime: { workers: 1, run_dir: "$T/run", close_linger_sec: 0.5, stats_interval_sec: 0.05 } }
 	EOF
 	timeout --foreground 60 "$RUN" -c tap.json --speed 1 2>run.log &
 	L=$!
@@ -454,11 +454,20 @@ tail_equal() {
 	[ "$off" -gt 0 ] && [ "$n" -gt 0 ]
 	grep -q "sinkd connector: 1 sessions (1 settled, 0 with books that do not balance" run.log ||
 	    { grep "sinkd connector:" run.log; false; }
-	# the json file: the lines of both incarnations, each whole JSON
+	# the json file: the lines of both incarnations, each whole JSON; the
+	# restarted sink asked for the events after its last and got them
+	# again (stats every 50 ms: some came while it was away): every event
+	# ctld numbered is there once, none missing, none twice
+	grep -q "resumes after event [0-9]*: [0-9]* events sent again" run.log || { grep -a "json\|resume" run.log; false; }
 	python3 -c '
 import json, sys
 ev = [json.loads(l) for l in open("events.jsonl")]
 assert any(e.get("event") == "tcp_open" for e in ev), "no tcp_open"
 assert any(e.get("event") == "tcp_close" for e in ev), "no tcp_close"
+seq = [e["seq"] for e in ev if "seq" in e]
+assert len(seq) > 20 and len(seq) == len(ev), (len(seq), len(ev))
+bad = [(a, b) for a, b in zip(seq, seq[1:]) if b != a + 1]
+assert not bad, bad[:5]
+assert not any(e.get("event") == "events_missed" for e in ev)
 '
 }
