@@ -238,7 +238,10 @@ s.close()'
 	require_root
 	require_cmd socat
 	netns_up
+	# (under the sanitizers, 8: their pass is for memory errors, the
+	# plain pass repeats it 20 times for races)
 	runs=${STH_LIVE_RUNS:-20}
+	[ -n "${STH_SANITIZER:-}" ] && runs=${STH_LIVE_RUNS:-8}
 	head -c 2000000 /dev/urandom > req.bin
 	head -c 1000000 /dev/urandom > resp.bin
 	# The Go config, with the test's interface and addresses, and its
