@@ -39,35 +39,8 @@ capd_ts_ns(const struct pcap_pkthdr *h)
 unsigned
 shard_of(const struct capd *C, int dlt, const uint8_t *data, uint32_t caplen)
 {
-	size_t off;
-	int v;
-
-	if (C->nshards <= 1)
-		return 0;
-	v = decode_l3_offset(dlt, data, caplen, &off);
-	if (C->c->voip_enabled) {
-		/* VoIP: calls live in shard 0, so every UDP datagram (SIP, RTP
-		 * between any addresses, fragments included) and TCP on the SIP
-		 * ports go there, and so do tunnels (GRE, ERSPAN, IP in IP; GTP-U
-		 * is UDP): what they carry is known only once decoded, and a
-		 * tunnel's fragments show nothing of it.  Other TCP by address
-		 * pair as always: the outermost pair, so that a flow in a
-		 * tunnel stays whole even when the tunnel fragments. */
-		uint8_t proto;
-		uint16_t sp, dp;
-		if (v > 0 && decode_l4_peek(data, caplen, off, v, &proto, &sp, &dp) > 0) {
-			if (proto == 17 || proto == 47 || proto == 4 || proto == 41)
-				return 0;
-			for (size_t k = 0; proto == 6 && (sp || dp) && k < C->c->sip_ports.n; k++)
-				if (C->c->sip_ports.v[k] == sp || C->c->sip_ports.v[k] == dp)
-					return 0;
-		}
-	}
-	if (v == 4 && off + 20 <= caplen)
-		return decode_pair_hash(4, data + off + 12, data + off + 16) % C->nshards;
-	if (v == 6 && off + 40 <= caplen)
-		return decode_pair_hash(6, data + off + 8, data + off + 24) % C->nshards;
-	return 0;
+	return decode_shard(dlt, data, caplen, C->nshards, C->c->voip_enabled,
+	    C->c->sip_ports.v, C->c->sip_ports.n);
 }
 
 static struct capd *shard_capd;	/* the one capd of this process */

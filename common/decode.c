@@ -673,3 +673,38 @@ decode_flow_hash(uint8_t family, const uint8_t *a, uint16_t pa,
 	 * addresses and the ports (tests and benchgen craft collisions with it) */
 	return mix32(fnv(2166136261u ^ family, buf + 1, len - 1));
 }
+
+unsigned
+decode_shard(int dlt, const uint8_t *data, uint32_t caplen, unsigned nshards, bool voip,
+    const int64_t *sip_ports, size_t nsip)
+{
+	size_t off;
+	int v;
+
+	if (nshards <= 1)
+		return 0;
+	v = decode_l3_offset(dlt, data, caplen, &off);
+	if (voip) {
+		/* VoIP: calls live in shard 0, so every UDP datagram (SIP, RTP
+		 * between any addresses, fragments included) and TCP on the SIP
+		 * ports go there, and so do tunnels (GRE, ERSPAN, IP in IP; GTP-U
+		 * is UDP): what they carry is known only once decoded, and a
+		 * tunnel's fragments show nothing of it.  Other TCP by address
+		 * pair as always: the outermost pair, so that a flow in a
+		 * tunnel stays whole even when the tunnel fragments. */
+		uint8_t proto;
+		uint16_t sp, dp;
+		if (v > 0 && decode_l4_peek(data, caplen, off, v, &proto, &sp, &dp) > 0) {
+			if (proto == 17 || proto == 47 || proto == 4 || proto == 41)
+				return 0;
+			for (size_t k = 0; proto == 6 && (sp || dp) && k < nsip; k++)
+				if (sip_ports[k] == sp || sip_ports[k] == dp)
+					return 0;
+		}
+	}
+	if (v == 4 && off + 20 <= caplen)
+		return decode_pair_hash(4, data + off + 12, data + off + 16) % nshards;
+	if (v == 6 && off + 40 <= caplen)
+		return decode_pair_hash(6, data + off + 8, data + off + 24) % nshards;
+	return 0;
+}

@@ -125,6 +125,11 @@ const char *decode_res_name(enum decode_res r);
 /* A hash of the unordered address pair: the same for both directions and
  * for every fragment of a datagram.  capd shards with it. */
 uint32_t decode_pair_hash(uint8_t family, const uint8_t *a, const uint8_t *b);
+/* Which of nshards engines a frame goes to: by unordered address pair, so
+ * both directions and every fragment meet; with voip, UDP, tunnels and TCP
+ * on a SIP port go to 0 (the calls live there).  capd and reasmd --shards. */
+unsigned decode_shard(int dlt, const uint8_t *data, uint32_t caplen, unsigned nshards, bool voip,
+    const int64_t *sip_ports, size_t nsip);
 
 /* A hash of the unordered (address, port) pairs: the same both ways.
  * Unkeyed: anyone can compute it (tests craft collisions with it). */

@@ -35,8 +35,9 @@ sandbox_line(int r)
 #define P_LISTENER	(1u << SANDBOX_SINKD_LISTENER)
 #define P_CONNECTOR	(1u << SANDBOX_SINKD_CONNECTOR)
 #define P_CTLD		(1u << SANDBOX_CTLD)
+#define P_DEALER	(1u << SANDBOX_DEALER)
 #define P_SINKS		(P_SINKD | P_LISTENER | P_CONNECTOR)
-#define P_ALL		(P_CAPD | P_REASMD | P_SINKS | P_CTLD)
+#define P_ALL		(P_CAPD | P_REASMD | P_SINKS | P_CTLD | P_DEALER)
 
 struct allow {
 	const char *name;
@@ -89,6 +90,8 @@ static const struct allow allows[] = {
 	{ "fsync", P_SINKS }, { "fdatasync", P_SINKS },
 	/* a per-call pcap file's summary, written into its header at the close */
 	{ "pwrite64", P_SINKS },
+	/* reasmd --shards: the dealer waits for its engines */
+	{ "wait4", P_DEALER }, { "waitid", P_DEALER },
 	/* The listener: a listening TCP socket pair per session. */
 	{ "bind", P_LISTENER }, { "listen", P_LISTENER },
 	/* The connector: outgoing TCP (socket below, connect above); it

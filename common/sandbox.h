@@ -21,6 +21,7 @@ enum sandbox_profile {
 	SANDBOX_SINKD_LISTENER,	/* ... and listening TCP sockets made per session */
 	SANDBOX_SINKD_CONNECTOR,/* ... and outgoing TCP (the name resolved before; no chroot) */
 	SANDBOX_CTLD,		/* control clients over TCP and Unix sockets, HTTP metrics */
+	SANDBOX_DEALER,		/* reasmd --shards: read a file, feed pipes, reap the engines */
 	SANDBOX_MAX
 };
 

@@ -29,7 +29,7 @@
 #include "ctlc.h"
 
 enum { OPT_EVENTS = OPT_DAEMON_BASE, OPT_MAX_OPEN, OPT_FROM, OPT_SHARD, OPT_LISTEN, OPT_SINKS,
-	OPT_GENERATION, OPT_CTL, OPT_VOIP, OPT_SIPUSER, OPT_APPEND, OPT_NO_STREAMS, OPT_MAX_TOTAL, OPT_MAX_FILES };
+	OPT_GENERATION, OPT_CTL, OPT_VOIP, OPT_SIPUSER, OPT_APPEND, OPT_NO_STREAMS, OPT_MAX_TOTAL, OPT_MAX_FILES, OPT_SHARDS };
 
 static volatile sig_atomic_t reasmd_stop;
 
@@ -49,6 +49,9 @@ usage(FILE *f)
 	    "              [-o DIR] [-w FILE|-] [--events FILE|-]\n"
 	    "Rebuilds the byte streams of every TCP connection in a capture.\n\n"
 	    "  -r FILE|-           read a pcap or pcapng file, or stdin\n"
+	    "      --shards N      -r: N engines in parallel, the frames dealt by address\n"
+	    "                      pair as capd does (default 1; -o and --events are\n"
+	    "                      shared, a line a write; not with -w)\n"
 	    "      --from SOCK     read the packets capd hands to one shard (capd.sock)\n"
 	    "      --shard N/W     which shard this is, of how many (default 0/1)\n"
 	    "      --listen SOCK   serve the sink daemons on SOCK (RUN/reasmd.N.sock)\n"
@@ -274,6 +277,7 @@ main(int argc, char **argv)
 		{ "max-total-bytes", required_argument, NULL, OPT_MAX_TOTAL },
 		{ "max-files", required_argument, NULL, OPT_MAX_FILES },
 		{ "no-streams", no_argument, NULL, OPT_NO_STREAMS },
+		{ "shards", required_argument, NULL, OPT_SHARDS },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct daemon_opts o;
@@ -281,7 +285,8 @@ main(int argc, char **argv)
 	const char *rfile = NULL, *odir = NULL, *wfile = NULL, *events = NULL, *maxopen = NULL;
 	bool append = false, no_streams = false;
 	const char *from = NULL, *listen_path = NULL, *ctl_path = NULL;
-	unsigned shard = 0, nshards = 1, nsinks = 0, gen = 0;
+	unsigned shard = 0, nshards = 1, nsinks = 0, gen = 0, engines = 1;
+	int engine_in = -1, engine_stats = -1;
 	char err[PCAP_ERRBUF_SIZE + 256];
 	struct reasm R;
 	struct input *I = NULL;
@@ -320,6 +325,15 @@ main(int argc, char **argv)
 				return 2;
 			}
 			gen = (unsigned)v;
+			break;
+		}
+		case OPT_SHARDS: {
+			uint64_t v;
+			if (parse_u64(optarg, 1, 256, &v) < 0) {
+				fprintf(stderr, "reasmd: --shards: expected 1..256, found \"%s\"\n", optarg);
+				return 2;
+			}
+			engines = (unsigned)v;
 			break;
 		}
 		case OPT_SINKS: {
@@ -368,11 +382,65 @@ main(int argc, char **argv)
 		conf_free(&c);
 		return 2;
 	}
+	if (engines > 1 && (rfile == NULL || wfile != NULL || (events && strcmp(events, "-") == 0))) {
+		log_errorx("--shards N reads a file (-r) into -o DIR and --events FILE: one -w stream "
+		    "or --events - is one engine's (--shards 1)");
+		conf_free(&c);
+		return 2;
+	}
 	/* Acquire: the input and the outputs, before any privilege drop. */
 	if (rfile != NULL) {
 		in = strcmp(rfile, "-") == 0 ? stdin : fopen(rfile, "rb");
 		if (in == NULL)
 			fatal("%s", rfile);
+		p = pcap_fopen_offline_with_tstamp_precision(in, PCAP_TSTAMP_PRECISION_NANO, err);
+		if (p == NULL)
+			fatalx("%s: %s", rfile, err);
+	}
+	if (engines > 1) {
+		/* N engines: the shared outputs start empty here, each engine
+		 * adds its lines (a line a write) */
+		struct shard_deal *deal = NULL;
+		int k;
+		if (events != NULL)
+			fclose(open_out(events, "--events"));
+		if (odir != NULL) {
+			if (mkdir_p(odir, 0755) < 0)
+				fatal("-o %s", odir);
+			for (int f = 0; f < 2; f++) {
+				char path[PATH_MAX];
+				snprintf(path, sizeof(path), "%s/%s", odir, f ? "calls.jsonl" : "sessions.jsonl");
+				int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+				if (fd < 0 && f == 0)
+					fatal("-o %s", path);
+				if (fd >= 0)
+					close(fd);
+			}
+		}
+		k = shards_fork(engines, &engine_in, &engine_stats, &deal);
+		if (k < 0) {
+			/* the dealer: reads the file, no packet parsed beyond the
+			 * addresses; dropped and sandboxed like the engines */
+			struct privdrop_opts po = { c.user, c.group, NULL, { 0 } };
+			int st;
+			privdrop_root(&po, NULL, 0, "/run/stethoscope");
+			if (privdrop(&po, err, sizeof(err)) < 0)
+				fatalx("%s", err);
+			signal(SIGINT, on_signal);
+			signal(SIGTERM, on_signal);
+			signal(SIGPIPE, SIG_IGN);
+			if (sandbox_enter(SANDBOX_DEALER, err, sizeof(err)) < 0)
+				fatalx("%s", err);
+			opts_ready(&o);
+			st = shards_deal(deal, p, rfile, &c, &reasmd_stop);
+			pcap_close(p);
+			conf_free(&c);
+			return st;
+		}
+		shard = (unsigned)k;
+		nshards = engines;
+		append = true;
+		o.ready_fd = -1;		/* the dealer says it */
 	}
 	if (wfile != NULL)
 		wf = open_out(wfile, "-w");
@@ -390,7 +458,13 @@ main(int argc, char **argv)
 	R.out.max_files = (uint64_t)c.files_max_files / nshards;
 	if (c.files_max_files && R.out.max_files == 0)
 		R.out.max_files = 1;
-	R.out.events = events ? open_out(events, "--events") : NULL;
+	if (engines > 1 && events != NULL) {
+		/* shared: added to, a line a write */
+		if ((R.out.events = fopen(events, "a")) == NULL)
+			fatal("--events %s", events);
+		setvbuf(R.out.events, NULL, _IOLBF, 1 << 16);
+	} else
+		R.out.events = events ? open_out(events, "--events") : NULL;
 	R.out.w = wf ? recw_open(fileno(wf), 0) : NULL;
 	if (from != NULL) {
 		/* Connect while privileged, like every other acquisition: the
@@ -409,10 +483,6 @@ main(int argc, char **argv)
 		if (ctl_path != NULL && (R.ctl = ctlc_connect(ctl_path, "reasmd", (int)shard, err,
 		    sizeof(err))) == NULL)
 			fatalx("--ctl %s", err);
-	} else {
-		p = pcap_fopen_offline_with_tstamp_precision(in, PCAP_TSTAMP_PRECISION_NANO, err);
-		if (p == NULL)
-			fatalx("%s: %s", rfile, err);
 	}
 	{
 		/* Into the run directory, where it reconnects to capd and
@@ -442,12 +512,18 @@ main(int argc, char **argv)
 
 	if (from != NULL)
 		reason = run_ring(&R, base, I, &o);
-	else {
+	else if (engine_in >= 0) {
+		reasm_interface(&R, 0, pcap_datalink(p), pcap_snapshot(p), "file");
+		reason = shards_run(&R, engine_in, &reasmd_stop);
+		fprintf(stderr, "reasmd: engine %u of %u:\n", shard, nshards);
+	} else {
 		reasm_interface(&R, 0, pcap_datalink(p), pcap_snapshot(p), "file");
 		opts_ready(&o);
 		reason = run_file(&R, p, rfile);
 	}
 	reasmd_finish(&R, reason, wfile);
+	if (engine_stats >= 0)
+		shards_report(shard, &R.st, engine_stats);
 	if (p != NULL)
 		pcap_close(p);
 	input_free(I);

@@ -29,7 +29,7 @@
 #include "util.h"
 
 /* Housekeeping (flush, idle sessions, fragments) runs this often. */
-#define TICK_NS (NSEC_PER_SEC / 4)
+#define TICK_NS REASM_TICK_NS
 
 static const char *const dir_names[2] = { "requests", "responses" };
 

@@ -26,6 +26,7 @@
 #ifndef REASMD_H
 #define REASMD_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -187,7 +188,9 @@ struct reasm {
 	struct reasm_stats st;
 };
 
-/* reasm.c: the engine. */
+/* reasm.c: the engine.  Its housekeeping runs every REASM_TICK_NS of
+ * capture time. */
+#define REASM_TICK_NS (1000000000ULL / 4)
 /* Returns 0, or -1 with a message in err (an unknown analyser). */
 int reasm_init(struct reasm *R, const struct conf *c, unsigned gen, unsigned shard,
     char *err, size_t errlen);
@@ -203,6 +206,23 @@ int reasm_close_id(struct reasm *R, uint64_t id, unsigned reason);
 /* An interface (capture source) became known. */
 void reasm_interface(struct reasm *R, uint32_t id, int dlt, int snaplen, const char *name);
 void reasm_summary(const struct reasm *R, FILE *f);
+
+/* shards.c: reasmd -r FILE --shards N, N engines on one capture. */
+struct shard_deal;
+/* Forks n engines, each to read the frames dealt to it.  In a child: returns
+ * its shard (0..n-1) and *in is the pipe it reads.  In the parent: returns
+ * -1 and *deal is ready for shards_deal(). */
+int shards_fork(unsigned n, int *in, int *stats_fd, struct shard_deal **deal);
+/* The parent: reads p and deals every frame to its engine (capd's
+ * sharding), with a tick to every engine as capture time moves; then waits
+ * for them and prints the totals.  Returns the exit status. */
+struct pcap;
+int shards_deal(struct shard_deal *D, struct pcap *p, const char *rfile, const struct conf *c,
+    volatile sig_atomic_t *stop);
+/* A child: the dealt frames, to their end.  Returns the close reason. */
+unsigned shards_run(struct reasm *R, int in, volatile sig_atomic_t *stop);
+/* A child, at its end: its counters to the parent. */
+void shards_report(unsigned shard, const struct reasm_stats *st, int stats_fd);
 /* Every counter of the table (common/counters.h) reasmd keeps. */
 struct ctr_enc;
 void reasm_counters(const struct reasm *R, struct ctr_enc *e);

@@ -65,9 +65,22 @@ run_file() {	# run_file LABEL FILE EXPECTED_PAYLOAD
 	if [ "$got" = "$expect" ] && [ "$gaps" = 0 ]; then verdict="exact ($got bytes, 0 gaps)"; else verdict="NOT EXACT: $got of $expect bytes, $gaps gaps"; fi
 	echo "   reasmd output: $verdict; tcpflow wrote $tf_bytes bytes"
 	rm -rf "$tmp/ro"
-	awk -v r="$t_reasm" -v f="$t_flow" -v d="$t_dump" -v p="$t_pcap" -v c="$t_cat" 'BEGIN {
-		printf "   ratios: reasmd/tcpflow %.2fx   reasmd/tcpdump %.2fx   of the libpcap-loop ceiling %.0f%%   of the cat ceiling %.0f%%\n",
-		    f / r, d / r, 100 * p / r, 100 * c / r }'
+	# two engines (--shards 2: the peak RSS is the largest process's)
+	measure "reasmd --shards 2" "$B/reasmd" -r "$f" -o "$tmp/ro" --shards 2
+	t_sh2=$wall; printf '%-34s %s %6.2fs %6.2fs %6.2fs %7d KB\n' "reasmd -r F --shards 2 -o tmpfs" "$(rate "$bytes" "$pkts")" "$wall" "$user" "$sys" "$rss"
+	got2=$(find "$tmp/ro" -type f ! -name sessions.jsonl -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
+	[ "$got2" = "$got" ] || echo "   reasmd --shards 2: NOT THE SAME: $got2 bytes, one engine $got"
+	rm -rf "$tmp/ro"
+	# the engine alone: no output, the summary only
+	measure "reasmd engine" "$B/reasmd" -r "$f"
+	t_eng1=$wall; printf '%-34s %s %6.2fs %6.2fs %6.2fs %7d KB\n' "reasmd -r F (engine, no output)" "$(rate "$bytes" "$pkts")" "$wall" "$user" "$sys" "$rss"
+	measure "reasmd engine 2" "$B/reasmd" -r "$f" --shards 2
+	t_eng2=$wall; printf '%-34s %s %6.2fs %6.2fs %6.2fs %7d KB\n' "reasmd -r F --shards 2 (no output)" "$(rate "$bytes" "$pkts")" "$wall" "$user" "$sys" "$rss"
+	awk -v r="$t_reasm" -v r2="$t_sh2" -v f="$t_flow" -v d="$t_dump" -v p="$t_pcap" -v c="$t_cat" \
+	    -v e1="$t_eng1" -v e2="$t_eng2" 'BEGIN {
+		printf "   ratios: reasmd/tcpflow %.2fx (--shards 2: %.2fx)   reasmd/tcpdump %.2fx   of the libpcap-loop ceiling %.0f%%   of the cat ceiling %.0f%%\n",
+		    f / r, f / r2, d / r, 100 * p / r, 100 * c / r
+		printf "   the engine alone against the libpcap loop: %.2fx with one engine, %.2fx with two\n", p / e1, p / e2 }'
 }
 
 "$B/tests/benchgen" bulk "$tmp/bulk.pcap" "$bulk_mib" > "$tmp/bulk.info"

@@ -42,7 +42,7 @@ child(enum sandbox_profile p)
 	    (pthread_create(&th, NULL, thread_main, &r) != 0 || pthread_join(th, &ret) != 0 || ret != &r))
 		return 13;
 	/* a Unix socket (every process reconnects to its producer or ctld)... */
-	if (p != SANDBOX_CTLD) {
+	if (p != SANDBOX_CTLD && p != SANDBOX_DEALER) {
 		int fd = socket(AF_UNIX, SOCK_STREAM, 0);
 		if (fd < 0)
 			return 14;
@@ -51,8 +51,11 @@ child(enum sandbox_profile p)
 	/* ...but a raw or netlink one nowhere */
 	if (socket(AF_NETLINK, SOCK_RAW, 0) >= 0 || errno != EPERM)
 		return 15;
-	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0 && p == SANDBOX_CTLD)
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0 && (p == SANDBOX_CTLD || p == SANDBOX_DEALER))
 		return 16;
+	/* the dealer reaps its engines */
+	if (p == SANDBOX_DEALER && waitpid(-1, NULL, WNOHANG) < 0 && errno != ECHILD)
+		return 17;
 	return 0;
 }
 
@@ -60,7 +63,7 @@ static void
 sandbox_every_profile_refuses_execve(void)
 {
 	static const char *names[SANDBOX_MAX] = { "capd", "reasmd", "sinkd", "sinkd listener",
-		"sinkd connector", "ctld" };
+		"sinkd connector", "ctld", "reasmd dealer" };
 	int none = 0;
 
 	for (int p = 0; p < SANDBOX_MAX; p++) {
