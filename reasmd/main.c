@@ -194,21 +194,14 @@ on_stop_signal(evutil_socket_t sig, short what, void *arg)
 
 /* A capture file (or stdin) read to its end, or to a signal. */
 static unsigned
-run_file(struct reasm *R, pcap_t *p, const char *rfile)
+run_file(struct reasm *R, struct pcapread *rd)
 {
-	struct pcap_pkthdr *h;
-	const u_char *pkt;
-	int r;
+	const uint8_t *pkt;
+	uint32_t caplen, len;
+	uint64_t ts;
 
-	while (!reasmd_stop && (r = pcap_next_ex(p, &h, &pkt)) >= 0) {
-		/* seconds: an unsigned 32-bit field in the file */
-		uint64_t ts = (uint64_t)(uint32_t)h->ts.tv_sec * NSEC_PER_SEC + (uint64_t)h->ts.tv_usec;
-		if (r == 0)
-			continue;
-		reasm_frame(R, R->out.linktype, ts, pkt, h->caplen, h->len);
-	}
-	if (!reasmd_stop && r == PCAP_ERROR)
-		log_warnx("%s: %s (the sessions read so far are closed with reason eof)", rfile, pcap_geterr(p));
+	while (!reasmd_stop && pcapread_next(rd, &ts, &pkt, &caplen, &len) > 0)
+		reasm_frame(R, R->out.linktype, ts, pkt, caplen, len);
 	return reasmd_stop ? CLOSE_SHUTDOWN : CLOSE_EOF;
 }
 
@@ -290,6 +283,7 @@ main(int argc, char **argv)
 	char err[PCAP_ERRBUF_SIZE + 256];
 	struct reasm R;
 	struct input *I = NULL;
+	struct pcapread *rd = NULL;
 	struct event_base *base = NULL;
 	FILE *in = NULL, *wf = NULL;
 	pcap_t *p = NULL;
@@ -396,6 +390,7 @@ main(int argc, char **argv)
 		p = pcap_fopen_offline_with_tstamp_precision(in, PCAP_TSTAMP_PRECISION_NANO, err);
 		if (p == NULL)
 			fatalx("%s: %s", rfile, err);
+		rd = pcapread_open(p, in, rfile);
 	}
 	if (engines > 1) {
 		/* N engines: the shared outputs start empty here, each engine
@@ -432,7 +427,8 @@ main(int argc, char **argv)
 			if (sandbox_enter(SANDBOX_DEALER, err, sizeof(err)) < 0)
 				fatalx("%s", err);
 			opts_ready(&o);
-			st = shards_deal(deal, p, rfile, &c, &reasmd_stop);
+			st = shards_deal(deal, p, rd, &c, &reasmd_stop);
+			pcapread_free(rd);
 			pcap_close(p);
 			conf_free(&c);
 			return st;
@@ -519,9 +515,10 @@ main(int argc, char **argv)
 	} else {
 		reasm_interface(&R, 0, pcap_datalink(p), pcap_snapshot(p), "file");
 		opts_ready(&o);
-		reason = run_file(&R, p, rfile);
+		reason = run_file(&R, rd);
 	}
 	reasmd_finish(&R, reason, wfile);
+	pcapread_free(rd);
 	if (engine_stats >= 0)
 		shards_report(shard, &R.st, engine_stats);
 	if (p != NULL)

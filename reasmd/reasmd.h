@@ -207,6 +207,16 @@ int reasm_close_id(struct reasm *R, uint64_t id, unsigned reason);
 void reasm_interface(struct reasm *R, uint32_t id, int dlt, int snaplen, const char *name);
 void reasm_summary(const struct reasm *R, FILE *f);
 
+/* pcapread.c: a capture file's frames, a pcap file's in large blocks
+ * (libpcap's own for the rest).  pcapread_next: 1 a frame, 0 the end, -1 a
+ * read error (said). */
+struct pcap;
+struct pcapread;
+struct pcapread *pcapread_open(struct pcap *p, FILE *in, const char *name);
+int pcapread_next(struct pcapread *r, uint64_t *ts, const uint8_t **data, uint32_t *caplen,
+    uint32_t *len);
+void pcapread_free(struct pcapread *r);
+
 /* shards.c: reasmd -r FILE --shards N, N engines on one capture. */
 struct shard_deal;
 /* Forks n engines, each to read the frames dealt to it.  In a child: returns
@@ -217,7 +227,7 @@ int shards_fork(unsigned n, int *in, int *stats_fd, struct shard_deal **deal);
  * sharding), with a tick to every engine as capture time moves; then waits
  * for them and prints the totals.  Returns the exit status. */
 struct pcap;
-int shards_deal(struct shard_deal *D, struct pcap *p, const char *rfile, const struct conf *c,
+int shards_deal(struct shard_deal *D, struct pcap *p, struct pcapread *rd, const struct conf *c,
     volatile sig_atomic_t *stop);
 /* A child: the dealt frames, to their end.  Returns the close reason. */
 unsigned shards_run(struct reasm *R, int in, volatile sig_atomic_t *stop);

@@ -142,18 +142,15 @@ deal_put(struct shard_deal *D, unsigned k, uint64_t ts, const uint8_t *data, uin
 static int shards_wait(struct shard_deal *D);
 
 int
-shards_deal(struct shard_deal *D, pcap_t *p, const char *rfile, const struct conf *c,
+shards_deal(struct shard_deal *D, pcap_t *p, struct pcapread *rd, const struct conf *c,
     volatile sig_atomic_t *stop)
 {
-	struct pcap_pkthdr *h;
-	const u_char *pkt;
-	int r, dlt = pcap_datalink(p);
-	uint64_t now = 0, last_tick = 0;
+	const uint8_t *pkt;
+	uint32_t caplen, len;
+	int dlt = pcap_datalink(p);
+	uint64_t ts, now = 0, last_tick = 0;
 
-	while (!*stop && (r = pcap_next_ex(p, &h, &pkt)) >= 0) {
-		uint64_t ts = (uint64_t)(uint32_t)h->ts.tv_sec * NSEC_PER_SEC + (uint64_t)h->ts.tv_usec;
-		if (r == 0)
-			continue;
+	while (!*stop && pcapread_next(rd, &ts, &pkt, &caplen, &len) > 0) {
 		/* the one engine's tick, at the same capture time, for all */
 		if (ts > now)
 			now = ts;
@@ -162,11 +159,9 @@ shards_deal(struct shard_deal *D, pcap_t *p, const char *rfile, const struct con
 			for (unsigned k = 0; k < D->n; k++)
 				deal_put(D, k, now, NULL, 0, 0);
 		}
-		deal_put(D, decode_shard(dlt, pkt, h->caplen, D->n, c->voip_enabled, c->sip_ports.v,
-		    c->sip_ports.n), ts, pkt, h->caplen, h->len);
+		deal_put(D, decode_shard(dlt, pkt, caplen, D->n, c->voip_enabled, c->sip_ports.v,
+		    c->sip_ports.n), ts, pkt, caplen, len);
 	}
-	if (!*stop && r == PCAP_ERROR)
-		log_warnx("%s: %s (the sessions read so far are closed with reason eof)", rfile, pcap_geterr(p));
 	return shards_wait(D);
 }
 

@@ -883,6 +883,7 @@ add_sink_kid(const char *fam)
 			    C.ctl_unix_socket && *C.ctl_unix_socket ? C.ctl_unix_socket : "control.sock");
 		addarg(k, "--subscribe");
 		addarg(k, arg);
+		addarg(k, "--resubscribe");	/* a ctld that dies is restarted */
 		addarg(k, "--ctl");
 		addarg(k, ctl);
 		return k;

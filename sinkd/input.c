@@ -192,6 +192,30 @@ sub_read(struct bufferevent *bev, void *arg)
 	}
 }
 
+static void sub_start(struct sinkd *D);
+
+/* --resubscribe: ctld died (the launcher restarts it); until it is back,
+ * every 250 ms.  A new ctld numbers its events anew: nothing to resume. */
+static void
+sub_retry(evutil_socket_t fd, short what, void *arg)
+{
+	struct sinkd *D = arg;
+	struct timeval quarter = { 0, 250000 };
+	char err[256];
+
+	(void)fd;
+	(void)what;
+	if (D->draining)
+		return;
+	if ((sub_fd = chan_connect(D->subscribe, err, sizeof(err))) < 0) {
+		event_add(D->ev_sub_retry, &quarter);
+		return;
+	}
+	log_info("subscribed to ctld again (%s)", D->subscribe);
+	D->resume_have = false;
+	sub_start(D);
+}
+
 static void
 sub_ev(struct bufferevent *bev, short what, void *arg)
 {
@@ -199,6 +223,17 @@ sub_ev(struct bufferevent *bev, short what, void *arg)
 
 	(void)bev;
 	(void)what;
+	if (D->resubscribe && !D->draining) {
+		struct timeval quarter = { 0, 250000 };
+		log_warnx("ctld closed the subscription (%s): subscribing again when it is back "
+		    "(what it had not sent died with it)", D->subscribe);
+		bufferevent_free(D->sub);
+		D->sub = NULL;
+		if (D->ev_sub_retry == NULL)
+			D->ev_sub_retry = evtimer_new(D->base, sub_retry, D);
+		event_add(D->ev_sub_retry, &quarter);
+		return;
+	}
 	log_warnx("ctld closed the subscription (%s): no more events", D->subscribe);
 	bufferevent_disable(D->sub, EV_READ | EV_WRITE);
 	if (D->sub_barrier) {
@@ -375,5 +410,9 @@ inputs_free(struct sinkd *D)
 	if (D->sub) {
 		bufferevent_free(D->sub);
 		D->sub = NULL;
+	}
+	if (D->ev_sub_retry) {
+		event_free(D->ev_sub_retry);
+		D->ev_sub_retry = NULL;
 	}
 }

@@ -24,7 +24,7 @@
 #include "sinkd.h"
 #include "util.h"
 
-enum { OPT_FROM = OPT_DAEMON_BASE, OPT_EVENTS, OPT_APPEND_EVENTS, OPT_RESUME, OPT_DIR, OPT_PER_SESSION, OPT_PER_CALL, OPT_SIPUSER, OPT_HOST, OPT_PORT, OPT_TRANSPORT, OPT_FORMAT,
+enum { OPT_FROM = OPT_DAEMON_BASE, OPT_EVENTS, OPT_APPEND_EVENTS, OPT_RESUME, OPT_RESUBSCRIBE, OPT_DIR, OPT_PER_SESSION, OPT_PER_CALL, OPT_SIPUSER, OPT_HOST, OPT_PORT, OPT_TRANSPORT, OPT_FORMAT,
 	OPT_ROTATE, OPT_CTL, OPT_SUBSCRIBE, OPT_URL, OPT_SENSOR, OPT_PUBLISH };
 
 static const struct family *const families[] = {
@@ -58,6 +58,8 @@ usage(FILE *f)
 	    "      --resume        json, with --subscribe: go on after the last numbered\n"
 	    "                      event in io.output.json.path (ctld sends again what it\n"
 	    "                      keeps of the rest; stethoscope-run: a restarted sink)\n"
+	    "      --resubscribe   json, with --subscribe: when ctld goes away, subscribe\n"
+	    "                      again once it is back (stethoscope-run restarts it)\n"
 	    "  pcap:\n"
 	    "      --dir DIR       where the files go (io.output.pcap.dir)\n"
 	    "      --per-session   one file per session (io.output.pcap.per_session)\n"
@@ -135,6 +137,7 @@ main(int argc, char **argv)
 		{ "events", required_argument, NULL, OPT_EVENTS },
 		{ "append-events", no_argument, NULL, OPT_APPEND_EVENTS },
 		{ "resume", no_argument, NULL, OPT_RESUME },
+		{ "resubscribe", no_argument, NULL, OPT_RESUBSCRIBE },
 		{ "dir", required_argument, NULL, OPT_DIR },
 		{ "per-session", no_argument, NULL, OPT_PER_SESSION },
 		{ "per-call", no_argument, NULL, OPT_PER_CALL },
@@ -156,7 +159,7 @@ main(int argc, char **argv)
 	struct sinkd D;
 	const struct family *fam = NULL;
 	const char *from[SINKD_MAX_INPUTS], *rfile = NULL, *events = NULL, *opath = NULL;
-	bool append_events = false, resume = false;
+	bool append_events = false, resume = false, resubscribe = false;
 	const char *ctl_path = NULL, *subscribe = NULL;
 	unsigned nfrom = 0;
 	char err[512];
@@ -196,6 +199,7 @@ main(int argc, char **argv)
 		case OPT_EVENTS: events = optarg; break;
 		case OPT_APPEND_EVENTS: append_events = true; break;
 		case OPT_RESUME: resume = true; break;
+		case OPT_RESUBSCRIBE: resubscribe = true; break;
 		case OPT_CTL: ctl_path = optarg; break;
 		case OPT_SUBSCRIBE: subscribe = optarg; break;
 		case OPT_DIR: opts_override(&o, "io.output.pcap.dir", optarg); break;
@@ -248,13 +252,14 @@ main(int argc, char **argv)
 		conf_free(&c);
 		return 2;
 	}
-	if (resume && subscribe == NULL) {
-		log_errorx("--resume is for the json family with --subscribe");
+	if ((resume || resubscribe) && subscribe == NULL) {
+		log_errorx("--resume and --resubscribe are for the json family with --subscribe");
 		conf_free(&c);
 		return 2;
 	}
 	sinkd_init(&D, &c, fam);
 	D.resume = resume;
+	D.resubscribe = resubscribe;
 	if (rfile != NULL)
 		D.block = D.stream_input = true;	/* a stream is read at the sink's pace */
 	D.events = events == NULL ? NULL : strcmp(events, "-") == 0 ? stdout : fopen(events, append_events ? "a" : "w");

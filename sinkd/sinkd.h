@@ -149,6 +149,8 @@ struct sinkd {
 	struct ctlc *ctl;		/* --ctl: events and counters to ctld */
 	const char *subscribe;		/* json: --subscribe RUN/control.sock */
 	bool resume;			/* json: --resume (after the last event in its file) */
+	bool resubscribe;		/* json: --resubscribe (ctld gone: subscribe again) */
+	struct event *ev_sub_retry;
 	bool resume_have;		/* ... which has a numbered one: */
 	uint64_t resume_since;		/* its number */
 	struct bufferevent *sub;
