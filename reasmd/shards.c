@@ -79,8 +79,10 @@ shards_fork(unsigned n, int *in, int *stats_fd, struct shard_deal **deal)
 			fatal("fork");
 		if (pid == 0) {
 			/* the child: its pipe's read end, the stats pipe's write end */
-			for (unsigned j = 0; j < k; j++)
+			for (unsigned j = 0; j < k; j++) {
 				close(D->fd[j]);
+				free(D->buf[j]);
+			}
 			close(p[1]);
 			close(sp[0]);
 			*in = p[0];
