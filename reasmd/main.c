@@ -442,6 +442,9 @@ main(int argc, char **argv)
 		wf = open_out(wfile, "-w");
 	if (reasm_init(&R, &c, gen, shard, err, sizeof(err)) < 0) {
 		log_errorx("%s", err);
+		pcapread_free(rd);
+		if (p != NULL)
+			pcap_close(p);
 		conf_free(&c);
 		return 2;
 	}
