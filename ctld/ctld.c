@@ -738,6 +738,8 @@ command(struct client *k, const char *line)
 			if (json_object_object_get_ex(o, "since", &sv)) {
 				/* the reply first, then what it missed */
 				uint64_t since = (uint64_t)json_object_get_int64(sv);
+				if (since == 0)		/* everything from this ctld's start */
+					since = G->seq0;
 				bool can = since >= G->seq0 && since <= G->seq;
 				json_object_object_add(r, "resumed", json_object_new_boolean(can));
 				client_send_obj(k, r);

@@ -184,6 +184,15 @@ sub_read(struct bufferevent *bev, void *arg)
 				sinkd_drained(D);
 			return;
 		}
+		/* Until ctld answers the subscribe, it sends its default
+		 * categories, unnumbered: the subscription starts at the
+		 * answer (a resumed one then gets what it missed, numbered) */
+		if (D->sub_waiting) {
+			if (strstr(line, "\"reply_to\":\"subscribe\"") != NULL)
+				D->sub_waiting = false;
+			free(line);
+			continue;
+		}
 		/* ctld's answers to this sink itself are not events to keep */
 		if (strstr(line, "\"reply_to\":\"subscribe\"") == NULL &&
 		    strstr(line, "\"event\":\"control_connected\"") == NULL && D->fam->event)
@@ -211,8 +220,10 @@ sub_retry(evutil_socket_t fd, short what, void *arg)
 		event_add(D->ev_sub_retry, &quarter);
 		return;
 	}
+	/* a new ctld: everything it has seen, from its start (since 0) */
 	log_info("subscribed to ctld again (%s)", D->subscribe);
-	D->resume_have = false;
+	D->resume_have = true;
+	D->resume_since = 0;
 	sub_start(D);
 }
 
@@ -263,6 +274,7 @@ sub_start(struct sinkd *D)
 	size_t off = 0;
 	const struct conf_strlist *l = &D->c->json_cats;
 
+	D->sub_waiting = true;
 	D->sub = bufferevent_socket_new(D->base, sub_fd, BEV_OPT_CLOSE_ON_FREE);
 	bufferevent_setcb(D->sub, sub_read, NULL, sub_ev, D);
 	bufferevent_enable(D->sub, EV_READ | EV_WRITE);

@@ -150,6 +150,7 @@ struct sinkd {
 	const char *subscribe;		/* json: --subscribe RUN/control.sock */
 	bool resume;			/* json: --resume (after the last event in its file) */
 	bool resubscribe;		/* json: --resubscribe (ctld gone: subscribe again) */
+	bool sub_waiting;		/* json: ctld has not answered the subscribe yet */
 	struct event *ev_sub_retry;
 	bool resume_have;		/* ... which has a numbered one: */
 	uint64_t resume_since;		/* its number */
