@@ -164,7 +164,7 @@ PY
 	[ "$status" -eq 2 ]
 	[[ "$output" == *'expected one spelling of the variable'* ]]
 	# the launcher checks the same way
-	run env STETHOSCOPE_RUNTIME_WORKERS=many "$TOP/scripts/stethoscope-run" -c "$FIX/compat/go-config.json" --check-config
+	run env STETHOSCOPE_BINDIR="$B" STETHOSCOPE_RUNTIME_WORKERS=many "$TOP/scripts/stethoscope-run" -c "$FIX/compat/go-config.json" --check-config
 	[ "$status" -eq 2 ]
 	[[ "$output" == *'environment STETHOSCOPE_RUNTIME_WORKERS'* ]]
 }
