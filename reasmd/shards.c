@@ -53,6 +53,8 @@ struct shard_deal {
 	uint8_t *buf[256];
 	size_t have[256];
 	uint64_t write_errors;
+	uint32_t batched[256];		/* frames in each engine's batch */
+	uint64_t lost[256];		/* frames an engine that was gone did not get */
 };
 
 int
@@ -112,8 +114,10 @@ deal_flush(struct shard_deal *D, unsigned k)
 		close(D->fd[k]);
 		D->fd[k] = -1;
 		D->write_errors++;
+		D->lost[k] += D->batched[k];
 	}
 	D->have[k] = 0;
+	D->batched[k] = 0;
 }
 
 static void
@@ -123,6 +127,11 @@ deal_put(struct shard_deal *D, unsigned k, uint64_t ts, const uint8_t *data, uin
 	struct dealt h = { ts, data ? caplen : DEALT_TICK, len };
 	size_t need = sizeof(h) + (data ? caplen : 0);
 
+	if (D->fd[k] < 0) {		/* the engine is gone: counted */
+		if (data)
+			D->lost[k]++;
+		return;
+	}
 	if (D->have[k] + need > DEAL_BUF)
 		deal_flush(D, k);
 	if (need > DEAL_BUF) {		/* (a frame larger than a batch) */
@@ -132,9 +141,12 @@ deal_put(struct shard_deal *D, unsigned k, uint64_t ts, const uint8_t *data, uin
 			close(D->fd[k]);
 			D->fd[k] = -1;
 			D->write_errors++;
+			D->lost[k]++;
 		}
 		return;
 	}
+	if (data)
+		D->batched[k]++;
 	memcpy(D->buf[k] + D->have[k], &h, sizeof(h));
 	if (data)
 		memcpy(D->buf[k] + D->have[k] + sizeof(h), data, caplen);
@@ -223,6 +235,10 @@ shards_wait(struct shard_deal *D)
 	    (unsigned long long)sum.tcp_packets, (unsigned long long)sum.sessions,
 	    (unsigned long long)sum.bytes_delivered, (unsigned long long)sum.gaps,
 	    (unsigned long long)sum.gap_bytes, got == D->n ? "" : " (an engine did not report: see above)");
+	for (unsigned k = 0; k < D->n; k++)
+		if (D->lost[k])
+			fprintf(stderr, "reasmd: engine %u of %u was gone: %llu frames dealt to it were lost\n", k,
+			    D->n, (unsigned long long)D->lost[k]);
 	fprintf(stderr, "reasmd: frames each engine took:");
 	for (unsigned k = 0; k < D->n; k++)
 		fprintf(stderr, " %llu", (unsigned long long)took[k]);
