@@ -472,7 +472,7 @@ assert not any(e.get("event") == "events_missed" for e in ev)
 '
 }
 
-@test "live, steady traffic on a veth: kill -9 of a shard, then of the pcap sink, the listener, the json sink and ctld, one at a time: each comes back; what was in flight is counted (shard_lost, __interrupted files, consumer_absent) and every session that did not touch a dead daemon is exact in every output; the run ends 0" {
+@test "live, steady traffic on a veth: kill -9 of a shard, then of the connector, the pcap sink, the listener, the json sink and ctld, one at a time: each comes back; what was in flight is counted (shard_lost, __interrupted files, consumer_absent) and every session that did not touch a dead daemon is exact in every output; the run ends 0" {
 	require_root
 	netns_up
 	base=$(port_base)
@@ -482,6 +482,8 @@ assert not any(e.get("event") == "events_missed" for e in ev)
 	        output: { files: { enabled: true, dir: "$T/out" },
 	                  pcap: { enabled: true, dir: "$T/pc", per_session: true, format: "pcap" },
 	                  listener: { enabled: true, bind_ip: "127.0.0.1", port_range_start: $((base + 10)), port_range_end: $((base + 90)) },
+	                  "remote-host": { enabled: true, host: "127.0.0.1", requests_port: $((base + 100)),
+	                                   responses_port: $((base + 101)), timeouts: { connect: 2, "retry-every": 1 } },
 	                  json: { enabled: true, path: "$T/events.jsonl", cats: ["all"] } } },
 	  control: { listen_port: $((base + 150)) },
 	  runtime: { workers: 2, run_dir: "$T/run", close_linger_sec: 0.2 } }
@@ -512,8 +514,36 @@ assert not any(e.get("event") == "events_missed" for e in ev)
 	    open("done", "w").write(str(i + 1))
 	    time.sleep(0.12)
 	PY
+	# the connector's target, in A beside the tap: every connection it
+	# takes is a file, conn.N.PORT
+	cat > targets.py <<-'PY'
+	import socket, sys, threading
+	def serve(port):
+	    l = socket.socket()
+	    l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+	    l.bind(("127.0.0.1", port))
+	    l.listen(64)
+	    n = 0
+	    while True:
+	        c, _ = l.accept()
+	        n += 1
+	        def take(c, path):
+	            with open(path, "wb") as f:
+	                while True:
+	                    b = c.recv(65536)
+	                    if not b:
+	                        break
+	                    f.write(b)
+	        threading.Thread(target=take, args=(c, "conn.%d.%d" % (n, port)), daemon=True).start()
+	for p in sys.argv[1:]:
+	    threading.Thread(target=serve, args=(int(p),), daemon=True).start()
+	threading.Event().wait(90)
+	PY
+	in_a timeout 90 python3 targets.py "$((base + 100))" "$((base + 101))" 3>&- &
+	TG=$!
 	in_b timeout 90 python3 srv.py 3>&- &
 	SRV=$!
+	wait_for in_a sh -c "ss -ltn | grep -q ':$((base + 101)) '"
 	wait_for in_b sh -c "ss -ltn | grep -q ':5000 '"
 	in_a timeout --foreground 120 "$RUN" -c tap.json 2>run.log &
 	L=$!
@@ -524,6 +554,9 @@ assert not any(e.get("event") == "events_missed" for e in ev)
 	at 8
 	kill -KILL "$(pgrep -f "reasmd -c $T/run/config.json.*--shard 0/2")"
 	WAIT_SECS=10 wait_for grep -q "restarting reasmd 0/2" run.log || { cat run.log; false; }
+	at 14
+	kill -KILL "$(pgrep -f "sinkd connector -c $T/run/config.json")"
+	WAIT_SECS=10 wait_for grep -q "restarting sinkd connector" run.log || { cat run.log; false; }
 	at 20
 	kill -KILL "$(pgrep -f "sinkd pcap -c $T/run/config.json")"
 	WAIT_SECS=10 wait_for grep -q "restarting sinkd pcap" run.log || { cat run.log; false; }
@@ -541,7 +574,7 @@ assert not any(e.get("event") == "events_missed" for e in ev)
 	kill -TERM "$(supervisor_of $L)"
 	rc=0
 	wait $L || rc=$?
-	kill $SRV 2>/dev/null || true
+	kill $SRV $TG 2>/dev/null || true
 	[ "$rc" -eq 0 ] || { cat run.log; false; }
 	python3 - "$n" <<-'PY'
 	import glob, hashlib, json, os, subprocess, sys
@@ -571,6 +604,17 @@ assert not any(e.get("event") == "events_missed" for e in ev)
 	    assert full > 0, "a pcap session is missing and nothing was counted"
 	# the json sink saw every event once, across its own restart; the
 	# one jump is ctld's restart (a new ctld numbers on from its start)
+	# the connector: one connection a session to the requests port, each
+	# the whole payload but those of the sessions open while it was away
+	# (or in the dead shard)
+	conn = set()
+	for f in glob.glob("conn.*.*"):
+	    h = hashlib.sha256(open(f, "rb").read()).hexdigest()
+	    if h in want:
+	        conn.add(want[h])
+	print("exact through the connector:", len(conn), "of", n)
+	assert len(conn) >= n - 4, sorted(set(range(n)) - conn)
+	assert len(conn & got) >= n - 5
 	seq = [e["seq"] for e in ev]
 	jumps = [(a, b) for a, b in zip(seq, seq[1:]) if b != a + 1]
 	assert len(jumps) == 1 and jumps[0][1] > jumps[0][0], jumps[:5]
@@ -578,5 +622,6 @@ assert not any(e.get("event") == "events_missed" for e in ev)
 	# the books of every session of both lives of each sink balance
 	grep -q "sinkd pcap: .* 0 with books that do not balance" run.log
 	grep -q "sinkd listener: .* 0 with books that do not balance" run.log
+	grep -q "sinkd connector: .* 0 with books that do not balance" run.log
 	! grep -E "sinkd [a-z]+: .* [1-9][0-9]* with books that do not balance" run.log
 }
