@@ -25,6 +25,7 @@ setup() {
 
 teardown() {
 	nats_down
+	netns_down
 	cd /
 	[ -n "${T:-}" ] && rm -rf "$T"
 }
@@ -368,4 +369,83 @@ sub() {
 	grep -q "sinkd hep: .*hep_send_error 0" run.log || { grep "sinkd hep:" run.log; false; }
 	grep -E "sinkd nats: .* 0 dropped" run.log || { grep "sinkd nats:" run.log; false; }
 	grep -E 'sink "sinkd (hep|nats)": [0-9]+ records' run.log
+}
+
+@test "live: sipp calls on a veth through the launcher, kill -9 of the hep and then the nats sink: each comes back; the collector gets every message of the calls made after (the last call's INVITE and BYE), the stream the restarted sink's records (its own run id, none twice); books balance; the run ends 0" {
+	require_root
+	require_cmd sipp
+	netns_up
+	base=$(( NATS_PORT + 20 ))
+	# not through in_a: $! must be the server itself (ip netns exec execs it)
+	ip netns exec "$NSA" nats-server -js -sd "$T/js" -a 127.0.0.1 -p "$NATS_PORT" -m "$NATS_MON" >> nats.log 2>&1 3>&- &
+	NATS_PID=$!
+	wait_for in_a curl -sf "http://127.0.0.1:$NATS_MON/healthz" >/dev/null
+	HEP_PORT=$(( base + 7 ))
+	ip netns exec "$NSA" python3 "$TOP/tests/gen/hepserver.py" "$HEP_PORT" hep.got --seconds 60 > hs.out 2>&1 3>&- &
+	HEP_PID=$!
+	wait_for grep -q listening hs.out
+	cat > tap.json <<-EOF
+	{ io: { input: { capture: { iface: "$VA", bpf-filter: "udp port 5060" } },
+	        output: { nats: { enabled: true, url: "$NATS", sensor: "tap1" },
+	                  hep: { enabled: true, host: "127.0.0.1", port: $HEP_PORT } } },
+	  voip: { enabled: true, media_grace_sec: 1 },
+	  control: { listen_port: $base },
+	  runtime: { workers: 2, run_dir: "$T/run", drain_timeout_ms: 20000 } }
+	EOF
+	in_a timeout --foreground 90 "$RUN" -c tap.json 2>run.log 3>&- &
+	L=$!
+	WAIT_SECS=30 wait_for grep -q "daemons are ready" run.log || { cat run.log; false; }
+	in_b timeout 60 sipp -sn uas -i 10.77.0.2 -p 5060 -m 40 -nostdin -timeout 50s >uas.out 2>&1 3>&- &
+	U=$!
+	wait_for in_b sh -c "ss -lun | grep -q '10.77.0.2:5060 '"
+	# 40 calls, 5 a second, each up 0.5 s: about 8 s of SIP
+	in_a timeout 60 sipp -sn uac 10.77.0.2:5060 -i 10.77.0.1 -p 5061 -m 40 -r 5 -l 10 -d 500 -nostdin \
+	    -timeout 50s >uac.out 2>&1 3>&- &
+	C=$!
+	WAIT_SECS=10 wait_for test -s hep.got || { cat run.log; false; }
+	sleep 1
+	kill -KILL "$(pgrep -f "sinkd hep -c $T/run/config.json")"
+	WAIT_SECS=10 wait_for grep -q "restarting sinkd hep" run.log || { cat run.log; false; }
+	h1=$(wc -l < hep.got)
+	sleep 1.5
+	kill -KILL "$(pgrep -f "sinkd nats -c $T/run/config.json")"
+	WAIT_SECS=10 wait_for grep -q "restarting sinkd nats" run.log || { cat run.log; false; }
+	wait $C || { tail -20 uac.out; false; }
+	wait $U || true
+	# the last call's end reaches ctld's books (BYE + media_grace_sec)
+	sleep 2.5
+	kill -TERM "$(supervisor_of $L)"
+	rc=0
+	wait $L || rc=$?
+	kill "$HEP_PID" 2>/dev/null || true
+	[ "$rc" -eq 0 ] || { cat run.log; false; }
+	# the collector: more after the restart, the last call whole
+	[ "$(wc -l < hep.got)" -gt "$h1" ]
+	! grep -q '"error"' hep.got
+	python3 - hep.got <<-'PY'
+	import json, sys
+	msgs = [json.loads(l) for l in open(sys.argv[1])]
+	last = [m["payload"] for m in msgs if m.get("payload", "").find("Call-ID: 40-") >= 0]
+	heads = [p.split(" ", 1)[0] for p in last]
+	assert "INVITE" in heads and "BYE" in heads and "ACK" in heads, heads
+	PY
+	in_a "$B/stethoscope-ctl" subscribe --nats "$NATS" --idle 1 --filter 'steth.tap1.>' > got
+	python3 - got <<-'PY'
+	import collections, json, sys
+	got = [json.loads(l) for l in open(sys.argv[1])]
+	runs = []
+	for g in got:
+	    if not runs or runs[-1] != g["run"]:
+	        runs.append(g["run"])
+	assert len(set(runs)) == 2, runs[:5]
+	assert sum(1 for g in got if g["run"] == runs[-1]) > 0
+	ids = [(g["run"], g["shard"], g["kind"], g["seq"]) for g in got]
+	dup = [k for k, c in collections.Counter(ids).items() if c > 1]
+	assert not dup, dup[:3]
+	# the calls ended after the nats sink came back are in the stream
+	calls = [g for g in got if g["kind"] == "call" and g["run"] == runs[-1]]
+	assert calls, [g["kind"] for g in got][:20]
+	PY
+	grep -q "sinkd hep: .*hep_send_error 0" run.log || { grep "sinkd hep:" run.log; false; }
+	grep -E "sinkd nats: .* 0 dropped" run.log || { grep "sinkd nats:" run.log; false; }
 }

@@ -539,9 +539,9 @@ assert not any(e.get("event") == "events_missed" for e in ev)
 	    threading.Thread(target=serve, args=(int(p),), daemon=True).start()
 	threading.Event().wait(90)
 	PY
-	in_a timeout 90 python3 targets.py "$((base + 100))" "$((base + 101))" 3>&- &
+	ip netns exec "$NSA" timeout 90 python3 targets.py "$((base + 100))" "$((base + 101))" 3>&- &
 	TG=$!
-	in_b timeout 90 python3 srv.py 3>&- &
+	ip netns exec "$NSB" timeout 90 python3 srv.py 3>&- &
 	SRV=$!
 	wait_for in_a sh -c "ss -ltn | grep -q ':$((base + 101)) '"
 	wait_for in_b sh -c "ss -ltn | grep -q ':5000 '"
