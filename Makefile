@@ -5,7 +5,9 @@
 #   make check           the same suite under ASan+UBSan (build/san-address-undefined/)
 #   make run             run the main job on the bundled default
 #   make bench           print benchmark figures
-#   make fuzz            run each libFuzzer target for FUZZ_SECONDS (clang)
+#   make fuzz            run each libFuzzer target for FUZZ_SECONDS, FUZZ_JOBS at
+#                        a time (clang); the corpora grow, tests/fuzz/ledger.tsv
+#                        keeps the hours
 #   make SANITIZER=address,undefined   sanitizer build in its own directory
 #   make install PREFIX=/usr/local
 
@@ -16,6 +18,7 @@ CC ?= cc
 CFLAGS ?= -O2 -g
 SANITIZER ?=
 FUZZ_SECONDS ?= 60
+FUZZ_JOBS ?= 1
 
 ifneq ($(SANITIZER),)
 B := build/san-$(subst $(comma),-,$(SANITIZER))
@@ -92,7 +95,7 @@ $(B)/obj/%.o: %.c
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 
 # Tests and fuzz targets see the daemons' private headers too.
-$(B)/obj/tests/%.o: CPPFLAGS += -Ireasmd -Isinkd
+$(B)/obj/tests/%.o: CPPFLAGS += -Ireasmd -Isinkd -Ictld
 
 $(LIBCOMMON): $(COMMON_OBJ)
 	@rm -f $@
@@ -124,7 +127,7 @@ $(B)/tests/replay_%: $(B)/obj/tests/fuzz/%.o $(B)/obj/tests/fuzz/replay.o $(ALL_
 FUZZ_CFLAGS := -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer -O1 -g
 build/fuzz/%: tests/fuzz/%.c $(COMMON_SRC) $(foreach d,$(DAEMONS),$(filter-out $(d)/main.c,$($(d)_SRC)))
 	@mkdir -p $(@D)
-	clang $(CPPFLAGS) -Ireasmd -Isinkd -std=c11 -Wall -Wextra $(FUZZ_CFLAGS) -o $@ $^ $(PKG_LIBS) $(SECCOMP_LIBS) $(NATS_LIBS) -lm -lpthread
+	clang $(CPPFLAGS) -Ireasmd -Isinkd -Ictld -std=c11 -Wall -Wextra $(FUZZ_CFLAGS) -o $@ $^ $(PKG_LIBS) $(SECCOMP_LIBS) $(NATS_LIBS) -lm -lpthread
 
 deps:
 	@scripts/deps.sh build
@@ -140,10 +143,10 @@ check: tests-deps
 	@$(MAKE) --no-print-directory SANITIZER=address,undefined tests-build
 	@STH_SANITIZER=1 tests/run.sh build/san-address-undefined
 
+# make fuzz [FUZZ_SECONDS=N] [FUZZ_JOBS=N] [FUZZ_TARGETS="fuzz_ctl ..."]:
+# tests/fuzz/run.sh (corpora merged back, a ledger line per target).
 fuzz: tests-deps $(FUZZ_BIN)
-	@for f in $(FUZZ_BIN); do n=$${f##*/}; mkdir -p build/fuzz/corpus-$$n; \
-	  echo "== $$n ($(FUZZ_SECONDS)s)"; \
-	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 build/fuzz/corpus-$$n tests/fuzz/corpus/$$n || exit 1; done
+	@sh tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_JOBS) $(or $(FUZZ_TARGETS),$(notdir $(FUZZ_BIN)))
 
 run: 
 	@scripts/deps.sh run
