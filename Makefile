@@ -5,6 +5,7 @@
 #   make check           the same suite under ASan+UBSan (build/san-address-undefined/)
 #   make run             run the main job on the bundled default
 #   make bench           print benchmark figures
+#   make soak            an hour of the whole tap, every output on (tests/soak/)
 #   make fuzz            run each libFuzzer target for FUZZ_SECONDS, FUZZ_JOBS at
 #                        a time (clang); the corpora grow, tests/fuzz/ledger.tsv
 #                        keeps the hours
@@ -158,6 +159,11 @@ bench:
 	@$(MAKE) --no-print-directory all $(B)/tests/ringstress $(B)/tests/benchgen $(B)/tests/pcaploop
 	@tests/bench/bench.sh $(B)
 
+# make soak [SOAK_SECONDS=3600]: the whole tap for an hour, every output on;
+# fails on growth of any daemon's RSS or descriptors, or unbalanced books.
+soak: tests-deps all
+	@sh tests/soak/soak.sh $(B)
+
 bench-live:
 	@scripts/deps.sh bench
 	@$(MAKE) --no-print-directory all $(B)/tests/benchgen
@@ -176,7 +182,7 @@ install: all
 clean:
 	rm -rf build
 
-.PHONY: all tests-build deps test tests-deps check fuzz run bench bench-live install clean
+.PHONY: all tests-build deps test tests-deps check fuzz soak run bench bench-live install clean
 .DELETE_ON_ERROR:
 # Test objects are intermediates of their binaries: keep them, so that
 # make stays incremental.

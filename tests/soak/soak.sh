@@ -1,0 +1,119 @@
+#!/bin/sh
+# tests/soak/soak.sh BUILD_DIR — what `make soak` runs (not CI: an hour).
+#
+# The whole tap through stethoscope-run, every output on: the listener
+# (a consumer takes every session), the connector (a target takes every
+# stream), pcap per session (with retention) and per call, the json sink,
+# and the nats sink when nats-server is installed.  Its capture reads a
+# FIFO that tests/soak/feed.py fills in real time with new TCP sessions
+# and SIP calls with RTP.  Every SOAK_SAMPLE seconds the RSS and the open
+# descriptors of every daemon are written down (build/soak/samples.tsv;
+# the RSS counts the shared-memory rings' pages as they are first touched,
+# RssAnon, the process's own heap and stacks, is beside it).
+#
+# It fails if a daemon's RSS or descriptors grow more than 5% after the
+# warm-up (the highest value of the last SOAK_WARMUP seconds against the
+# highest of the SOAK_WARMUP seconds after the warm-up), if any book does
+# not balance, if the run does not end 0, or if the sessions and calls the
+# tap saw are not those fed.  A line per daemon sums it up.
+#
+#   SOAK_SECONDS (3600)  SOAK_WARMUP (600)  SOAK_SAMPLE (60)
+#   SOAK_SESSIONS (20 a second)  SOAK_CALL_EVERY (2 s)
+set -u
+B=$(cd "${1:-build}" && pwd)
+top=$(cd "$(dirname "$0")/../.." && pwd)
+secs=${SOAK_SECONDS:-3600} warm=${SOAK_WARMUP:-600} every=${SOAK_SAMPLE:-60}
+D=$top/build/soak
+rm -rf "$D"
+mkdir -p "$D"
+chmod 755 "$D"
+cd "$D" || exit 1
+export STETHOSCOPE_BINDIR=$B
+base=$(( 42000 + $$ % 500 * 10 ))
+nats=
+if command -v nats-server > /dev/null; then
+	nats-server -js -sd "$D/js" -a 127.0.0.1 -p $((base + 7)) -m $((base + 8)) > nats.log 2>&1 &
+	NATS_PID=$!
+	nats="nats: { enabled: true, url: \"nats://127.0.0.1:$((base + 7))\", sensor: \"soak\" },"
+	sleep 1
+fi
+mkfifo feed.pcap
+# the connector's targets: count what each connection brings
+cat > targets.py <<'PY'
+import socket, sys, threading, signal, json
+tot = {"connections": 0, "bytes": 0}
+lock = threading.Lock()
+def serve(port):
+    l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    l.bind(("127.0.0.1", port)); l.listen(256)
+    while True:
+        c, _ = l.accept()
+        def take(c):
+            n = 0
+            while True:
+                b = c.recv(65536)
+                if not b:
+                    break
+                n += len(b)
+            c.close()
+            with lock:
+                tot["connections"] += 1; tot["bytes"] += n
+        threading.Thread(target=take, args=(c,), daemon=True).start()
+def done(*a):
+    with lock:
+        json.dump(tot, open("targets.json", "w"))
+    sys.exit(0)
+signal.signal(signal.SIGTERM, done)
+for p in sys.argv[1:]:
+    threading.Thread(target=serve, args=(int(p),), daemon=True).start()
+signal.pause()
+PY
+python3 targets.py $((base + 1)) $((base + 2)) &
+TG=$!
+cat > soak.json <<EOF
+{ io: { input: { capture: { file: "$D/feed.pcap" } },
+        output: { listener: { enabled: true, bind_ip: "127.0.0.1", port_range_start: $((base + 100)), port_range_end: $((base + 2099)) },
+                  "remote-host": { enabled: true, host: "127.0.0.1", requests_port: $((base + 1)), responses_port: $((base + 2)) },
+                  pcap: { enabled: true, dir: "$D/pcap", per_session: true, format: "pcapng", max_total_bytes: 268435456 },
+                  json: { enabled: true, path: "$D/events.jsonl" },
+                  $nats } },
+  voip: { enabled: true, per_call_pcap: true, media_grace_sec: 1 },
+  control: { listen_port: $((base + 3)) },
+  runtime: { workers: 2, run_dir: "$D/run", drain_timeout_ms: 30000 } }
+EOF
+python3 "$top/tests/soak/feed.py" feed.pcap "$secs" --sessions "${SOAK_SESSIONS:-20}" \
+    --call-every "${SOAK_CALL_EVERY:-2}" --truth truth.json > feed.out 2>&1 &
+F=$!
+"$top/scripts/stethoscope-run" -c soak.json 2> run.log &
+L=$!
+python3 "$top/tests/soak/consumer.py" "$D/run/listener.events.jsonl" "$L" > consumer.json 2> consumer.err &
+C=$!
+echo "soak: ${secs}s, every output on$([ -n "$nats" ] && echo ", nats too"); samples every ${every}s in $D/samples.tsv"
+printf 't\tdaemon\tpid\trss_kb\tfds\tanon_kb\n' > samples.tsv
+t0=$(date +%s)
+while kill -0 $L 2>/dev/null; do
+	t=$(( $(date +%s) - t0 ))
+	for p in $(pgrep -f -- "-c $D/run/config.json"); do
+		cmd=$( { tr '\0' ' ' < /proc/$p/cmdline; } 2>/dev/null) || continue
+		case "$cmd" in
+		*"reasmd "*) name="reasmd$(echo "$cmd" | sed -n 's/.*--shard \([0-9]*\).*/.\1/p')" ;;
+		*"sinkd "*) name="sinkd-$(echo "$cmd" | sed -n 's/.*sinkd \([a-z]*\) .*/\1/p')" ;;
+		*"capd "*) name=capd ;;
+		*"ctld "*) name=ctld ;;
+		*) continue ;;
+		esac
+		rss=$(awk '/^VmRSS:/ { r = $2 } /^RssAnon:/ { a = $2 } END { if (r != "") print r, a + 0 }' /proc/$p/status 2>/dev/null)
+		fds=$(ls /proc/$p/fd 2>/dev/null | wc -l)
+		[ -n "$rss" ] && printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$name" "$p" ${rss% *} "$fds" ${rss#* } >> samples.tsv
+	done
+	i=0
+	while [ $i -lt "$every" ] && kill -0 $L 2>/dev/null; do sleep 1; i=$((i + 1)); done
+done
+rc=0
+wait $L || rc=$?
+wait $F || true
+wait $C || true
+kill -TERM $TG 2>/dev/null; wait $TG 2>/dev/null
+[ -n "${NATS_PID:-}" ] && { kill $NATS_PID; wait $NATS_PID 2>/dev/null; }
+echo "run ended with status $rc; the daemons' log: $D/run.log"
+python3 "$top/tests/soak/verdict.py" "$D" "$warm" "$rc"
