@@ -6,6 +6,7 @@
 #   make run             run the main job on the bundled default
 #   make bench           print benchmark figures
 #   make soak            an hour of the whole tap, every output on (tests/soak/)
+#   make valgrind        a short run of it with every daemon under memcheck
 #   make fuzz            run each libFuzzer target for FUZZ_SECONDS, FUZZ_JOBS at
 #                        a time (clang); the corpora grow, tests/fuzz/ledger.tsv
 #                        keeps the hours
@@ -164,6 +165,13 @@ bench:
 soak: tests-deps all
 	@sh tests/soak/soak.sh $(B)
 
+# make valgrind: a short run of the same, every daemon under memcheck
+# (stethoscope-run --wrapper): no error, no leak.
+valgrind: tests-deps all
+	@SOAK_SECONDS=$${SOAK_SECONDS:-20} SOAK_SESSIONS=$${SOAK_SESSIONS:-2} SOAK_CALL_EVERY=$${SOAK_CALL_EVERY:-4} \
+	  SOAK_SAMPLE=5 SOAK_GROWTH=0 SOAK_DIR=$(CURDIR)/build/valgrind SOAK_WRAPPER="valgrind --leak-check=full --show-leak-kinds=definite,indirect,possible \
+	  --errors-for-leak-kinds=definite,indirect,possible --vgdb=no --num-callers=30" sh tests/soak/soak.sh $(B)
+
 bench-live:
 	@scripts/deps.sh bench
 	@$(MAKE) --no-print-directory all $(B)/tests/benchgen
@@ -182,7 +190,7 @@ install: all
 clean:
 	rm -rf build
 
-.PHONY: all tests-build deps test tests-deps check fuzz soak run bench bench-live install clean
+.PHONY: all tests-build deps test tests-deps check fuzz soak valgrind run bench bench-live install clean
 .DELETE_ON_ERROR:
 # Test objects are intermediates of their binaries: keep them, so that
 # make stays incremental.

@@ -68,8 +68,10 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	(void)what;
 	(void)arg;
 	if (sig == SIGUSR1) {
+		struct onewrite ow;
 		source_read_stats(&C);
-		capd_print_counters(&C, stderr);
+		capd_print_counters(&C, onewrite_open(&ow, stderr));
+		onewrite_close(&ow);
 		return;
 	}
 	if (sig == SIGUSR2) {
@@ -391,7 +393,9 @@ main(int argc, char **argv)
 		pcap_dump_flush(C.dumper);
 		pcap_dump_close(C.dumper);
 	}
-	capd_print_counters(&C, stderr);
+	struct onewrite ow;
+	capd_print_counters(&C, onewrite_open(&ow, stderr));
+	onewrite_close(&ow);
 	capd_free(&C);
 	conf_free(&c);
 	return C.exit_code;

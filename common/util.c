@@ -219,3 +219,33 @@ mkdir_p(const char *path, unsigned mode)
 		return -1;
 	return 0;
 }
+
+FILE *
+onewrite_open(struct onewrite *w, FILE *out)
+{
+	w->out = out;
+	w->buf = NULL;
+	w->len = 0;
+	w->f = open_memstream(&w->buf, &w->len);
+	return w->f ? w->f : out;
+}
+
+void
+onewrite_close(struct onewrite *w)
+{
+	if (w->f == NULL)
+		return;
+	fclose(w->f);
+	w->f = NULL;
+	fflush(w->out);
+	for (size_t off = 0; off < w->len; ) {
+		ssize_t n = write(fileno(w->out), w->buf + off, w->len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	free(w->buf);
+	w->buf = NULL;
+}

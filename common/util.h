@@ -6,6 +6,7 @@
 #define STH_UTIL_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -36,6 +37,19 @@ char *xstrdup(const char *s);
 /* Copies at most size-1 bytes and always terminates (size > 0).
  * Returns strlen(src) so that truncation can be detected. */
 size_t sth_strlcpy(char *dst, const char *src, size_t size);
+
+/* A summary of several lines goes out in one write(): under the launcher
+ * the daemons share one log file, and lines written piece by piece would
+ * interleave with another daemon's.  onewrite_open returns the stream to
+ * print to (in memory; `out` itself if that cannot be had); onewrite_close
+ * writes it all to `out` at once. */
+struct onewrite {
+	FILE *f, *out;
+	char *buf;
+	size_t len;
+};
+FILE *onewrite_open(struct onewrite *w, FILE *out);
+void onewrite_close(struct onewrite *w);
 
 /* Monotonic and wall clocks in nanoseconds. */
 uint64_t now_mono_ns(void);

@@ -88,7 +88,9 @@ reasmd_finish(struct reasm *R, unsigned reason, const char *wfile)
 	files_finish(R);
 	fan_finish(R);
 	ev_flush(R);
-	sinks_summary(R->sinks, stderr);
+	struct onewrite ow;
+	sinks_summary(R->sinks, onewrite_open(&ow, stderr));
+	onewrite_close(&ow);
 	if (R->out.w) {
 		bool said = R->out.w_reported;
 		int r = recw_close_keep(R->out.w, &R->st.w_lost);
@@ -100,7 +102,8 @@ reasmd_finish(struct reasm *R, unsigned reason, const char *wfile)
 	if (R->out.events && R->out.events != stdout)
 		fclose(R->out.events);
 	R->out.events = NULL;
-	reasm_summary(R, stderr);
+	reasm_summary(R, onewrite_open(&ow, stderr));
+	onewrite_close(&ow);
 	reasm_free(R);
 	sinks_free(R->sinks);
 	R->sinks = NULL;

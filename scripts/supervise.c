@@ -80,6 +80,7 @@ static unsigned nkids;
 static struct event_base *base;
 static struct conf C;
 static const char *config_path, *bindir, *log_level, *speed;
+static char *wrapper[16];	/* --wrapper: a command each daemon runs under */
 static char daemon_config[PATH_MAX + 16];	/* the effective configuration, RUN/config.json */
 static char run_dir[PATH_MAX];
 static bool stopping, failed;
@@ -402,11 +403,13 @@ spawn(struct child *k, bool wait_ready)
 		}
 		{
 			char **argv = k->argv;
-			char *av[MAXARG + 4];
+			char *av[16 + MAXARG + 4];	/* wrapper, argv, extras */
 			int n = 0;
 			char gen[16];
-			for (; argv[n] && n < MAXARG; n++)
-				av[n] = argv[n];
+			for (int w = 0; wrapper[w]; w++)
+				av[n++] = wrapper[w];
+			for (int a = 0; argv[a]; a++)
+				av[n++] = argv[a];
 			if (wait_ready) {
 				av[n++] = "--ready-fd";
 				av[n++] = "3";
@@ -421,7 +424,10 @@ spawn(struct child *k, bool wait_ready)
 				av[n++] = gen;
 			}
 			av[n] = NULL;
-			execv(av[0], av);
+			if (wrapper[0])
+				execvp(av[0], av);
+			else
+				execv(av[0], av);
 		}
 		fprintf(stderr, "stethoscope-run: %s: %s\n", k->argv[0], strerror(errno));
 		_exit(127);
@@ -1262,6 +1268,8 @@ usage(FILE *f)
 	    "      --check-config  check the configuration and exit\n"
 	    "      --bindir DIR    where the daemons are (scripts/stethoscope-run finds them:\n"
 	    "                      beside itself, in build/, or $STETHOSCOPE_BINDIR)\n"
+	    "      --wrapper CMD   run every daemon under CMD, words split on spaces (a checker:\n"
+	    "                      \"valgrind --error-exitcode=99\"); also $STETHOSCOPE_WRAPPER\n"
 	    "  -h, --help          this help\n\n"
 	    "Exit status: 0 after a clean stop or the end of the input; 1 when a daemon failed\n"
 	    "(to start, or five times within a minute); 2 on a usage or configuration error.\n"
@@ -1284,6 +1292,7 @@ main(int argc, char **argv)
 	log_init("stethoscope-run");
 	config_path = getenv("STETHOSCOPE_CONFIG");
 	log_level = getenv("STETHOSCOPE_LOG_LEVEL");
+	const char *wrap = getenv("STETHOSCOPE_WRAPPER");
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if ((strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) && i + 1 < argc)
@@ -1294,6 +1303,8 @@ main(int argc, char **argv)
 			speed = argv[++i];
 		else if (strcmp(a, "--bindir") == 0 && i + 1 < argc)
 			bindir = argv[++i];
+		else if (strcmp(a, "--wrapper") == 0 && i + 1 < argc)
+			wrap = argv[++i];
 		else if (strcmp(a, "--check-config") == 0)
 			check_only = true;
 		else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -1311,6 +1322,20 @@ main(int argc, char **argv)
 	}
 	if (bindir == NULL)
 		bindir = "build";
+	if (wrap != NULL && *wrap != '\0') {
+		char *w = xstrdup(wrap), *save = NULL;
+		size_t n = 0;
+		for (char *t = strtok_r(w, " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
+			if (n + 1 >= sizeof(wrapper) / sizeof(wrapper[0])) {
+				fprintf(stderr, "stethoscope-run: --wrapper: at most %zu words\n",
+				    sizeof(wrapper) / sizeof(wrapper[0]) - 1);
+				return 2;
+			}
+			wrapper[n++] = t;
+		}
+		if (n > 0)
+			log_warnx("every daemon runs under \"%s\" (--wrapper)", wrap);
+	}
 	if (log_level != NULL && log_level_parse(log_level) < 0) {
 		fprintf(stderr, "stethoscope-run: --log-level: expected DEBUG, INFO, WARNING or ERROR, found \"%s\"\n", log_level);
 		return 2;

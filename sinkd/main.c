@@ -102,7 +102,9 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 
 	(void)what;
 	if (sig == SIGUSR1) {
-		sinkd_summary(D, stderr);
+		struct onewrite ow;
+		sinkd_summary(D, onewrite_open(&ow, stderr));
+		onewrite_close(&ow);
 		return;
 	}
 	if (D->draining) {
@@ -347,7 +349,9 @@ main(int argc, char **argv)
 	opts_ready(&o);
 	event_base_dispatch(D.base);
 
-	sinkd_summary(&D, stderr);
+	struct onewrite ow;
+	sinkd_summary(&D, onewrite_open(&ow, stderr));
+	onewrite_close(&ow);
 	if (D.ctl != NULL) {
 		sinkd_send_counters(&D, true);
 		event_free(D.ev_counters);

@@ -19,17 +19,20 @@
 #
 #   SOAK_SECONDS (3600)  SOAK_WARMUP (600)  SOAK_SAMPLE (60)
 #   SOAK_SESSIONS (20 a second)  SOAK_CALL_EVERY (2 s)
+#   SOAK_WRAPPER: every daemon runs under it (stethoscope-run --wrapper);
+#   SOAK_GROWTH=0: growth not judged (make valgrind: a short run)
 set -u
 B=$(cd "${1:-build}" && pwd)
 top=$(cd "$(dirname "$0")/../.." && pwd)
 secs=${SOAK_SECONDS:-3600} warm=${SOAK_WARMUP:-600} every=${SOAK_SAMPLE:-60}
-D=$top/build/soak
+D=${SOAK_DIR:-$top/build/soak}
 rm -rf "$D"
 mkdir -p "$D"
 chmod 755 "$D"
 cd "$D" || exit 1
 export STETHOSCOPE_BINDIR=$B
-base=$(( 42000 + $$ % 500 * 10 ))
+# below the ephemeral ports (32768 up), where no outgoing connection takes one
+base=$(( 22000 + $$ % 30 * 20 ))
 nats=
 if command -v nats-server > /dev/null; then
 	nats-server -js -sd "$D/js" -a 127.0.0.1 -p $((base + 7)) -m $((base + 8)) > nats.log 2>&1 &
@@ -70,12 +73,15 @@ signal.pause()
 PY
 python3 targets.py $((base + 1)) $((base + 2)) &
 TG=$!
+python3 "$top/tests/gen/hepserver.py" $((base + 4)) hep.got --seconds $((secs + 600)) > hep.out 2>&1 &
+HS=$!
 cat > soak.json <<EOF
 { io: { input: { capture: { file: "$D/feed.pcap" } },
         output: { listener: { enabled: true, bind_ip: "127.0.0.1", port_range_start: $((base + 100)), port_range_end: $((base + 2099)) },
                   "remote-host": { enabled: true, host: "127.0.0.1", requests_port: $((base + 1)), responses_port: $((base + 2)) },
                   pcap: { enabled: true, dir: "$D/pcap", per_session: true, format: "pcapng", max_total_bytes: 268435456 },
                   json: { enabled: true, path: "$D/events.jsonl" },
+                  hep: { enabled: true, host: "127.0.0.1", port: $((base + 4)) },
                   $nats } },
   voip: { enabled: true, per_call_pcap: true, media_grace_sec: 1 },
   control: { listen_port: $((base + 3)) },
@@ -84,7 +90,7 @@ EOF
 python3 "$top/tests/soak/feed.py" feed.pcap "$secs" --sessions "${SOAK_SESSIONS:-20}" \
     --call-every "${SOAK_CALL_EVERY:-2}" --truth truth.json > feed.out 2>&1 &
 F=$!
-"$top/scripts/stethoscope-run" -c soak.json 2> run.log &
+"$top/scripts/stethoscope-run" -c soak.json ${SOAK_WRAPPER:+--wrapper "$SOAK_WRAPPER"} 2> run.log &
 L=$!
 python3 "$top/tests/soak/consumer.py" "$D/run/listener.events.jsonl" "$L" > consumer.json 2> consumer.err &
 C=$!
@@ -113,7 +119,7 @@ rc=0
 wait $L || rc=$?
 wait $F || true
 wait $C || true
-kill -TERM $TG 2>/dev/null; wait $TG 2>/dev/null
+kill -TERM $TG $HS 2>/dev/null; wait $TG $HS 2>/dev/null
 [ -n "${NATS_PID:-}" ] && { kill $NATS_PID; wait $NATS_PID 2>/dev/null; }
 echo "run ended with status $rc; the daemons' log: $D/run.log"
-python3 "$top/tests/soak/verdict.py" "$D" "$warm" "$rc"
+python3 "$top/tests/soak/verdict.py" "$D" "$warm" "$rc" "${SOAK_GROWTH:-1}"

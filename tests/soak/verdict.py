@@ -11,6 +11,7 @@ import re
 import sys
 
 d, warm, rc = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
+growth = len(sys.argv) < 5 or sys.argv[4] != "0"
 os.chdir(d)
 fail = []
 if rc != 0:
@@ -23,7 +24,7 @@ for l in list(open("samples.tsv"))[1:]:
     t, name, pid, rss, fds, anon = l.split("\t")
     rows[name].append((float(t), int(pid), int(rss), int(fds), int(anon)))
 end = max((r[-1][0] for r in rows.values()), default=0)
-if end < 2 * warm:
+if growth and end < 2 * warm:
     fail.append("the run lasted %.0f s, less than twice the warm-up (%.0f s): growth not judged" % (end, warm))
 print("%-16s %4s %10s %10s %7s %10s %6s %6s %7s %s" % ("daemon", "pids", "rss@warm", "rss@end", "rss+%", "anon@end", "fd@w", "fd@end", "fd+%", "verdict"))
 for name in sorted(rows):
@@ -38,9 +39,9 @@ for name in sorted(rows):
     fb, fe = max(x[3] for x in base), max(x[3] for x in last)
     gr, gf = 100.0 * (re_ - rb) / rb, 100.0 * (fe - fb) / fb
     bad = []
-    if gr > 5:
+    if gr > 5 and growth:
         bad.append("RSS grew %.1f%%" % gr)
-    if gf > 5:
+    if gf > 5 and growth:
         bad.append("descriptors grew %.1f%%" % gf)
     if pids > 1:
         bad.append("restarted (%d processes)" % pids)
@@ -69,6 +70,27 @@ if sess != truth["sessions"]:
     fail.append("the shards saw %d sessions, %d were fed" % (sess, truth["sessions"]))
 if ev["call_end"] != truth["calls"]:
     fail.append("%d call_end events, %d calls were fed" % (ev["call_end"], truth["calls"]))
+# under valgrind (make valgrind): every daemon's summary, no error, no leak
+vg = re.findall(r"==(\d+)== ERROR SUMMARY: (\d+) errors", log)
+if vg:
+    lost = re.findall(r"==(\d+)==\s+(definitely|indirectly|possibly) lost: ([\d,]+) bytes", log)
+    bad = [(p, k, b) for p, k, b in lost if b != "0"]
+    print("valgrind: %d daemons checked, %d errors, %d leak reports with bytes lost" % (
+        len(vg), sum(int(n) for _, n in vg), len(bad)))
+    for p, n in vg:
+        if n != "0":
+            fail.append("valgrind: process %s: %s errors" % (p, n))
+    for p, k, b in bad:
+        fail.append("valgrind: process %s: %s lost %s bytes" % (p, k, b))
+    if len(vg) < len(rows):
+        fail.append("valgrind: %d summaries for %d daemons" % (len(vg), len(rows)))
+try:
+    hep = sum(1 for _ in open("hep.got"))
+    print("hep collector: %d messages" % hep)
+    if truth["calls"] and hep == 0:
+        fail.append("the hep collector got nothing")
+except OSError:
+    pass
 for f in ("consumer.json", "targets.json"):
     try:
         print(f.split(".")[0] + ":", open(f).read().strip())
