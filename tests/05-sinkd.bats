@@ -115,11 +115,13 @@ field() {
 		for p in calls/"$name"/*; do
 			[ -e "$p" ] || continue		# (a capture with no INVITE call)
 			basename "$p" | grep -Eq '^[0-9]{8}T[0-9]{6}\.[0-9]{3}Z_.*__[0-9]+__(terminated|confirmed|cancelled|failed|early)\.pcapng$'
+			n=$((n + 1))
 			# one tshark a file: it reads the file whole (status 0) and
-			# warns of nothing
+			# warns of nothing (the plain pass; the sanitizer pass, whose
+			# files are the same, checks our code, not tshark's reading)
+			[ -z "${STH_SANITIZER:-}" ] || continue
 			err=$(tshark -r "$p" 2>&1 >/dev/null) || { echo "$p: $err"; false; }
 			[ -z "$(printf '%s' "$err" | grep -v 'Running as user')" ] || { echo "$p: $err"; false; }
-			n=$((n + 1))
 		done
 	done
 	echo "$n call files"
