@@ -113,6 +113,26 @@ awk -v c="$t_col" -v o="$wall" -v ch="$chain" -v u="$(sed 's/.*2^18=//' "$tmp/co
 	printf "   reasmd: crafted %.2fs, ordinary %.2fs (%.2fx); longest chain %d (an unkeyed table: %d)\n", c, o, c / o, ch, u }'
 rm -f "$tmp/col.pcap" "$tmp/ord.pcap"
 
+# ---- session lookup cost against the sessions open ----
+echo
+m=${BENCH_LOOKUPS:-2000000}
+echo "== session lookup: $m one-byte segments on sessions picked at random among N open (the N sessions' own capture timed alone and taken off)"
+first=
+for n in 1000 10000 100000 1000000; do
+	"$B/tests/benchgen" idle "$tmp/lk0.pcap" "$n" > /dev/null
+	"$B/tests/benchgen" lookup "$tmp/lk.pcap" "$n" "$m" > "$tmp/lk.info"
+	measure "reasmd open $n" "$B/reasmd" -r "$tmp/lk0.pcap"
+	t0=$wall
+	measure "reasmd lookup $n" "$B/reasmd" -r "$tmp/lk.pcap"
+	grep -q " $(sed 's/.*payload_bytes=//' "$tmp/lk.info") bytes delivered" "$tmp/err" || {
+		echo "   reasmd lookup $n: not exact"; grep "bytes delivered" "$tmp/err"; }
+	ns=$(awk -v a="$wall" -v b="$t0" -v m="$m" 'BEGIN { printf "%.0f", (a - b) * 1e9 / m }')
+	[ -n "$first" ] || first=$ns
+	awk -v n="$n" -v ns="$ns" -v f="$first" 'BEGIN {
+		printf "   %8d sessions open: %4d ns a segment (%.2fx the cost at 1,000)\n", n, ns, (f > 0 ? ns / f : 0) }'
+done
+rm -f "$tmp/lk0.pcap" "$tmp/lk.pcap"
+
 # ---- memory per idle session ----
 echo
 echo "== memory per idle session (handshake and one byte each way, nothing buffered)"

@@ -11,6 +11,10 @@
  *                              flows, 256 active, 10-byte segments
  *   benchgen idle FILE N       N sessions opened (handshake and one byte each
  *                              way) and left open: for the per-session memory
+ *   benchgen lookup FILE N M   as idle, then M one-byte segments, each on
+ *                              one of the N open sessions picked at random:
+ *                              the session lookup's cost at N sessions (the
+ *                              idle capture's time taken off)
  *   benchgen collide FILE N BITS  as idle, N flows chosen so that the unkeyed
  *                              flow hash (decode_flow_hash) agrees on its low
  *                              BITS bits: a hash-flooding attack on a table
@@ -218,9 +222,9 @@ main(int argc, char **argv)
 	unsigned started = 0, done = 0;
 
 	if (argc < 3 || (strcmp(argv[1], "bulk") && strcmp(argv[1], "small") && strcmp(argv[1], "idle") &&
-	    strcmp(argv[1], "collide"))) {
+	    strcmp(argv[1], "collide") && strcmp(argv[1], "lookup"))) {
 		fprintf(stderr, "usage: benchgen bulk FILE [MIB] | small FILE [FRAMES] | idle FILE N | "
-		    "collide FILE N BITS\n");
+		    "lookup FILE N M | collide FILE N BITS\n");
 		return 2;
 	}
 	if (strcmp(argv[1], "collide") == 0) {
@@ -266,9 +270,14 @@ main(int argc, char **argv)
 		    (unsigned long long)frames, (unsigned long long)tries, worst);
 		return 0;
 	}
-	if (strcmp(argv[1], "idle") == 0) {
+	if (strcmp(argv[1], "idle") == 0 || strcmp(argv[1], "lookup") == 0) {
 		unsigned n = argc > 3 ? (unsigned)strtoul(argv[3], NULL, 10) : 1000000;
-		struct flow f;
+		unsigned long long m = strcmp(argv[1], "lookup") == 0 && argc > 4 ? strtoull(argv[4], NULL, 10) : 0;
+		struct flow f, *all = m ? calloc(n ? n : 1, sizeof(*all)) : NULL;
+		if (m && all == NULL) {
+			perror("benchgen");
+			return 1;
+		}
 		out = fopen(argv[2], "wb");
 		if (out == NULL) {
 			perror(argv[2]);
@@ -288,9 +297,18 @@ main(int argc, char **argv)
 			f.resp_left = 1;
 			for (int st = 0; st < 5; st++)	/* SYN, SYN-ACK, ACK, 1 byte, 1 byte */
 				step(&f, 1);
+			if (all)
+				all[k] = f;
+		}
+		for (unsigned long long j = 0; j < m && n > 0; j++) {
+			struct flow *g = &all[xr() % n];
+			frame(g, 1, g->cseq, g->sseq, 0x18, 1);	/* PSH|ACK, one byte */
+			g->cseq++;
 		}
 		fclose(out);
-		printf("flows=%u frames=%llu\n", n, (unsigned long long)frames);
+		free(all);
+		printf("flows=%u frames=%llu payload_bytes=%llu\n", n, (unsigned long long)frames,
+		    (unsigned long long)n * 2 + m);
 		return 0;
 	}
 	bulk = strcmp(argv[1], "bulk") == 0;
