@@ -7,15 +7,17 @@
 # and the nats sink when nats-server is installed.  Its capture reads a
 # FIFO that tests/soak/feed.py fills in real time with new TCP sessions
 # and SIP calls with RTP.  Every SOAK_SAMPLE seconds the RSS and the open
-# descriptors of every daemon are written down (build/soak/samples.tsv;
-# the RSS counts the shared-memory rings' pages as they are first touched,
-# RssAnon, the process's own heap and stacks, is beside it).
+# descriptors of every daemon are written down (build/soak/samples.tsv).
 #
-# It fails if a daemon's RSS or descriptors grow more than 5% after the
-# warm-up (the highest value of the last SOAK_WARMUP seconds against the
-# highest of the SOAK_WARMUP seconds after the warm-up), if any book does
-# not balance, if the run does not end 0, or if the sessions and calls the
-# tap saw are not those fed.  A line per daemon sums it up.
+# It fails if a daemon's own memory (its RSS less the shared-memory rings'
+# pages, RssShmem, which the RSS counts as they are first touched: a ring
+# that carries little fills them slowly, bounded by runtime.ring_bytes) or
+# its descriptors grow more than 5% after the warm-up (the highest value of
+# the last SOAK_WARMUP seconds against the highest of the SOAK_WARMUP
+# seconds after the warm-up), if its rings' pages pass runtime.ring_bytes
+# for every ring it maps, if any book does not balance, if the run does not
+# end 0, or if the sessions and calls the tap saw are not those fed.  A line
+# per daemon sums it up.
 #
 #   SOAK_SECONDS (3600)  SOAK_WARMUP (600)  SOAK_SAMPLE (60)
 #   SOAK_SESSIONS (20 a second)  SOAK_CALL_EVERY (2 s)
@@ -95,7 +97,7 @@ L=$!
 python3 "$top/tests/soak/consumer.py" "$D/run/listener.events.jsonl" "$L" > consumer.json 2> consumer.err &
 C=$!
 echo "soak: ${secs}s, every output on$([ -n "$nats" ] && echo ", nats too"); samples every ${every}s in $D/samples.tsv"
-printf 't\tdaemon\tpid\trss_kb\tfds\tanon_kb\n' > samples.tsv
+printf 't\tdaemon\tpid\trss_kb\tanon_kb\tshmem_kb\tfds\n' > samples.tsv
 t0=$(date +%s)
 while kill -0 $L 2>/dev/null; do
 	t=$(( $(date +%s) - t0 ))
@@ -108,9 +110,10 @@ while kill -0 $L 2>/dev/null; do
 		*"ctld "*) name=ctld ;;
 		*) continue ;;
 		esac
-		rss=$(awk '/^VmRSS:/ { r = $2 } /^RssAnon:/ { a = $2 } END { if (r != "") print r, a + 0 }' /proc/$p/status 2>/dev/null)
+		m=$(awk '/^VmRSS:/ { r = $2 } /^RssAnon:/ { a = $2 } /^RssShmem:/ { s = $2 }
+		    END { if (r != "") printf "%d\t%d\t%d", r, a, s }' /proc/$p/status 2>/dev/null)
 		fds=$(ls /proc/$p/fd 2>/dev/null | wc -l)
-		[ -n "$rss" ] && printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$name" "$p" ${rss% *} "$fds" ${rss#* } >> samples.tsv
+		[ -n "$m" ] && printf '%s\t%s\t%s\t%s\t%s\n' "$t" "$name" "$p" "$m" "$fds" >> samples.tsv
 	done
 	i=0
 	while [ $i -lt "$every" ] && kill -0 $L 2>/dev/null; do sleep 1; i=$((i + 1)); done

@@ -17,16 +17,29 @@ fail = []
 if rc != 0:
     fail.append("the run ended with status %d" % rc)
 
-# RSS and descriptors: the highest of the last `warm` seconds against the
-# highest of the `warm` seconds after the warm-up
+# Memory and descriptors: the highest of the last `warm` seconds against
+# the highest of the `warm` seconds after the warm-up.  A daemon's own
+# memory is its RSS less its rings' pages (RssShmem): those count as they
+# are first touched and are bounded by runtime.ring_bytes a ring.
 rows = collections.defaultdict(list)
-for l in list(open("samples.tsv"))[1:]:
-    t, name, pid, rss, fds, anon = l.split("\t")
-    rows[name].append((float(t), int(pid), int(rss), int(fds), int(anon)))
+lines = list(open("samples.tsv"))
+cols = lines[0].rstrip("\n").split("\t")
+for l in lines[1:]:
+    v = dict(zip(cols, l.rstrip("\n").split("\t")))
+    rss, anon = int(v["rss_kb"]), int(v["anon_kb"])
+    shm = int(v["shmem_kb"]) if "shmem_kb" in v else None
+    own = rss - shm if shm is not None else anon
+    rows[v["daemon"]].append((float(v["t"]), int(v["pid"]), rss, int(v["fds"]), own, shm or 0))
 end = max((r[-1][0] for r in rows.values()), default=0)
 if growth and end < 2 * warm:
     fail.append("the run lasted %.0f s, less than twice the warm-up (%.0f s): growth not judged" % (end, warm))
-print("%-16s %4s %10s %10s %7s %10s %6s %6s %7s %s" % ("daemon", "pids", "rss@warm", "rss@end", "rss+%", "anon@end", "fd@w", "fd@end", "fd+%", "verdict"))
+conf = open("run/config.json").read() if os.path.exists("run/config.json") else ""
+m = re.search(r'"ring_bytes":\s*(\d+)', conf)
+ring_kb = (int(m.group(1)) if m else 64 << 20) // 1024
+workers = len([n for n in rows if n.startswith("reasmd")]) or 1
+sinks = len([n for n in rows if n.startswith("sinkd")])
+print("%-16s %4s %10s %10s %7s %10s %10s %5s %5s %6s %s" % ("daemon", "pids", "own@warm", "own@end", "own+%",
+      "rss@end", "rings@end", "fd@w", "fd@e", "fd+%", "verdict"))
 for name in sorted(rows):
     r = rows[name]
     pids = len(set(x[1] for x in r))
@@ -35,18 +48,24 @@ for name in sorted(rows):
     if not base or not last:
         print("%-16s %4d (too few samples)" % (name, pids))
         continue
-    rb, re_ = max(x[2] for x in base), max(x[2] for x in last)
+    ob, oe = max(x[4] for x in base), max(x[4] for x in last)
     fb, fe = max(x[3] for x in base), max(x[3] for x in last)
-    gr, gf = 100.0 * (re_ - rb) / rb, 100.0 * (fe - fb) / fb
+    re_, se = max(x[2] for x in last), max(x[5] for x in last)
+    go, gf = 100.0 * (oe - ob) / ob, 100.0 * (fe - fb) / fb
+    # the rings a daemon maps: capd one a shard, a shard its own and one a
+    # sink, a sink one a shard
+    nrings = workers if name in ("capd",) or name.startswith("sinkd") else 1 + sinks if name.startswith("reasmd") else 0
     bad = []
-    if gr > 5 and growth:
-        bad.append("RSS grew %.1f%%" % gr)
+    if go > 5 and growth:
+        bad.append("own memory grew %.1f%%" % go)
     if gf > 5 and growth:
         bad.append("descriptors grew %.1f%%" % gf)
+    if se > nrings * (ring_kb + 64):
+        bad.append("rings' pages %d kB, more than its %d rings of %d kB" % (se, nrings, ring_kb))
     if pids > 1:
         bad.append("restarted (%d processes)" % pids)
-    ae = max(x[4] for x in last)
-    print("%-16s %4d %7d kB %7d kB %6.1f%% %7d kB %6d %6d %6.1f%% %s" % (name, pids, rb, re_, gr, ae, fb, fe, gf, "; ".join(bad) or "ok"))
+    print("%-16s %4d %7d kB %7d kB %6.1f%% %7d kB %7d kB %5d %5d %5.1f%% %s" % (
+        name, pids, ob, oe, go, re_, se, fb, fe, gf, "; ".join(bad) or "ok"))
     fail += ["%s: %s" % (name, b) for b in bad]
 
 log = open("run.log", errors="replace").read()
