@@ -33,8 +33,9 @@ mkdir -p "$D"
 chmod 755 "$D"
 cd "$D" || exit 1
 export STETHOSCOPE_BINDIR=$B
-# below the ephemeral ports (32768 up), where no outgoing connection takes one
-base=$(( 22000 + $$ % 30 * 20 ))
+# below the ephemeral ports (32768 up), where no outgoing connection takes
+# one, and below the tests' (20000 up: make soak may run beside make test)
+base=$(( 12000 + $$ % 30 * 20 ))
 nats=
 if command -v nats-server > /dev/null; then
 	nats-server -js -sd "$D/js" -a 127.0.0.1 -p $((base + 7)) -m $((base + 8)) > nats.log 2>&1 &
