@@ -184,6 +184,7 @@ static const struct ckey conf_schema[] = {
 	{ "voip.sipuser", CT_STR_OR_LIST, O(sipuser), "", 0, 0, 0, NULL, NULL, RL_LIVE },
 	{ "voip.rtp", CT_BOOL, O(voip_rtp), NULL, 1, 0, 0, NULL, NULL, RL_RESTART },
 	{ "voip.per_call_pcap", CT_BOOL, O(voip_per_call_pcap), NULL, 0, 0, 0, NULL, NULL, RL_RESTART },
+	{ "voip.call_table", CT_BOOL, O(voip_call_table), NULL, 0, 0, 0, NULL, NULL, RL_RESTART },
 	{ "voip.rtp_port_range", CT_STR, O(rtp_port_range), NULL, 0, 0, 0, NULL, NULL, RL_RESTART },
 	{ "voip.detect", CT_BOOL, O(voip_detect), NULL, 1, 0, 0, NULL, NULL, RL_RESTART },
 	{ "voip.max_message_bytes", CT_INT, O(voip_max_message_bytes), NULL, 256 * KB, 1 * KB, 16 * MB, NULL, "bytes", RL_RESTART },

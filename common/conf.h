@@ -109,7 +109,7 @@ struct conf {
 	/* sink */
 	int64_t sink_memcap;		/* startup buffers of one sinkd, together */
 	/* voip */
-	bool voip_enabled, voip_rtp, voip_per_call_pcap;
+	bool voip_enabled, voip_rtp, voip_per_call_pcap, voip_call_table;
 	struct conf_intlist sip_ports;
 	struct conf_strlist sipuser;
 	char *rtp_port_range;

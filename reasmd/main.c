@@ -452,6 +452,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 	R.out.dir = odir;
+	R.out.call_table = from == NULL || c.voip_call_table;
 	R.out.append = append;
 	R.out.no_streams = no_streams;
 	R.out.max_open_files = (unsigned)c.max_open_files;

@@ -145,6 +145,10 @@ struct out_opts {
 	int linktype, snaplen;
 	unsigned max_open_files;
 	uint64_t max_total_bytes, max_files;	/* -o retention, this shard's share */
+	bool call_table;		/* -r: the calls' table in the summary (a live
+					 * shard keeps none: its calls go to ctld and the
+					 * sinks, and a table kept for the exit would grow
+					 * with every call for weeks) */
 };
 
 #define SINKS_MAX 16

@@ -417,6 +417,8 @@ table_row(struct voip *V, const struct call *c, int st, unsigned nrtp, int64_t l
 	char ts[40], row[400];
 	int n;
 
+	if (!V->R->out.call_table)
+		return;
 	fmt_ts(ts, sizeof(ts), c ? (c->invite_ns ? c->invite_ns : c->first_ns) : 0);
 	n = snprintf(row, sizeof(row), "  %.23s  %-20.20s %-20.20s %-15s %3s %2u streams, %" PRIu64
 	    " packets, %" PRId64 " lost  %.40s\n", c ? ts : "-", c ? c->from : "-", c ? c->to : "-",

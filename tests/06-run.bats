@@ -490,6 +490,9 @@ for n, v in sizes.items():
 PY
 	[ "$(ls calls | grep -c '__[0-9]*__terminated\.pcapng$')" -eq 2 ]
 	! ls calls | grep -q __open
+	# a live shard keeps no table of its calls for its summary
+	# (voip.call_table is off: it would grow with every call for weeks)
+	! grep -q "reasmd: calls (start" run.log
 	for p in calls/*; do
 		tshark -r "$p" -q -z rtp,streams 2>/dev/null > streams.txt
 		[ "$(grep -c ' 0x' streams.txt)" -eq 4 ] || { cat streams.txt; false; }

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""feed.py OUT SECONDS [--sessions N] [--call-every S] [--truth FILE]
+"""feed.py OUT SECONDS [--sessions N] [--call-every S] [--truth FILE] [--unpaced 1]
 
 The soak's traffic: a pcap stream written to OUT (a FIFO the tap's capture
 reads) for SECONDS of wall time, paced in real time, timestamps now:
@@ -9,7 +9,9 @@ pair, so the shards share them) and every S seconds (default 2) a SIP call
 over UDP (INVITE with SDP, 100, 180, 200 with SDP, ACK, G.711 RTP both
 ways for 4 s at 50 packets a second, BYE, 200).  Addresses and ports are
 never reused within 10 minutes.  At the end the truth goes to FILE (JSON):
-sessions, their request and response bytes, calls, RTP packets."""
+sessions, their request and response bytes, calls, RTP packets.
+--unpaced 1: as fast as it can, SECONDS of capture time from a fixed start
+(a file to replay, or to profile an engine's memory over time with)."""
 import json
 import os
 import random
@@ -26,7 +28,7 @@ def args():
     if len(a) < 2 or a[0] in ("-h", "--help"):
         print(__doc__)
         sys.exit(0 if a and a[0] in ("-h", "--help") else 2)
-    o = {"out": a[0], "seconds": float(a[1]), "sessions": 20, "call_every": 2.0, "truth": None}
+    o = {"out": a[0], "seconds": float(a[1]), "sessions": 20, "call_every": 2.0, "truth": None, "unpaced": 0}
     i = 2
     while i < len(a):
         k = a[i].lstrip("-").replace("-", "_")
@@ -117,13 +119,20 @@ def main():
     out = open(o["out"], "wb", buffering=1 << 20)
     out.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1))
     truth = {"sessions": 0, "requests_bytes": 0, "responses_bytes": 0, "calls": 0, "rtp_packets": 0}
-    start = time.time()
+    clock = [1767225600.0]
+
+    def now_fn():
+        if o["unpaced"]:
+            clock[0] += 0.05
+            return clock[0]
+        return time.time()
+    start = now_fn()
     pending = []		# (ts, frame), not yet due
     nsess = ncall = 0
     next_call = start
     sec = start
     while True:
-        now = time.time()
+        now = now_fn()
         if now - start < o["seconds"]:
             # what starts in the coming 100 ms
             while sec < now + 0.1:
@@ -151,7 +160,8 @@ def main():
             out.write(struct.pack("<IIII", us // 1000000, us % 1000000, len(fr), len(fr)) + fr)
         del pending[:due]
         out.flush()
-        time.sleep(0.02)
+        if not o["unpaced"]:
+            time.sleep(0.02)
     out.close()
     truth["sessions"], truth["calls"] = nsess, ncall
     if o["truth"]:
