@@ -61,6 +61,7 @@ dial(const struct sockaddr_un *sa)
 }
 
 static char tmpdir[64];
+static int dlfd = -1, clfd = -1;
 
 static void
 cleanup(void)
@@ -99,10 +100,16 @@ ctld_up(void)
 	memset(&D, 0, sizeof(D));
 	D.base = base;
 	D.c = &C;
-	unlink(dsa.sun_path);
-	unlink(csa.sun_path);
-	D.daemon_fd = listen_at(&dsa, tmpdir, "ctld.sock");
-	D.unix_fd = listen_at(&csa, tmpdir, "control.sock");
+	/* the sockets listen for the whole run; each ctld takes (and closes,
+	 * with its listeners) a descriptor of its own for them */
+	if (dlfd < 0) {
+		dlfd = listen_at(&dsa, tmpdir, "ctld.sock");
+		clfd = listen_at(&csa, tmpdir, "control.sock");
+	}
+	D.daemon_fd = dup(dlfd);
+	D.unix_fd = dup(clfd);
+	if (D.daemon_fd < 0 || D.unix_fd < 0)
+		abort();
 	D.tcp_fd = D.http_fd = -1;
 	if (ctld_open(&D, err, sizeof(err)) < 0)
 		abort();
