@@ -85,7 +85,11 @@ init(void)
 		abort();
 	sth_strlcpy(tmpdir, dir, sizeof(tmpdir));
 	atexit(cleanup);
-	conf_load_text(&C, "fuzz", "{}", 2, 0, &d);
+	/* small tables, so that an input can fill them (and a ctld a run
+	 * costs little: the default tables are made and freed each input) */
+	static const char t[] = "{control:{max_sessions:64, max_calls:16, resume_bytes:16384}}";
+	if (conf_load_text(&C, "fuzz", t, sizeof(t) - 1, 0, &d) != 0)
+		abort();
 	conf_diag_free(&d);
 	if ((base = event_base_new()) == NULL)
 		abort();
@@ -121,7 +125,7 @@ static size_t got;	/* bytes ctld wrote to the control client */
 static void
 drain(int fd, int counted)
 {
-	char b[65536];
+	static char b[65536];	/* (not on the stack: ASan would poison 64 KiB a call) */
 	ssize_t n;
 
 	while ((n = read(fd, b, sizeof(b))) > 0)
