@@ -29,7 +29,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		"{reasm:{max_sessions:4096}}",
 		"{reasm:{ooo_bytes_per_dir:2048, max_sessions:4, frag_memcap:4096}}",
 		"{reasm:{max_sessions:4096}, io:{input:{capture:{session_idle_sec:0.01}}}, runtime:{close_grace_ms:0}}",
-		"{reasm:{max_sessions:4096, memcap:1048576, ooo_bytes_per_dir:0}, io:{input:{capture:{local_ip:'10.0.0.1'}}, mapping:{role:'server'}}}",
+		/* (an explicit filter: local_ip alone asks for the template's keys) */
+		"{reasm:{max_sessions:4096, memcap:1048576, ooo_bytes_per_dir:0}, io:{input:{capture:{local_ip:'10.0.0.1', bpf-filter:'tcp'}}, mapping:{role:'server'}}}",
 	};
 	static struct conf cs[4];
 	static int loaded;
