@@ -827,7 +827,10 @@ static void session_close(struct reasm *R, struct session *s, unsigned reason);
  * is only for stray frames), then the oldest half-open session (only SYNs
  * seen: a SYN flood's, which must not blind the tap to the sessions that
  * carry data), closed as table_full and counted.  Established sessions
- * are never evicted: then the new one is refused (table_full).
+ * are never evicted: then the new one is refused (table_full).  `keep`,
+ * the incarnation the new session follows, is never the one to go: the
+ * new one links to it (fuzz_reasm found a half-open one freed there, and
+ * read after).
  */
 static bool
 table_room(struct reasm *R, const struct session *keep)
@@ -841,7 +844,10 @@ table_room(struct reasm *R, const struct session *keep)
 		session_free(R, s);
 		return true;
 	}
-	if ((s = TAILQ_FIRST(&R->tcp->half)) != NULL) {
+	s = TAILQ_FIRST(&R->tcp->half);
+	if (s != NULL && s == keep)
+		s = TAILQ_NEXT(s, hq);	/* (a half-open one a new SYN is replacing) */
+	if (s != NULL) {
 		static struct log_rl rl;
 		R->st.half_open_evicted++;
 		log_ratelimited(&rl, 1, 10000, LOG_WARNING, "reasm.max_sessions (%zu) reached: the oldest "

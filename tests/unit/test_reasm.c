@@ -666,6 +666,33 @@ reasm_syn_flood_evicts_half_open(void)
 	}
 }
 
+/* The table full, a new SYN (a new ISN) on a half-open session: the
+ * half-open one it replaces is the incarnation the new one links to, so
+ * another goes to make room (fuzz_reasm found the replaced one freed and
+ * read after, under ASan). */
+static void
+reasm_table_full_new_isn_on_half_open(void)
+{
+	struct result r;
+	const uint32_t srv = 0x0A000002, cli = 0x0A000001;
+
+	start("{reasm:{max_sessions:2}}");
+	pkt4(cli, 40001, srv, 80, 100, 0, TH_SYN, NULL, 0);	/* A: half-open */
+	pkt4(cli, 40002, srv, 80, 100, 0, TH_SYN, NULL, 0);	/* B: half-open */
+	pkt4(cli, 40001, srv, 80, 7000, 0, TH_SYN, NULL, 0);	/* A again, a new ISN */
+	pkt4(srv, 80, cli, 40001, 900, 7001, TH_SYN | TH_ACK, NULL, 0);
+	pkt4(cli, 40001, srv, 80, 7001, 901, TH_ACK, "new one", 7);
+	pkt4(cli, 40001, srv, 80, 101, 0, TH_ACK, "old", 3);	/* the old ISN's space */
+	T_EQ_U(R.st.table_full_packets, 0);
+	T_EQ_U(R.st.half_open_evicted, 1);
+	finish(&r);
+	int found = 0;
+	for (int k = 0; k < r.nsess; k++)
+		if (r.cport[k] == 40001 && r.len[k][0] == 7 && memcmp(r.bytes[k][0], "new one", 7) == 0)
+			found++;
+	T_EQ_U(found, 1);
+}
+
 int
 main(void)
 {
@@ -690,5 +717,6 @@ main(void)
 	T_RUN(reasm_malformed_counted);
 	T_RUN(reasm_close_by_control_is_sticky);
 	T_RUN(reasm_syn_flood_evicts_half_open);
+	T_RUN(reasm_table_full_new_isn_on_half_open);
 	return T_DONE();
 }
