@@ -145,6 +145,12 @@ recw_close(struct recw *w)
 	return r;
 }
 
+/* The read buffer starts at 64 KiB (a pipe's worth: a short stream, or a
+ * fuzzer's input, costs no more) and doubles while reads fill it, up to
+ * 1 MiB (a file read in large blocks); a record larger takes its size. */
+#define RECR_CAP_MIN (64 * 1024)
+#define RECR_CAP_MAX (1024 * 1024)
+
 struct recr {
 	int fd, own_fd;
 	unsigned char *buf;
@@ -178,6 +184,11 @@ recr_fill(struct recr *r, size_t need)
 		if (n == 0)
 			r->eof = 1;
 		r->end += (size_t)n;
+		if (r->end == r->cap && r->cap < RECR_CAP_MAX) {
+			/* a full buffer: there is more to read, read more at once */
+			r->cap *= 2;
+			r->buf = xrealloc(r->buf, r->cap);
+		}
 	}
 	return (ssize_t)(r->end - r->start);
 }
@@ -191,7 +202,7 @@ recr_open(int fd, int own_fd, char *err, size_t errlen)
 
 	r->fd = fd;
 	r->own_fd = own_fd;
-	r->cap = 1024 * 1024;
+	r->cap = RECR_CAP_MIN;
 	r->buf = xmalloc(r->cap);
 	n = recr_fill(r, sizeof(h));
 	if (n < 0) {
