@@ -399,31 +399,7 @@ tail_equal() {
 	python3 "$TOP/tests/gen/pcapgen.py" --paced s.pcap 10 600000
 	base=$(port_base)
 	# a target that takes connection after connection: conn.N.PORT
-	cat > targets.py <<-'PY'
-	import socket, sys, threading
-	def serve(port):
-	    l = socket.socket()
-	    l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-	    l.bind(("127.0.0.1", port))
-	    l.listen(4)
-	    n = 0
-	    while True:
-	        c, _ = l.accept()
-	        n += 1
-	        def take(c, path):
-	            with open(path, "wb") as f:
-	                while True:
-	                    b = c.recv(65536)
-	                    if not b:
-	                        break
-	                    f.write(b)
-	                    f.flush()
-	        threading.Thread(target=take, args=(c, "conn.%d.%d" % (n, port)), daemon=True).start()
-	for p in sys.argv[1:]:
-	    threading.Thread(target=serve, args=(int(p),), daemon=True).start()
-	threading.Event().wait(60)
-	PY
-	timeout 60 python3 targets.py "$base" "$((base + 1))" &
+	timeout 60 python3 "$TOP/tests/gen/targets.py" "$base" "$((base + 1))" &
 	TG=$!
 	wait_for bash -c "ss -ltn 'sport = :$((base + 1))' | grep -q LISTEN"
 	cat > tap.json <<-EOF
@@ -516,30 +492,7 @@ assert not any(e.get("event") == "events_missed" for e in ev)
 	PY
 	# the connector's target, in A beside the tap: every connection it
 	# takes is a file, conn.N.PORT
-	cat > targets.py <<-'PY'
-	import socket, sys, threading
-	def serve(port):
-	    l = socket.socket()
-	    l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-	    l.bind(("127.0.0.1", port))
-	    l.listen(64)
-	    n = 0
-	    while True:
-	        c, _ = l.accept()
-	        n += 1
-	        def take(c, path):
-	            with open(path, "wb") as f:
-	                while True:
-	                    b = c.recv(65536)
-	                    if not b:
-	                        break
-	                    f.write(b)
-	        threading.Thread(target=take, args=(c, "conn.%d.%d" % (n, port)), daemon=True).start()
-	for p in sys.argv[1:]:
-	    threading.Thread(target=serve, args=(int(p),), daemon=True).start()
-	threading.Event().wait(90)
-	PY
-	ip netns exec "$NSA" timeout 90 python3 targets.py "$((base + 100))" "$((base + 101))" 3>&- &
+	ip netns exec "$NSA" timeout 90 python3 "$TOP/tests/gen/targets.py" "$((base + 100))" "$((base + 101))" 3>&- &
 	TG=$!
 	ip netns exec "$NSB" timeout 90 python3 srv.py 3>&- &
 	SRV=$!
