@@ -15,6 +15,10 @@ subscribe printed it (one JSON line a record).
       nothing pending, and its drops equal what the loss records name.
   natscheck.py count GOT
       prints "kind count" lines.
+  natscheck.py runs GOT N [--calls-in-last]
+      the records come from N runs of the sink (restarts), one after the
+      other; the last one published something (with --calls-in-last: calls
+      among it); no record (run, shard, kind, seq) is there twice.
   natscheck.py pace FILE SECONDS [PIECES]
       copies FILE to standard output in PIECES pieces over SECONDS.
 """
@@ -140,6 +144,24 @@ def count(args):
     return 0
 
 
+def runs(args):
+    import collections
+    got, want = load(args[0]), int(args[1])
+    seen = []
+    for g in got:
+        if not seen or seen[-1] != g["run"]:
+            seen.append(g["run"])
+    assert len(seen) == want and len(set(seen)) == want, "runs in order: %s" % seen[:8]
+    last = [g for g in got if g["run"] == seen[-1]]
+    assert last, "nothing from the last run"
+    if "--calls-in-last" in args[2:]:
+        assert any(g["kind"] == "call" for g in last), [g["kind"] for g in last][:20]
+    ids = collections.Counter((g["run"], g["shard"], g["kind"], g["seq"]) for g in got)
+    dup = [k for k, c in ids.items() if c > 1]
+    assert not dup, "twice: %d records, %s" % (len(dup), dup[:3])
+    print("%d runs, %d records, none twice" % (want, len(got)))
+
+
 def pace(args):
     data = open(args[0], "rb").read()
     secs = float(args[1])
@@ -157,7 +179,7 @@ def main():
     if len(sys.argv) < 3:
         print(__doc__)
         return 2
-    return {"same": same, "books": books, "count": count, "pace": pace}[sys.argv[1]](sys.argv[2:])
+    return {"same": same, "books": books, "count": count, "runs": runs, "pace": pace}[sys.argv[1]](sys.argv[2:])
 
 
 if __name__ == "__main__":
