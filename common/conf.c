@@ -13,6 +13,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -314,27 +315,51 @@ is_section(const char *path)
 }
 
 size_t
-conf_edit_distance(const char *a, const char *b)
+conf_edit_distance_within(const char *a, const char *b, size_t max)
 {
 	size_t la = strlen(a), lb = strlen(b);
-	size_t *row = xmalloc((lb + 1) * sizeof(*row));
-	size_t r;
+	size_t small[64], *row, r;
 
+	/* A prefix or suffix the two share costs nothing: off before the
+	 * table (the environment's names all begin STETHOSCOPE_). */
+	while (la > 0 && lb > 0 && *a == *b)
+		a++, b++, la--, lb--;
+	while (la > 0 && lb > 0 && a[la - 1] == b[lb - 1])
+		la--, lb--;
+	/* The distance is at least the difference in length: a hostile name
+	 * of kilobytes costs nothing against every key. */
+	if ((la > lb ? la - lb : lb - la) > max)
+		return max + 1;
+	row = lb + 1 <= ARRAY_SIZE(small) ? small : xmalloc((lb + 1) * sizeof(*row));
 	for (size_t j = 0; j <= lb; j++)
 		row[j] = j;
+	r = lb;
 	for (size_t i = 1; i <= la; i++) {
-		size_t prev = row[0];
-		row[0] = i;
+		size_t prev = row[0], least;
+		least = row[0] = i;
 		for (size_t j = 1; j <= lb; j++) {
 			size_t cur = row[j];
 			size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
 			row[j] = MIN(MIN(row[j] + 1, row[j - 1] + 1), prev + cost);
+			least = MIN(least, row[j]);
 			prev = cur;
 		}
+		if (least > max) {	/* every row after is at least as far */
+			r = max + 1;
+			goto out;
+		}
 	}
-	r = row[lb];
-	free(row);
+	r = MIN(row[lb], max + 1);
+out:
+	if (row != small)
+		free(row);
 	return r;
+}
+
+size_t
+conf_edit_distance(const char *a, const char *b)
+{
+	return conf_edit_distance_within(a, b, SIZE_MAX - 1);
 }
 
 /* The nearest known key to an unknown path: among its siblings (keys and
@@ -359,7 +384,7 @@ nearest_key(const char *path, char *out, size_t size)
 		kp += plen ? plen + 1 : 0;
 		end = strchr(kp, '.');
 		snprintf(cand, sizeof(cand), "%.*s", end ? (int)(end - kp) : (int)strlen(kp), kp);
-		d = conf_edit_distance(leaf, cand);
+		d = conf_edit_distance_within(leaf, cand, best - 1);
 		if (d < best) {
 			best = d;
 			snprintf(out, size, "%.*s%s%s", (int)plen, path, plen ? "." : "", cand);
@@ -368,7 +393,7 @@ nearest_key(const char *path, char *out, size_t size)
 	if (out[0] != '\0')
 		return;
 	for (size_t k = 0; k < NKEYS; k++) {
-		size_t d = conf_edit_distance(path, conf_schema[k].path);
+		size_t d = conf_edit_distance_within(path, conf_schema[k].path, best - 1);
 		if (d < best) {
 			best = d;
 			sth_strlcpy(out, conf_schema[k].path, size);
@@ -863,12 +888,15 @@ apply_env(struct cload *L)
 		const char *eq = strchr(*e, '=');
 		size_t n = eq ? (size_t)(eq - *e) : strlen(*e);
 		bool known = false;
-		int bestd = 1 << 30;
+		int bestd;
 
 		if (strncmp(*e, "STETHOSCOPE_", 12) != 0 || n >= sizeof(name))
 			continue;
 		memcpy(name, *e, n);
 		name[n] = '\0';
+		/* a name nearer than a third of it is a likely typo; past
+		 * that, no suggestion (and a long garbage name costs little) */
+		bestd = (int)MAX((size_t)2, (n - 12) / 3) + 1;
 		for (size_t i = 0; i < ARRAY_SIZE(env_not_keys) && !known; i++)
 			known = strcmp(name, env_not_keys[i]) == 0;
 		for (size_t k = 0; k < NKEYS && !known; k++) {
@@ -876,7 +904,7 @@ apply_env(struct cload *L)
 			conf_env_name(conf_schema[k].path, kname, sizeof(kname));
 			if (strcmp(kname, name) == 0)
 				known = true;
-			else if ((d = conf_edit_distance(kname, name)) < bestd) {
+			else if ((d = (int)conf_edit_distance_within(kname, name, (size_t)bestd - 1)) < bestd) {
 				bestd = d;
 				snprintf(best, sizeof(best), "%s", kname);
 			}
@@ -885,8 +913,10 @@ apply_env(struct cload *L)
 			conf_env_name(conf_alias[a].from, kname, sizeof(kname));
 			known = strncmp(name, kname, strlen(kname)) == 0;
 		}
-		if (!known)
+		if (!known && best[0] != '\0')
 			cl_warn(L, "environment %s: unknown variable, ignored (nearest: %s)", name, best);
+		else if (!known)
+			cl_warn(L, "environment %s: unknown variable, ignored", name);
 	}
 }
 

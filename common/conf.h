@@ -208,5 +208,7 @@ void conf_diag_free(struct conf_diag *d);
 
 /* Levenshtein distance (for "nearest known key"); exposed for tests. */
 size_t conf_edit_distance(const char *a, const char *b);
+/* The same when it is at most max, else max + 1 (stops early). */
+size_t conf_edit_distance_within(const char *a, const char *b, size_t max);
 
 #endif

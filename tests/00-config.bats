@@ -159,6 +159,11 @@ PY
 	run env STETHOSCOPE_IO_OUTPUT_PCAP_PORT=1 "$B/capd" --check-config
 	[ "$status" -eq 0 ]
 	[[ "$output" == *'environment STETHOSCOPE_IO_OUTPUT_PCAP_PORT: unknown variable, ignored (nearest: '* ]]
+	# a name near no key gets no suggestion
+	run env STETHOSCOPE_QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ=1 "$B/capd" --check-config
+	[ "$status" -eq 0 ]
+	[[ "$output" == *'environment STETHOSCOPE_QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ: unknown variable, ignored'* ]]
+	[[ "$output" != *'QQQQ: unknown variable, ignored (nearest'* ]]
 	# both spellings at once is an error
 	run env STETHOSCOPE_IO_OUTPUT_LISTNER_ENABLED=true STETHOSCOPE_IO_OUTPUT_LISTENER_ENABLED=false "$B/capd" --check-config
 	[ "$status" -eq 2 ]

@@ -206,6 +206,19 @@ conf_edit_distance_works(void)
 	T_EQ_U(conf_edit_distance("kitten", "sitting"), 3);
 	T_EQ_U(conf_edit_distance("", "abc"), 3);
 	T_EQ_U(conf_edit_distance("same", "same"), 0);
+	/* bounded: exact up to max, max + 1 past it, long names cut short */
+	T_EQ_U(conf_edit_distance_within("kitten", "sitting", 3), 3);
+	T_EQ_U(conf_edit_distance_within("kitten", "sitting", 2), 3);
+	T_EQ_U(conf_edit_distance_within("kitten", "sitting", 0), 1);
+	T_EQ_U(conf_edit_distance_within("a", "abcdefgh", 3), 4);
+	T_EQ_U(conf_edit_distance_within("abcdefgh", "abcdefgh", 0), 0);
+	{
+		char big[200];
+		memset(big, 'x', sizeof(big) - 1);
+		big[sizeof(big) - 1] = '\0';
+		T_EQ_U(conf_edit_distance_within(big, big, 1), 0);
+		T_EQ_U(conf_edit_distance(big, "x"), 198);
+	}
 }
 
 static void
