@@ -253,6 +253,7 @@ main(int argc, char **argv)
 		conf_free(&c);
 		return 2;
 	}
+	immediate = immediate || c.immediate;	/* --immediate, or the key */
 	if (immediate && c.file == NULL)
 		C.speed = -1;	/* see source_open_live */
 
@@ -273,8 +274,9 @@ main(int argc, char **argv)
 		filter = conf_capture_filter(&c);
 		if (source_set_filter(&C, filter, err, sizeof(err)) < 0)
 			fatalx("%s", err);
-		log_info("capturing on %s with filter \"%s\", capture buffer %lld MiB per interface%s", c.iface, filter,
-		    (long long)(capture_buffer_bytes(&C) >> 20), c.scapy_bufsize > 0 ? "" : " (default)");
+		log_info("capturing on %s with filter \"%s\", capture buffer %lld MiB per interface%s%s", c.iface, filter,
+		    (long long)(capture_buffer_bytes(&C) >> 20), c.scapy_bufsize > 0 ? "" : " (default)",
+		    immediate ? ", immediate mode" : "");
 		free(filter);
 		if (immediate)
 			C.speed = 0;

@@ -62,6 +62,7 @@ static const struct ckey conf_schema[] = {
 	{ "io.input.capture.file", CT_STR, O(file), NULL, 0, 0, 0, NULL, NULL, RL_RESTART },
 	{ "io.input.capture.snaplen", CT_INT, O(snaplen), NULL, 262144, 64, 262144, NULL, "bytes", RL_RESTART },
 	{ "io.input.capture.promisc", CT_BOOL, O(promisc), NULL, 1, 0, 0, NULL, NULL, RL_CAPD },
+	{ "io.input.capture.immediate", CT_BOOL, O(immediate), NULL, 0, 0, 0, NULL, NULL, RL_CAPD },
 	/* io.output.remote-host */
 	{ "io.output.remote-host.enabled", CT_BOOL, O(conn_enabled), NULL, 0, 0, 0, NULL, NULL, RL_SINK },
 	{ "io.output.remote-host.host", CT_STR, O(conn_host), "127.0.0.1", 0, 0, 0, NULL, NULL, RL_SINK },
@@ -154,6 +155,7 @@ static const struct ckey conf_schema[] = {
 	{ "logging.file.verbosity", CT_ENUM, O(log_file_verbosity), "INFO", 0, 0, 0, "DEBUG|INFO|WARNING|ERROR", NULL, RL_LIVE },
 	{ "logging.stats.report_interval", CT_DOUBLE, O(log_stats_report_interval), NULL, 5, 0, 86400, NULL, "seconds", RL_LIVE },
 	/* runtime */
+	{ "runtime.profile", CT_ENUM, O(profile), "balanced", 0, 0, 0, "balanced|throughput|latency|memory", NULL, RL_RESTART },
 	{ "runtime.workers", CT_INT, O(workers), NULL, 0, -1e9, 1e9, NULL, NULL, RL_RESTART },
 	{ "runtime.capture_queue_size", CT_INT, O(capture_queue_size), NULL, 50000, 1000, 5000000, NULL, "packets", RL_RESTART },
 	{ "runtime.max_output_buffer_bytes", CT_INT, O(max_output_buffer_bytes), NULL, 1000000, 0, 1e12, NULL, "bytes", RL_RESTART },
@@ -823,6 +825,71 @@ apply_override(struct cload *L, const struct conf_override *o)
 	}
 }
 
+/*
+ * runtime.profile: a group of keys set together, under every key given
+ * (file, environment, command line).  docs/configuration.md lists them;
+ * make bench shows what each moves.  "balanced" is the defaults.
+ */
+struct profile_key {
+	const char *profile, *path, *value;
+};
+
+static const struct profile_key profile_keys[] = {
+	/* throughput: room for bursts everywhere, at the cost of memory */
+	{ "throughput", "io.input.capture.scapy_bufsize", "268435456" },
+	{ "throughput", "runtime.ring_bytes", "268435456" },
+	{ "throughput", "runtime.capture_queue_size", "500000" },
+	{ "throughput", "runtime.max_output_buffer_bytes", "16000000" },
+	{ "throughput", "io.output.pcap.queue_bytes", "268435456" },
+	{ "throughput", "sink.memcap", "1073741824" },
+	/* latency: each packet handed on at once (libpcap's immediate mode:
+	 * TPACKET_V2, a slot a packet, so a larger buffer for the same
+	 * burst); a hole waits less before it is declared a gap */
+	{ "latency", "io.input.capture.immediate", "true" },
+	{ "latency", "io.input.capture.scapy_bufsize", "268435456" },
+	{ "latency", "reasm.gap_grace_ms", "200" },
+	{ "latency", "runtime.close_grace_ms", "20" },
+	/* memory: small rings, buffers and caps (less room for a burst) */
+	{ "memory", "io.input.capture.scapy_bufsize", "16777216" },
+	{ "memory", "runtime.ring_bytes", "4194304" },
+	{ "memory", "runtime.max_output_buffer_bytes", "262144" },
+	{ "memory", "reasm.ooo_bytes_per_dir", "262144" },
+	{ "memory", "reasm.memcap", "268435456" },
+	{ "memory", "reasm.frag_memcap", "8388608" },
+	{ "memory", "sink.memcap", "67108864" },
+	{ "memory", "voip.hold_bytes", "4194304" },
+	{ "memory", "io.output.pcap.queue_bytes", "8388608" },
+	{ "memory", "io.output.nats.queue_bytes", "8388608" },
+	{ "memory", "control.resume_bytes", "1048576" },
+};
+
+static void
+apply_profile(struct cload *L)
+{
+	const char *p = L->c->profile;
+	char where[64];
+
+	if (p == NULL)
+		return;
+	snprintf(where, sizeof(where), "runtime.profile %s", p);
+	for (size_t k = 0; k < ARRAY_SIZE(profile_keys); k++) {
+		int idx;
+		if (strcmp(profile_keys[k].profile, p) != 0)
+			continue;
+		if ((idx = key_index(profile_keys[k].path)) < 0 || L->c->given[idx])
+			continue;	/* a key given wins */
+		if (apply_string(L, idx, profile_keys[k].value, where))
+			L->c->origin[idx] = CONF_FROM_PROFILE;
+	}
+}
+
+void
+conf_print_profiles(FILE *out)
+{
+	for (size_t k = 0; k < ARRAY_SIZE(profile_keys); k++)
+		fprintf(out, "%s\t%s\t%s\n", profile_keys[k].profile, profile_keys[k].path, profile_keys[k].value);
+}
+
 void
 conf_env_name(const char *path, char *buf, size_t size)
 {
@@ -1127,6 +1194,7 @@ conf_load_common(struct conf *c, const char *path, const char *text, size_t len,
 		apply_env(&L);
 	for (size_t k = 0; k < nov; k++)
 		apply_override(&L, &ov[k]);
+	apply_profile(&L);
 	derive_and_check(&L);
 	jsonish_free(&doc);
 	return diag->nerrors > 0 ? -1 : 0;
@@ -1406,6 +1474,9 @@ conf_print_effective_ex(const struct conf *c, FILE *out, int flags)
 				break;
 			case CONF_FROM_CMDLINE:
 				snprintf(buf, sizeof(buf), "command line");
+				break;
+			case CONF_FROM_PROFILE:
+				snprintf(buf, sizeof(buf), "profile %s", c->profile ? c->profile : "");
 				break;
 			default:
 				continue;

@@ -48,6 +48,7 @@ struct conf {
 	int64_t buffer_bytes, c2s_buffer_bytes, s2c_buffer_bytes;
 	int64_t scapy_bufsize, snaplen;
 	bool promisc;
+	bool immediate;			/* io.input.capture.immediate */
 	/* io.output.remote-host (the connector) */
 	bool conn_enabled;
 	char *conn_host;
@@ -100,6 +101,7 @@ struct conf {
 	int64_t workers, capture_queue_size, max_output_buffer_bytes,
 	    drain_timeout_ms, close_grace_ms, ring_bytes, max_open_files;
 	double close_linger_sec, stats_interval_sec;
+	char *profile;			/* runtime.profile */
 	char *overflow_name, *user, *capture_user, *group, *run_dir;
 	/* reasm */
 	int64_t max_sessions, ooo_bytes_per_dir, memcap, frag_memcap;
@@ -134,7 +136,7 @@ struct conf {
 };
 
 /* Where a key's effective value came from (file < environment < command line). */
-enum { CONF_FROM_DEFAULT, CONF_FROM_FILE, CONF_FROM_ENV, CONF_FROM_CMDLINE };
+enum { CONF_FROM_DEFAULT, CONF_FROM_FILE, CONF_FROM_ENV, CONF_FROM_CMDLINE, CONF_FROM_PROFILE };
 
 /* A value given on a command line, applied over the file's. */
 struct conf_override {
@@ -205,6 +207,9 @@ char *conf_capture_filter(const struct conf *c);
 
 void conf_free(struct conf *c);
 void conf_diag_free(struct conf_diag *d);
+
+/* Every key a runtime.profile sets: "PROFILE\tKEY\tVALUE" lines. */
+void conf_print_profiles(FILE *out);
 
 /* Levenshtein distance (for "nearest known key"); exposed for tests. */
 size_t conf_edit_distance(const char *a, const char *b);

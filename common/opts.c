@@ -21,9 +21,12 @@ const char opts_common_help[] =
     "                      also $STETHOSCOPE_LOG_LEVEL\n"
     "      --run-dir DIR   directory of the daemons' sockets (runtime.run_dir)\n"
     "      --quiet-config  log configuration warnings at DEBUG only\n"
+    "      --profile P     runtime.profile: balanced (default), throughput, latency\n"
+    "                      or memory: a group of keys, under any key given\n"
     "  -h, --help          this help\n"
     "      --version       print the version\n"
-    "      --print-schema  print every configuration key, a JSON line each, and exit\n";
+    "      --print-schema  print every configuration key, a JSON line each, and exit\n"
+    "      --print-profiles  print the keys each runtime.profile sets (PROFILE KEY VALUE)\n";
 
 void
 opts_init(struct daemon_opts *o, const char *prog)
@@ -72,11 +75,17 @@ opts_common(struct daemon_opts *o, int ch, const char *arg)
 	case OPT_QUIET_CONFIG:
 		o->quiet_config = true;
 		return 1;
+	case OPT_PROFILE:
+		opts_override(o, "runtime.profile", arg);
+		return 1;
 	case OPT_VERSION:
 		printf("%s (stethoscope) %s\n", o->prog, STH_VERSION);
 		exit(0);
 	case OPT_PRINT_SCHEMA:
 		conf_print_schema(stdout);
+		exit(0);
+	case OPT_PRINT_PROFILES:
+		conf_print_profiles(stdout);
 		exit(0);
 	}
 	return 0;

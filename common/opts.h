@@ -11,6 +11,7 @@
  *   --log-level LEVEL     console verbosity (else $STETHOSCOPE_LOG_LEVEL)
  *   --run-dir DIR         where the daemon's sockets live (runtime.run_dir)
  *   --quiet-config        warnings at DEBUG (the launcher already showed them)
+ *   --profile P           runtime.profile (balanced, throughput, latency, memory)
  *   -h, --help, --version
  */
 #ifndef STH_OPTS_H
@@ -26,6 +27,7 @@
 enum {
 	OPT_CHECK_CONFIG = 1000, OPT_STRICT, OPT_USER, OPT_READY_FD,
 	OPT_LOG_LEVEL, OPT_RUN_DIR, OPT_QUIET_CONFIG, OPT_VERSION, OPT_PRINT_SCHEMA,
+	OPT_PROFILE, OPT_PRINT_PROFILES,
 	OPT_DAEMON_BASE = 1100	/* daemons number their own long options from here */
 };
 
@@ -54,9 +56,11 @@ struct daemon_opts {
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL }, \
 	{ "run-dir", required_argument, NULL, OPT_RUN_DIR }, \
 	{ "quiet-config", no_argument, NULL, OPT_QUIET_CONFIG }, \
+	{ "profile", required_argument, NULL, OPT_PROFILE }, \
 	{ "help", no_argument, NULL, 'h' }, \
 	{ "version", no_argument, NULL, OPT_VERSION }, \
-	{ "print-schema", no_argument, NULL, OPT_PRINT_SCHEMA }
+	{ "print-schema", no_argument, NULL, OPT_PRINT_SCHEMA }, \
+	{ "print-profiles", no_argument, NULL, OPT_PRINT_PROFILES }
 
 /* The help text of the shared options, for a daemon's usage(). */
 extern const char opts_common_help[];

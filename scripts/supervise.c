@@ -80,6 +80,9 @@ static unsigned nkids;
 static struct event_base *base;
 static struct conf C;
 static const char *config_path, *bindir, *log_level, *speed;
+/* --profile: runtime.profile over the file (on a reload too) */
+static struct conf_override prof_ov[1];
+static size_t prof_nov;
 static char *wrapper[16];	/* --wrapper: a command each daemon runs under */
 static char daemon_config[PATH_MAX + 16];	/* the effective configuration, RUN/config.json */
 static char run_dir[PATH_MAX];
@@ -1078,7 +1081,7 @@ do_reload(uint64_t id)
 			json_object_array_add(done, json_object_new_string("log file reopened"));
 		}
 	}
-	if (conf_load(&n, config_path, NULL, 0, 0, &d) < 0) {
+	if (conf_load(&n, config_path, prof_ov, prof_nov, 0, &d) < 0) {
 		struct json_object *errs = json_object_new_array();
 		for (size_t i = 0; i < d.nerrors; i++) {
 			log_errorx("reload: %s", d.errors[i]);
@@ -1259,12 +1262,14 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: stethoscope-run [-c|--config FILE] [--log-level L] [--speed X]\n"
+	    "usage: stethoscope-run [-c|--config FILE] [--log-level L] [--speed X] [--profile P]\n"
 	    "Runs the whole tap for one configuration: capd, runtime.workers reasmd shards, one\n"
 	    "sinkd per enabled output family; restarts what dies; stops in order.\n\n"
 	    "  -c, --config FILE   the configuration (also $STETHOSCOPE_CONFIG)\n"
 	    "      --log-level L   console verbosity of every daemon: DEBUG, INFO, WARNING, ERROR\n"
 	    "      --speed X       with io.input.capture.file: replay at X times the original pace\n"
+	    "      --profile P     runtime.profile: balanced (the defaults), throughput, latency\n"
+	    "                      or memory, a group of keys under any key given\n"
 	    "      --check-config  check the configuration and exit\n"
 	    "      --bindir DIR    where the daemons are (scripts/stethoscope-run finds them:\n"
 	    "                      beside itself, in build/, or $STETHOSCOPE_BINDIR)\n"
@@ -1301,6 +1306,10 @@ main(int argc, char **argv)
 			log_level = argv[++i];
 		else if (strcmp(a, "--speed") == 0 && i + 1 < argc)
 			speed = argv[++i];
+		else if (strcmp(a, "--profile") == 0 && i + 1 < argc) {
+			prof_ov[0] = (struct conf_override){ "runtime.profile", argv[++i] };
+			prof_nov = 1;
+		}
 		else if (strcmp(a, "--bindir") == 0 && i + 1 < argc)
 			bindir = argv[++i];
 		else if (strcmp(a, "--wrapper") == 0 && i + 1 < argc)
@@ -1344,7 +1353,7 @@ main(int argc, char **argv)
 		log_set_console_level((enum log_level)log_level_parse(log_level));
 	/* The one check of the configuration: its warnings are shown here,
 	 * once; the daemons keep them at DEBUG (--quiet-config). */
-	if (conf_load(&C, config_path, NULL, 0, 0, &d) < 0) {
+	if (conf_load(&C, config_path, prof_ov, prof_nov, 0, &d) < 0) {
 		for (size_t i = 0; i < d.nerrors; i++)
 			fprintf(stderr, "stethoscope-run: error: %s\n", d.errors[i]);
 		fprintf(stderr, "stethoscope-run: configuration has %zu error%s\n", d.nerrors,

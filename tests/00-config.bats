@@ -173,3 +173,46 @@ PY
 	[ "$status" -eq 2 ]
 	[[ "$output" == *'environment STETHOSCOPE_RUNTIME_WORKERS'* ]]
 }
+
+@test "runtime.profile sets its group of keys under every key given (file, environment, command line); --profile on every daemon; --print-profiles" {
+	run "$B/capd" --profile latency --check-config
+	[ "$status" -eq 0 ]
+	[[ "$output" == *'"immediate": true'* ]]
+	[[ "$output" == *'"gap_grace_ms": 200,'* ]]
+	[[ "$output" == *'"io.input.capture.immediate": "profile latency"'* ]]
+	[[ "$output" == *'"runtime.profile": "command line"'* ]]
+	# a key given wins over its profile, from wherever it came
+	echo '{ runtime: { profile: "memory", ring_bytes: 8388608 } }' > m.json
+	run env STETHOSCOPE_REASM_MEMCAP=536870912 "$B/reasmd" -c m.json --check-config
+	[ "$status" -eq 0 ]
+	[[ "$output" == *'"ring_bytes": 8388608,'* ]]
+	[[ "$output" == *'"runtime.ring_bytes": "file m.json"'* ]]
+	[[ "$output" == *'"memcap": 536870912,'* ]]
+	[[ "$output" == *'"ooo_bytes_per_dir": 262144,'* ]]
+	[[ "$output" == *'"reasm.ooo_bytes_per_dir": "profile memory"'* ]]
+	# the command line over the file's profile
+	run "$B/sinkd" -c m.json --profile throughput --check-config
+	[ "$status" -eq 0 ]
+	[[ "$output" == *'"profile": "throughput"'* ]]
+	[[ "$output" == *'"memcap": 1073741824'* ]]
+	[[ "$output" != *'"ooo_bytes_per_dir": 262144,'* ]]
+	# balanced is the defaults: nothing from a profile
+	run "$B/ctld" --profile balanced --check-config
+	[ "$status" -eq 0 ]
+	[[ "$output" != *'"profile balanced"'* ]]
+	run "$B/capd" --profile fast --check-config
+	[ "$status" -eq 2 ]
+	[[ "$output" == *'runtime.profile: expected one of balanced|throughput|latency|memory, found string "fast"'* ]]
+	# every key a profile sets is a key, and the doc's table names it with its profile
+	"$B/capd" --print-schema > schema.jsonl
+	"$B/capd" --print-profiles > profiles.tsv
+	[ "$(wc -l < profiles.tsv)" -ge 15 ]
+	while IFS=$'\t' read -r p k v; do
+		grep -q "\"key\":\"$k\"" schema.jsonl || { echo "$p: $k is no key"; return 1; }
+		grep "^| \`$p\` |" "$TOP/docs/configuration.md" | grep -q "\`$k\`" || { echo "docs: $p does not name $k"; return 1; }
+		run "$B/capd" --profile "$p" --check-config
+		[[ "$output" == *"\"$k\": \"profile $p\""* ]] || { echo "$p: $k not set"; return 1; }
+	done < profiles.tsv
+	run "$B/reasmd" --help
+	[[ "$output" == *"--profile P"* && "$output" == *"--print-profiles"* ]]
+}

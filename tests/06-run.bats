@@ -623,3 +623,31 @@ PY
 	[ "$(requests_equal one.bin out)" -eq 1 ]
 	[ "$(requests_equal two.bin out)" -eq 1 ]
 }
+
+@test "stethoscope-run --profile memory: RUN/config.json carries it, every daemon's rings are 4 MiB (not 64); a key given still wins" {
+	python3 "$TOP/tests/gen/pcapgen.py" --paced s.pcap 5 400000 0.5
+	base=$(port_base)
+	cat > tap.json <<-EOF
+	{ io: { input: { capture: { file: "$T/s.pcap" } },
+	        output: { json: { enabled: true, path: "$T/ev.jsonl" } } },
+	  reasm: { memcap: 536870912 },
+	  control: { listen_port: $((base + 150)) },
+	  runtime: { workers: 1, run_dir: "$T/run" } }
+	EOF
+	timeout --foreground 120 "$RUN" -c tap.json --speed 1 --profile memory 2>run.log &
+	L=$!
+	WAIT_SECS=20 wait_for grep -q "daemons are ready" run.log
+	grep -q '"runtime.profile": "command line"' run/config.json
+	pid=$(pgrep -f "reasmd -c $T/run/config.json")
+	"$B/reasmd" -c run/config.json --check-config > eff.txt 2>&1
+	grep -q '"runtime.ring_bytes": "profile memory"' eff.txt
+	grep -q '"memcap": 536870912' eff.txt
+	# the shard's rings (its input from capd, its output to the json... sinks): 4 MiB and a header each
+	grep 'memfd:stethoscope-ring' "/proc/$pid/maps" | while IFS='- ' read -r lo hi _; do
+		echo $((0x$hi - 0x$lo))
+	done > sizes
+	[ -s sizes ]
+	awk '$1 < 4194304 || $1 > 4194304 + 65536 { bad = 1 } END { exit bad }' sizes || { cat sizes; return 1; }
+	wait $L
+	grep -q "stopped cleanly" run.log
+}
