@@ -151,3 +151,5 @@ awk -v a="$rss_n" -v b="$rss_0" -v n="$n_idle" 'BEGIN {
 	    n, a, b, (a - b) * 1024 / (n - 1000) }'
 rm -f "$tmp/idle.pcap" "$tmp/idle0.pcap"
 tests/bench/bench-sinks.sh "$B"
+echo
+tests/bench/bench-profiles.sh "$B"

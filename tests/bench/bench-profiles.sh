@@ -1,0 +1,133 @@
+#!/bin/bash
+# bench-profiles.sh BUILD_DIR — what each runtime.profile moves (make bench).
+#
+# For each profile, the whole tap through stethoscope-run --profile P:
+#   throughput  a file of BENCH_PROFILE_FRAMES 64-byte frames replayed as
+#               fast as the tap takes it (capd -> reasmd -> pcap sink):
+#               packets a second, wall clock of the run
+#   memory      a file of 100,000 idle sessions (handshake, a byte each
+#               way, open at the end): the tap's memory at its peak, the
+#               sum of every daemon's PSS (shared rings counted once)
+#   latency     (root: network namespaces) one TCP connection across a
+#               veth pair, a 64-byte message every 20 ms for 5 s, captured
+#               live; a consumer on the listener times each message from
+#               its send to its arrival: p50 and p99
+# Every run must end 0 with the frames all captured (the figure is not
+# printed otherwise).
+set -u
+B=$(cd "${1:-build}" && pwd)
+cd "$(dirname "$0")/../.."
+TOP=$(pwd)
+RUN=$TOP/scripts/stethoscope-run
+export STETHOSCOPE_BINDIR=$B
+FRAMES=${BENCH_PROFILE_FRAMES:-2000000}
+PROFILES=${BENCH_PROFILES:-"balanced throughput latency memory"}
+tmp=$(mktemp -d /dev/shm/sth-prof.XXXXXX)
+chmod 755 "$tmp"
+id=$(printf '%04x' $(( ($$ + RANDOM) % 65536 )))
+NSA=sth-pa-$id NSB=sth-pb-$id VA=stpa$id VB=stpb$id
+cleanup() {
+	[ "$(id -u)" -eq 0 ] && { ip netns del "$NSA" 2>/dev/null; ip netns del "$NSB" 2>/dev/null; }
+	pkill -f "latency.py serve" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT INT TERM
+# below the ephemeral range, above the tests' ports: no clash with make test
+base=${BENCH_PORT_BASE:-15000}
+
+"$B/tests/benchgen" small "$tmp/small.pcap" "$FRAMES" > "$tmp/small.info" || { echo "benchgen failed"; exit 1; }
+frames=$(sed 's/.*frames=\([0-9]*\).*/\1/' "$tmp/small.info")
+"$B/tests/benchgen" idle "$tmp/idle.pcap" 100000 > /dev/null || { echo "benchgen failed"; exit 1; }
+
+# tapconf FILE NAME: a file replay into the pcap sink (one rolling file)
+tapconf() {
+	cat > "$tmp/$2.json" <<-EOF
+	{ io: { input: { capture: { file: "$1" } },
+	        output: { pcap: { enabled: true, dir: "$tmp/pcap-$2", rotate_bytes: 268435456, max_files: 2 } } },
+	  control: { listen_port: $((base + 1)) },
+	  runtime: { workers: 1, run_dir: "$tmp/run-$2" } }
+	EOF
+}
+tapconf "$tmp/small.pcap" thr
+tapconf "$tmp/idle.pcap" mem
+
+# pss_sum RUN_DIR: the PSS of every daemon of that run, KB
+pss_sum() {
+	local t=0 p v
+	for p in $(pgrep -f -- "-c $1/config.json"); do
+		v=$(awk '/^Pss:/ { print $2 }' "/proc/$p/smaps_rollup" 2>/dev/null) || continue
+		t=$((t + ${v:-0}))
+	done
+	echo "$t"
+}
+
+live_setup() {
+	ip netns add "$NSA" && ip netns add "$NSB" || return 1
+	ip link add "$VA" type veth peer name "$VB"
+	ip link set "$VA" netns "$NSA"; ip link set "$VB" netns "$NSB"
+	ip -n "$NSA" addr add 10.77.0.1/24 dev "$VA"; ip -n "$NSB" addr add 10.77.0.2/24 dev "$VB"
+	ip -n "$NSA" link set "$VA" up; ip -n "$NSB" link set "$VB" up
+	ip -n "$NSA" link set lo up; ip -n "$NSB" link set lo up
+	ip netns exec "$NSB" python3 "$TOP/tests/bench/latency.py" serve 9000 &
+	sleep 0.3
+}
+
+# latency P: p50 and p99 (ms) of 250 messages, "n p50 p99"
+latency() {
+	local p=$1 d=$tmp/lat-$1 L C
+	mkdir -p "$d"; chmod 755 "$d"
+	cat > "$d/tap.json" <<-EOF
+	{ io: { input: { capture: { iface: "$VB", bpf-filter: "tcp port 9000" } },
+	        output: { listener: { enabled: true, bind_ip: "127.0.0.1", port_range_start: $((base + 100)), port_range_end: $((base + 199)) } } },
+	  control: { listen_port: $((base + 2)) },
+	  runtime: { workers: 1, run_dir: "$d/run" } }
+	EOF
+	ip netns exec "$NSB" "$RUN" -c "$d/tap.json" --profile "$p" 2> "$d/run.log" &
+	L=$!
+	for _ in $(seq 200); do grep -q "daemons are ready" "$d/run.log" && break; sleep 0.05; done
+	ip netns exec "$NSB" timeout 20 python3 "$TOP/tests/bench/latency.py" consume "$d/run/listener.events.jsonl" 9 > "$d/lat" &
+	C=$!
+	ip netns exec "$NSA" timeout 20 python3 "$TOP/tests/bench/latency.py" send 10.77.0.2 9000 250 20
+	wait $C
+	kill -TERM $L; wait $L
+	cat "$d/lat"
+}
+
+live=0
+if [ "$(id -u)" -eq 0 ] && command -v ip > /dev/null && live_setup; then live=1; fi
+
+echo "== profiles: the whole tap (stethoscope-run --profile P); throughput: $frames 64-byte frames from a file into the pcap sink;"
+echo "   memory: 100,000 idle sessions open, the daemons' PSS summed at the peak; latency: a 64-byte message every 20 ms over a veth, send to listener consumer"
+printf '   %-11s %14s %9s %16s %22s\n' profile "throughput" "wall" "memory (PSS)" "latency p50 / p99"
+for p in $PROFILES; do
+	# throughput
+	rm -rf "$tmp/pcap-thr"
+	t0=$(date +%s.%N)
+	"$RUN" -c "$tmp/thr.json" --profile "$p" 2> "$tmp/thr.log"
+	rc=$?
+	t1=$(date +%s.%N)
+	cap=$(sed -n 's/.*capd: captured \([0-9]*\) packets.*/\1/p' "$tmp/thr.log" | tail -1)
+	if [ $rc -ne 0 ] || [ "${cap:-0}" -ne "$frames" ]; then
+		thr="failed (rc $rc, $cap of $frames)"; wall=-
+	else
+		thr=$(awk -v f="$frames" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f Mpkt/s", f / (b - a) / 1e6 }')
+		wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2fs", b - a }')
+	fi
+	# memory: sampled while the file goes through
+	"$RUN" -c "$tmp/mem.json" --profile "$p" 2> "$tmp/mem.log" &
+	L=$! peak=0
+	while kill -0 $L 2>/dev/null; do
+		v=$(pss_sum "$tmp/run-mem")
+		[ "$v" -gt "$peak" ] && peak=$v
+		sleep 0.05
+	done
+	wait $L || peak=0
+	mem=$(awk -v k="$peak" 'BEGIN { printf "%.1f MB", k / 1024 }')
+	lat="-"
+	if [ $live -eq 1 ]; then
+		read -r n p50 p99 <<< "$(latency "$p")"
+		if [ "${n:-0}" -ge 200 ]; then lat=$(printf '%.2f / %.2f ms' "$p50" "$p99"); else lat="failed ($n timed)"; fi
+	fi
+	printf '   %-11s %14s %9s %16s %22s\n' "$p" "$thr" "$wall" "$mem" "$lat"
+done
+[ $live -eq 1 ] || echo "   (latency: needs root for its network namespaces)"
