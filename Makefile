@@ -174,8 +174,9 @@ valgrind: tests-deps all
 
 bench-live:
 	@scripts/deps.sh bench
-	@$(MAKE) --no-print-directory all $(B)/tests/benchgen
+	@$(MAKE) --no-print-directory all $(B)/tests/benchgen $(B)/tests/pcaploop
 	@tests/bench/bench-live.sh $(B)
+	@tests/bench/bench-ceiling.sh $(B)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5 \

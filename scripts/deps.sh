@@ -11,7 +11,7 @@ set -eu
 what=${1:-test}
 build_pkgs="make gcc clang pkg-config python3 libpcap-dev libjson-c-dev libevent-dev libseccomp-dev libnats-dev"
 test_pkgs="bats bats-assert bats-support libclang-rt-14-dev tshark tcpdump tcpflow iproute2 socat python3 curl procps valgrind time sip-tester nats-server mandoc python3-jsonschema python3-prometheus-client systemd"
-bench_pkgs="tcpreplay"
+bench_pkgs="tcpreplay netsniff-ng"
 case $what in
 	build) pkgs=$build_pkgs ;;
 	run) pkgs="$build_pkgs python3 socat" ;;

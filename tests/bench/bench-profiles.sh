@@ -85,7 +85,7 @@ latency() {
 	ip netns exec "$NSB" "$RUN" -c "$d/tap.json" --profile "$p" 2> "$d/run.log" &
 	L=$!
 	for _ in $(seq 200); do grep -q "daemons are ready" "$d/run.log" && break; sleep 0.05; done
-	ip netns exec "$NSB" timeout 20 python3 "$TOP/tests/bench/latency.py" consume "$d/run/listener.events.jsonl" 9 > "$d/lat" &
+	ip netns exec "$NSB" timeout 20 python3 "$TOP/tests/bench/latency.py" consume "$d/run/listener.events.jsonl" 9 9000 > "$d/lat" &
 	C=$!
 	ip netns exec "$NSA" timeout 20 python3 "$TOP/tests/bench/latency.py" send 10.77.0.2 9000 250 20
 	wait $C

@@ -153,3 +153,5 @@ rm -f "$tmp/idle.pcap" "$tmp/idle0.pcap"
 tests/bench/bench-sinks.sh "$B"
 echo
 tests/bench/bench-profiles.sh "$B"
+echo
+tests/bench/bench-ceiling.sh "$B"

@@ -5,9 +5,11 @@
   latency.py send HOST PORT N MS        one TCP connection: N 64-byte messages,
                                         one every MS ms, each carrying the
                                         wall-clock time it was sent
-  latency.py consume EVENTS SECONDS     follow the listener's events file,
-                                        connect to the first session's
-                                        requests port, read messages for up
+  latency.py consume EVENTS SECONDS [SERVER_PORT]
+                                        follow the listener's events file,
+                                        connect to the requests port of the
+                                        first session to SERVER_PORT (any
+                                        when not given), read messages for up
                                         to SECONDS; print "n p50_ms p99_ms"
 
 The sender and the consumer share the machine's clock (namespaces, not
@@ -46,7 +48,7 @@ def send(host, port, n, ms):
     s.close()
 
 
-def consume(events, seconds):
+def consume(events, seconds, server_port=None):
     deadline = time.time() + seconds
     port = None
     while port is None and time.time() < deadline:
@@ -54,7 +56,8 @@ def consume(events, seconds):
             with open(events) as fh:
                 for line in fh:
                     e = json.loads(line)
-                    if e.get("event") == "listener_ports":
+                    if e.get("event") == "listener_ports" and (server_port is None or
+                                                               e["flow"]["server_port"] == server_port):
                         port = e["requests_port"]
                         break
         except (FileNotFoundError, ValueError):
@@ -101,6 +104,6 @@ if __name__ == "__main__":
     elif len(a) >= 6 and a[1] == "send":
         send(a[2], int(a[3]), int(a[4]), float(a[5]))
     elif len(a) >= 4 and a[1] == "consume":
-        consume(a[2], float(a[3]))
+        consume(a[2], float(a[3]), int(a[4]) if len(a) > 4 else None)
     else:
         sys.exit(__doc__)

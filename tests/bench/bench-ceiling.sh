@@ -1,0 +1,159 @@
+#!/bin/bash
+# bench-ceiling.sh BUILD_DIR — the live ceiling (make bench-live; root).
+#
+# trafgen (netsniff-ng) sends the frames of a generated capture of mixed
+# TCP sessions (benchgen small: 64-byte frames of 256 flows, handshakes,
+# data, FINs; as a trafgen config written by pcap2trafgen.py, sent round
+# robin) into one end of a veth pair between two namespaces made here, at
+# stepped rates, BENCH_CEIL_SECONDS a step.  On the other end, in turn:
+#   the tap (stethoscope-run: capd -> reasmd, 1 then 2 shards -> the pcap
+#   sink writing every frame and the listener), tcpdump -w FILE and
+#   dumpcap -w FILE, each with the same 64 MiB capture buffer.
+# For each: frames sent, captured, and for the tap reassembled (reasmd's
+# packets) and written by the pcap sink; a step is lossless when all of
+# them equal the frames sent.  Then the highest lossless rate of each and
+# the ratios, and, at 10% of the tap's highest lossless rate, the latency
+# from the wire to a listener consumer (tests/bench/latency.py: a TCP
+# connection beside the load, a 64-byte message every 20 ms), with the
+# default profile and with --profile latency.
+set -u
+B=$(cd "${1:-build}" && pwd)
+cd "$(dirname "$0")/../.."
+TOP=$(pwd)
+[ "$(id -u)" -eq 0 ] || { echo "bench-ceiling needs root (network namespaces)"; exit 0; }
+command -v trafgen > /dev/null || { echo "bench-ceiling: trafgen missing (scripts/deps.sh bench installs netsniff-ng)"; exit 0; }
+export STETHOSCOPE_BINDIR=$B
+RUN=$TOP/scripts/stethoscope-run
+SECS=${BENCH_CEIL_SECONDS:-3}
+RATES=${BENCH_CEIL_RATES:-"100000 200000 400000 800000 max"}
+base=${BENCH_PORT_BASE:-15000}
+tmp=$(mktemp -d /dev/shm/sth-ceil.XXXXXX)
+chmod 755 "$tmp"
+id=$(printf '%04x' $(( ($$ + RANDOM) % 65536 )))
+NSA=sth-ca-$id NSB=sth-cb-$id VA=stca$id VB=stcb$id
+cleanup() {
+	ip netns del "$NSA" 2>/dev/null; ip netns del "$NSB" 2>/dev/null
+	pkill -f "latency.py serve" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT INT TERM
+ulimit -S -f 4194304	# no file written here past 4 GiB (KiB blocks)
+ip netns add "$NSA"; ip netns add "$NSB"
+ip link add "$VA" type veth peer name "$VB"
+ip link set "$VA" netns "$NSA"; ip link set "$VB" netns "$NSB"
+ip -n "$NSA" addr add 10.78.0.1/24 dev "$VA"; ip -n "$NSB" addr add 10.78.0.2/24 dev "$VB"
+ip -n "$NSA" link set "$VA" up; ip -n "$NSB" link set "$VB" up
+ip -n "$NSA" link set lo up; ip -n "$NSB" link set lo up
+
+"$B/tests/benchgen" small "$tmp/mix.pcap" 20000 > /dev/null || { echo "benchgen failed"; exit 1; }
+python3 "$TOP/tests/bench/pcap2trafgen.py" "$tmp/mix.pcap" "$tmp/mix.cfg" > /dev/null || exit 1
+
+tapconf() {	# tapconf WORKERS [PORT_OFFSET]
+	cat > "$tmp/tap$1.json" <<-EOF
+	{ io: { input: { capture: { iface: "$VB", bpf-filter: "tcp", scapy_bufsize: 67108864 } },
+	        output: { pcap: { enabled: true, dir: "$tmp/pcap", rotate_bytes: 268435456, max_files: 4 },
+	                  listener: { enabled: true, bind_ip: "127.0.0.1", port_range_start: $((base + 1000)), port_range_end: $((base + 2999)) } } },
+	  control: { listen_port: $((base + 3)) },
+	  runtime: { workers: $1, run_dir: "$tmp/run" } }
+	EOF
+}
+tapconf 1; tapconf 2
+
+# send RATE N: trafgen in the sender's namespace; prints "SENT PPS": the
+# frames sent and the rate reached (over trafgen's own sending time, its
+# start-up not counted; on 2 cores the receiver's work slows the sender
+# at "max", so each tool's top step has its own rate)
+send() {
+	local r=()
+	[ "$1" = max ] || r=(-b "$1pps")
+	ip netns exec "$NSA" trafgen -i "$tmp/mix.cfg" -o "$VA" -n "$2" "${r[@]}" -P 1 2>&1 | tr -d '\r' |
+	    awk '
+	    / packets outgoing/ { n = $1 }
+	    / sec, .* usec on CPU/ { t = $1 + $3 / 1e6 }
+	    END { printf "%d %.0f\n", n, t > 0 ? n / t : 0 }'
+}
+
+# run_tap WORKERS RATE N: "sent captured reassembled written kernel_drops ring_full pps"
+run_tap() {
+	local w=$1 L sent pps
+	rm -rf "$tmp/pcap" "$tmp/run"
+	ip netns exec "$NSB" "$RUN" -c "$tmp/tap$w.json" 2> "$tmp/tap.log" &
+	L=$!
+	for _ in $(seq 200); do grep -q "daemons are ready" "$tmp/tap.log" && break; sleep 0.05; done
+	read -r sent pps <<< "$(send "$2" "$3")"
+	sleep 1.5	# what the kernel still holds (a block times out in 100 ms)
+	kill -TERM $L; wait $L
+	awk -v s="$sent" -v p="$pps" '
+	/^capd: captured / { cap = $3 }
+	/^capd: .*pcap_kernel / { for (i = 1; i <= NF; i++) if ($i == "pcap_kernel") kd += $(i + 1) }
+	/^capd: captured .*ring_full / { for (i = 1; i <= NF; i++) if ($i == "ring_full") rf = $(i + 1) }
+	/^reasmd: [0-9]+ packets/ { re += $2 }
+	/^sinkd pcap: [0-9]+ frames: written/ { wr = $6 }
+	END { printf "%d %d %d %d %d %d %d\n", s, cap, re, wr, kd, rf, p }' "$tmp/tap.log"
+}
+
+# run_tool tcpdump|dumpcap RATE N: "sent captured kernel_drops pps"
+run_tool() {
+	local P sent pps cap kd
+	rm -f "$tmp/tool.pcap"
+	if [ "$1" = tcpdump ]; then
+		ip netns exec "$NSB" tcpdump -Z root -B 65536 -i "$VB" -w "$tmp/tool.pcap" tcp 2> "$tmp/tool.err" &
+		P=$!
+		for _ in $(seq 200); do grep -q "listening on" "$tmp/tool.err" && break; sleep 0.05; done
+	else
+		ip netns exec "$NSB" dumpcap -q -B 64 -i "$VB" -f tcp -w "$tmp/tool.pcap" 2> "$tmp/tool.err" &
+		P=$!
+		for _ in $(seq 200); do grep -q "Capturing on" "$tmp/tool.err" && break; sleep 0.05; done
+	fi
+	read -r sent pps <<< "$(send "$2" "$3")"
+	sleep 1.5
+	kill -INT $P; wait $P
+	# what reached the file, read back
+	cap=$("$B/tests/pcaploop" "$tmp/tool.pcap" 2>/dev/null | sed 's/packets=\([0-9]*\).*/\1/')
+	kd=$(sed -n 's/^\([0-9]*\) packets dropped by kernel.*/\1/p; s/.*Packets received\/dropped on interface.*: [0-9]*\/\([0-9]*\).*/\1/p' "$tmp/tool.err" | head -1)
+	echo "$sent ${cap:-0} ${kd:-0} $pps"
+}
+
+echo "== live ceiling: trafgen sends 64-byte frames of 256 TCP sessions over a veth, ${SECS}s a step; 64 MiB capture buffer each"
+printf '%-10s | %-44s | %-44s | %-24s | %-24s\n' "rate" "tap, 1 shard: capt/reasm/written (kernel)" "tap, 2 shards" "tcpdump -w" "dumpcap -w"
+best1=0 best2=0 bestd=0 bestc=0
+for r in $RATES; do
+	if [ "$r" = max ]; then n=$((SECS * 1500000)); else n=$((SECS * r)); fi
+	read -r s1 c1 r1 w1 k1 f1 p1 <<< "$(run_tap 1 "$r" "$n")"
+	read -r s2 c2 r2 w2 k2 f2 p2 <<< "$(run_tap 2 "$r" "$n")"
+	read -r sd cd kd pd <<< "$(run_tool tcpdump "$r" "$n")"
+	read -r sc cc kc pc <<< "$(run_tool dumpcap "$r" "$n")"
+	printf '%-10s | %7d pps %8d/%8d/%8d (%d) | %7d pps %8d/%8d/%8d (%d) | %7d pps %8d (%d) | %7d pps %8d (%d)\n' \
+	    "$r" "$p1" "$c1" "$r1" "$w1" "$k1" "$p2" "$c2" "$r2" "$w2" "$k2" "$pd" "$cd" "$kd" "$pc" "$cc" "$kc"
+	[ "$c1" -eq "$s1" ] && [ "$r1" -eq "$s1" ] && [ "$w1" -eq "$s1" ] && [ "$p1" -gt "$best1" ] && best1=$p1
+	[ "$c2" -eq "$s2" ] && [ "$r2" -eq "$s2" ] && [ "$w2" -eq "$s2" ] && [ "$p2" -gt "$best2" ] && best2=$p2
+	[ "$cd" -eq "$sd" ] && [ "$pd" -gt "$bestd" ] && bestd=$pd
+	[ "$cc" -eq "$sc" ] && [ "$pc" -gt "$bestc" ] && bestc=$pc
+done
+echo "highest lossless rate (every frame captured, reassembled and written): tap 1 shard $best1 pps, 2 shards $best2 pps;" \
+    "tcpdump -w $bestd pps, dumpcap -w $bestc pps (of the rates tried: $RATES; \"max\" is trafgen's own top on one core)"
+awk -v a="$best1" -v b="$best2" -v d="$bestd" -v c="$bestc" 'BEGIN {
+	m = a > b ? a : b
+	printf "ratio: the best of the tap / tcpdump -w %.2f, / dumpcap -w %.2f\n", d ? m / d : 0, c ? m / c : 0 }'
+
+# latency at 10% of the tap's highest lossless rate, beside that load
+best=$(( best1 > best2 ? best1 : best2 ))
+low=$(( best / 10 ))
+[ "$low" -ge 1000 ] || low=1000
+ip netns exec "$NSB" python3 "$TOP/tests/bench/latency.py" serve 9000 &
+sleep 0.3
+for p in balanced latency; do
+	rm -rf "$tmp/pcap" "$tmp/run"
+	ip netns exec "$NSB" "$RUN" -c "$tmp/tap1.json" --profile "$p" 2> "$tmp/tap.log" &
+	L=$!
+	for _ in $(seq 200); do grep -q "daemons are ready" "$tmp/tap.log" && break; sleep 0.05; done
+	send "$low" $((low * 7)) > /dev/null &
+	G=$!
+	ip netns exec "$NSB" timeout 20 python3 "$TOP/tests/bench/latency.py" consume "$tmp/run/listener.events.jsonl" 9 9000 > "$tmp/lat" &
+	C=$!
+	ip netns exec "$NSA" timeout 20 python3 "$TOP/tests/bench/latency.py" send 10.78.0.2 9000 250 20
+	wait $C $G
+	kill -TERM $L; wait $L
+	read -r n p50 p99 < "$tmp/lat"
+	echo "latency at $low pps beside it, profile $p: p50 ${p50} ms, p99 ${p99} ms (${n} messages timed, wire to listener consumer)"
+done
