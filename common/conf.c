@@ -837,10 +837,10 @@ struct profile_key {
 static const struct profile_key profile_keys[] = {
 	/* throughput: room for bursts everywhere, at the cost of memory */
 	{ "throughput", "io.input.capture.scapy_bufsize", "268435456" },
-	{ "throughput", "runtime.ring_bytes", "268435456" },
 	{ "throughput", "runtime.capture_queue_size", "500000" },
 	{ "throughput", "runtime.max_output_buffer_bytes", "16000000" },
-	{ "throughput", "io.output.pcap.queue_bytes", "268435456" },
+	{ "throughput", "io.output.pcap.queue_size", "250000" },
+	{ "throughput", "io.output.pcap.queue_bytes", "536870912" },
 	{ "throughput", "sink.memcap", "1073741824" },
 	/* latency: each packet handed on at once (libpcap's immediate mode:
 	 * TPACKET_V2, a slot a packet, so a larger buffer for the same

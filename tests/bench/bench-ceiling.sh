@@ -70,7 +70,7 @@ send() {
 	    awk '
 	    / packets outgoing/ { n = $1 }
 	    / sec, .* usec on CPU/ { t = $1 + $3 / 1e6 }
-	    END { printf "%d %.0f\n", n, t > 0 ? n / t : 0 }'
+	    END { printf "%d %.0f\n", n, (t > 0 ? n / t : 0) }'
 }
 
 # run_tap WORKERS RATE N: "sent captured reassembled written kernel_drops ring_full pps"

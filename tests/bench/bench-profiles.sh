@@ -8,6 +8,11 @@
 #   memory      a file of 100,000 idle sessions (handshake, a byte each
 #               way, open at the end): the tap's memory at its peak, the
 #               sum of every daemon's PSS (shared rings counted once)
+#   burst       (root: network namespaces) trafgen sends BENCH_PROFILE_BURST
+#               64-byte frames of mixed TCP sessions over a veth as fast as
+#               it can on one core; the tap (1 shard, the pcap sink writing
+#               every frame, the listener) captures them live: the rate
+#               sent and the frames lost on the way (sent less written)
 #   latency     (root: network namespaces) one TCP connection across a
 #               veth pair, a 64-byte message every 20 ms for 5 s, captured
 #               live; a consumer on the listener times each message from
@@ -38,6 +43,7 @@ base=${BENCH_PORT_BASE:-15000}
 "$B/tests/benchgen" small "$tmp/small.pcap" "$FRAMES" > "$tmp/small.info" || { echo "benchgen failed"; exit 1; }
 frames=$(sed 's/.*frames=\([0-9]*\).*/\1/' "$tmp/small.info")
 "$B/tests/benchgen" idle "$tmp/idle.pcap" 100000 > /dev/null || { echo "benchgen failed"; exit 1; }
+"$B/tests/benchgen" small "$tmp/mix.pcap" 20000 > /dev/null && python3 tests/bench/pcap2trafgen.py "$tmp/mix.pcap" "$tmp/mix.cfg" > /dev/null || exit 1
 
 # tapconf FILE NAME: a file replay into the pcap sink (one rolling file)
 tapconf() {
@@ -59,6 +65,35 @@ pss_sum() {
 		t=$((t + ${v:-0}))
 	done
 	echo "$t"
+}
+
+BURST=${BENCH_PROFILE_BURST:-3000000}
+
+# burst P: "RATE LOST WHERE": frames a second sent, frames not written, the counters that took them
+burst() {
+	local p=$1 d=$tmp/burst-$1 L sent t
+	mkdir -p "$d"; chmod 755 "$d"
+	cat > "$d/tap.json" <<-EOF
+	{ io: { input: { capture: { iface: "$VB", bpf-filter: "tcp and not port 9000" } },
+	        output: { pcap: { enabled: true, dir: "$d/pcap", rotate_bytes: 268435456, max_files: 4 },
+	                  listener: { enabled: true, bind_ip: "127.0.0.1", port_range_start: $((base + 1000)), port_range_end: $((base + 2999)) } } },
+	  control: { listen_port: $((base + 4)) },
+	  runtime: { workers: 1, run_dir: "$d/run" } }
+	EOF
+	ip netns exec "$NSB" "$RUN" -c "$d/tap.json" --profile "$p" 2> "$d/run.log" &
+	L=$!
+	for _ in $(seq 200); do grep -q "daemons are ready" "$d/run.log" && break; sleep 0.05; done
+	read -r sent t <<< "$(ip netns exec "$NSA" trafgen -i "$tmp/mix.cfg" -o "$VA" -n "$BURST" -P 1 2>&1 | tr -d '\r' |
+	    awk '/ packets outgoing/ { n = $1 } / sec, .* usec on CPU/ { t = $1 + $3 / 1e6 } END { print n, t }')"
+	sleep 1.5
+	kill -TERM $L; wait $L
+	rm -rf "$d/pcap"
+	awk -v s="$sent" -v t="$t" '
+	/^sinkd pcap: [0-9]+ frames: written/ { wr = $6; gsub(",", "", $8); qf = $8 }
+	/^capd: .*pcap_kernel / { for (i = 1; i <= NF; i++) if ($i == "pcap_kernel") kd += $(i + 1) }
+	/^capd: captured .*ring_full / { for (i = 1; i <= NF; i++) if ($i == "ring_full") rf = $(i + 1) }
+	/^reasmd: sink "sinkd pcap"/ { for (i = 1; i <= NF; i++) if ($i == "sink_ring_full") sr = $(i + 1) }
+	END { printf "%.0f %d kernel=%d,capd_ring=%d,sink_ring=%d,pcap_queue=%d\n", (t > 0 ? s / t : 0), s - wr, kd, rf, sr, qf }' "$d/run.log"
 }
 
 live_setup() {
@@ -98,7 +133,7 @@ if [ "$(id -u)" -eq 0 ] && command -v ip > /dev/null && live_setup; then live=1;
 
 echo "== profiles: the whole tap (stethoscope-run --profile P); throughput: $frames 64-byte frames from a file into the pcap sink;"
 echo "   memory: 100,000 idle sessions open, the daemons' PSS summed at the peak; latency: a 64-byte message every 20 ms over a veth, send to listener consumer"
-printf '   %-11s %14s %9s %16s %22s\n' profile "throughput" "wall" "memory (PSS)" "latency p50 / p99"
+printf '   %-11s %14s %9s %16s %22s   %s\n' profile "throughput" "wall" "memory (PSS)" "latency p50 / p99" "live burst: rate, frames lost (where)"
 for p in $PROFILES; do
 	# throughput
 	rm -rf "$tmp/pcap-thr"
@@ -123,11 +158,15 @@ for p in $PROFILES; do
 	done
 	wait $L || peak=0
 	mem=$(awk -v k="$peak" 'BEGIN { printf "%.1f MB", k / 1024 }')
-	lat="-"
+	lat="-" bu="-"
+	if [ $live -eq 1 ] && command -v trafgen > /dev/null; then
+		read -r br bl bw <<< "$(burst "$p")"
+		bu=$(printf '%d pps, %d lost (%s)' "$br" "$bl" "$bw")
+	fi
 	if [ $live -eq 1 ]; then
 		read -r n p50 p99 <<< "$(latency "$p")"
 		if [ "${n:-0}" -ge 200 ]; then lat=$(printf '%.2f / %.2f ms' "$p50" "$p99"); else lat="failed ($n timed)"; fi
 	fi
-	printf '   %-11s %14s %9s %16s %22s\n' "$p" "$thr" "$wall" "$mem" "$lat"
+	printf '   %-11s %14s %9s %16s %22s   %s\n' "$p" "$thr" "$wall" "$mem" "$lat" "$bu"
 done
 [ $live -eq 1 ] || echo "   (latency: needs root for its network namespaces)"
