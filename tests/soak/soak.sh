@@ -11,10 +11,12 @@
 #
 # It fails if a daemon's own memory (its RSS less the shared-memory rings'
 # pages, RssShmem, which the RSS counts as they are first touched: a ring
-# that carries little fills them slowly, bounded by runtime.ring_bytes) or
-# its descriptors grow more than 5% after the warm-up (the highest value of
-# the last SOAK_WARMUP seconds against the highest of the SOAK_WARMUP
-# seconds after the warm-up), if its rings' pages pass runtime.ring_bytes
+# that carries little fills them slowly, bounded by runtime.ring_bytes)
+# grows more than 5% after the warm-up (the highest value of the last
+# SOAK_WARMUP seconds against the highest of the SOAK_WARMUP seconds after
+# the warm-up), or its descriptors' floor does (the lowest value of each:
+# a sink's open files and connections come and go with the work in
+# flight; a leaked one raises the floor), if its rings' pages pass runtime.ring_bytes
 # for every ring it maps, if any book does not balance, if the run does not
 # end 0, or if the sessions and calls the tap saw are not those fed.  A line
 # per daemon sums it up.
