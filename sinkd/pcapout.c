@@ -825,6 +825,7 @@ retain_scan(struct pstate *S)
 }
 
 static void job_free(struct pstate *S, struct job *j);
+static void jobs_free(struct pstate *S, struct job *list);
 
 #define FLUSH_MS 200
 
@@ -878,67 +879,104 @@ writer_main(void *arg)
 				pthread_mutex_lock(&S->mu);
 			}
 		}
-		j = S->qhead;
-		S->qhead = j->next;
-		if (S->qhead == NULL)
-			S->qtail = NULL;
-		if (j->kind == J_PKT && S->qpackets-- == S->qmax)
-			pthread_cond_signal(&S->cv_space);
+		/* The whole queue at once: one lock round a batch, not two a
+		 * frame (the loop and this thread took turns on the lock). */
+		struct job *batch = S->qhead, *done = NULL;
+		S->qhead = S->qtail = NULL;
+		if (S->qpackets >= S->qmax)
+			pthread_cond_broadcast(&S->cv_space);
+		S->qpackets = 0;
 		bool abandon = S->abandon;
 		pthread_mutex_unlock(&S->mu);
 
-		switch (j->kind) {
-		case J_PKT:
-			if (abandon) {
-				j->pf->write_errors++;
-				S->w_abandoned++;
-			} else {
-				write_packet(S, j);
-				dirty = true;
+		while ((j = batch) != NULL) {
+			batch = j->next;
+			switch (j->kind) {
+			case J_PKT:
+				if (abandon) {
+					j->pf->write_errors++;
+					S->w_abandoned++;
+				} else {
+					write_packet(S, j);
+					dirty = true;
+				}
+				break;
+			case J_IFACE:
+				if (j->ifid < PIFACES)
+					S->wifc[j->ifid] = j->ifc;
+				break;
+			case J_CLOSE:
+				write_close(S, j->pf);
+				notify_done(S, j->pf);
+				break;
+			case J_ROTATE:
+				/* The rolling file is finished: closed, its name kept. */
+				file_close_fd(S, j->pf);
+				if (j->pf->created)
+					retain(S, j->pf->name, j->pf->size);
+				notify_done(S, j->pf);
+				break;
+			case J_STOP:
+				while (!TAILQ_EMPTY(&S->lru))
+					file_close_fd(S, TAILQ_FIRST(&S->lru));
+				jobs_free(S, done);
+				free(j);
+				notify_done(S, NULL);
+				return NULL;
 			}
-			break;
-		case J_IFACE:
-			if (j->ifid < PIFACES)
-				S->wifc[j->ifid] = j->ifc;
-			break;
-		case J_CLOSE:
-			write_close(S, j->pf);
-			notify_done(S, j->pf);
-			break;
-		case J_ROTATE:
-			/* The rolling file is finished: closed, its name kept. */
-			file_close_fd(S, j->pf);
-			if (j->pf->created)
-				retain(S, j->pf->name, j->pf->size);
-			notify_done(S, j->pf);
-			break;
-		case J_STOP:
-			while (!TAILQ_EMPTY(&S->lru))
-				file_close_fd(S, TAILQ_FIRST(&S->lru));
-			free(j);
-			notify_done(S, NULL);
-			return NULL;
+			if (j->kind == J_PKT) {
+				j->next = done;	/* back to the pool together */
+				done = j;
+			} else
+				free(j);
 		}
-		job_free(S, j);
+		jobs_free(S, done);
 	}
 }
 
 /* ---------------- the loop's side ---------------- */
 
+/* Appends under the lock held.  The writer waits only on an empty queue:
+ * a wake-up is owed only when this job makes it non-empty. */
+static void
+q_append(struct pstate *S, struct job *j)
+{
+	j->next = NULL;
+	if (S->qtail)
+		S->qtail->next = j;
+	else {
+		S->qhead = j;
+		pthread_cond_signal(&S->cv);
+	}
+	S->qtail = j;
+	if (j->kind == J_PKT)
+		S->qpackets++;
+}
+
 static void
 q_push(struct pstate *S, struct job *j)
 {
 	pthread_mutex_lock(&S->mu);
-	j->next = NULL;
-	if (S->qtail)
-		S->qtail->next = j;
-	else
-		S->qhead = j;
-	S->qtail = j;
-	if (j->kind == J_PKT)
-		S->qpackets++;
-	pthread_cond_signal(&S->cv);
+	q_append(S, j);
 	pthread_mutex_unlock(&S->mu);
+}
+
+/* A frame onto the queue unless it is full (with a record stream as input:
+ * waits for room); false: full, the frame is still the caller's.  One lock
+ * round where q_full and q_push took two. */
+static bool
+q_offer(struct pstate *S, struct job *j)
+{
+	bool ok;
+
+	pthread_mutex_lock(&S->mu);
+	if (S->wait_when_full)
+		while (S->qpackets >= S->qmax && !S->abandon)
+			pthread_cond_wait(&S->cv_space, &S->mu);
+	if ((ok = S->qpackets < S->qmax))
+		q_append(S, j);
+	pthread_mutex_unlock(&S->mu);
+	return ok;
 }
 
 /* Is the queue full?  With a record stream as input the loop waits for
@@ -1015,6 +1053,39 @@ frame_new(struct pstate *S, struct pfile *pf, uint32_t caplen)
 	j->pf = pf;
 	j->alloc = need;
 	return j;
+}
+
+/* Frame jobs (a list on ->next), done: their buffers back to the pool
+ * under one lock. */
+static void
+jobs_free(struct pstate *S, struct job *list)
+{
+	struct job *big = NULL, *j;
+
+	if (list == NULL)
+		return;
+	pthread_mutex_lock(&S->mu);
+	while ((j = list) != NULL) {
+		list = j->next;
+		S->pool_jobs--;
+		if (j->alloc == SMALL_ALLOC) {
+			j->next = S->pool_free;
+			S->pool_free = j;
+		} else {
+			S->pool_bytes -= j->alloc;
+			j->next = big;
+			big = j;
+		}
+	}
+	if (S->pool_waiting) {
+		S->pool_waiting = false;
+		pthread_cond_signal(&S->cv_space);
+	}
+	pthread_mutex_unlock(&S->mu);
+	while ((j = big) != NULL) {
+		big = j->next;
+		free(j);
+	}
 }
 
 /* Any job, done: a frame's buffer back to the pool. */
@@ -1154,13 +1225,13 @@ roll_release_one(struct pstate *S, struct job *j)
 	j->pf = S->roll;
 	if (j->ts_ns > S->roll_last_ts)
 		S->roll_last_ts = j->ts_ns;
-	if (q_full(S)) {
+	uint64_t len = S->pcapng ? pcapng_epb_len(j->caplen, NULL) : 16 + (uint64_t)j->caplen;
+	if (!q_offer(S, j)) {
 		S->queue_full++;
 		job_free(S, j);
 		return;
 	}
-	S->roll_bytes += S->pcapng ? pcapng_epb_len(j->caplen, NULL) : 16 + (uint64_t)j->caplen;
-	q_push(S, j);
+	S->roll_bytes += len;
 	if (S->rotate_bytes > 0 && S->roll_bytes >= S->rotate_bytes) {
 		q_push(S, job_new(J_ROTATE, S->roll, 0));
 		S->roll = NULL;
