@@ -29,26 +29,18 @@ RATES=${BENCH_CEIL_RATES:-"100000 200000 400000 800000 max"}
 base=${BENCH_PORT_BASE:-15000}
 tmp=$(mktemp -d /dev/shm/sth-ceil.XXXXXX)
 chmod 755 "$tmp"
-id=$(printf '%04x' $(( ($$ + RANDOM) % 65536 )))
-NSA=sth-ca-$id NSB=sth-cb-$id VA=stca$id VB=stcb$id
+NET=10.78.0
+. tests/bench/live.sh
 cleanup() {
-	ip netns del "$NSA" 2>/dev/null; ip netns del "$NSB" 2>/dev/null
-	pkill -f "latency.py serve" 2>/dev/null
+	live_down
 	rm -rf "$tmp"
 }
 trap cleanup EXIT INT TERM
 ulimit -S -f 4194304	# no file written here past 4 GiB (KiB blocks)
-ip netns add "$NSA"; ip netns add "$NSB"
-ip link add "$VA" type veth peer name "$VB"
-ip link set "$VA" netns "$NSA"; ip link set "$VB" netns "$NSB"
-ip -n "$NSA" addr add 10.78.0.1/24 dev "$VA"; ip -n "$NSB" addr add 10.78.0.2/24 dev "$VB"
-ip -n "$NSA" link set "$VA" up; ip -n "$NSB" link set "$VB" up
-ip -n "$NSA" link set lo up; ip -n "$NSB" link set lo up
+live_up || { echo "bench-ceiling: cannot make the network namespaces"; exit 1; }
+live_mix || { echo "benchgen or pcap2trafgen failed"; exit 1; }
 
-"$B/tests/benchgen" small "$tmp/mix.pcap" 20000 > /dev/null || { echo "benchgen failed"; exit 1; }
-python3 "$TOP/tests/bench/pcap2trafgen.py" "$tmp/mix.pcap" "$tmp/mix.cfg" > /dev/null || exit 1
-
-tapconf() {	# tapconf WORKERS [PORT_OFFSET]
+tapconf() {	# tapconf WORKERS
 	cat > "$tmp/tap$1.json" <<-EOF
 	{ io: { input: { capture: { iface: "$VB", bpf-filter: "tcp", scapy_bufsize: 67108864 } },
 	        output: { pcap: { enabled: true, dir: "$tmp/pcap", rotate_bytes: 268435456, max_files: 4 },
@@ -59,30 +51,13 @@ tapconf() {	# tapconf WORKERS [PORT_OFFSET]
 }
 tapconf 1; tapconf 2
 
-# send RATE N: trafgen in the sender's namespace; prints "SENT PPS": the
-# frames sent and the rate reached (over trafgen's own sending time, its
-# start-up not counted; on 2 cores the receiver's work slows the sender
-# at "max", so each tool's top step has its own rate)
-send() {
-	local r=()
-	[ "$1" = max ] || r=(-b "$1pps")
-	ip netns exec "$NSA" trafgen -i "$tmp/mix.cfg" -o "$VA" -n "$2" "${r[@]}" -P 1 2>&1 | tr -d '\r' |
-	    awk '
-	    / packets outgoing/ { n = $1 }
-	    / sec, .* usec on CPU/ { t = $1 + $3 / 1e6 }
-	    END { printf "%d %.0f\n", n, (t > 0 ? n / t : 0) }'
-}
-
 # run_tap WORKERS RATE N: "sent captured reassembled written kernel_drops ring_full pps"
 run_tap() {
-	local w=$1 L sent pps
+	local w=$1 sent pps
 	rm -rf "$tmp/pcap" "$tmp/run"
-	ip netns exec "$NSB" "$RUN" -c "$tmp/tap$w.json" 2> "$tmp/tap.log" &
-	L=$!
-	for _ in $(seq 200); do grep -q "daemons are ready" "$tmp/tap.log" && break; sleep 0.05; done
+	tap_up "$tmp/tap$w.json" "$tmp/tap.log"
 	read -r sent pps <<< "$(send "$2" "$3")"
-	sleep 1.5	# what the kernel still holds (a block times out in 100 ms)
-	kill -TERM $L; wait $L
+	tap_down
 	awk -v s="$sent" -v p="$pps" '
 	/^capd: captured / { cap = $3 }
 	/^capd: .*pcap_kernel / { for (i = 1; i <= NF; i++) if ($i == "pcap_kernel") kd += $(i + 1) }
@@ -140,20 +115,13 @@ awk -v a="$best1" -v b="$best2" -v d="$bestd" -v c="$bestc" 'BEGIN {
 best=$(( best1 > best2 ? best1 : best2 ))
 low=$(( best / 10 ))
 [ "$low" -ge 1000 ] || low=1000
-ip netns exec "$NSB" python3 "$TOP/tests/bench/latency.py" serve 9000 &
-sleep 0.3
 for p in balanced latency; do
 	rm -rf "$tmp/pcap" "$tmp/run"
-	ip netns exec "$NSB" "$RUN" -c "$tmp/tap1.json" --profile "$p" 2> "$tmp/tap.log" &
-	L=$!
-	for _ in $(seq 200); do grep -q "daemons are ready" "$tmp/tap.log" && break; sleep 0.05; done
+	tap_up "$tmp/tap1.json" "$tmp/tap.log" "$p"
 	send "$low" $((low * 7)) > /dev/null &
 	G=$!
-	ip netns exec "$NSB" timeout 20 python3 "$TOP/tests/bench/latency.py" consume "$tmp/run/listener.events.jsonl" 9 9000 > "$tmp/lat" &
-	C=$!
-	ip netns exec "$NSA" timeout 20 python3 "$TOP/tests/bench/latency.py" send 10.78.0.2 9000 250 20
-	wait $C $G
-	kill -TERM $L; wait $L
-	read -r n p50 p99 < "$tmp/lat"
+	read -r n p50 p99 <<< "$(probe "$tmp/run/listener.events.jsonl")"
+	wait $G
+	tap_down
 	echo "latency at $low pps beside it, profile $p: p50 ${p50} ms, p99 ${p99} ms (${n} messages timed, wire to listener consumer)"
 done

@@ -29,11 +29,10 @@ FRAMES=${BENCH_PROFILE_FRAMES:-2000000}
 PROFILES=${BENCH_PROFILES:-"balanced throughput latency memory"}
 tmp=$(mktemp -d /dev/shm/sth-prof.XXXXXX)
 chmod 755 "$tmp"
-id=$(printf '%04x' $(( ($$ + RANDOM) % 65536 )))
-NSA=sth-pa-$id NSB=sth-pb-$id VA=stpa$id VB=stpb$id
+NET=10.77.0
+. tests/bench/live.sh
 cleanup() {
-	[ "$(id -u)" -eq 0 ] && { ip netns del "$NSA" 2>/dev/null; ip netns del "$NSB" 2>/dev/null; }
-	pkill -f "latency.py serve" 2>/dev/null
+	[ "$(id -u)" -eq 0 ] && live_down
 	rm -rf "$tmp"
 }
 trap cleanup EXIT INT TERM
@@ -43,7 +42,7 @@ base=${BENCH_PORT_BASE:-15000}
 "$B/tests/benchgen" small "$tmp/small.pcap" "$FRAMES" > "$tmp/small.info" || { echo "benchgen failed"; exit 1; }
 frames=$(sed 's/.*frames=\([0-9]*\).*/\1/' "$tmp/small.info")
 "$B/tests/benchgen" idle "$tmp/idle.pcap" 100000 > /dev/null || { echo "benchgen failed"; exit 1; }
-"$B/tests/benchgen" small "$tmp/mix.pcap" 20000 > /dev/null && python3 tests/bench/pcap2trafgen.py "$tmp/mix.pcap" "$tmp/mix.cfg" > /dev/null || exit 1
+live_mix || { echo "benchgen or pcap2trafgen failed"; exit 1; }
 
 # tapconf FILE NAME: a file replay into the pcap sink (one rolling file)
 tapconf() {
@@ -71,7 +70,7 @@ BURST=${BENCH_PROFILE_BURST:-3000000}
 
 # burst P: "RATE LOST WHERE": frames a second sent, frames not written, the counters that took them
 burst() {
-	local p=$1 d=$tmp/burst-$1 L sent t
+	local p=$1 d=$tmp/burst-$1 sent pps
 	mkdir -p "$d"; chmod 755 "$d"
 	cat > "$d/tap.json" <<-EOF
 	{ io: { input: { capture: { iface: "$VB", bpf-filter: "tcp and not port 9000" } },
@@ -80,36 +79,21 @@ burst() {
 	  control: { listen_port: $((base + 4)) },
 	  runtime: { workers: 1, run_dir: "$d/run" } }
 	EOF
-	ip netns exec "$NSB" "$RUN" -c "$d/tap.json" --profile "$p" 2> "$d/run.log" &
-	L=$!
-	for _ in $(seq 200); do grep -q "daemons are ready" "$d/run.log" && break; sleep 0.05; done
-	read -r sent t <<< "$(ip netns exec "$NSA" trafgen -i "$tmp/mix.cfg" -o "$VA" -n "$BURST" -P 1 2>&1 | tr -d '\r' |
-	    awk '/ packets outgoing/ { n = $1 } / sec, .* usec on CPU/ { t = $1 + $3 / 1e6 } END { print n, t }')"
-	sleep 1.5
-	kill -TERM $L; wait $L
+	tap_up "$d/tap.json" "$d/run.log" "$p"
+	read -r sent pps <<< "$(send max "$BURST")"
+	tap_down
 	rm -rf "$d/pcap"
-	awk -v s="$sent" -v t="$t" '
+	awk -v s="$sent" -v p="$pps" '
 	/^sinkd pcap: [0-9]+ frames: written/ { wr = $6; gsub(",", "", $8); qf = $8 }
 	/^capd: .*pcap_kernel / { for (i = 1; i <= NF; i++) if ($i == "pcap_kernel") kd += $(i + 1) }
 	/^capd: captured .*ring_full / { for (i = 1; i <= NF; i++) if ($i == "ring_full") rf = $(i + 1) }
 	/^reasmd: sink "sinkd pcap"/ { for (i = 1; i <= NF; i++) if ($i == "sink_ring_full") sr = $(i + 1) }
-	END { printf "%.0f %d kernel=%d,capd_ring=%d,sink_ring=%d,pcap_queue=%d\n", (t > 0 ? s / t : 0), s - wr, kd, rf, sr, qf }' "$d/run.log"
-}
-
-live_setup() {
-	ip netns add "$NSA" && ip netns add "$NSB" || return 1
-	ip link add "$VA" type veth peer name "$VB"
-	ip link set "$VA" netns "$NSA"; ip link set "$VB" netns "$NSB"
-	ip -n "$NSA" addr add 10.77.0.1/24 dev "$VA"; ip -n "$NSB" addr add 10.77.0.2/24 dev "$VB"
-	ip -n "$NSA" link set "$VA" up; ip -n "$NSB" link set "$VB" up
-	ip -n "$NSA" link set lo up; ip -n "$NSB" link set lo up
-	ip netns exec "$NSB" python3 "$TOP/tests/bench/latency.py" serve 9000 &
-	sleep 0.3
+	END { printf "%d %d kernel=%d,capd_ring=%d,sink_ring=%d,pcap_queue=%d\n", p, s - wr, kd, rf, sr, qf }' "$d/run.log"
 }
 
 # latency P: p50 and p99 (ms) of 250 messages, "n p50 p99"
 latency() {
-	local p=$1 d=$tmp/lat-$1 L C
+	local p=$1 d=$tmp/lat-$1
 	mkdir -p "$d"; chmod 755 "$d"
 	cat > "$d/tap.json" <<-EOF
 	{ io: { input: { capture: { iface: "$VB", bpf-filter: "tcp port 9000" } },
@@ -117,19 +101,13 @@ latency() {
 	  control: { listen_port: $((base + 2)) },
 	  runtime: { workers: 1, run_dir: "$d/run" } }
 	EOF
-	ip netns exec "$NSB" "$RUN" -c "$d/tap.json" --profile "$p" 2> "$d/run.log" &
-	L=$!
-	for _ in $(seq 200); do grep -q "daemons are ready" "$d/run.log" && break; sleep 0.05; done
-	ip netns exec "$NSB" timeout 20 python3 "$TOP/tests/bench/latency.py" consume "$d/run/listener.events.jsonl" 9 9000 > "$d/lat" &
-	C=$!
-	ip netns exec "$NSA" timeout 20 python3 "$TOP/tests/bench/latency.py" send 10.77.0.2 9000 250 20
-	wait $C
-	kill -TERM $L; wait $L
-	cat "$d/lat"
+	tap_up "$d/tap.json" "$d/run.log" "$p"
+	probe "$d/run/listener.events.jsonl"
+	tap_down
 }
 
 live=0
-if [ "$(id -u)" -eq 0 ] && command -v ip > /dev/null && live_setup; then live=1; fi
+if [ "$(id -u)" -eq 0 ] && command -v ip > /dev/null && live_up; then live=1; fi
 
 echo "== profiles: the whole tap (stethoscope-run --profile P); throughput: $frames 64-byte frames from a file into the pcap sink;"
 echo "   memory: 100,000 idle sessions open, the daemons' PSS summed at the peak; latency: a 64-byte message every 20 ms over a veth, send to listener consumer"
