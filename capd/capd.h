@@ -34,6 +34,8 @@ struct source {
 	struct event *ev;
 	struct pcap_stat last;		/* the kernel's counters as last read */
 	uint64_t kernel_drops, if_drops, received;
+	uint64_t read;			/* packets capd read from this handle */
+	uint64_t unread;		/* captured by the kernel, unread at the stop */
 };
 
 struct capd {
@@ -83,6 +85,7 @@ int source_set_filter(struct capd *C, const char *filter, char *err, size_t errl
 void source_arm(struct capd *C);
 void source_resume(struct capd *C);
 void source_read_stats(struct capd *C);
+void source_final_drain(struct capd *C);
 int source_check_ifaces(struct capd *C);
 
 /* shard.c: the shards.  It knows nothing of the sources: when a ring has

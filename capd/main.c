@@ -368,13 +368,15 @@ main(int argc, char **argv)
 			log_info("waiting for %u shard%s before reading (block mode: a replay is lossless)",
 			    C.nshards, C.nshards == 1 ? "" : "s");
 		event_base_dispatch(C.base);
+		/* what the kernel captured before the signal goes out too */
+		source_final_drain(&C);
 		for (int k = 0; k < 5; k++)
 			event_free(sigs[k]);
 	}
 
 	/* ---- the end: everything captured goes out, then EOF ---- */
-	if (C.pend && C.serve && !C.stopping) {
-		/* nothing more will free space in a dead loop; count it */
+	if (C.pend && C.serve) {
+		/* read and never handed over (a full ring at the end): count it */
 		C.shards[C.pend_shard < C.nshards ? C.pend_shard : 0].ring_full_packets++;
 	}
 	source_read_stats(&C);

@@ -226,8 +226,9 @@ capd_print_counters(struct capd *C, FILE *f)
 			continue;
 		kernel += s->kernel_drops + s->if_drops;
 		fprintf(f, "capd: %s: pcap_kernel %" PRIu64 " packets (dropped by the kernel %" PRIu64
-		    ", by the interface %" PRIu64 "), received %" PRIu64 "\n", s->name,
-		    s->kernel_drops + s->if_drops, s->kernel_drops, s->if_drops, s->received);
+		    ", by the interface %" PRIu64 "), received %" PRIu64 ", capture_unread %" PRIu64 "\n",
+		    s->name, s->kernel_drops + s->if_drops, s->kernel_drops, s->if_drops, s->received,
+		    s->unread);
 	}
 	(void)kernel;
 	fflush(f);
@@ -255,9 +256,11 @@ capd_counters(const struct capd *C, struct ctr_enc *e)
 	}
 	ctr_declare(e, CTR_PCAP_KERNEL);
 	ctr_declare(e, CTR_IF_RECEIVED);
+	ctr_declare(e, CTR_CAPTURE_UNREAD);
 	for (int i = 0; i < C->nsrc && !C->file_mode; i++) {
 		const struct source *s = &C->src[i];
 		ctr_set_label(e, CTR_PCAP_KERNEL, s->name, s->kernel_drops + s->if_drops);
 		ctr_set_label(e, CTR_IF_RECEIVED, s->name, s->received);
+		ctr_set_label(e, CTR_CAPTURE_UNREAD, s->name, s->unread);
 	}
 }

@@ -11,6 +11,7 @@
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <inttypes.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -51,6 +52,7 @@ live_cb(u_char *user, const struct pcap_pkthdr *h, const u_char *data)
 	/* Which handle: pcap_dispatch is called per source with C as user;
 	 * the source index rides in C->pend_src meanwhile. */
 	src = C->pend_src;
+	C->src[src].read++;
 	handle_packet(C, src, h, data);
 }
 
@@ -355,6 +357,63 @@ source_arm(struct capd *C)
 			C->src[k].ev = event_new(C->base, fd, EV_READ | EV_PERSIST, source_on_live, C);
 			event_add(C->src[k].ev, NULL);
 		}
+	}
+}
+
+/*
+ * Live, at a stop or a restart: the kernel hands a buffer block to capd
+ * when the block fills or when its timeout (100 ms) passes, so what it
+ * captured just before the signal may sit in a block nobody can read yet
+ * (a short transfer then a SIGTERM: all of it).  The loop runs on for
+ * FINAL_DRAIN_MS, reading as blocks come and waiting for ring space as
+ * usual; a second signal ends it at once.  What the kernel says it kept
+ * for capd and capd never read is counted as capture_unread.
+ */
+#define FINAL_DRAIN_MS 250
+
+static void
+on_drain_end(evutil_socket_t fd, short what, void *arg)
+{
+	struct capd *C = arg;
+
+	(void)fd;
+	(void)what;
+	for (int k = 0; k < C->nsrc; k++)
+		live_drain(C, k);
+	C->stopping = true;
+	event_base_loopbreak(C->base);
+}
+
+void
+source_final_drain(struct capd *C)
+{
+	struct timeval tv = { 0, FINAL_DRAIN_MS * 1000 };
+	struct event *ev;
+
+	if (C->file_mode || C->exit_code == CAPD_EXIT_IFACE_LOST)
+		return;
+	C->stopping = false;
+	ev = evtimer_new(C->base, on_drain_end, C);
+	evtimer_add(ev, &tv);
+	for (int k = 0; k < C->nsrc; k++)
+		live_drain(C, k);
+	event_base_dispatch(C->base);
+	event_free(ev);
+	C->stopping = true;
+	source_read_stats(C);
+	for (int k = 0; k < C->nsrc; k++) {
+		struct source *s = &C->src[k];
+		/* ps_recv counts the kernel's drops too (Linux adds tp_drops
+		 * to tp_packets); elsewhere it may count what the filter
+		 * refused, so only a positive rest is believed */
+		uint64_t kept = s->received > s->kernel_drops ? s->received - s->kernel_drops : 0;
+		s->unread = kept > s->read ? kept - s->read : 0;
+#ifndef __linux__
+		s->unread = 0;
+#endif
+		if (s->unread > 0)
+			log_warnx("%s: %" PRIu64 " packets the kernel captured were unread at the stop "
+			    "(capture_unread)", s->name, s->unread);
 	}
 }
 

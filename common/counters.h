@@ -55,6 +55,8 @@ enum ctr_kind { KIND_COUNTER, KIND_GAUGE };
 	    "capd.sock", "Connections to capd.sock dropped before a valid hello (silent past the deadline, garbage, too many waiting).") \
 	X(IF_RECEIVED, CAPD, COUNTER, "received", "kernel_received_packets_total", "packets", "interface", NULL, \
 	    "per interface", "Packets the kernel says it received for capd (ps_recv).") \
+	X(CAPTURE_UNREAD, CAPD, COUNTER, "capture_unread", "capture_unread_drops_packets_total", "packets", "interface", NULL, \
+	    "per interface", "Packets the kernel captured for capd that were still unread when it stopped, after reading on for 250 ms (Linux).") \
 	/* reasmd */ \
 	X(R_PACKETS, REASMD, COUNTER, "packets", "reasm_packets_total", "packets", NULL, NULL, \
 	    "per shard", "Frames reasmd read.") \

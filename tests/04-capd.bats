@@ -294,6 +294,30 @@ J
 	grep -q "capd: captured" capd.err
 }
 
+@test "live: a short transfer then SIGTERM at once: what the kernel captured before the signal is read and written (it may sit in a buffer block not yet handed over), capture_unread 0, three times" {
+	require_root
+	require_cmd socat tshark
+	netns_up
+	head -c 200000 /dev/urandom > a1
+	for i in 1 2 3; do
+		start_capd_a capd.err -i "$VA" -f "tcp port 5000" -w "$T/out.pcap"
+		socat_transfer 5000 a1
+		kill -TERM "$CAPD_PID"
+		status=0
+		wait "$CAPD_JOB" || status=$?
+		CAPD_PID=
+		[ "$status" -eq 0 ] || { cat capd.err; false; }
+		cmp a1 a1.recv
+		# every packet the kernel kept for capd is in the file
+		recv=$(sed -n "s/.*$VA: pcap_kernel 0 packets .*received \([0-9]*\), capture_unread 0$/\1/p" capd.err)
+		[ -n "$recv" ] || { echo "run $i"; cat capd.err; false; }
+		[ "$(tshark -r out.pcap 2>/dev/null | wc -l)" -eq "$recv" ] || { echo "run $i: $recv"; false; }
+		[ "$(tshark -r out.pcap -Y 'tcp.dstport == 5000' -T fields -e tcp.len 2>/dev/null |
+		    awk '{ s += $1 } END { print s }')" -eq 200000 ] || { echo "run $i"; cat capd.err; false; }
+		rm -f a1.recv out.pcap
+	done
+}
+
 @test "live: silent and garbage peers on capd.sock cost no packet: the shard connects at once, an 8 MB transfer is exact, pcap_kernel and ring_full stay 0" {
 	require_root
 	require_cmd socat
