@@ -78,8 +78,16 @@ rh(struct rdir *D)
 TAILQ_HEAD(sessq, session);
 struct tcp {
 	uint64_t next_ctr;
-	struct session **buckets;
-	size_t nbuckets, nsessions, max_sessions;
+	/* The buckets grow with the sessions (load 1, doubling, up to
+	 * max_buckets, the power of two at or past max_sessions): a table
+	 * sized for max_sessions up front costs 8 bytes a possible session,
+	 * and its pages are all touched once sessions are spread over it.
+	 * A doubling moves the old buckets over incrementally: two at each
+	 * new session, and a session's own before it is inserted, so a
+	 * hash's chain is in exactly one of the two tables (the old one
+	 * while its bucket there is not empty). */
+	struct session **buckets, **old;
+	size_t nbuckets, nold, old_next, max_buckets, nsessions, max_sessions;
 	struct sessq lru;		/* open, least recently active first */
 	struct sessq tomb;		/* closed, kept close_grace_ms, oldest first */
 	struct sessq sticky;		/* closed by control, least recently seen first */
@@ -97,6 +105,8 @@ struct tcp {
 	struct sipkey key;		/* the buckets' hash key, random */
 	size_t chain_max;		/* the longest chain a lookup walked */
 };
+
+#define TCP_BUCKETS_START 1024
 
 /* Keyed (a random key per process): nobody outside can craft flows that
  * all land in one bucket (hash flooding). */
@@ -116,8 +126,9 @@ tcp_new(const struct conf *c)
 	T->max_sessions = (size_t)c->max_sessions;
 	while (nb < T->max_sessions && nb < ((size_t)1 << 22))
 		nb <<= 1;
-	T->nbuckets = nb;
-	T->buckets = xcalloc(nb, sizeof(*T->buckets));
+	T->max_buckets = nb;
+	T->nbuckets = nb < TCP_BUCKETS_START ? nb : TCP_BUCKETS_START;
+	T->buckets = xcalloc(T->nbuckets, sizeof(*T->buckets));
 	T->memcap = (uint64_t)c->memcap;
 	T->ooo_limit = (uint64_t)c->ooo_bytes_per_dir;
 	T->idle_ns = (uint64_t)(c->session_idle_sec * 1e9);
@@ -158,17 +169,80 @@ same_ep(uint8_t fam, const uint8_t *a, uint16_t pa, const uint8_t *b, uint16_t p
 	return pa == pb && memcmp(a, b, fam == 6 ? 16 : 4) == 0;
 }
 
+/* The head of the chain of a hash: in the old table while a doubling has
+ * not moved its bucket yet, else in the new one. */
+static struct session **
+chain_of(struct tcp *T, size_t h)
+{
+	if (T->old != NULL) {
+		struct session **o = &T->old[h & (T->nold - 1)];
+		if (*o != NULL)
+			return o;
+	}
+	return &T->buckets[h & (T->nbuckets - 1)];
+}
+
+/* Moves an old bucket's chain to the new table, in order (newest first
+ * stays newest first: its hash's chain in the new table is empty). */
+static void
+bucket_move(struct tcp *T, size_t j)
+{
+	struct session *s = T->old[j], *n;
+	struct session **tail[2];
+	size_t lo = j, hi = j + T->nold;
+
+	T->old[j] = NULL;
+	tail[0] = &T->buckets[lo];
+	tail[1] = &T->buckets[hi];
+	for (; s != NULL; s = n) {
+		int k;
+		n = s->hnext;
+		k = (flow_hash(T, s->family, s->cip, s->cport, s->sip, s->sport) & (T->nbuckets - 1)) == hi;
+		s->hnext = NULL;
+		*tail[k] = s;
+		tail[k] = &s->hnext;
+	}
+}
+
+/* Before a session goes in: its hash's old bucket moved, two more moved,
+ * the old table freed when every bucket has moved; a doubling when the
+ * sessions outnumber the buckets. */
+static void
+table_grow_step(struct tcp *T, size_t h)
+{
+	if (T->old != NULL) {
+		if (T->old[h & (T->nold - 1)] != NULL)
+			bucket_move(T, h & (T->nold - 1));
+		for (int k = 0; k < 2 && T->old_next < T->nold; k++, T->old_next++)
+			if (T->old[T->old_next] != NULL)
+				bucket_move(T, T->old_next);
+		if (T->old_next == T->nold) {
+			free(T->old);
+			T->old = NULL;
+		}
+	}
+	if (T->old == NULL && T->nsessions >= T->nbuckets && T->nbuckets < T->max_buckets) {
+		T->old = T->buckets;
+		T->nold = T->nbuckets;
+		T->old_next = 0;
+		T->nbuckets *= 2;
+		T->buckets = xcalloc(T->nbuckets, sizeof(*T->buckets));
+		/* this session's bucket too, before it goes in */
+		if (T->old[h & (T->nold - 1)] != NULL)
+			bucket_move(T, h & (T->nold - 1));
+	}
+}
+
 /* The newest session of the segment's 4-tuple, and its direction. */
 static struct session *
-lookup(struct reasm *R, const struct decoded *d, size_t *bucket, int *dir)
+lookup(struct reasm *R, const struct decoded *d, size_t *hash, int *dir)
 {
-	size_t b = flow_hash(R->tcp, d->family, d->src, d->sport, d->dst, d->dport) & (R->tcp->nbuckets - 1);
-
+	size_t h = flow_hash(R->tcp, d->family, d->src, d->sport, d->dst, d->dport);
 	size_t walked = 0;
 	struct session *s;
 
-	*bucket = b;
-	for (s = R->tcp->buckets[b]; s; s = s->hnext) {
+	*hash = h;
+	for (s = *chain_of(R->tcp, h); s; s = s->hnext) {
 		walked++;
 		if (s->family != d->family)
 			continue;
@@ -277,7 +351,7 @@ pend_append(struct reasm *R, struct session *s)
 /* Which endpoint is the client when no SYN says so: the side with the
  * lower port is the server (well-known ports are low). */
 static struct session *
-session_new(struct reasm *R, const struct decoded *d, size_t bucket, bool src_is_client,
+session_new(struct reasm *R, const struct decoded *d, size_t hash, bool src_is_client,
     bool guessed)
 {
 	struct session *s = xcalloc(1, sizeof(*s));
@@ -318,8 +392,12 @@ session_new(struct reasm *R, const struct decoded *d, size_t bucket, bool src_is
 			s->role_guessed = false;
 		}
 	}
-	s->hnext = R->tcp->buckets[bucket];
-	R->tcp->buckets[bucket] = s;
+	table_grow_step(R->tcp, hash);
+	{
+		struct session **head = &R->tcp->buckets[hash & (R->tcp->nbuckets - 1)];
+		s->hnext = *head;
+		*head = s;
+	}
 	TAILQ_INSERT_TAIL(&R->tcp->lru, s, lq);
 	R->tcp->nsessions++;
 	R->st.sessions++;
@@ -863,9 +941,9 @@ table_room(struct reasm *R, const struct session *keep)
 static void
 session_free(struct reasm *R, struct session *s)
 {
-	size_t b = flow_hash(R->tcp, s->family, s->cip, s->cport, s->sip, s->sport) & (R->tcp->nbuckets - 1);
+	size_t h = flow_hash(R->tcp, s->family, s->cip, s->cport, s->sip, s->sport);
 
-	for (struct session **pp = &R->tcp->buckets[b]; *pp; ) {
+	for (struct session **pp = chain_of(R->tcp, h); *pp; ) {
 		if (*pp == s) {
 			*pp = s->hnext;
 			continue;
@@ -1207,6 +1285,7 @@ tcp_free(struct reasm *R)
 	while ((s = TAILQ_FIRST(&R->tcp->sticky)) != NULL)
 		session_free(R, s);
 	free(R->tcp->buckets);
+	free(R->tcp->old);
 	free(R->tcp);
 	R->tcp = NULL;
 }

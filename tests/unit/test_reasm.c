@@ -693,6 +693,117 @@ reasm_table_full_new_isn_on_half_open(void)
 	T_EQ_U(found, 1);
 }
 
+/* The session table grows as sessions come (1,024 buckets, doubling,
+ * moved over a few buckets at a time): 5,000 connections open at once,
+ * their second segments in reverse order, half of them closed (freed as
+ * tombstones while buckets move) and their 4-tuples reused: every
+ * segment finds its session (none guessed mid-stream), every stream
+ * exact. */
+#define GROW_N 3000
+static void
+reasm_table_grows_under_load(void)
+{
+	static uint64_t ids[GROW_N * 2];
+	static uint16_t got[GROW_N * 2];
+	static char want[GROW_N * 2][16];
+	const uint32_t srv = 0x0A000002;
+	const struct wire_rec *rec;
+	char err[256], m[8];
+	struct recr *rr;
+	int n = 0, guessed = 0, bad = 0;
+
+	start("{}");
+	for (uint32_t k = 0; k < GROW_N; k++) {
+		pkt4(0x0B000000 + k, 40000, srv, 80, 100, 0, TH_SYN, NULL, 0);
+		pkt4(srv, 80, 0x0B000000 + k, 40000, 900, 101, TH_SYN | TH_ACK, NULL, 0);
+		snprintf(m, sizeof(m), "A%06u", (unsigned)k);
+		pkt4(0x0B000000 + k, 40000, srv, 80, 101, 901, TH_ACK, m, 7);
+	}
+	for (uint32_t k = GROW_N; k-- > 0; ) {
+		snprintf(m, sizeof(m), "B%06u", (unsigned)k);
+		pkt4(0x0B000000 + k, 40000, srv, 80, 108, 901, TH_ACK, m, 7);
+		if (k % 2 == 0) {
+			pkt4(0x0B000000 + k, 40000, srv, 80, 115, 901, TH_FIN | TH_ACK, NULL, 0);
+			pkt4(srv, 80, 0x0B000000 + k, 40000, 901, 116, TH_FIN | TH_ACK, NULL, 0);
+			pkt4(0x0B000000 + k, 40000, srv, 80, 116, 902, TH_ACK, NULL, 0);
+		}
+		if (k % 4 == 0) {
+			pkt4(0x0B000000 + k, 40000, srv, 80, 50000, 0, TH_SYN, NULL, 0);
+			pkt4(srv, 80, 0x0B000000 + k, 40000, 7000, 50001, TH_SYN | TH_ACK, NULL, 0);
+			snprintf(m, sizeof(m), "C%06u", (unsigned)k);
+			pkt4(0x0B000000 + k, 40000, srv, 80, 50001, 7001, TH_ACK, m, 7);
+			/* a late retransmission of the old incarnation's data */
+			snprintf(m, sizeof(m), "B%06u", (unsigned)k);
+			pkt4(0x0B000000 + k, 40000, srv, 80, 108, 901, TH_ACK, m, 7);
+		}
+	}
+	now += 2 * NSEC_PER_SEC;	/* the tombstones' grace is over */
+	for (uint32_t k = 2; k < GROW_N; k += 4) {
+		pkt4(0x0B000000 + k, 40000, srv, 80, 50000, 0, TH_SYN, NULL, 0);
+		pkt4(srv, 80, 0x0B000000 + k, 40000, 7000, 50001, TH_SYN | TH_ACK, NULL, 0);
+		snprintf(m, sizeof(m), "C%06u", (unsigned)k);
+		pkt4(0x0B000000 + k, 40000, srv, 80, 50001, 7001, TH_ACK, m, 7);
+	}
+	T_EQ_U(R.st.sessions, GROW_N + GROW_N / 2);
+	T_EQ_U(R.st.table_full_packets, 0);
+	reasm_close_all(&R, CLOSE_EOF);
+	recw_close(R.out.w);
+	R.out.w = NULL;
+	reasm_free(&R);
+	conf_free(&C);
+	rewind(tmp);
+	rr = recr_open(dup(fileno(tmp)), 1, err, sizeof(err));
+	fclose(tmp);
+	T_CHECK(rr != NULL);
+	while (rr && recr_next(rr, &rec, err, sizeof(err)) == 1) {
+		const void *b = rec + 1;
+		if (rec->type == REC_SESSION_OPEN && n < GROW_N * 2) {
+			const struct rec_session_open *o = b;
+			uint32_t cli;
+			memcpy(&cli, o->flow.client_ip, 4);
+			cli = ntohl(cli) - 0x0B000000;
+			guessed += o->flow.role_guessed;
+			ids[n] = o->session_id;
+			/* the first incarnations open first, in order */
+			if (n < GROW_N)
+				snprintf(want[n], sizeof(want[n]), "A%06uB%06u", (unsigned)cli, (unsigned)cli);
+			else
+				snprintf(want[n], sizeof(want[n]), "C%06u", (unsigned)cli);
+			if (n > 0 && ids[n] <= ids[n - 1])
+				bad++;
+			n++;
+		} else if (rec->type == REC_CHUNK) {
+			const struct rec_chunk *c = b;
+			size_t len = rec->len - sizeof(*rec) - sizeof(*c);
+			int lo = 0, hi = n - 1, k = -1;
+			while (lo <= hi) {
+				int mid = (lo + hi) / 2;
+				if (ids[mid] == c->session_id) {
+					k = mid;
+					break;
+				}
+				if (ids[mid] < c->session_id)
+					lo = mid + 1;
+				else
+					hi = mid - 1;
+			}
+			if (k < 0 || c->dir != 0 || got[k] + len > strlen(want[k]) ||
+			    memcmp(want[k] + got[k], c + 1, len) != 0)
+				bad++;
+			else
+				got[k] = (uint16_t)(got[k] + len);
+		}
+	}
+	recr_close(rr);
+	T_EQ_U(n, GROW_N + GROW_N / 2);
+	T_EQ_U(guessed, 0);
+	T_EQ_U(bad, 0);
+	for (int k = 0; k < n; k++)
+		if (got[k] != strlen(want[k]))
+			bad++;
+	T_EQ_U(bad, 0);
+}
+
 int
 main(void)
 {
@@ -718,5 +829,6 @@ main(void)
 	T_RUN(reasm_close_by_control_is_sticky);
 	T_RUN(reasm_syn_flood_evicts_half_open);
 	T_RUN(reasm_table_full_new_isn_on_half_open);
+	T_RUN(reasm_table_grows_under_load);
 	return T_DONE();
 }
