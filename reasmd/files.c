@@ -81,7 +81,9 @@ files_open(struct reasm *R, char *err, size_t errlen)
  * (runtime.max_open_files buffers for slots plus WQ_SPARE in flight).  A
  * full buffer, a slot taken back for another direction (least recently
  * written first), or the session's close hands the buffer to the writer
- * thread as a job: open the file (create, or append after the first job),
+ * thread as a job (at most WQ_MAX_QUEUED of them waiting: past that the
+ * reassembler waits, and the pages touched stay the slots in use and
+ * 1 MiB; the whole pool waiting on the writer was 18 MiB of RSS): open the file (create, or append after the first job),
  * write, close.  One thread does every job in order, so the files of a
  * session are complete before its sessions.jsonl line (also a job) is
  * written, and only one output file is open at a time.  When the pool is
@@ -89,6 +91,7 @@ files_open(struct reasm *R, char *err, size_t errlen)
  */
 #define OSLOT_BUF (32 * 1024)
 #define WQ_SPARE 64
+#define WQ_MAX_QUEUED 16	/* buffers handed to the writer and not back: 512 KiB */
 
 struct obuf {
 	struct obuf *next;
@@ -126,6 +129,7 @@ struct writer {
 	struct wjob *head, *tail;
 	struct obuf *free_bufs;
 	bool stop, started, sleeping, buf_waiting;
+	unsigned queued;		/* buffers with the writer */
 	pthread_t th;
 	int dirfd;
 	int jsonl;
@@ -289,6 +293,8 @@ writer_main(void *arg)
 		}
 		pthread_mutex_lock(&W.mu);
 		if (freed) {
+			for (struct obuf *b = freed; b != NULL; b = b->next)
+				W.queued--;
 			last->next = W.free_bufs;
 			W.free_bufs = freed;
 			if (W.buf_waiting)
@@ -303,6 +309,16 @@ static void
 writer_push(struct wjob *j)
 {
 	pthread_mutex_lock(&W.mu);
+	if (j->b != NULL) {
+		while (W.queued >= WQ_MAX_QUEUED) {
+			W.buf_waiting = true;
+			if (W.sleeping)
+				pthread_cond_signal(&W.cv_job);
+			pthread_cond_wait(&W.cv_buf, &W.mu);
+		}
+		W.buf_waiting = false;
+		W.queued++;
+	}
 	if (W.tail)
 		W.tail->next = j;
 	else

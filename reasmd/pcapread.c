@@ -24,7 +24,7 @@
 #include "reasmd.h"
 #include "util.h"
 
-#define BLK_SIZE ((size_t)1 << 20)
+#define BLK_SIZE ((size_t)1 << 18)
 #define BLK_MAX_CAP 262144u		/* libpcap's largest snapshot length */
 
 struct pcapread {
