@@ -4,7 +4,7 @@
  * libpcap reads a savefile a frame at a time (a header, then the data,
  * through stdio, copied into its buffer): about 100 ns a frame before the
  * engine sees it, the bare read loop's ceiling.  A regular pcap file of a
- * common link type is read here instead, 1 MiB a read(), and each frame is
+ * common link type is read here instead, 256 KiB a read(), and each frame is
  * handed on where it lies in the block.  The frames are libpcap's exactly:
  * the first record libpcap would treat specially (longer than the snapshot
  * length, cut short at the end) is where libpcap takes over, from that record on (the FILE it
