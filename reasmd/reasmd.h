@@ -83,14 +83,16 @@ struct session {
 	TAILQ_ENTRY(session) lq;	/* tcp.c: open (least recently active first)
 					 * or closed (tombstones, oldest first) */
 	TAILQ_ENTRY(session) pq;	/* tcp.c: sessions with a deadline */
+	TAILQ_ENTRY(session) hq;	/* tcp.c: the half-open list */
 	struct session *older;		/* the previous incarnation of this 4-tuple
 					 * (port reuse), while it lasts */
+	uint64_t lru_ns;		/* tcp.c: when it last went to the back of lq */
 	uint8_t family;
 	uint8_t cip[16], sip[16];	/* client, server */
 	uint16_t cport, sport;
 	bool role_guessed, rst, closed;	/* closed: a tombstone for close_grace_ms */
 	bool half;			/* half-open: only SYNs so far (tcp.c's half list) */
-	TAILQ_ENTRY(session) hq;
+	bool holds;			/* hold.c: its frames wait for the analyser's marks */
 	bool sticky;			/* closed by control: a tombstone until a SYN, FIN, RST or
 					 * session_idle_sec (tcp.c) */
 	bool closing;			/* RST or both FINs seen: waiting for the last bytes */
@@ -106,7 +108,6 @@ struct session {
 	void *an_flow;			/* analyser.c: the analyser's state for it */
 	struct oslot *slot[2];		/* files.c: output slot, NULL when none */
 	uint64_t *sinkdrop;		/* fanout.c: sink_ring_full bytes [sink][dir]; NULL: none */
-	bool holds;			/* hold.c: its frames wait for the analyser's marks */
 	struct shold *held;		/* hold.c: its frames waiting, NULL: none */
 };
 

@@ -88,7 +88,13 @@ struct tcp {
 	 * while its bucket there is not empty). */
 	struct session **buckets, **old;
 	size_t nbuckets, nold, old_next, max_buckets, nsessions, max_sessions;
-	struct sessq lru;		/* open, least recently active first */
+	/* open, least recently moved first: a session goes to the back when
+	 * it is active and has not moved for lru_eps_ns (not at every
+	 * segment: the unlink and relink touch its neighbours, two cache
+	 * misses a segment in a big table), so an idle close comes at most
+	 * lru_eps_ns late (session_idle_sec / 16, at most 1 s) */
+	struct sessq lru;
+	uint64_t lru_eps_ns;
 	struct sessq tomb;		/* closed, kept close_grace_ms, oldest first */
 	struct sessq sticky;		/* closed by control, least recently seen first */
 	TAILQ_HEAD(, session) half;	/* half-open (only SYNs seen), oldest first */
@@ -132,6 +138,7 @@ tcp_new(const struct conf *c)
 	T->memcap = (uint64_t)c->memcap;
 	T->ooo_limit = (uint64_t)c->ooo_bytes_per_dir;
 	T->idle_ns = (uint64_t)(c->session_idle_sec * 1e9);
+	T->lru_eps_ns = T->idle_ns / 16 < NSEC_PER_SEC ? T->idle_ns / 16 : NSEC_PER_SEC;
 	T->grace_ns = (uint64_t)c->close_grace_ms * 1000000ULL;
 	T->gap_grace_ns = (uint64_t)c->gap_grace_ms * 1000000ULL;
 	T->ooo_timeout_ns = (uint64_t)c->ooo_timeout_ms * 1000000ULL;
@@ -399,6 +406,7 @@ session_new(struct reasm *R, const struct decoded *d, size_t hash, bool src_is_c
 		*head = s;
 	}
 	TAILQ_INSERT_TAIL(&R->tcp->lru, s, lq);
+	s->lru_ns = R->now_ns;
 	R->tcp->nsessions++;
 	R->st.sessions++;
 	s->first_ns = s->last_ns = R->now_ns;
@@ -1043,8 +1051,13 @@ tcp_expire(struct reasm *R)
 {
 	struct session *s;
 
-	while ((s = TAILQ_FIRST(&R->tcp->lru)) && R->now_ns - s->last_ns >= R->tcp->idle_ns)
+	/* The list is in lru_ns order; a session's last packet is within
+	 * lru_eps_ns after it (or it would have moved). */
+	while ((s = TAILQ_FIRST(&R->tcp->lru)) && R->now_ns - s->lru_ns >= R->tcp->idle_ns) {
+		if (R->now_ns - s->last_ns < R->tcp->idle_ns)
+			break;		/* active since: due within lru_eps_ns */
 		session_close(R, s, CLOSE_IDLE);
+	}
 	while ((s = TAILQ_FIRST(&R->tcp->tomb)) && R->now_ns - s->last_ns >= R->tcp->grace_ns)
 		session_free(R, s);
 	while ((s = TAILQ_FIRST(&R->tcp->sticky)) && R->now_ns - s->last_ns >= R->tcp->idle_ns)
@@ -1161,8 +1174,11 @@ tcp_segment(struct reasm *R, const struct decoded *d, const struct frame *fr, si
 		half_leave(R, s);	/* an ACK or data: not a SYN flood's */
 	if (ts_ns > s->last_ns)
 		s->last_ns = ts_ns;
-	TAILQ_REMOVE(&R->tcp->lru, s, lq);
-	TAILQ_INSERT_TAIL(&R->tcp->lru, s, lq);
+	if (R->now_ns - s->lru_ns >= R->tcp->lru_eps_ns) {
+		TAILQ_REMOVE(&R->tcp->lru, s, lq);
+		TAILQ_INSERT_TAIL(&R->tcp->lru, s, lq);
+		s->lru_ns = R->now_ns;
+	}
 	D->c.packets++;
 	sess_segment(R, s, dir, fr, nfr, d->seq + (syn ? 1u : 0u), (uint32_t)plen);
 

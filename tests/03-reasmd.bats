@@ -45,9 +45,11 @@ run_case() {
 		f=$(basename "$p")
 		# (under the sanitizers, the capture orders once: the plain pass has them all)
 		case "$f" in *.late-*) [ -n "${STH_SANITIZER:-}" ] && { min=55; continue; } ;; esac
-		"$B/reasmd" -r "$p" -o "$T/blk/$f" 2>&1 | sed 's/^[0-9TZ:.-]* reasmd\[[0-9]*\]//' > "$T/blk.$f.err"
+		# (the longest hash chain differs from run to run: the hash's key is random)
+		"$B/reasmd" -r "$p" -o "$T/blk/$f" 2>&1 | sed 's/^[0-9TZ:.-]* reasmd\[[0-9]*\]//' |
+		    grep -v "the longest hash chain" > "$T/blk.$f.err"
 		STH_PCAP_READER=libpcap "$B/reasmd" -r "$p" -o "$T/lib/$f" 2>&1 |
-		    sed 's/^[0-9TZ:.-]* reasmd\[[0-9]*\]//' > "$T/lib.$f.err"
+		    sed 's/^[0-9TZ:.-]* reasmd\[[0-9]*\]//' | grep -v "the longest hash chain" > "$T/lib.$f.err"
 		diff "$T/lib.$f.err" "$T/blk.$f.err" || { echo "$f: the summaries differ"; false; }
 		diff -r "$T/lib/$f" "$T/blk/$f" || { echo "$f: the outputs differ"; false; }
 		n=$((n + 1))

@@ -173,7 +173,8 @@ PY
 	netns_up
 	head -c 8000000 /dev/urandom > bulk.bin
 	for i in $(seq "${STH_LIVE_RUNS:-20}"); do
-		rm -rf out bulk.bin.recv
+		# (the last run's ready file goes first: the background job truncates it when it starts)
+		rm -rf out bulk.bin.recv capd.ready capd.err
 		ip netns exec "$NSA" timeout 60 "$B/capd" -i "$VA" --ready-fd 3 -w - 3>capd.ready 2>capd.err |
 		    timeout 60 "$B/reasmd" -r - -o out 2>reasmd.err &
 		wait_for grep -q ready capd.ready

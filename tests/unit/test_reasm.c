@@ -804,6 +804,52 @@ reasm_table_grows_under_load(void)
 	T_EQ_U(bad, 0);
 }
 
+/* Idle closes: a session is not moved to the back of the idle list at
+ * every segment, only when it has not moved for session_idle_sec / 16
+ * (at most 1 s): an idle session closes at most that late, an active
+ * one never early. */
+static void
+idle_run(bool with_b, uint64_t tick1, uint64_t want1, uint64_t tick2, uint64_t want2)
+{
+	const uint32_t srv = 0x0A000002;
+	uint64_t t0;
+
+	start("{io:{input:{capture:{session_idle_sec:10}}}}");
+	t0 = now;
+	pkt4(0x0B000001, 40000, srv, 80, 100, 0, TH_SYN, NULL, 0);		/* A */
+	pkt4(srv, 80, 0x0B000001, 40000, 900, 101, TH_SYN | TH_ACK, NULL, 0);
+	pkt4(0x0B000001, 40000, srv, 80, 101, 901, TH_ACK, "a", 1);
+	now = t0 + NSEC_PER_SEC / 10;
+	if (with_b) {							/* B */
+		pkt4(0x0B000002, 40000, srv, 80, 100, 0, TH_SYN, NULL, 0);
+		pkt4(srv, 80, 0x0B000002, 40000, 900, 101, TH_SYN | TH_ACK, NULL, 0);
+		pkt4(0x0B000002, 40000, srv, 80, 101, 901, TH_ACK, "b", 1);
+	}
+	now = t0 + 3 * NSEC_PER_SEC / 10 - 100000;
+	pkt4(0x0B000001, 40000, srv, 80, 102, 901, TH_ACK, "a", 1);	/* A again, at 0.3 s */
+	reasm_tick(&R, t0 + tick1);
+	T_EQ_U(R.st.close_reason[CLOSE_IDLE], want1);
+	reasm_tick(&R, t0 + tick2);
+	T_EQ_U(R.st.close_reason[CLOSE_IDLE], want2);
+	reasm_close_all(&R, CLOSE_EOF);
+	recw_close(R.out.w);
+	R.out.w = NULL;
+	reasm_free(&R);
+	conf_free(&C);
+	fclose(tmp);
+	now += 20 * NSEC_PER_SEC;
+}
+
+static void
+reasm_idle_close_lazy_but_bounded(void)
+{
+	/* A alone: open at 10.2 s (its last packet 9.9 s old), closed by the
+	 * next tick (250 ms) after 10.3 s */
+	idle_run(false, 10200000000ULL, 0, 10550000000ULL, 1);
+	/* B may wait behind A, not past 10.1 s + 0.625 s and a tick */
+	idle_run(true, 10050000000ULL, 0, 10750000000ULL, 2);
+}
+
 int
 main(void)
 {
@@ -823,6 +869,7 @@ main(void)
 	T_RUN(reasm_syn_data_rst_and_port_reuse);
 	T_RUN(reasm_midstream_guesses_client);
 	T_RUN(reasm_idle_timeout_on_capture_time);
+	T_RUN(reasm_idle_close_lazy_but_bounded);
 	T_RUN(reasm_ooo_limit_forces_gap);
 	T_RUN(reasm_table_full_counted);
 	T_RUN(reasm_malformed_counted);
