@@ -91,7 +91,7 @@ files_open(struct reasm *R, char *err, size_t errlen)
  */
 #define OSLOT_BUF (32 * 1024)
 #define WQ_SPARE 64
-#define WQ_MAX_QUEUED 16	/* buffers handed to the writer and not back: 512 KiB */
+#define WQ_MAX_QUEUED 32	/* buffers handed to the writer and not back: 1 MiB */
 
 struct obuf {
 	struct obuf *next;
