@@ -81,10 +81,10 @@ files_open(struct reasm *R, char *err, size_t errlen)
  * (runtime.max_open_files buffers for slots plus WQ_SPARE in flight).  A
  * full buffer, a slot taken back for another direction (least recently
  * written first), or the session's close hands the buffer to the writer
- * thread as a job (at most WQ_MAX_QUEUED of them waiting: past that the
- * reassembler waits, and the pages touched stay the slots in use and
- * 1 MiB; the whole pool waiting on the writer was 18 MiB of RSS): open the file (create, or append after the first job),
- * write, close.  One thread does every job in order, so the files of a
+ * thread as a job: open the file (create, or append after the first
+ * job), write, close.  At most WQ_MAX_QUEUED buffers wait for the writer;
+ * past that the reassembler waits, so the pages touched are the slots in
+ * use and 1 MiB (the whole pool could wait before: 18 MiB of RSS).  One thread does every job in order, so the files of a
  * session are complete before its sessions.jsonl line (also a job) is
  * written, and only one output file is open at a time.  When the pool is
  * empty the reassembler waits for the writer: memory stays bounded.
