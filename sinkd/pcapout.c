@@ -10,7 +10,9 @@
  * and counted as pcap_queue_full (per session and in total).  The frames
  * waiting (in the queue, or in the rolling file's heap) live in a pool
  * bounded by io.output.pcap.queue_bytes: small frames in buffers of
- * POOL_SMALL bytes kept and reused, larger ones allocated as they come; a
+ * POOL_TINY or POOL_SMALL bytes kept and reused (two free lists: a
+ * 64-byte frame in a 2 KiB buffer spread the queue over 32 times the
+ * cache lines), larger ones allocated as they come; a
  * frame the pool has no room for is pcap_queue_full too.
  *
  * Per-session files are named as the Go version names them,
@@ -146,7 +148,7 @@ struct pstate {
 	size_t qpackets, qmax;
 	/* the frames' pool (under mu): small buffers kept for reuse, and the
 	 * bytes of the pool and of larger frames in use, at most pool_max */
-	struct job *pool_free;
+	struct job *pool_free, *pool_tiny;	/* idle SMALL_ALLOC, TINY_ALLOC buffers */
 	uint64_t pool_bytes, pool_max;
 	size_t pool_jobs;		/* frame jobs alive (queued, written, in the heap) */
 	bool pool_waiting;
@@ -1008,27 +1010,39 @@ job_new(enum jkind k, struct pfile *pf, size_t extra)
 
 #define POOL_SMALL 2048		/* a frame buffer: an Ethernet frame and then some */
 #define SMALL_ALLOC ((uint32_t)(sizeof(struct job) + POOL_SMALL))
+#define POOL_TINY 192		/* headers, ACKs, small datagrams */
+#define TINY_ALLOC ((uint32_t)(sizeof(struct job) + POOL_TINY))
+
+/* The free list of a buffer's size, NULL for a large one. */
+static struct job **
+pool_list(struct pstate *S, uint32_t alloc)
+{
+	return alloc == TINY_ALLOC ? &S->pool_tiny : alloc == SMALL_ALLOC ? &S->pool_free : NULL;
+}
 
 /* A frame job from the pool, or NULL when the pool has no room (with a
  * record stream as input: waits for the writer instead). */
 static struct job *
 frame_new(struct pstate *S, struct pfile *pf, uint32_t caplen)
 {
-	uint32_t need = caplen <= POOL_SMALL ? SMALL_ALLOC : (uint32_t)sizeof(struct job) + caplen;
+	uint32_t need = caplen <= POOL_TINY ? TINY_ALLOC : caplen <= POOL_SMALL ? SMALL_ALLOC :
+	    (uint32_t)sizeof(struct job) + caplen;
+	struct job **fl = pool_list(S, need);
 	struct job *j = NULL;
 
 	pthread_mutex_lock(&S->mu);
 	for (;;) {
-		if (need == SMALL_ALLOC && S->pool_free != NULL) {
-			j = S->pool_free;
-			S->pool_free = j->next;
+		if (fl != NULL && *fl != NULL) {
+			j = *fl;
+			*fl = j->next;
 			break;
 		}
-		/* a large frame may take the room of small buffers kept idle */
-		while (S->pool_bytes + need > S->pool_max && S->pool_free != NULL) {
-			struct job *f = S->pool_free;
-			S->pool_free = f->next;
-			S->pool_bytes -= SMALL_ALLOC;
+		/* a frame may take the room of buffers of the other sizes kept idle */
+		while (S->pool_bytes + need > S->pool_max && (S->pool_free != NULL || S->pool_tiny != NULL)) {
+			struct job **from = S->pool_free != NULL ? &S->pool_free : &S->pool_tiny;
+			struct job *f = *from;
+			*from = f->next;
+			S->pool_bytes -= f->alloc;
 			free(f);
 		}
 		if (S->pool_bytes + need <= S->pool_max) {
@@ -1068,9 +1082,10 @@ jobs_free(struct pstate *S, struct job *list)
 	while ((j = list) != NULL) {
 		list = j->next;
 		S->pool_jobs--;
-		if (j->alloc == SMALL_ALLOC) {
-			j->next = S->pool_free;
-			S->pool_free = j;
+		struct job **fl = pool_list(S, j->alloc);
+		if (fl != NULL) {
+			j->next = *fl;
+			*fl = j;
 		} else {
 			S->pool_bytes -= j->alloc;
 			j->next = big;
@@ -1098,9 +1113,10 @@ job_free(struct pstate *S, struct job *j)
 	}
 	pthread_mutex_lock(&S->mu);
 	S->pool_jobs--;
-	if (j->alloc == SMALL_ALLOC) {
-		j->next = S->pool_free;
-		S->pool_free = j;
+	struct job **fl = pool_list(S, j->alloc);
+	if (fl != NULL) {
+		j->next = *fl;
+		*fl = j;
 		j = NULL;
 	} else
 		S->pool_bytes -= j->alloc;
@@ -1981,7 +1997,11 @@ po_free(struct sinkd *D)
 		nx = j->next;
 		free(j);
 	}
-	S->pool_free = NULL;
+	for (struct job *j = S->pool_tiny, *nx; j; j = nx) {
+		nx = j->next;
+		free(j);
+	}
+	S->pool_free = S->pool_tiny = NULL;
 	/* A dumper is only the memory stream they all share: closed once. */
 	for (int k = 0; k < PIFACES; k++)
 		if (S->dead[k])
