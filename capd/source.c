@@ -406,10 +406,9 @@ source_final_drain(struct capd *C)
 		/* ps_recv counts the kernel's drops too (Linux adds tp_drops
 		 * to tp_packets); elsewhere it may count what the filter
 		 * refused, so only a positive rest is believed */
+#ifdef __linux__
 		uint64_t kept = s->received > s->kernel_drops ? s->received - s->kernel_drops : 0;
 		s->unread = kept > s->read ? kept - s->read : 0;
-#ifndef __linux__
-		s->unread = 0;
 #endif
 		if (s->unread > 0)
 			log_warnx("%s: %" PRIu64 " packets the kernel captured were unread at the stop "

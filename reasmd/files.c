@@ -84,7 +84,8 @@ files_open(struct reasm *R, char *err, size_t errlen)
  * thread as a job: open the file (create, or append after the first
  * job), write, close.  At most WQ_MAX_QUEUED buffers wait for the writer;
  * past that the reassembler waits, so the pages touched are the slots in
- * use and 1 MiB (the whole pool could wait before: 18 MiB of RSS).  One thread does every job in order, so the files of a
+ * use and 1 MiB (the whole pool could wait before: 18 MiB of RSS).  One
+ * thread does every job in order, so the files of a
  * session are complete before its sessions.jsonl line (also a job) is
  * written, and only one output file is open at a time.  When the pool is
  * empty the reassembler waits for the writer: memory stays bounded.
@@ -262,6 +263,7 @@ writer_main(void *arg)
 	for (;;) {
 		struct wjob *j, *done = NULL;
 		struct obuf *freed = NULL, *last = NULL;
+		unsigned nfreed = 0;
 		while (W.head == NULL && !W.stop) {
 			W.sleeping = true;
 			pthread_cond_wait(&W.cv_job, &W.mu);
@@ -277,6 +279,7 @@ writer_main(void *arg)
 			struct wjob *n = j->next;
 			writer_do(j);
 			if (j->b) {
+				nfreed++;
 				j->b->next = freed;
 				if (freed == NULL)
 					last = j->b;
@@ -293,8 +296,7 @@ writer_main(void *arg)
 		}
 		pthread_mutex_lock(&W.mu);
 		if (freed) {
-			for (struct obuf *b = freed; b != NULL; b = b->next)
-				W.queued--;
+			W.queued -= nfreed;
 			last->next = W.free_bufs;
 			W.free_bufs = freed;
 			if (W.buf_waiting)

@@ -1993,15 +1993,13 @@ po_free(struct sinkd *D)
 		nx = j->next;
 		job_free(S, j);
 	}
-	for (struct job *j = S->pool_free, *nx; j; j = nx) {
-		nx = j->next;
-		free(j);
+	for (struct job **fl = &S->pool_free; fl != NULL; fl = fl == &S->pool_free ? &S->pool_tiny : NULL) {
+		for (struct job *j = *fl, *nx; j; j = nx) {
+			nx = j->next;
+			free(j);
+		}
+		*fl = NULL;
 	}
-	for (struct job *j = S->pool_tiny, *nx; j; j = nx) {
-		nx = j->next;
-		free(j);
-	}
-	S->pool_free = S->pool_tiny = NULL;
 	/* A dumper is only the memory stream they all share: closed once. */
 	for (int k = 0; k < PIFACES; k++)
 		if (S->dead[k])

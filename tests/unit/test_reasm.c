@@ -47,6 +47,17 @@ start(const char *conftext)
 	R.out.w = recw_open(fileno(tmp), 0);
 }
 
+/* The end of a run: every session closed, the record stream written. */
+static void
+engine_end(void)
+{
+	reasm_close_all(&R, CLOSE_EOF);
+	recw_close(R.out.w);
+	R.out.w = NULL;
+	reasm_free(&R);
+	conf_free(&C);
+}
+
 static int
 sidx(struct result *r, uint64_t id)
 {
@@ -64,11 +75,7 @@ finish(struct result *r)
 	struct recr *rr;
 	int chunks = 0;
 
-	reasm_close_all(&R, CLOSE_EOF);
-	recw_close(R.out.w);
-	R.out.w = NULL;
-	reasm_free(&R);
-	conf_free(&C);
+	engine_end();
 	memset(r, 0, sizeof(*r));
 	rewind(tmp);
 	rr = recr_open(dup(fileno(tmp)), 1, err, sizeof(err));
@@ -746,11 +753,7 @@ reasm_table_grows_under_load(void)
 	}
 	T_EQ_U(R.st.sessions, GROW_N + GROW_N / 2);
 	T_EQ_U(R.st.table_full_packets, 0);
-	reasm_close_all(&R, CLOSE_EOF);
-	recw_close(R.out.w);
-	R.out.w = NULL;
-	reasm_free(&R);
-	conf_free(&C);
+	engine_end();
 	rewind(tmp);
 	rr = recr_open(dup(fileno(tmp)), 1, err, sizeof(err));
 	fclose(tmp);
@@ -831,11 +834,7 @@ idle_run(bool with_b, uint64_t tick1, uint64_t want1, uint64_t tick2, uint64_t w
 	T_EQ_U(R.st.close_reason[CLOSE_IDLE], want1);
 	reasm_tick(&R, t0 + tick2);
 	T_EQ_U(R.st.close_reason[CLOSE_IDLE], want2);
-	reasm_close_all(&R, CLOSE_EOF);
-	recw_close(R.out.w);
-	R.out.w = NULL;
-	reasm_free(&R);
-	conf_free(&C);
+	engine_end();
 	fclose(tmp);
 	now += 20 * NSEC_PER_SEC;
 }
