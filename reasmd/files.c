@@ -77,8 +77,9 @@ files_open(struct reasm *R, char *err, size_t errlen)
 /*
  * -o output: slots and a writer thread.
  *
- * A direction that writes gets a slot: a 32 KiB buffer from a bounded pool
- * (runtime.max_open_files buffers for slots plus WQ_SPARE in flight).  A
+ * A direction that writes gets a slot: a buffer from a bounded pool
+ * (runtime.max_open_files buffers for slots plus WQ_SPARE in flight, of
+ * a page and of 32 KiB each).  A
  * full buffer, a slot taken back for another direction (least recently
  * written first), or the session's close hands the buffer to the writer
  * thread as a job: open the file (create, or append after the first
@@ -91,13 +92,20 @@ files_open(struct reasm *R, char *err, size_t errlen)
  * empty the reassembler waits for the writer: memory stays bounded.
  */
 #define OSLOT_BUF (32 * 1024)
+#define OSMALL_BUF (4096 - 64)	/* a direction's first buffer: a page, malloc's header and ours included */
 #define WQ_SPARE 64
 #define WQ_MAX_QUEUED 32	/* buffers handed to the writer and not back: 1 MiB */
 
+/*
+ * A direction starts with a small buffer and moves to a 32 KiB one (its
+ * bytes copied, at most a page) only when it outgrows it: a request of a
+ * few hundred bytes held a whole 32 KiB buffer, and the pages of the big
+ * pool a process touches are the big buffers in use at once.
+ */
 struct obuf {
 	struct obuf *next;
-	size_t len;
-	uint8_t data[OSLOT_BUF];
+	uint32_t len, cap;
+	uint8_t data[];
 };
 
 struct oslot {
@@ -128,7 +136,9 @@ struct writer {
 	pthread_mutex_t mu;
 	pthread_cond_t cv_job, cv_buf;
 	struct wjob *head, *tail;
-	struct obuf *free_bufs;
+	struct obuf *free_bufs;		/* OSLOT_BUF buffers */
+	struct obuf *free_small;	/* OSMALL_BUF buffers */
+	unsigned made[2], max_bufs;	/* buffers made (big, small), and the most of each */
 	bool stop, started, sleeping, buf_waiting;
 	unsigned queued;		/* buffers with the writer */
 	pthread_t th;
@@ -262,7 +272,7 @@ writer_main(void *arg)
 	pthread_mutex_lock(&W.mu);
 	for (;;) {
 		struct wjob *j, *done = NULL;
-		struct obuf *freed = NULL, *last = NULL;
+		struct obuf *freed[2] = { NULL, NULL }, *last[2] = { NULL, NULL };
 		unsigned nfreed = 0;
 		while (W.head == NULL && !W.stop) {
 			W.sleeping = true;
@@ -279,11 +289,12 @@ writer_main(void *arg)
 			struct wjob *n = j->next;
 			writer_do(j);
 			if (j->b) {
+				int small = j->b->cap == OSMALL_BUF;
 				nfreed++;
-				j->b->next = freed;
-				if (freed == NULL)
-					last = j->b;
-				freed = j->b;
+				j->b->next = freed[small];
+				if (freed[small] == NULL)
+					last[small] = j->b;
+				freed[small] = j->b;
 			}
 			j->next = done;
 			done = j;
@@ -295,10 +306,16 @@ writer_main(void *arg)
 			done = n;
 		}
 		pthread_mutex_lock(&W.mu);
-		if (freed) {
+		if (nfreed) {
 			W.queued -= nfreed;
-			last->next = W.free_bufs;
-			W.free_bufs = freed;
+			if (freed[0]) {
+				last[0]->next = W.free_bufs;
+				W.free_bufs = freed[0];
+			}
+			if (freed[1]) {
+				last[1]->next = W.free_small;
+				W.free_small = freed[1];
+			}
 			if (W.buf_waiting)
 				pthread_cond_signal(&W.cv_buf);
 		}
@@ -331,25 +348,51 @@ writer_push(struct wjob *j)
 	pthread_mutex_unlock(&W.mu);
 }
 
-/* A free buffer; waits for the writer when the pool is empty. */
+/* A free buffer, small or big; waits for the writer when that pool is
+ * empty (either pool has a buffer for every slot, and WQ_SPARE more).
+ * A buffer is made when first needed: one made and written up front
+ * (its free-list link) was a page touched for good. */
 static struct obuf *
-buf_get(void)
+buf_get(bool small)
 {
-	struct obuf *b;
+	struct obuf *b, **pool = small ? &W.free_small : &W.free_bufs;
+	unsigned *made = &W.made[small];
 
 	pthread_mutex_lock(&W.mu);
-	while (W.free_bufs == NULL) {
+	if (*pool == NULL && *made < W.max_bufs) {
+		(*made)++;
+		pthread_mutex_unlock(&W.mu);
+		b = xmalloc(sizeof(*b) + (small ? OSMALL_BUF : OSLOT_BUF));
+		b->cap = small ? OSMALL_BUF : OSLOT_BUF;
+		b->len = 0;
+		return b;
+	}
+	while (*pool == NULL) {
 		W.buf_waiting = true;
 		if (W.sleeping)
 			pthread_cond_signal(&W.cv_job);
 		pthread_cond_wait(&W.cv_buf, &W.mu);
 	}
 	W.buf_waiting = false;
-	b = W.free_bufs;
-	W.free_bufs = b->next;
+	b = *pool;
+	*pool = b->next;
 	pthread_mutex_unlock(&W.mu);
 	b->len = 0;
 	return b;
+}
+
+/* Gives back a buffer that holds no bytes (never was the writer's). */
+static void
+buf_put(struct obuf *b)
+{
+	struct obuf **pool = b->cap == OSMALL_BUF ? &W.free_small : &W.free_bufs;
+
+	pthread_mutex_lock(&W.mu);
+	b->next = *pool;
+	*pool = b;
+	if (W.buf_waiting)
+		pthread_cond_signal(&W.cv_buf);
+	pthread_mutex_unlock(&W.mu);
 }
 
 static void
@@ -362,11 +405,7 @@ writer_start(struct reasm *R)
 	W.max_files = R->out.max_files;
 	W.jsonl = R->files->jsonl;
 	sth_strlcpy(W.dir, R->out.dir, sizeof(W.dir));
-	for (unsigned k = 0; k < n; k++) {
-		struct obuf *b = xmalloc(sizeof(*b));
-		b->next = W.free_bufs;
-		W.free_bufs = b;
-	}
+	W.max_bufs = n;
 	if (pthread_create(&W.th, NULL, writer_main, NULL) != 0)
 		fatalx("cannot start the output thread");
 	W.started = true;
@@ -383,10 +422,13 @@ writer_stop(void)
 	pthread_mutex_unlock(&W.mu);
 	pthread_join(W.th, NULL);
 	W.started = false;
-	while (W.free_bufs) {
-		struct obuf *b = W.free_bufs;
-		W.free_bufs = b->next;
-		free(b);
+	for (int k = 0; k < 2; k++) {
+		struct obuf **pool = k ? &W.free_small : &W.free_bufs;
+		while (*pool) {
+			struct obuf *b = *pool;
+			*pool = b->next;
+			free(b);
+		}
 	}
 }
 
@@ -405,7 +447,7 @@ slot_flush(struct reasm *R, struct oslot *o, bool keep)
 	snprintf(j->name, sizeof(j->name), "%" PRIu64 ".%s", o->s->id, dir_names[o->dir]);
 	j->b = o->b;
 	o->s->d[o->dir].written = true;
-	o->b = keep ? buf_get() : NULL;
+	o->b = keep ? buf_get(false) : NULL;	/* (keep: the direction outgrew a small one) */
 	writer_push(j);
 }
 
@@ -455,7 +497,7 @@ slot_get(struct reasm *R, struct session *s, int dir)
 	o->s = s;
 	o->dir = dir;
 	if (o->b == NULL)
-		o->b = buf_get();
+		o->b = buf_get(true);
 	o->b->len = 0;
 	s->slot[dir] = o;
 append:
@@ -489,12 +531,20 @@ files_data(struct reasm *R, struct session *s, int dir, const uint8_t *p, size_t
 		size_t left = n;
 		while (left > 0) {
 			struct oslot *o = slot_get(R, s, dir);
-			size_t k = MIN(left, OSLOT_BUF - o->b->len);
+			if (o->b->cap == OSMALL_BUF && o->b->len + left > OSMALL_BUF) {
+				/* outgrown: on in a big buffer */
+				struct obuf *big = buf_get(false);
+				memcpy(big->data, o->b->data, o->b->len);
+				big->len = o->b->len;
+				buf_put(o->b);
+				o->b = big;
+			}
+			size_t k = MIN(left, o->b->cap - o->b->len);
 			memcpy(o->b->data + o->b->len, q, k);
 			o->b->len += k;
 			q += k;
 			left -= k;
-			if (o->b->len == OSLOT_BUF)
+			if (o->b->len == o->b->cap)
 				slot_flush(R, o, true);
 		}
 	}
@@ -545,10 +595,7 @@ files_finish(struct reasm *R)
 			slot_release(R, o);
 		TAILQ_FOREACH(o, &F->free, q)
 			if (o->b) {
-				pthread_mutex_lock(&W.mu);
-				o->b->next = W.free_bufs;
-				W.free_bufs = o->b;
-				pthread_mutex_unlock(&W.mu);
+				buf_put(o->b);
 				o->b = NULL;
 			}
 	}

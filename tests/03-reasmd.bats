@@ -317,6 +317,37 @@ pc.close()
 	[ "$(cat many/*.responses | wc -c)" -eq $((300 * (200 + 201 + 202))) ]
 }
 
+
+@test "-o: directions that outgrow their first (page-sized) buffer, interleaved, slots taken back: byte for byte" {
+	# sizes either side of the small buffer (4,032) and the big one (32 KiB),
+	# segments of varied sizes, 40 sessions at once through 4 slots (the least)
+	python3 -c "
+import sys, random; sys.path.insert(0, '$TOP/tests/gen')
+import pcapgen as g
+rng = random.Random(7)
+pc = g.Pcap('grow.pcap')
+conns = [g.Conn(pc, ('10.2.0.%d' % (i + 1), 31000 + i), ('10.9.9.9', 80), cisn=i * 7919) for i in range(40)]
+for c in conns: c.handshake()
+for r in range(6):
+    for i, c in enumerate(conns):
+        for side in (True, False):
+            n = rng.choice([1, 200, 4031, 4032, 4033, 5000, 32767, 32768, 40000])
+            c.send(side, bytes(rng.randrange(256) for _ in range(n)), mss=rng.choice([536, 1460, 9000]))
+for c in conns: c.close()
+pc.close()
+for i, c in enumerate(conns):
+    open('want.%d.requests' % i, 'wb').write(bytes(c.req))
+    open('want.%d.responses' % i, 'wb').write(bytes(c.resp))
+"
+	run "$B/reasmd" -r grow.pcap -o grow --max-open-files 4
+	[ "$status" -eq 0 ]
+	[ "$(wc -l < grow/sessions.jsonl)" -eq 40 ]
+	# sessions are numbered in the order they began: the generator's order
+	for i in $(seq 0 39); do
+		cmp "want.$i.requests" "grow/$((i + 1)).requests"
+		cmp "want.$i.responses" "grow/$((i + 1)).responses"
+	done
+}
 @test "a truncated capture file closes its sessions with eof and says why" {
 	head -c 15000 "$TOP/tests/corpus/heplify-sip_ipv4_tcp.pcap" > trunc.pcap
 	run "$B/reasmd" -r trunc.pcap -o t
