@@ -457,7 +457,7 @@ static void
 slot_release(struct reasm *R, struct oslot *o)
 {
 	slot_flush(R, o, false);
-	o->s->slot[o->dir] = NULL;
+	o->s->slot[o->dir] = 0;
 	TAILQ_REMOVE(&R->files->used, o, q);
 	o->s = NULL;
 	TAILQ_INSERT_HEAD(&R->files->free, o, q);
@@ -480,7 +480,7 @@ slots_init(struct reasm *R)
 static struct oslot *
 slot_get(struct reasm *R, struct session *s, int dir)
 {
-	struct oslot *o = s->slot[dir];
+	struct oslot *o = s->slot[dir] ? &R->files->slots[s->slot[dir] - 1] : NULL;
 
 	if (o != NULL) {
 		if (TAILQ_LAST(&R->files->used, slotq) != o) {
@@ -499,7 +499,7 @@ slot_get(struct reasm *R, struct session *s, int dir)
 	if (o->b == NULL)
 		o->b = buf_get(true);
 	o->b->len = 0;
-	s->slot[dir] = o;
+	s->slot[dir] = (uint32_t)(o - R->files->slots) + 1;
 append:
 	TAILQ_INSERT_TAIL(&R->files->used, o, q);
 	return o;
@@ -509,8 +509,8 @@ static void
 files_session_done(struct reasm *R, struct session *s)
 {
 	for (int k = 0; k < 2; k++) {
-		if (s->slot[k] != NULL)
-			slot_release(R, s->slot[k]);
+		if (s->slot[k] != 0)
+			slot_release(R, &R->files->slots[s->slot[k] - 1]);
 		if (!s->d[k].written) {
 			/* An empty direction still gets its (empty) file. */
 			struct wjob *j = xcalloc(1, sizeof(*j));

@@ -57,10 +57,11 @@ struct rhole {
 };
 
 struct rdir {
-	bool have_base, fin_seen, closed, syn_seen;
-	bool stall_noted;
-	bool rst_sent;			/* this side sent an RST: nothing of it follows */
-	bool written;			/* -o: its file exists (append from now on) */
+	/* (bit-fields: a direction's flags and its base share 8 bytes) */
+	bool have_base : 1, fin_seen : 1, closed : 1, syn_seen : 1;
+	bool stall_noted : 1;
+	bool rst_sent : 1;		/* this side sent an RST: nothing of it follows */
+	bool written : 1;		/* -o: its file exists (append from now on) */
 	uint32_t base;			/* sequence number of stream offset 0 */
 	uint64_t next;			/* next stream offset expected */
 	uint64_t fin_off;
@@ -86,27 +87,28 @@ struct session {
 	TAILQ_ENTRY(session) hq;	/* tcp.c: the half-open list */
 	struct session *older;		/* the previous incarnation of this 4-tuple
 					 * (port reuse), while it lasts */
-	uint64_t lru_ns;		/* tcp.c: when it last went to the back of lq */
 	uint8_t family;
 	uint8_t cip[16], sip[16];	/* client, server */
 	uint16_t cport, sport;
-	bool role_guessed, rst, closed;	/* closed: a tombstone for close_grace_ms */
-	bool half;			/* half-open: only SYNs so far (tcp.c's half list) */
-	bool holds;			/* hold.c: its frames wait for the analyser's marks */
-	bool sticky;			/* closed by control: a tombstone until a SYN, FIN, RST or
+	/* (bit-fields: every idle session pays for its flags) */
+	bool role_guessed : 1, rst : 1, closed : 1;	/* closed: a tombstone for close_grace_ms */
+	bool half : 1;			/* half-open: only SYNs so far (tcp.c's half list) */
+	bool holds : 1;			/* hold.c: its frames wait for the analyser's marks */
+	bool sticky : 1;		/* closed by control: a tombstone until a SYN, FIN, RST or
 					 * session_idle_sec (tcp.c) */
-	bool closing;			/* RST or both FINs seen: waiting for the last bytes */
-	bool pending;			/* on the pending list */
-	bool late_noted;		/* the ack_before_data note went out */
+	bool closing : 1;		/* RST or both FINs seen: waiting for the last bytes */
+	bool pending : 1;		/* on the pending list */
+	bool late_noted : 1;		/* the ack_before_data note went out */
 	uint8_t local_side;
 	uint8_t closing_reason;		/* enum close_reason, while closing */
 	uint8_t an_state, an_idx;	/* analyser.c: undecided/on/off, which one */
+	uint32_t lru;			/* tcp.c: when it last went to the back of lq (coarse) */
 	uint64_t closing_ns;		/* capture time closing began */
 	uint64_t deadline;		/* next capture time something is due; UINT64_MAX: none */
 	uint64_t first_ns, last_ns;
 	struct rdir d[2];		/* DIR_REQUESTS (client->server), DIR_RESPONSES */
 	void *an_flow;			/* analyser.c: the analyser's state for it */
-	struct oslot *slot[2];		/* files.c: output slot, NULL when none */
+	uint32_t slot[2];		/* files.c: its output slot's number + 1, 0: none */
 	uint64_t *sinkdrop;		/* fanout.c: sink_ring_full bytes [sink][dir]; NULL: none */
 	struct shold *held;		/* hold.c: its frames waiting, NULL: none */
 };

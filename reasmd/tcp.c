@@ -95,6 +95,13 @@ struct tcp {
 	 * lru_eps_ns late (session_idle_sec / 16, at most 1 s) */
 	struct sessq lru;
 	uint64_t lru_eps_ns;
+	/* A session's lru stamp is 32 bits: capture time in units of
+	 * 2^lru_shift ns (at most a quarter of lru_eps_ns), so it wraps after
+	 * 2^29 lru_eps_ns, far past any session that is still open; a
+	 * session moves when lru_eps_units or more have passed, which is
+	 * never more than lru_eps_ns late. */
+	unsigned lru_shift;
+	uint32_t lru_eps_units;
 	struct sessq tomb;		/* closed, kept close_grace_ms, oldest first */
 	struct sessq sticky;		/* closed by control, least recently seen first */
 	TAILQ_HEAD(, session) half;	/* half-open (only SYNs seen), oldest first */
@@ -139,6 +146,10 @@ tcp_new(const struct conf *c)
 	T->ooo_limit = (uint64_t)c->ooo_bytes_per_dir;
 	T->idle_ns = (uint64_t)(c->session_idle_sec * 1e9);
 	T->lru_eps_ns = T->idle_ns / 16 < NSEC_PER_SEC ? T->idle_ns / 16 : NSEC_PER_SEC;
+	T->lru_shift = 0;
+	while (T->lru_shift < 40 && ((uint64_t)4 << (T->lru_shift + 1)) <= T->lru_eps_ns)
+		T->lru_shift++;
+	T->lru_eps_units = (uint32_t)(T->lru_eps_ns >> T->lru_shift);
 	T->grace_ns = (uint64_t)c->close_grace_ms * 1000000ULL;
 	T->gap_grace_ns = (uint64_t)c->gap_grace_ms * 1000000ULL;
 	T->ooo_timeout_ns = (uint64_t)c->ooo_timeout_ms * 1000000ULL;
@@ -406,7 +417,7 @@ session_new(struct reasm *R, const struct decoded *d, size_t hash, bool src_is_c
 		*head = s;
 	}
 	TAILQ_INSERT_TAIL(&R->tcp->lru, s, lq);
-	s->lru_ns = R->now_ns;
+	s->lru = (uint32_t)(R->now_ns >> R->tcp->lru_shift);
 	R->tcp->nsessions++;
 	R->st.sessions++;
 	s->first_ns = s->last_ns = R->now_ns;
@@ -1051,13 +1062,12 @@ tcp_expire(struct reasm *R)
 {
 	struct session *s;
 
-	/* The list is in lru_ns order; a session's last packet is within
-	 * lru_eps_ns after it (or it would have moved). */
-	while ((s = TAILQ_FIRST(&R->tcp->lru)) && R->now_ns - s->lru_ns >= R->tcp->idle_ns) {
-		if (R->now_ns - s->last_ns < R->tcp->idle_ns)
-			break;		/* active since: due within lru_eps_ns */
+	/* The list is in the order sessions moved to its back, and a
+	 * session's last packet is less than lru_eps_ns after its move (or it
+	 * would have moved again): when the first is not idle, none behind it
+	 * has been idle for more than lru_eps_ns. */
+	while ((s = TAILQ_FIRST(&R->tcp->lru)) && R->now_ns - s->last_ns >= R->tcp->idle_ns)
 		session_close(R, s, CLOSE_IDLE);
-	}
 	while ((s = TAILQ_FIRST(&R->tcp->tomb)) && R->now_ns - s->last_ns >= R->tcp->grace_ns)
 		session_free(R, s);
 	while ((s = TAILQ_FIRST(&R->tcp->sticky)) && R->now_ns - s->last_ns >= R->tcp->idle_ns)
@@ -1174,10 +1184,13 @@ tcp_segment(struct reasm *R, const struct decoded *d, const struct frame *fr, si
 		half_leave(R, s);	/* an ACK or data: not a SYN flood's */
 	if (ts_ns > s->last_ns)
 		s->last_ns = ts_ns;
-	if (R->now_ns - s->lru_ns >= R->tcp->lru_eps_ns) {
-		TAILQ_REMOVE(&R->tcp->lru, s, lq);
-		TAILQ_INSERT_TAIL(&R->tcp->lru, s, lq);
-		s->lru_ns = R->now_ns;
+	{
+		uint32_t now = (uint32_t)(R->now_ns >> R->tcp->lru_shift);
+		if ((uint32_t)(now - s->lru) >= R->tcp->lru_eps_units) {
+			TAILQ_REMOVE(&R->tcp->lru, s, lq);
+			TAILQ_INSERT_TAIL(&R->tcp->lru, s, lq);
+			s->lru = now;
+		}
 	}
 	D->c.packets++;
 	sess_segment(R, s, dir, fr, nfr, d->seq + (syn ? 1u : 0u), (uint32_t)plen);
