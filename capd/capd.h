@@ -43,6 +43,7 @@ struct capd {
 	struct conf *c;
 	unsigned nshards;
 	struct shard *shards;
+	struct shard_frags *frags;	/* where tunnels' fragmented datagrams went (shards > 1) */
 	bool serve;			/* shards on capd.sock */
 	bool iface_missing;		/* the live interface does not exist (exit 3) */
 	int lfd;
@@ -98,7 +99,7 @@ int shard_dispatch(struct capd *C, int src, const struct pcap_pkthdr *h,
     const uint8_t *data, unsigned *shard_out);
 int shard_push(struct capd *C, unsigned shard, int src, const struct pcap_pkthdr *h,
     const uint8_t *data);
-unsigned shard_of(const struct capd *C, int dlt, const uint8_t *data, uint32_t caplen);
+unsigned shard_of(struct capd *C, int dlt, const uint8_t *data, uint32_t caplen);
 bool shards_all_connected(const struct capd *C);
 void shards_tick(struct capd *C, uint64_t ts_ns);
 void shards_flush(struct capd *C);

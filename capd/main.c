@@ -23,6 +23,7 @@
 #include "capd.h"
 #include "counters.h"
 #include "ctlc.h"
+#include "decode.h"
 #include "chan.h"
 #include "log.h"
 #include "opts.h"
@@ -152,6 +153,7 @@ capd_free(struct capd *c)
 		if (c->shards[k].re != NULL)
 			ringev_free(c->shards[k].re);
 	free(c->shards);
+	free(c->frags);
 	for (int k = 0; k < c->nsrc; k++) {
 		if (c->src[k].ev)
 			event_free(c->src[k].ev);
@@ -241,6 +243,8 @@ main(int argc, char **argv)
 	C.c = &c;
 	C.nshards = (unsigned)c.workers;
 	C.shards = xcalloc(C.nshards, sizeof(*C.shards));
+	if (C.nshards > 1)
+		C.frags = xcalloc(1, sizeof(*C.frags));
 	for (unsigned k = 0; k < C.nshards; k++)
 		C.shards[k].idx = k;
 	C.block = c.overflow == OVERFLOW_BLOCK;

@@ -4,7 +4,8 @@
  * A shard connects to capd.sock and says which shard it is (N of W); capd
  * answers with a fresh sealed ring.  Packets go to shard
  * hash(unordered address pair) % W, so both directions of a connection
- * and every fragment of a datagram meet in one shard.  A full ring drops
+ * and every fragment of a datagram meet in one shard; a tunnel's packets
+ * by the pair inside (decode_shard).  A full ring drops
  * and counts (ring_full, packets and bytes, per shard) in drop mode, or
  * holds the capture back in block mode; a shard that is not connected has
  * its packets counted under ring_full too.  Every 100 ms each shard gets a
@@ -37,10 +38,10 @@ capd_ts_ns(const struct pcap_pkthdr *h)
 }
 
 unsigned
-shard_of(const struct capd *C, int dlt, const uint8_t *data, uint32_t caplen)
+shard_of(struct capd *C, int dlt, const uint8_t *data, uint32_t caplen)
 {
 	return decode_shard(dlt, data, caplen, C->nshards, C->c->voip_enabled,
-	    C->c->sip_ports.v, C->c->sip_ports.n);
+	    C->c->sip_ports.v, C->c->sip_ports.n, C->frags);
 }
 
 static struct capd *shard_capd;	/* the one capd of this process */

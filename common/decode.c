@@ -674,33 +674,88 @@ decode_flow_hash(uint8_t family, const uint8_t *a, uint16_t pa,
 	return mix32(fnv(2166136261u ^ family, buf + 1, len - 1));
 }
 
+/* The pair of the datagram a tunnel's first fragment carries (its
+ * transport may be cut short: only the addresses are wanted). */
+static bool
+first_fragment_inner(const struct decoded *fr, struct decoded *in)
+{
+	memset(in, 0, sizeof(*in));
+	if (fr->frag_proto == 4 || fr->frag_proto == 41)
+		(void)decode_ip_depth(fr->payload, fr->payload_len, in, 1);
+	else {
+		in->proto = fr->frag_proto;
+		(void)decode_l4_or_tunnel(fr->payload, fr->payload_len, in, 0);
+	}
+	return in->family != 0;
+}
+
+static unsigned
+pair_shard(const struct decoded *d, unsigned nshards)
+{
+	return decode_pair_hash(d->family, d->src, d->dst) % nshards;
+}
+
+/* A tunnel's fragmented datagram: its first fragment decides (by the
+ * pair it carries) and the rest follow it, by the outer pair and the
+ * datagram's id; a fragment that comes before its first goes by the
+ * outer pair (the engine that gets it counts it when it times out). */
+static unsigned
+fragment_shard(struct shard_frags *F, const struct decoded *d, unsigned nshards)
+{
+	uint32_t tag = decode_pair_hash(d->family, d->src, d->dst);
+	unsigned s = tag % nshards;
+	struct decoded in;
+
+	tag = mix32(tag ^ d->frag_id ^ ((uint32_t)d->frag_proto << 24)) | 1;
+	if (F == NULL)
+		return s;
+	if (d->frag_off == 0) {
+		if (first_fragment_inner(d, &in))
+			s = pair_shard(&in, nshards);
+		F->tag[tag % SHARD_FRAGS] = tag;
+		F->shard[tag % SHARD_FRAGS] = (uint16_t)s;
+		return s;
+	}
+	if (F->tag[tag % SHARD_FRAGS] == tag)
+		return F->shard[tag % SHARD_FRAGS];
+	return s;
+}
+
 unsigned
 decode_shard(int dlt, const uint8_t *data, uint32_t caplen, unsigned nshards, bool voip,
-    const int64_t *sip_ports, size_t nsip)
+    const int64_t *sip_ports, size_t nsip, struct shard_frags *F)
 {
 	size_t off;
 	int v;
+	uint8_t proto = 0;
+	uint16_t sp = 0, dp = 0;
+	struct decoded d;
 
 	if (nshards <= 1)
 		return 0;
 	v = decode_l3_offset(dlt, data, caplen, &off);
+	if (v > 0)
+		(void)decode_l4_peek(data, caplen, off, v, &proto, &sp, &dp);
 	if (voip) {
 		/* VoIP: calls live in shard 0, so every UDP datagram (SIP, RTP
 		 * between any addresses, fragments included) and TCP on the SIP
 		 * ports go there, and so do tunnels (GRE, ERSPAN, IP in IP; GTP-U
 		 * is UDP): what they carry is known only once decoded, and a
-		 * tunnel's fragments show nothing of it.  Other TCP by address
-		 * pair as always: the outermost pair, so that a flow in a
-		 * tunnel stays whole even when the tunnel fragments. */
-		uint8_t proto;
-		uint16_t sp, dp;
-		if (v > 0 && decode_l4_peek(data, caplen, off, v, &proto, &sp, &dp) > 0) {
-			if (proto == 17 || proto == 47 || proto == 4 || proto == 41)
+		 * tunnel's fragments show nothing of it. */
+		if (proto == 17 || proto == 47 || proto == 4 || proto == 41)
+			return 0;
+		for (size_t k = 0; proto == 6 && (sp || dp) && k < nsip; k++)
+			if (sip_ports[k] == sp || sip_ports[k] == dp)
 				return 0;
-			for (size_t k = 0; proto == 6 && (sp || dp) && k < nsip; k++)
-				if (sip_ports[k] == sp || sip_ports[k] == dp)
-					return 0;
-		}
+	} else if (proto == 47 || proto == 4 || proto == 41 ||
+	    (proto == 17 && (sp == GTPU_PORT || dp == GTPU_PORT || (sp == 0 && dp == 0)))) {
+		/* A tunnel (or a UDP fragment: GTP-U, perhaps): by the pair
+		 * inside, so that a flow whose directions come differently
+		 * wrapped (one in a tunnel, one bare) meets in one engine. */
+		memset(&d, 0, sizeof(d));
+		(void)decode_frame(dlt, data, caplen, &d);
+		if (d.family != 0)
+			return d.is_fragment ? fragment_shard(F, &d, nshards) : pair_shard(&d, nshards);
 	}
 	if (v == 4 && off + 20 <= caplen)
 		return decode_pair_hash(4, data + off + 12, data + off + 16) % nshards;

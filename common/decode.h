@@ -126,10 +126,19 @@ const char *decode_res_name(enum decode_res r);
  * for every fragment of a datagram.  capd shards with it. */
 uint32_t decode_pair_hash(uint8_t family, const uint8_t *a, const uint8_t *b);
 /* Which of nshards engines a frame goes to: by unordered address pair, so
- * both directions and every fragment meet; with voip, UDP, tunnels and TCP
- * on a SIP port go to 0 (the calls live there).  capd and reasmd --shards. */
+ * both directions and every fragment meet; a tunnel's frames by the pair
+ * inside (a flow may come wrapped one way and bare the other), the rest
+ * of a fragmented tunnel datagram where its first fragment went (F
+ * remembers the last SHARD_FRAGS; NULL: by the outer pair); with voip,
+ * UDP, tunnels and TCP on a SIP port go to 0 (the calls live there).
+ * capd and reasmd --shards. */
+#define SHARD_FRAGS 1024
+struct shard_frags {
+	uint32_t tag[SHARD_FRAGS];	/* the datagram's (outer pair, id, protocol); 0: none */
+	uint16_t shard[SHARD_FRAGS];
+};
 unsigned decode_shard(int dlt, const uint8_t *data, uint32_t caplen, unsigned nshards, bool voip,
-    const int64_t *sip_ports, size_t nsip);
+    const int64_t *sip_ports, size_t nsip, struct shard_frags *F);
 
 /* A hash of the unordered (address, port) pairs: the same both ways.
  * Unkeyed: anyone can compute it (tests craft collisions with it). */

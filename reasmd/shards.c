@@ -7,7 +7,8 @@
  * N children are N whole engines with nothing shared and nothing locked,
  * each in its own sandbox, and one that faults takes only itself.  The
  * parent reads the capture and deals each frame to the engine capd would
- * give it (decode_shard: by unordered address pair, VoIP to engine 0) over
+ * give it (decode_shard: by unordered address pair, a tunnel's by the pair
+ * inside, VoIP to engine 0) over
  * a pipe, in batches.  It ticks every engine with the capture time of the
  * whole file, at the moments the one engine would tick itself, so every
  * timer (idle, gap grace, fragments) fires at the same capture time as in
@@ -55,6 +56,7 @@ struct shard_deal {
 	uint64_t write_errors;
 	uint32_t batched[256];		/* frames in each engine's batch */
 	uint64_t lost[256];		/* frames an engine that was gone did not get */
+	struct shard_frags frags;	/* where tunnels' fragmented datagrams went */
 };
 
 int
@@ -174,7 +176,7 @@ shards_deal(struct shard_deal *D, pcap_t *p, struct pcapread *rd, const struct c
 				deal_put(D, k, now, NULL, 0, 0);
 		}
 		deal_put(D, decode_shard(dlt, pkt, caplen, D->n, c->voip_enabled, c->sip_ports.v,
-		    c->sip_ports.n), ts, pkt, caplen, len);
+		    c->sip_ports.n, &D->frags), ts, pkt, caplen, len);
 	}
 	return shards_wait(D);
 }

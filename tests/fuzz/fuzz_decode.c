@@ -1,5 +1,5 @@
 /* fuzz_decode.c — the frame decoder: the first byte picks the link type,
- * the rest is the frame.  The frame is copied to a buffer of exactly its
+ * the rest is the frame (its top bit: VoIP dealing).  The frame is copied to a buffer of exactly its
  * size so that ASan catches any read past the capture. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -36,6 +36,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		(void)decode_flow_hash(d.family, d.src, d.sport, d.dst, d.dport);
 	}
 	(void)decode_l3_offset(dlt, f, size - 1, &off);
+	{
+		/* dealing to engines: tunnels and their fragments decoded too */
+		static struct shard_frags F;
+		fuzz_sink ^= (uint8_t)decode_shard(dlt, f, (uint32_t)(size - 1), 7, data[0] & 0x80, NULL, 0, &F);
+	}
 	free(f);
 	return 0;
 }

@@ -481,6 +481,54 @@ def special_cases(out):
                "config": "{reasm:{ooo_bytes_per_dir:8192}}"},
               open(os.path.join(out, "ooo_limit.expect.json"), "w"))
 
+    # A tunnel one way only: the clients' frames come inside IP in IP
+    # (one outer address pair for all), the servers' answers bare, as in
+    # sngrep-ipip; the clients' larger segments overflow the tunnel's MTU
+    # and their outer datagrams come in fragments (in order).  Engines
+    # (--shards, capd's shards) must deal a flow by its inner pair.
+    pc = Pcap(os.path.join(out, "tunnel_one_way.pcap"))
+    conns = []
+    for i in range(8):
+        c = Conn(pc, ("10.20.%d.1" % i, 41000 + i), ("10.30.%d.2" % i, 8000 + i), cisn=1000 + i * 100000)
+        conns.append(c)
+    def tunnelled(fr, ident=[900]):
+        inner = fr[14:]
+        ident[0] += 1
+        if len(inner) <= 1480:
+            return [ether(ip_pkt("203.0.113.1", "203.0.113.2", inner, proto=4, ident=ident[0]))]
+        frs, off = [], 0
+        while off < len(inner):
+            end = min(len(inner), off + 1480)
+            frs.append(ether(ip_pkt("203.0.113.1", "203.0.113.2", inner[off:end], proto=4,
+                                    ident=ident[0], frag_off=off, mf=end < len(inner),
+                                    totlen=20 + end - off)))
+            off = end
+        return frs
+    for c in conns:
+        c.tick = conns[0].tick		# one clock: the file in time order
+        orig = c.raw
+        def raw(from_client, seq, ack, flags, payload=b"", opts=b"", frame_hook=None, origlen_extra=0,
+                ts=None, c=c, orig=orig):
+            if not from_client:
+                return orig(from_client, seq, ack, flags, payload, opts, frame_hook, origlen_extra, ts)
+            fr = ether(ip_pkt(c.cli[0], c.srv[0], tcp_seg(c.cli[0], c.srv[0], c.cli[1], c.srv[1],
+                                                       seq, ack, flags, payload, opts)))
+            for f in tunnelled(fr):
+                pc.frame(c.tick() if ts is None else ts, f, side="client")
+            return fr
+        c.raw = raw
+    for c in conns:
+        c.handshake()
+    for r in range(3):
+        for i, c in enumerate(conns):
+            c.send(True, rnd(500 + 2500 * (i % 2), 40 + i * 3 + r), mss=3000)
+            c.send(False, rnd(2000 + i * 7, 80 + i * 3 + r))
+    for c in conns:
+        c.close()
+    pc.close(variants=True)
+    json.dump({"sessions": [c.truth() for c in conns]},
+              open(os.path.join(out, "tunnel_one_way.expect.json"), "w"))
+
     # IPv4 fragments of TCP segments, in order and out of order.
     pc = Pcap(os.path.join(out, "ipv4_fragments.pcap"))
     c = Conn(pc, C, S)

@@ -2,6 +2,7 @@
  * truncation cases. */
 #include <arpa/inet.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "decode.h"
@@ -331,6 +332,54 @@ decode_tunnels(void)
 	}
 }
 
+/* Dealing frames to engines: a tunnel's frame by the pair inside (the
+ * same engine as the bare other direction), a fragmented tunnel datagram
+ * where its first fragment went, a fragment before its first by the outer
+ * pair. */
+static void
+shard_by_inner_pair(void)
+{
+	uint8_t bare[128], rev[128], tun[192], frag2[64];
+	struct shard_frags *F = calloc(1, sizeof(*F));
+	size_t n = ipv4_tcp(bare, "hello", 0, 0), k;
+	unsigned W = 64, s_in, s_out;
+
+	/* the reverse direction, bare: 10.0.0.2 -> 10.0.0.1 */
+	memcpy(rev, bare, n);
+	memcpy(rev + 12, bare + 16, 4);
+	memcpy(rev + 16, bare + 12, 4);
+	/* the forward direction in IP in IP, outer 192.0.2.1 -> 192.0.2.9 */
+	k = outer_ip(tun, 4, n);
+	memcpy(tun + 12, "\xc0\x00\x02\x01\xc0\x00\x02\x09", 8);
+	memcpy(tun + k, bare, n);
+	s_in = decode_shard(STH_DLT_RAW, rev, (uint32_t)n, W, false, NULL, 0, F);
+	T_EQ_U(decode_shard(STH_DLT_RAW, tun, (uint32_t)(k + n), W, false, NULL, 0, F), s_in);
+	T_EQ_U(decode_shard(STH_DLT_RAW, bare, (uint32_t)n, W, false, NULL, 0, F), s_in);
+	/* the pair 10.0.0.1/10.0.0.2 and the outer pair deal apart here (W = 64) */
+	s_out = decode_pair_hash(4, tun + 12, tun + 16) % W;
+	T_CHECK(s_out != s_in);
+
+	/* the tunnel datagram in two fragments: the first holds the inner
+	 * header (24 bytes of payload), the second the rest */
+	tun[6] = 0x20;				/* MF */
+	tun[2] = 0; tun[3] = 20 + 24;
+	T_EQ_U(decode_shard(STH_DLT_RAW, tun, 20 + 24, W, false, NULL, 0, F), s_in);
+	memcpy(frag2, tun, 20);
+	frag2[6] = 0; frag2[7] = 3;		/* offset 24 bytes, last */
+	frag2[2] = 0; frag2[3] = (uint8_t)(20 + n - 24);
+	memcpy(frag2 + 20, bare + 24, n - 24);
+	T_EQ_U(decode_shard(STH_DLT_RAW, frag2, (uint32_t)(20 + n - 24), W, false, NULL, 0, F), s_in);
+	/* another datagram (id): its first fragment not seen, the outer pair */
+	frag2[5] ^= 1;
+	T_EQ_U(decode_shard(STH_DLT_RAW, frag2, (uint32_t)(20 + n - 24), W, false, NULL, 0, F), s_out);
+	/* with no memory of fragments, a fragment goes by its outer pair */
+	frag2[5] ^= 1;
+	T_EQ_U(decode_shard(STH_DLT_RAW, frag2, (uint32_t)(20 + n - 24), W, false, NULL, 0, NULL), s_out);
+	/* VoIP: tunnels to engine 0, as before */
+	T_EQ_U(decode_shard(STH_DLT_RAW, tun, 20 + 24, W, true, NULL, 0, F), 0);
+	free(F);
+}
+
 int
 main(void)
 {
@@ -342,5 +391,6 @@ main(void)
 	T_RUN(siphash_vectors_and_keyed_flow_hash);
 	T_RUN(l4_peek_for_routing);
 	T_RUN(decode_tunnels);
+	T_RUN(shard_by_inner_pair);
 	return T_DONE();
 }
