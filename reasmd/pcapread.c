@@ -121,6 +121,30 @@ to_libpcap(struct pcapread *r, off_t at)
 }
 
 int
+pcapread_peek(const struct pcapread *r, unsigned k, const uint8_t **data, uint32_t *caplen)
+{
+	size_t off = r->off;
+
+	if (!r->fast)
+		return 0;
+	for (;;) {
+		const uint8_t *h = r->buf + off;
+		uint32_t c;
+		if (r->have - off < 16)
+			return 0;
+		c = rd32(h + 8, r->swapped);
+		if (c > r->limit || r->have - off < 16 + (size_t)c)
+			return 0;
+		if (--k == 0) {
+			*data = h + 16;
+			*caplen = c;
+			return 1;
+		}
+		off += 16 + (size_t)c;
+	}
+}
+
+int
 pcapread_next(struct pcapread *r, uint64_t *ts, const uint8_t **data, uint32_t *caplen, uint32_t *len)
 {
 	while (r->fast) {

@@ -222,6 +222,9 @@ struct pcapread;
 struct pcapread *pcapread_open(struct pcap *p, FILE *in, const char *name);
 int pcapread_next(struct pcapread *r, uint64_t *ts, const uint8_t **data, uint32_t *caplen,
     uint32_t *len);
+/* The frame k after the one pcapread_next last gave (k >= 1), when it is
+ * whole in the block already read: 1, else 0.  Nothing is consumed. */
+int pcapread_peek(const struct pcapread *r, unsigned k, const uint8_t **data, uint32_t *caplen);
 void pcapread_free(struct pcapread *r);
 
 /* shards.c: reasmd -r FILE --shards N, N engines on one capture. */
@@ -294,6 +297,13 @@ struct tcp *tcp_new(const struct conf *c);
 /* Returns false when no session takes the segment. */
 bool tcp_segment(struct reasm *R, const struct decoded *d, const struct frame *fr, size_t nfr);
 void tcp_deadlines(struct reasm *R);	/* cheap: runs the deadlines due */
+/* Reading ahead in a big table (TCP_PREFETCH_MIN sessions or more; below,
+ * it stays in the caches): the bucket of a frame to come (returned, NULL
+ * when the frame is not TCP/IP), then, frames later, the session at its
+ * head; both only asked of the memory. */
+#define TCP_PREFETCH_MIN 32768
+void *tcp_prefetch_bucket(struct reasm *R, int dlt, const uint8_t *pkt, uint32_t caplen);
+void tcp_prefetch_session(void *bucket);
 void tcp_expire(struct reasm *R);	/* idle sessions, old tombstones */
 void tcp_close_all(struct reasm *R, unsigned reason);
 int tcp_close_id(struct reasm *R, uint64_t id, unsigned reason);

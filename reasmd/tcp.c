@@ -252,6 +252,39 @@ table_grow_step(struct tcp *T, size_t h)
 }
 
 /* The newest session of the segment's 4-tuple, and its direction. */
+void *
+tcp_prefetch_bucket(struct reasm *R, int dlt, const uint8_t *pkt, uint32_t caplen)
+{
+	struct tcp *T = R->tcp;
+	size_t off;
+	uint8_t proto;
+	uint16_t sp, dp;
+	int v;
+	struct session **b;
+
+	v = decode_l3_offset(dlt, pkt, caplen, &off);
+	if (v < 0 || decode_l4_peek(pkt, caplen, off, v, &proto, &sp, &dp) < 0 || proto != 6 ||
+	    (sp == 0 && dp == 0))
+		return NULL;
+	if (v == 4)
+		b = chain_of(T, flow_hash(T, 4, pkt + off + 12, sp, pkt + off + 16, dp));
+	else
+		b = chain_of(T, flow_hash(T, 6, pkt + off + 8, sp, pkt + off + 24, dp));
+	__builtin_prefetch(b, 0);
+	return b;
+}
+
+void
+tcp_prefetch_session(void *bucket)
+{
+	struct session *s;
+
+	if (bucket == NULL || (s = *(struct session **)bucket) == NULL)
+		return;
+	for (size_t k = 0; k < sizeof(*s); k += 64)
+		__builtin_prefetch((const char *)s + k, 1);
+}
+
 static struct session *
 lookup(struct reasm *R, const struct decoded *d, size_t *hash, int *dir)
 {
@@ -277,6 +310,13 @@ lookup(struct reasm *R, const struct decoded *d, size_t *hash, int *dir)
 	}
 	if (walked > R->tcp->chain_max)
 		R->tcp->chain_max = walked;
+	if (s != NULL) {
+		/* The segment touches most of the session's cache lines: ask
+		 * for them all at once (in a big table each is a miss, and
+		 * asked one after the other they cost one miss each). */
+		for (size_t k = 128; k < sizeof(*s); k += 64)
+			__builtin_prefetch((const char *)s + k, 1);
+	}
 	return s;
 }
 

@@ -11,6 +11,9 @@
 #include "log.h"
 #include "reasmd.h"
 
+extern volatile uint8_t fuzz_peek_sink;
+volatile uint8_t fuzz_peek_sink;
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static FILE *
@@ -67,6 +70,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	rd = pcapread_open(pa, fa, "fuzz");
+	uint8_t *kept = NULL;		/* the frame pcapread_peek said comes next */
+	uint32_t kept_len = 0;
 	for (unsigned k = 0; k < 100000; k++) {
 		uint64_t ta = 0, tb = 0;
 		const uint8_t *da = NULL, *db = NULL;
@@ -87,7 +92,23 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				    (unsigned long long)ta, (unsigned long long)tb, ca, cb, la, lb);
 			abort();
 		}
+		if (kept != NULL && (ca != kept_len || memcmp(da, kept, ca) != 0))
+			abort();	/* the peek told another frame */
+		free(kept);
+		kept = NULL;
+		{
+			const uint8_t *pd;
+			uint32_t pc;
+			if (pcapread_peek(rd, 4, &pd, &pc) == 1 && pc > 0)
+				fuzz_peek_sink ^= pd[pc - 1];	/* in bounds (ASan) */
+			if (pcapread_peek(rd, 1, &pd, &pc) == 1) {
+				kept = malloc(pc ? pc : 1);
+				memcpy(kept, pd, pc);
+				kept_len = pc;
+			}
+		}
 	}
+	free(kept);
 	pcapread_free(rd);
 	pcap_close(pa);
 	pcap_close(pb);
