@@ -734,6 +734,9 @@ decode_shard(int dlt, const uint8_t *data, uint32_t caplen, unsigned nshards, bo
 	if (nshards <= 1)
 		return 0;
 	v = decode_l3_offset(dlt, data, caplen, &off);
+	if (v == 4 && !voip && off + 20 <= caplen && data[off + 9] == 6)
+		/* plain IPv4 TCP, the bulk of it: by its pair, at once */
+		return decode_pair_hash(4, data + off + 12, data + off + 16) % nshards;
 	if (v > 0)
 		(void)decode_l4_peek(data, caplen, off, v, &proto, &sp, &dp);
 	if (voip) {

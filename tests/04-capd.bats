@@ -12,6 +12,17 @@ teardown() {
 	[ -n "${T:-}" ] && rm -rf "$T"
 }
 
+# two_shards F: F replayed by capd to two reasmd shards (-o s0, s1; their
+# stderr r0.err, r1.err; capd's capd.err), and reasmd -r F -o direct
+two_shards() {
+	timeout 120 "$B/capd" -r "$1" --run-dir "$T/run" --shards 2 2>capd.err &
+	wait_for test -S "$T/run/capd.sock"
+	timeout 120 "$B/reasmd" --from "$T/run/capd.sock" --shard 0/2 -o s0 2>r0.err &
+	timeout 120 "$B/reasmd" --from "$T/run/capd.sock" --shard 1/2 -o s1 2>r1.err &
+	wait
+	"$B/reasmd" -r "$1" -o direct 2>/dev/null
+}
+
 @test "capd -r F -w - writes a pcap that tshark reads, identical packets" {
 	require_cmd tshark
 	F=$TOP/tests/corpus/heplify-sip_ipv4_tcp_retrans.pcap
@@ -31,12 +42,7 @@ teardown() {
 
 @test "a file replayed through capd.sock to two shards: lossless, whole flows per shard" {
 	F=$TOP/tests/corpus/heplify-rtp_rtcp_sip_ipv4_udp.pcap
-	timeout 120 "$B/capd" -r "$F" --run-dir "$T/run" --shards 2 2>capd.err &
-	wait_for test -S "$T/run/capd.sock"
-	timeout 120 "$B/reasmd" --from "$T/run/capd.sock" --shard 0/2 -o s0 2>r0.err &
-	timeout 120 "$B/reasmd" --from "$T/run/capd.sock" --shard 1/2 -o s1 2>r1.err &
-	wait
-	"$B/reasmd" -r "$F" -o direct 2>/dev/null
+	two_shards "$F"
 	[ "$(cat s0/sessions.jsonl s1/sessions.jsonl | wc -l)" -eq "$(wc -l < direct/sessions.jsonl)" ]
 	[ "$(cat s0/*.re* s1/*.re* | wc -c)" -eq "$(cat direct/*.re* | wc -c)" ]
 	grep -q "ring_full 0$" capd.err
@@ -56,12 +62,7 @@ PY
 @test "two shards: flows whose clients' frames come in an IP-in-IP tunnel (fragmented when large) and whose answers come bare are whole in one shard" {
 	python3 "$TOP/tests/gen/pcapgen.py" "$T/gen" >/dev/null
 	F=$T/gen/tunnel_one_way.pcap
-	timeout 120 "$B/capd" -r "$F" --run-dir "$T/run" --shards 2 2>capd.err &
-	wait_for test -S "$T/run/capd.sock"
-	timeout 120 "$B/reasmd" --from "$T/run/capd.sock" --shard 0/2 -o s0 2>r0.err &
-	timeout 120 "$B/reasmd" --from "$T/run/capd.sock" --shard 1/2 -o s1 2>r1.err &
-	wait
-	"$B/reasmd" -r "$F" -o direct 2>/dev/null
+	two_shards "$F"
 	[ "$(wc -l < direct/sessions.jsonl)" -eq 8 ]
 	[ "$(cat s0/sessions.jsonl s1/sessions.jsonl | wc -l)" -eq 8 ]
 	# the same streams byte for byte (the ids differ: compared by content)
