@@ -203,21 +203,14 @@ run_file(struct reasm *R, struct pcapread *rd)
 	uint32_t caplen, len;
 	uint64_t ts;
 
-	void *ahead[4] = { NULL, NULL, NULL, NULL };	/* buckets of the frames to come */
-	unsigned i = 0;
+	struct readahead ra = { { NULL }, 0 };
 
 	while (!reasmd_stop && pcapread_next(rd, &ts, &pkt, &caplen, &len) > 0) {
-		if (tcp_sessions_open(R->tcp) >= TCP_PREFETCH_MIN) {
-			/* In a big table a segment waits on two misses, its
-			 * bucket's, then its session's: ask for the bucket of
-			 * the frame four ahead, and for the session of the frame
-			 * two ahead, whose bucket was asked for two frames ago. */
-			const uint8_t *p4;
-			uint32_t c4;
-			tcp_prefetch_session(ahead[(i + 2) & 3]);
-			ahead[i & 3] = pcapread_peek(rd, 4, &p4, &c4) ?
-			    tcp_prefetch_bucket(R, R->out.linktype, p4, c4) : NULL;
-			i++;
+		if (tcp_readahead_wanted(R)) {
+			const uint8_t *p;
+			uint32_t c = 0;
+			tcp_readahead(R, &ra, R->out.linktype,
+			    pcapread_peek(rd, READAHEAD, &p, &c) ? p : NULL, c);
 		}
 		reasm_frame(R, R->out.linktype, ts, pkt, caplen, len);
 	}

@@ -298,12 +298,20 @@ struct tcp *tcp_new(const struct conf *c);
 bool tcp_segment(struct reasm *R, const struct decoded *d, const struct frame *fr, size_t nfr);
 void tcp_deadlines(struct reasm *R);	/* cheap: runs the deadlines due */
 /* Reading ahead in a big table (TCP_PREFETCH_MIN sessions or more; below,
- * it stays in the caches): the bucket of a frame to come (returned, NULL
- * when the frame is not TCP/IP), then, frames later, the session at its
- * head; both only asked of the memory. */
+ * it stays in the caches): a segment waits on two misses one after the
+ * other, its bucket's, then its session's.  Before each frame, a reader
+ * that can see the frame READAHEAD frames on (NULL: it cannot) hands it
+ * to tcp_readahead, which asks the memory for that frame's bucket and for
+ * the session of the frame half as far on, whose bucket it asked for
+ * then. */
 #define TCP_PREFETCH_MIN 32768
-void *tcp_prefetch_bucket(struct reasm *R, int dlt, const uint8_t *pkt, uint32_t caplen);
-void tcp_prefetch_session(void *bucket);
+#define READAHEAD 4
+struct readahead {
+	void *bucket[READAHEAD];
+	unsigned i;
+};
+bool tcp_readahead_wanted(const struct reasm *R);
+void tcp_readahead(struct reasm *R, struct readahead *ra, int dlt, const uint8_t *pkt, uint32_t caplen);
 void tcp_expire(struct reasm *R);	/* idle sessions, old tombstones */
 void tcp_close_all(struct reasm *R, unsigned reason);
 int tcp_close_id(struct reasm *R, uint64_t id, unsigned reason);

@@ -251,9 +251,33 @@ shards_wait(struct shard_deal *D)
 	return status;
 }
 
+/* The frame k frames after the one at off, when it is whole in buf. */
+static const uint8_t *
+dealt_peek(const uint8_t *buf, size_t off, size_t have, unsigned k, uint32_t *caplen)
+{
+	struct dealt h;
+
+	while (have - off >= sizeof(h)) {
+		memcpy(&h, buf + off, sizeof(h));
+		if (h.caplen == DEALT_TICK) {
+			off += sizeof(h);
+			continue;
+		}
+		if (h.caplen > DEAL_MAX_CAP || have - off < sizeof(h) + h.caplen)
+			return NULL;
+		if (k-- == 0) {
+			*caplen = h.caplen;
+			return buf + off + sizeof(h);
+		}
+		off += sizeof(h) + h.caplen;
+	}
+	return NULL;
+}
+
 unsigned
 shards_run(struct reasm *R, int in, volatile sig_atomic_t *stop)
 {
+	struct readahead ra = { { NULL }, 0 };
 	size_t cap = (size_t)1 << 20, have = 0, off = 0;
 	uint8_t *buf = xmalloc(cap);
 	bool eof = false;
@@ -270,6 +294,11 @@ shards_run(struct reasm *R, int in, volatile sig_atomic_t *stop)
 			if (h.caplen > DEAL_MAX_CAP)
 				fatalx("engine %u: a dealt frame of %u bytes: the pipe is out of step", R->shard, h.caplen);
 			if (have - off >= sizeof(h) + h.caplen) {
+				if (tcp_readahead_wanted(R)) {
+					uint32_t c = 0;
+					const uint8_t *p = dealt_peek(buf, off, have, READAHEAD, &c);
+					tcp_readahead(R, &ra, R->out.linktype, p, c);
+				}
 				reasm_frame(R, R->out.linktype, h.ts, buf + off + sizeof(h), h.caplen, h.len);
 				off += sizeof(h) + h.caplen;
 				continue;

@@ -252,10 +252,16 @@ table_grow_step(struct tcp *T, size_t h)
 }
 
 /* The newest session of the segment's 4-tuple, and its direction. */
-void *
-tcp_prefetch_bucket(struct reasm *R, int dlt, const uint8_t *pkt, uint32_t caplen)
+bool
+tcp_readahead_wanted(const struct reasm *R)
 {
-	struct tcp *T = R->tcp;
+	return R->tcp != NULL && R->tcp->nsessions >= TCP_PREFETCH_MIN;
+}
+
+/* The bucket of a frame to come, asked for; NULL when it is not TCP/IP. */
+static void *
+prefetch_bucket(struct tcp *T, int dlt, const uint8_t *pkt, uint32_t caplen)
+{
 	size_t off;
 	uint8_t proto;
 	uint16_t sp, dp;
@@ -275,14 +281,15 @@ tcp_prefetch_bucket(struct reasm *R, int dlt, const uint8_t *pkt, uint32_t caple
 }
 
 void
-tcp_prefetch_session(void *bucket)
+tcp_readahead(struct reasm *R, struct readahead *ra, int dlt, const uint8_t *pkt, uint32_t caplen)
 {
-	struct session *s;
+	struct session **b = ra->bucket[(ra->i + READAHEAD / 2) % READAHEAD], *s;
 
-	if (bucket == NULL || (s = *(struct session **)bucket) == NULL)
-		return;
-	for (size_t k = 0; k < sizeof(*s); k += 64)
-		__builtin_prefetch((const char *)s + k, 1);
+	if (b != NULL && (s = *b) != NULL)
+		for (size_t k = 0; k < sizeof(*s); k += 64)
+			__builtin_prefetch((const char *)s + k, 1);
+	ra->bucket[ra->i % READAHEAD] = pkt ? prefetch_bucket(R->tcp, dlt, pkt, caplen) : NULL;
+	ra->i++;
 }
 
 static struct session *
