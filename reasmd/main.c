@@ -207,10 +207,11 @@ run_file(struct reasm *R, struct pcapread *rd)
 
 	while (!reasmd_stop && pcapread_next(rd, &ts, &pkt, &caplen, &len) > 0) {
 		if (tcp_readahead_wanted(R)) {
-			const uint8_t *p;
+			const uint8_t *p = NULL;
 			uint32_t c = 0;
-			tcp_readahead(R, &ra, R->out.linktype,
-			    pcapread_peek(rd, READAHEAD, &p, &c) ? p : NULL, c);
+			if (pcapread_peek(rd, READAHEAD, &p, &c) != 1)
+				p = NULL;
+			tcp_readahead(R, &ra, R->out.linktype, p, c);
 		}
 		reasm_frame(R, R->out.linktype, ts, pkt, caplen, len);
 	}
