@@ -28,6 +28,7 @@
 
 #include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/queue.h>
@@ -79,14 +80,10 @@ struct gaprec {
 };
 
 struct session {
-	uint64_t id;
+	/* The first 64 bytes: what a lookup walking a chain reads (the link,
+	 * the key) and what every segment checks, close together (one or two
+	 * cache lines: malloc aligns to 16). */
 	struct session *hnext;		/* hash chain, newest incarnation first */
-	TAILQ_ENTRY(session) lq;	/* tcp.c: open (least recently active first)
-					 * or closed (tombstones, oldest first) */
-	TAILQ_ENTRY(session) pq;	/* tcp.c: sessions with a deadline */
-	TAILQ_ENTRY(session) hq;	/* tcp.c: the half-open list */
-	struct session *older;		/* the previous incarnation of this 4-tuple
-					 * (port reuse), while it lasts */
 	uint8_t family;
 	uint8_t cip[16], sip[16];	/* client, server */
 	uint16_t cport, sport;
@@ -103,6 +100,13 @@ struct session {
 	uint8_t closing_reason;		/* enum close_reason, while closing */
 	uint8_t an_state, an_idx;	/* analyser.c: undecided/on/off, which one */
 	uint32_t lru;			/* tcp.c: when it last went to the back of lq (coarse) */
+	uint64_t id;
+	TAILQ_ENTRY(session) lq;	/* tcp.c: open (least recently active first)
+					 * or closed (tombstones, oldest first) */
+	TAILQ_ENTRY(session) pq;	/* tcp.c: sessions with a deadline */
+	TAILQ_ENTRY(session) hq;	/* tcp.c: the half-open list */
+	struct session *older;		/* the previous incarnation of this 4-tuple
+					 * (port reuse), while it lasts */
 	uint64_t closing_ns;		/* capture time closing began */
 	uint64_t deadline;		/* next capture time something is due; UINT64_MAX: none */
 	uint64_t first_ns, last_ns;
@@ -112,6 +116,7 @@ struct session {
 	uint64_t *sinkdrop;		/* fanout.c: sink_ring_full bytes [sink][dir]; NULL: none */
 	struct shold *held;		/* hold.c: its frames waiting, NULL: none */
 };
+_Static_assert(offsetof(struct session, id) + 8 <= 64, "a session's link and key in its first 64 bytes");
 
 /* A captured frame as it came, or several (the fragments of a datagram). */
 struct frame {
