@@ -963,24 +963,6 @@ q_push(struct pstate *S, struct job *j)
 	pthread_mutex_unlock(&S->mu);
 }
 
-/* A frame onto the queue unless it is full (with a record stream as input:
- * waits for room); false: full, the frame is still the caller's.  One lock
- * round where q_full and q_push took two. */
-static bool
-q_offer(struct pstate *S, struct job *j)
-{
-	bool ok;
-
-	pthread_mutex_lock(&S->mu);
-	if (S->wait_when_full)
-		while (S->qpackets >= S->qmax && !S->abandon)
-			pthread_cond_wait(&S->cv_space, &S->mu);
-	if ((ok = S->qpackets < S->qmax))
-		q_append(S, j);
-	pthread_mutex_unlock(&S->mu);
-	return ok;
-}
-
 /* Is the queue full?  With a record stream as input the loop waits for
  * room instead (nothing else depends on its pace): never full. */
 static bool
@@ -1233,27 +1215,64 @@ heap_pop(struct pstate *S)
 	return top;
 }
 
+/* Room on the writer's queue for this many frames (with a record stream
+ * as input: waits for some).  Only the writer changes it meanwhile, and
+ * only to make more. */
+static size_t
+q_room(struct pstate *S)
+{
+	size_t room;
+
+	pthread_mutex_lock(&S->mu);
+	if (S->wait_when_full)
+		while (S->qpackets >= S->qmax && !S->abandon)
+			pthread_cond_wait(&S->cv_space, &S->mu);
+	room = S->qpackets < S->qmax ? S->qmax - S->qpackets : 0;
+	pthread_mutex_unlock(&S->mu);
+	return room;
+}
+
+/* A list of jobs, in order, onto the queue in one lock round (one wake-up
+ * of the writer at most, where a frame at a time could wake it for each). */
 static void
-roll_release_one(struct pstate *S, struct job *j)
+q_push_list(struct pstate *S, struct job *head)
+{
+	pthread_mutex_lock(&S->mu);
+	while (head != NULL) {
+		struct job *n = head->next;
+		q_append(S, head);
+		head = n;
+	}
+	pthread_mutex_unlock(&S->mu);
+}
+
+#define ROLL_BATCH 256	/* frames released to the writer in one lock round */
+
+/* Frame j onto the rolling file (a new one when none is open): appended
+ * at *tail with the rotation it brings, if any; returns the new tail. */
+static struct job **
+roll_take(struct pstate *S, struct job *j, struct job **tail)
 {
 	if (S->roll == NULL)
 		roll_new(S, j->ts_ns);
 	j->pf = S->roll;
 	if (j->ts_ns > S->roll_last_ts)
 		S->roll_last_ts = j->ts_ns;
-	uint64_t len = S->pcapng ? pcapng_epb_len(j->caplen, NULL) : 16 + (uint64_t)j->caplen;
-	if (!q_offer(S, j)) {
-		S->queue_full++;
-		job_free(S, j);
-		return;
-	}
-	S->roll_bytes += len;
+	S->roll_bytes += S->pcapng ? pcapng_epb_len(j->caplen, NULL) : 16 + (uint64_t)j->caplen;
+	*tail = j;
+	tail = &j->next;
 	if (S->rotate_bytes > 0 && S->roll_bytes >= S->rotate_bytes) {
-		q_push(S, job_new(J_ROTATE, S->roll, 0));
+		struct job *r = job_new(J_ROTATE, S->roll, 0);
+		*tail = r;
+		tail = &r->next;
 		S->roll = NULL;
 	}
+	return tail;
 }
 
+/* Frames onto the rolling file, oldest first: those under the watermark
+ * (all: every one), ROLL_BATCH at most a lock round.  A frame with no
+ * room on the queue is counted pcap_queue_full and freed. */
 static void
 roll_release(struct sinkd *D, struct pstate *S, bool all)
 {
@@ -1262,8 +1281,34 @@ roll_release(struct sinkd *D, struct pstate *S, bool all)
 	for (unsigned k = 0; k < D->nin; k++)
 		if (S->wm_live[k] && S->wm[k] < wm)
 			wm = S->wm[k];
-	while (S->nheap > 0 && (all || S->heap[0]->ts_ns <= wm))
-		roll_release_one(S, heap_pop(S));
+	while (S->nheap > 0 && (all || S->heap[0]->ts_ns <= wm)) {
+		size_t room = q_room(S), n = 0;
+		struct job *head = NULL, **tail = &head;
+		if (room == 0) {
+			S->queue_full++;
+			job_free(S, heap_pop(S));
+			continue;
+		}
+		for (; n < room && n < ROLL_BATCH && S->nheap > 0 && (all || S->heap[0]->ts_ns <= wm); n++)
+			tail = roll_take(S, heap_pop(S), tail);
+		*tail = NULL;
+		q_push_list(S, head);
+	}
+}
+
+/* One frame onto the rolling file now (out of the heap's order). */
+static void
+roll_release_one(struct pstate *S, struct job *j)
+{
+	struct job *head = NULL;
+
+	if (q_room(S) == 0) {
+		S->queue_full++;
+		job_free(S, j);
+		return;
+	}
+	*roll_take(S, j, &head) = NULL;
+	q_push_list(S, head);
 }
 
 /* ---- family hooks ---- */
