@@ -83,7 +83,7 @@ static const struct ckey conf_schema[] = {
 	{ "io.output.pcap.dir", CT_STR, O(pcap_dir), "pcap", 0, 0, 0, NULL, NULL, RL_SINK },
 	{ "io.output.pcap.format", CT_ENUM, O(pcap_format), "pcapng", 0, 0, 0, "pcapng|pcap", NULL, RL_SINK },
 	{ "io.output.pcap.per_session", CT_BOOL, O(pcap_per_session), NULL, 0, 0, 0, NULL, NULL, RL_SINK },
-	{ "io.output.pcap.queue_size", CT_INT, O(pcap_queue_size), NULL, 20000, 1, 10000000, NULL, "packets", RL_SINK },
+	{ "io.output.pcap.queue_size", CT_INT, O(pcap_queue_size), NULL, 262144, 1, 10000000, NULL, "packets", RL_SINK },
 	{ "io.output.pcap.queue_bytes", CT_INT, O(pcap_queue_bytes), NULL, 64 * MB, 1 * MB, 64 * GB, NULL, "bytes", RL_SINK },
 	{ "io.output.pcap.sync", CT_BOOL, O(pcap_sync), NULL, 0, 0, 0, NULL, NULL, RL_SINK },
 	{ "io.output.pcap.idle_close_sec", CT_DOUBLE, O(pcap_idle_close_sec), NULL, 120, 0, 31536000, NULL, "seconds", RL_SINK },
@@ -839,7 +839,7 @@ static const struct profile_key profile_keys[] = {
 	{ "throughput", "io.input.capture.scapy_bufsize", "268435456" },
 	{ "throughput", "runtime.capture_queue_size", "500000" },
 	{ "throughput", "runtime.max_output_buffer_bytes", "16000000" },
-	{ "throughput", "io.output.pcap.queue_size", "250000" },
+	{ "throughput", "io.output.pcap.queue_size", "2097152" },
 	{ "throughput", "io.output.pcap.queue_bytes", "536870912" },
 	{ "throughput", "sink.memcap", "1073741824" },
 	/* latency: each packet handed on at once (libpcap's immediate mode:
