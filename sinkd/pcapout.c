@@ -963,20 +963,29 @@ q_push(struct pstate *S, struct job *j)
 	pthread_mutex_unlock(&S->mu);
 }
 
-/* Is the queue full?  With a record stream as input the loop waits for
- * room instead (nothing else depends on its pace): never full. */
-static bool
-q_full(struct pstate *S)
+/* Room on the writer's queue for this many frames (with a record stream
+ * as input: waits for some).  Only the writer changes it meanwhile, and
+ * only to make more. */
+static size_t
+q_room(struct pstate *S)
 {
-	bool full;
+	size_t room;
 
 	pthread_mutex_lock(&S->mu);
 	if (S->wait_when_full)
 		while (S->qpackets >= S->qmax && !S->abandon)
 			pthread_cond_wait(&S->cv_space, &S->mu);
-	full = S->qpackets >= S->qmax;
+	room = S->qpackets < S->qmax ? S->qmax - S->qpackets : 0;
 	pthread_mutex_unlock(&S->mu);
-	return full;
+	return room;
+}
+
+/* Is the queue full?  With a record stream as input the loop waits for
+ * room instead (nothing else depends on its pace): never full. */
+static bool
+q_full(struct pstate *S)
+{
+	return q_room(S) == 0;
 }
 
 static struct job *
@@ -1215,22 +1224,6 @@ heap_pop(struct pstate *S)
 	return top;
 }
 
-/* Room on the writer's queue for this many frames (with a record stream
- * as input: waits for some).  Only the writer changes it meanwhile, and
- * only to make more. */
-static size_t
-q_room(struct pstate *S)
-{
-	size_t room;
-
-	pthread_mutex_lock(&S->mu);
-	if (S->wait_when_full)
-		while (S->qpackets >= S->qmax && !S->abandon)
-			pthread_cond_wait(&S->cv_space, &S->mu);
-	room = S->qpackets < S->qmax ? S->qmax - S->qpackets : 0;
-	pthread_mutex_unlock(&S->mu);
-	return room;
-}
 
 /* A list of jobs, in order, onto the queue in one lock round (one wake-up
  * of the writer at most, where a frame at a time could wake it for each). */
