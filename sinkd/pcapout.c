@@ -1224,7 +1224,6 @@ heap_pop(struct pstate *S)
 	return top;
 }
 
-
 /* A list of jobs, in order, onto the queue in one lock round (one wake-up
  * of the writer at most, where a frame at a time could wake it for each). */
 static void

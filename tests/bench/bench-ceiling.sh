@@ -91,7 +91,7 @@ run_tool() {
 
 echo "== live ceiling: trafgen sends 64-byte frames of 256 TCP sessions over a veth, ${SECS}s a step; 64 MiB capture buffer each"
 printf '%-10s | %-44s | %-44s | %-24s | %-24s\n' "rate" "tap, 1 shard: capt/reasm/written (kernel)" "tap, 2 shards" "tcpdump -w" "dumpcap -w"
-best1=0 best2=0 bestd=0 bestc=0 lossless_max1=0 lossless_max2=0 lossless_maxd=0
+best1=0 best2=0 bestd=0 bestc=0 top="0 0 0 0"
 for r in $RATES; do
 	if [ "$r" = max ]; then n=$((SECS * 1500000)); else n=$((SECS * r)); fi
 	read -r s1 c1 r1 w1 k1 f1 p1 <<< "$(run_tap 1 "$r" "$n")"
@@ -100,30 +100,33 @@ for r in $RATES; do
 	read -r sc cc kc pc <<< "$(run_tool dumpcap "$r" "$n")"
 	printf '%-10s | %7d pps %8d/%8d/%8d (%d) | %7d pps %8d/%8d/%8d (%d) | %7d pps %8d (%d) | %7d pps %8d (%d)\n' \
 	    "$r" "$p1" "$c1" "$r1" "$w1" "$k1" "$p2" "$c2" "$r2" "$w2" "$k2" "$pd" "$cd" "$kd" "$pc" "$cc" "$kc"
-	[ "$c1" -eq "$s1" ] && [ "$r1" -eq "$s1" ] && [ "$w1" -eq "$s1" ] && [ "$p1" -gt "$best1" ] && best1=$p1
-	[ "$c2" -eq "$s2" ] && [ "$r2" -eq "$s2" ] && [ "$w2" -eq "$s2" ] && [ "$p2" -gt "$best2" ] && best2=$p2
-	[ "$cd" -eq "$sd" ] && [ "$pd" -gt "$bestd" ] && bestd=$pd
-	[ "$cc" -eq "$sc" ] && [ "$pc" -gt "$bestc" ] && bestc=$pc
-	if [ "$r" = max ]; then
-		[ "$c1" -eq "$s1" ] && [ "$r1" -eq "$s1" ] && [ "$w1" -eq "$s1" ] && lossless_max1=1
-		[ "$c2" -eq "$s2" ] && [ "$r2" -eq "$s2" ] && [ "$w2" -eq "$s2" ] && lossless_max2=1
-		[ "$cd" -eq "$sd" ] && lossless_maxd=1
-	fi
+	# a step is lossless when every frame sent was captured (and, for the
+	# tap, reassembled and written)
+	ok1=0 ok2=0 okd=0 okc=0
+	[ "$c1" -eq "$s1" ] && [ "$r1" -eq "$s1" ] && [ "$w1" -eq "$s1" ] && ok1=1
+	[ "$c2" -eq "$s2" ] && [ "$r2" -eq "$s2" ] && [ "$w2" -eq "$s2" ] && ok2=1
+	[ "$cd" -eq "$sd" ] && okd=1
+	[ "$cc" -eq "$sc" ] && okc=1
+	[ $ok1 = 1 ] && [ "$p1" -gt "$best1" ] && best1=$p1
+	[ $ok2 = 1 ] && [ "$p2" -gt "$best2" ] && best2=$p2
+	[ $okd = 1 ] && [ "$pd" -gt "$bestd" ] && bestd=$pd
+	[ $okc = 1 ] && [ "$pc" -gt "$bestc" ] && bestc=$pc
+	# lossless at "max" too: the ceiling is above what the sender made
+	[ "$r" = max ] && top="$ok1 $ok2 $okd $okc"
 done
 echo "highest lossless rate (every frame captured, reassembled and written): tap 1 shard $best1 pps, 2 shards $best2 pps;" \
     "tcpdump -w $bestd pps, dumpcap -w $bestc pps (of the rates tried: $RATES; \"max\" is trafgen's own top on one core)"
 awk -v a="$best1" -v b="$best2" -v d="$bestd" -v c="$bestc" 'BEGIN {
 	m = a > b ? a : b
 	printf "ratio: the best of the tap / tcpdump -w %.2f, / dumpcap -w %.2f\n", d ? m / d : 0, c ? m / c : 0 }'
-# Lossless at "max" too: the ceiling is above what the sender made, and the
-# rate it made depends on the CPU the receiver left it (two cores shared),
-# so the ratio above then compares appetites, not ceilings.
-case " $RATES " in *" max "*)
-	[ "$lossless_max1" = 1 ] || [ "$lossless_max2" = 1 ] &&
-	    echo "note: the tap lost nothing at trafgen's top either: its ceiling is above the rates the sender reached beside it"
-	[ "$lossless_maxd" = 1 ] &&
-	    echo "note: tcpdump -w lost nothing at trafgen's top either: its ceiling is above the rate the sender reached beside it"
-esac
+# Whoever was lossless at "max" has a ceiling above the rate the sender
+# reached beside it, and that rate depends on the CPU the receiver left it
+# (two cores shared): the ratio above then compares appetites, not ceilings.
+set -- $top
+for who in "the tap, 1 shard" "the tap, 2 shards" "tcpdump -w" "dumpcap -w"; do
+	[ "$1" = 1 ] && echo "note: $who lost nothing at trafgen's top either: its ceiling is above the rate the sender reached beside it"
+	shift
+done
 
 # latency at 10% of the tap's highest lossless rate, beside that load
 best=$(( best1 > best2 ? best1 : best2 ))
