@@ -37,12 +37,8 @@ session_flow(const struct session *s, struct wire_flow *f)
 }
 
 static void
-put(struct reasm *R, struct json_object *o)
+put(struct reasm *R, const char *txt, size_t len)
 {
-	const char *txt = json_object_to_json_string_ext(o,
-	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-	size_t len = strlen(txt);
-
 	if (R->out.events)
 		fprintf(R->out.events, "%s\n", txt);
 	if (R->ctl)
@@ -50,37 +46,39 @@ put(struct reasm *R, struct json_object *o)
 	fan_event(R, txt, len);
 }
 
-static struct json_object *
-make(struct reasm *R, const struct session *s, const char *cat, const char *name,
-    struct json_object *extra)
+void
+ev_start(const struct reasm *R, struct evtext *t, const struct session *s, const char *cat,
+    const char *name)
 {
-	struct json_object *o = evjson_new(R->now_ns, cat, name);
+	evt_event(t, R->now_ns, cat, name);
+	if (s != NULL)
+		ev_flow_text(s, t);
+}
 
-	if (s != NULL) {
-		struct wire_flow f;
-		session_flow(s, &f);
-		evjson_add_flow(o, s->id, &f);
-	}
-	if (extra) {
-		json_object_object_foreach(extra, k, v)
-			json_object_object_add(o, k, json_object_get(v));
-		json_object_put(extra);
-	}
-	return o;
+void
+ev_send(struct reasm *R, struct evtext *t)
+{
+	size_t len;
+	const char *txt = evt_end(t, &len);
+
+	put(R, txt, len);
+	evt_free(t);
 }
 
 static void
 snap_one(struct reasm *R, struct session *s, void *arg)
 {
-	/* dated when it opened, as its tcp_open was */
-	struct json_object *o = evjson_new(s->first_ns, "session", "session_snapshot");
+	struct evtext t;
+	size_t len;
 	const char *txt;
 
 	(void)arg;
-	ev_flow_into(s, o);
-	txt = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-	ctlc_send(R->ctl, txt, strlen(txt));
-	json_object_put(o);
+	/* dated when it opened, as its tcp_open was */
+	evt_event(&t, s->first_ns, "session", "session_snapshot");
+	ev_flow_text(s, &t);
+	txt = evt_end(&t, &len);
+	ctlc_send(R->ctl, txt, len);
+	evt_free(&t);
 }
 
 void
@@ -100,72 +98,77 @@ void
 ev_flow(struct reasm *R, const struct session *s, const char *cat, const char *name,
     struct json_object *extra)
 {
-	struct json_object *o;
+	struct evtext t;
 
 	if (!ev_wanted(R)) {
 		json_object_put(extra);
 		return;
 	}
-	o = make(R, s, cat, name, extra);
-	put(R, o);
-	json_object_put(o);
+	ev_start(R, &t, s, cat, name);
+	if (extra) {
+		json_object_object_foreach(extra, k, v)
+			evt_json(&t, k, v);
+		json_object_put(extra);
+	}
+	ev_send(R, &t);
 }
 
-static struct json_object *
-dir_json(const struct session *s, int k, const char *outdir)
+static void
+dir_text(const struct session *s, int k, const char *outdir, struct evtext *t)
 {
 	const struct rdir *D = &s->d[k];
-	struct json_object *o = json_object_new_object(), *g = json_object_new_array();
 	char fn[64];
 
-	json_object_object_add(o, "stream_bytes", json_object_new_int64((int64_t)D->c.stream_bytes));
-	json_object_object_add(o, "bytes", json_object_new_int64((int64_t)D->c.delivered));
-	json_object_object_add(o, "packets", json_object_new_int64((int64_t)D->c.packets));
-	json_object_object_add(o, "retransmitted_bytes", json_object_new_int64((int64_t)D->c.retrans_bytes));
-	json_object_object_add(o, "late_bytes", json_object_new_int64((int64_t)D->c.late_bytes));
-	json_object_object_add(o, "late_after_gap_bytes", json_object_new_int64((int64_t)D->c.late_after_gap));
-	json_object_object_add(o, "overlap_bytes", json_object_new_int64((int64_t)D->c.overlap_bytes));
-	json_object_object_add(o, "overlap_conflicts", json_object_new_int64((int64_t)D->c.overlap_conflicts));
-	json_object_object_add(o, "gap_count", json_object_new_int64((int64_t)D->c.gap_count));
-	json_object_object_add(o, "gap_bytes", json_object_new_int64((int64_t)D->c.gap_bytes));
-	json_object_object_add(o, "ooo_limit_bytes", json_object_new_int64((int64_t)D->c.dropped_ooo));
+	evt_object(t, dir_names[k]);
+	evt_u64(t, "stream_bytes", D->c.stream_bytes);
+	evt_u64(t, "bytes", D->c.delivered);
+	evt_u64(t, "packets", D->c.packets);
+	evt_u64(t, "retransmitted_bytes", D->c.retrans_bytes);
+	evt_u64(t, "late_bytes", D->c.late_bytes);
+	evt_u64(t, "late_after_gap_bytes", D->c.late_after_gap);
+	evt_u64(t, "overlap_bytes", D->c.overlap_bytes);
+	evt_u64(t, "overlap_conflicts", D->c.overlap_conflicts);
+	evt_u64(t, "gap_count", D->c.gap_count);
+	evt_u64(t, "gap_bytes", D->c.gap_bytes);
+	evt_u64(t, "ooo_limit_bytes", D->c.dropped_ooo);
+	evt_array(t, "gaps");
 	for (uint64_t i = 0; i < D->c.gap_count && i < GAPS_KEPT; i++) {
-		struct json_object *e = json_object_new_object();
-		json_object_object_add(e, "offset", json_object_new_int64((int64_t)D->gapv[i].off));
-		json_object_object_add(e, "length", json_object_new_int64((int64_t)D->gapv[i].len));
-		json_object_array_add(g, e);
+		evt_object(t, NULL);
+		evt_u64(t, "offset", D->gapv[i].off);
+		evt_u64(t, "length", D->gapv[i].len);
+		evt_up(t);
 	}
-	json_object_object_add(o, "gaps", g);
+	evt_up(t);
 	if (outdir) {
 		snprintf(fn, sizeof(fn), "%" PRIu64 ".%s", s->id, dir_names[k]);
-		json_object_object_add(o, "file", json_object_new_string(fn));
+		evt_str(t, "file", fn);
 	}
-	return o;
-}
-
-struct json_object *
-ev_summary(const struct reasm *R, const struct session *s, unsigned reason)
-{
-	struct json_object *x = json_object_new_object();
-	char t1[40], t2[40];
-
-	fmt_iso8601(t1, sizeof(t1), s->first_ns);
-	fmt_iso8601(t2, sizeof(t2), s->last_ns);
-	json_object_object_add(x, "reason", json_object_new_string(wire_close_reason_name(reason)));
-	json_object_object_add(x, "first_ts", json_object_new_string(t1));
-	json_object_object_add(x, "last_ts", json_object_new_string(t2));
-	json_object_object_add(x, "requests", dir_json(s, 0, R->out.no_streams ? NULL : R->out.dir));
-	json_object_object_add(x, "responses", dir_json(s, 1, R->out.no_streams ? NULL : R->out.dir));
-	return x;
+	evt_up(t);
 }
 
 void
-ev_flow_into(const struct session *s, struct json_object *o)
+ev_summary_text(const struct reasm *R, const struct session *s, unsigned reason,
+    struct evtext *t)
+{
+	char t1[40], t2[40];
+	const char *outdir = R->out.no_streams ? NULL : R->out.dir;
+
+	fmt_iso8601(t1, sizeof(t1), s->first_ns);
+	fmt_iso8601(t2, sizeof(t2), s->last_ns);
+	evt_str(t, "reason", wire_close_reason_name(reason));
+	evt_str(t, "first_ts", t1);
+	evt_str(t, "last_ts", t2);
+	dir_text(s, 0, outdir, t);
+	dir_text(s, 1, outdir, t);
+}
+
+void
+ev_flow_text(const struct session *s, struct evtext *t)
 {
 	struct wire_flow f;
 
 	session_flow(s, &f);
-	evjson_add_flow(o, s->id, &f);
+	evt_flow(t, s->id, &f);
 }
 
 void

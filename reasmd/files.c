@@ -551,9 +551,9 @@ files_data(struct reasm *R, struct session *s, int dir, const uint8_t *p, size_t
 }
 
 void
-files_close(struct reasm *R, struct session *s, struct json_object *summary)
+files_close(struct reasm *R, struct session *s, unsigned reason)
 {
-	struct json_object *o;
+	struct evtext t;
 	struct wjob *j;
 	const char *txt;
 	size_t tl;
@@ -561,17 +561,13 @@ files_close(struct reasm *R, struct session *s, struct json_object *summary)
 	if (R->files == NULL)
 		return;
 	files_session_done(R, s);
-	if (summary == NULL)
-		return;
-	o = json_object_new_object();
-	json_object_object_add(o, "session_id", json_object_new_int64((int64_t)s->id));
-	ev_flow_into(s, o);
-	json_object_object_foreach(summary, k, v)
-		json_object_object_add(o, k, json_object_get(v));
+	evt_begin(&t);
+	evt_u64(&t, "session_id", s->id);
+	ev_flow_text(s, &t);
+	ev_summary_text(R, s, reason, &t);
+	txt = evt_end(&t, &tl);
 	/* Through the writer, after the session's files. */
 	j = xcalloc(1, sizeof(*j));
-	txt = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-	tl = strlen(txt);
 	j->kind = WJ_LINE;
 	j->sid = R->out.no_streams ? 0 : s->id;
 	j->line = xmalloc(tl + 2);
@@ -579,7 +575,7 @@ files_close(struct reasm *R, struct session *s, struct json_object *summary)
 	j->line[tl] = '\n';
 	j->line[tl + 1] = '\0';
 	writer_push(j);
-	json_object_put(o);
+	evt_free(&t);
 }
 
 void

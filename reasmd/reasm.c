@@ -323,15 +323,14 @@ sess_data(struct reasm *R, struct session *s, int dir, uint64_t off, const uint8
 void
 sess_gap(struct reasm *R, struct session *s, int dir, uint64_t off, uint64_t len)
 {
-	struct json_object *x = NULL;
-
 	fan_gap(R, s, dir, off, len);
 	if (ev_wanted(R)) {
-		x = json_object_new_object();
-		json_object_object_add(x, "direction", json_object_new_string(dir_names[dir]));
-		json_object_object_add(x, "offset", json_object_new_int64((int64_t)off));
-		json_object_object_add(x, "length", json_object_new_int64((int64_t)len));
-		ev_flow(R, s, "session", "tcp_gap", x);
+		struct evtext t;
+		ev_start(R, &t, s, "session", "tcp_gap");
+		evt_str(&t, "direction", dir_names[dir]);
+		evt_u64(&t, "offset", off);
+		evt_u64(&t, "length", len);
+		ev_send(R, &t);
 	}
 	an_gap(R, s, dir, off, len);
 }
@@ -340,9 +339,10 @@ void
 sess_half_close(struct reasm *R, struct session *s, int dir)
 {
 	if (ev_wanted(R)) {
-		struct json_object *x = json_object_new_object();
-		json_object_object_add(x, "direction", json_object_new_string(dir_names[dir]));
-		ev_flow(R, s, "session", "tcp_half_close", x);
+		struct evtext t;
+		ev_start(R, &t, s, "session", "tcp_half_close");
+		evt_str(&t, "direction", dir_names[dir]);
+		ev_send(R, &t);
 	}
 }
 
@@ -350,31 +350,35 @@ void
 sess_note(struct reasm *R, struct session *s, int dir, const char *note, uint64_t off, uint64_t len)
 {
 	if (ev_wanted(R)) {
-		struct json_object *x = json_object_new_object();
-		json_object_object_add(x, "direction", json_object_new_string(dir_names[dir]));
-		json_object_object_add(x, "note", json_object_new_string(note));
-		json_object_object_add(x, "offset", json_object_new_int64((int64_t)off));
-		json_object_object_add(x, "length", json_object_new_int64((int64_t)len));
-		ev_flow(R, s, "flow", "tcp_note", x);
+		struct evtext t;
+		ev_start(R, &t, s, "flow", "tcp_note");
+		evt_str(&t, "direction", dir_names[dir]);
+		evt_str(&t, "note", note);
+		evt_u64(&t, "offset", off);
+		evt_u64(&t, "length", len);
+		ev_send(R, &t);
 	}
 }
 
 void
 sess_close(struct reasm *R, struct session *s, unsigned reason)
 {
-	struct json_object *sum = NULL;
+	bool ev = ev_wanted(R);
+	struct evtext t;
 
 	hold_flush(R, s);	/* its frames before its close */
 	an_close(R, s, reason);
 	fan_close(R, s, reason);
-	if (ev_wanted(R) || R->out.dir) {
-		struct json_object *c = json_object_new_object();
-		json_object_object_add(c, "reason", json_object_new_string(wire_close_reason_name(reason)));
-		ev_flow(R, s, "session", "tcp_close", c);
-		sum = ev_summary(R, s, reason);
+	if (ev) {
+		ev_start(R, &t, s, "session", "tcp_close");
+		evt_str(&t, "reason", wire_close_reason_name(reason));
+		ev_send(R, &t);
 	}
 	if (R->out.dir)
-		files_close(R, s, sum);
-	if (sum != NULL)
-		ev_flow(R, s, "session", "session_summary", sum);
+		files_close(R, s, reason);
+	if (ev) {
+		ev_start(R, &t, s, "session", "session_summary");
+		ev_summary_text(R, s, reason, &t);
+		ev_send(R, &t);
+	}
 }

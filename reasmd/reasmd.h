@@ -35,6 +35,7 @@
 
 #include "conf.h"
 #include "decode.h"
+#include "evjson.h"
 #include "wire.h"
 
 struct seg;
@@ -354,10 +355,17 @@ void ev_ctl_snapshot(struct reasm *R);
 void ev_emit(struct reasm *R, const char *cat, const char *name, struct json_object *extra);
 void ev_flow(struct reasm *R, const struct session *s, const char *cat, const char *name,
     struct json_object *extra);
-/* The session's summary: its flow, times and both directions' books. */
-struct json_object *ev_summary(const struct reasm *R, const struct session *s, unsigned reason);
-/* Adds s's flow (with its session id) to o. */
-void ev_flow_into(const struct session *s, struct json_object *o);
+/* An event built as text (evjson.h): ev_start writes ts, cat, event and
+ * (s not NULL) the session's flow; the caller adds its members; ev_send
+ * sends it where ev_flow would and frees t.  Only when ev_wanted. */
+void ev_start(const struct reasm *R, struct evtext *t, const struct session *s,
+    const char *cat, const char *name);
+void ev_send(struct reasm *R, struct evtext *t);
+/* The session's summary members: reason, times and both directions' books. */
+void ev_summary_text(const struct reasm *R, const struct session *s, unsigned reason,
+    struct evtext *t);
+/* Adds s's flow (with its session id) to t. */
+void ev_flow_text(const struct session *s, struct evtext *t);
 void ev_flush(struct reasm *R);
 
 /* fanout.c: records to -w and to every sink that wants their type. */
@@ -386,7 +394,7 @@ void fan_finish(struct reasm *R);	/* end of stream to -w and the sinks */
 int files_open(struct reasm *R, char *err, size_t errlen);
 void files_data(struct reasm *R, struct session *s, int dir, const uint8_t *p, size_t n);
 /* The session's files are complete; its sessions.jsonl line follows them. */
-void files_close(struct reasm *R, struct session *s, struct json_object *summary);
+void files_close(struct reasm *R, struct session *s, unsigned reason);
 void files_finish(struct reasm *R);
 /* -o retention: the stream files of earlier runs (before the sandbox), and
  * what it removed. */

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "evjson.h"
 #include "recio.h"
 #include "t.h"
 #include "wire.h"
@@ -180,6 +181,85 @@ wire_truncated_stream(void)
 	recr_close(rr);
 }
 
+/* The events written as text equal json-c's plain printing of the same
+ * members: every byte value in a string, nesting, a flow both ways round,
+ * and text far past the inline buffer. */
+static void
+evt_matches_json_c(void)
+{
+	struct evtext t;
+	struct json_object *o = evjson_new(1700000000123456789ULL, "session", "x"), *a, *e;
+	struct wire_flow f;
+	char s[256];
+	size_t len;
+	const char *txt, *want;
+
+	for (int i = 1; i < 256; i++)
+		s[i - 1] = (char)i;
+	s[255] = '\0';
+	memset(&f, 0, sizeof(f));
+	f.family = 6;
+	f.client_ip[15] = 1;
+	f.server_ip[0] = 0xfe;
+	f.server_ip[1] = 0x80;
+	f.client_port = 65535;
+	f.server_port = 5060;
+	f.local_side = 2;
+	f.role_guessed = 1;
+
+	evt_event(&t, 1700000000123456789ULL, "session", "x");
+	evt_flow(&t, 18446744073709551615ULL >> 1, &f);
+	evjson_add_flow(o, 18446744073709551615ULL >> 1, &f);
+	evt_str(&t, "every \"byte\"/\\", s);
+	json_object_object_add(o, "every \"byte\"/\\", json_object_new_string(s));
+	evt_array(&t, "list");
+	a = json_object_new_array();
+	for (int i = 0; i < 200; i++) {
+		evt_object(&t, NULL);
+		evt_u64(&t, "offset", (uint64_t)i * 1000003);
+		evt_bool(&t, "odd", i & 1);
+		evt_up(&t);
+		e = json_object_new_object();
+		json_object_object_add(e, "offset", json_object_new_int64((int64_t)i * 1000003));
+		json_object_object_add(e, "odd", json_object_new_boolean(i & 1));
+		json_object_array_add(a, e);
+	}
+	evt_up(&t);
+	json_object_object_add(o, "list", a);
+	evt_array(&t, "empty");
+	json_object_object_add(o, "empty", json_object_new_array());
+	evt_up(&t);
+	evt_object(&t, "nothing");
+	json_object_object_add(o, "nothing", json_object_new_object());
+	/* left open: evt_end closes it */
+	txt = evt_end(&t, &len);
+	want = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	T_EQ_S(txt, want);
+	T_EQ_U(len, strlen(want));
+	T_CHECK(len > sizeof(t.buf));
+	evt_free(&t);
+
+	/* a flow seen from the client's side, IPv4, small enough for buf */
+	json_object_put(o);
+	o = json_object_new_object();
+	memset(&f, 0, sizeof(f));
+	f.family = 4;
+	memcpy(f.client_ip, "\x0a\x00\x00\x01", 4);
+	memcpy(f.server_ip, "\xc0\xa8\x01\xfe", 4);
+	f.client_port = 40000;
+	f.server_port = 80;
+	f.local_side = 1;
+	evt_begin(&t);
+	evt_u64(&t, "session_id", 0);
+	evt_flow(&t, 7, &f);
+	evjson_add_u64(o, "session_id", 0);
+	evjson_add_flow(o, 7, &f);
+	T_EQ_S(evt_end(&t, NULL), evjson_text(o));
+	T_CHECK(t.p == t.buf);
+	evt_free(&t);
+	json_object_put(o);
+}
+
 int
 main(void)
 {
@@ -187,5 +267,6 @@ main(void)
 	T_RUN(wire_bad_headers);
 	T_RUN(wire_bad_records);
 	T_RUN(wire_truncated_stream);
+	T_RUN(evt_matches_json_c);
 	return T_DONE();
 }
