@@ -95,6 +95,12 @@ files_open(struct reasm *R, char *err, size_t errlen)
 #define OSMALL_BUF (4096 - 64)	/* a direction's first buffer: a page, malloc's header and ours included */
 #define WQ_SPARE 64
 #define WQ_MAX_QUEUED 32	/* buffers handed to the writer and not back: 1 MiB */
+/* Jobs of any kind waiting for the writer: sessions.jsonl lines (under a
+ * KiB each, most of them) and empty files need no buffer, and a run of
+ * short sessions made them faster than one thread writes them (200,000
+ * sessions: 90 MiB of lines queued).  Past this the reassembler waits. */
+#define WQ_MAX_JOBS 4096
+#define WLINES_BUF (64 * 1024)	/* sessions.jsonl lines written together */
 
 /*
  * A direction starts with a small buffer and moves to a 32 KiB one (its
@@ -141,6 +147,7 @@ struct writer {
 	unsigned made[2], max_bufs;	/* buffers made (big, small), and the most of each */
 	bool stop, started, sleeping, buf_waiting;
 	unsigned queued;		/* buffers with the writer */
+	unsigned jobs;			/* jobs with the writer (of every kind) */
 	pthread_t th;
 	int dirfd;
 	int jsonl;
@@ -230,26 +237,73 @@ write_some(int fd, const void *p, size_t n)
 	return done;
 }
 
+/*
+ * sessions.jsonl lines are gathered and written together, a write for a
+ * run of them rather than one each (a write per short session was a
+ * third of the writer's time); the run ends at a job of another kind, so
+ * a session's line still follows its files.
+ */
+static struct {
+	char buf[WLINES_BUF];
+	size_t len, n;
+	uint64_t sid[WLINES_BUF / 64];	/* each line's session (0: none) */
+	size_t end[WLINES_BUF / 64];	/* and where it ends in buf */
+} WL;
+
+/* Writes n lines (p[0..len), line i ending at end[i]); what a full disk
+ * refused is counted a line at a time. */
+static void
+lines_write(const char *p, size_t len, size_t n, const uint64_t *sid, const size_t *end)
+{
+	size_t w = write_some(W.jsonl, p, len);
+
+	if (w < len) {
+		static struct log_rl rl;
+		uint64_t lost = 0;
+		for (size_t i = 0; i < n; i++)
+			lost += end[i] > w;
+		pthread_mutex_lock(&W.mu);
+		W.error_lines += lost;
+		pthread_mutex_unlock(&W.mu);
+		log_ratelimited(&rl, 3, 10000, LOG_WARNING, "%s/sessions.jsonl: %s", W.dir,
+		    strerror(errno));
+	}
+	if (W.max_bytes || W.max_files)
+		for (size_t i = 0; i < n; i++)
+			if (sid[i])
+				keep_session(sid[i]);
+}
+
+static void
+lines_flush(void)
+{
+	if (WL.n > 0)
+		lines_write(WL.buf, WL.len, WL.n, WL.sid, WL.end);
+	WL.len = WL.n = 0;
+}
+
 static void
 writer_do(struct wjob *j)
 {
 	if (j->kind == WJ_LINE) {
 		size_t n = strlen(j->line);
-		if (write_some(W.jsonl, j->line, n) < n) {
-			static struct log_rl rl;
-			pthread_mutex_lock(&W.mu);
-			W.error_lines++;
-			pthread_mutex_unlock(&W.mu);
-			log_ratelimited(&rl, 3, 10000, LOG_WARNING, "%s/sessions.jsonl: %s", W.dir,
-			    strerror(errno));
+		if (WL.len + n > sizeof(WL.buf) || WL.n == sizeof(WL.sid) / sizeof(WL.sid[0]))
+			lines_flush();
+		if (n > sizeof(WL.buf)) {
+			/* longer than the buffer (many gaps kept): written alone */
+			lines_write(j->line, n, 1, &j->sid, &n);
+		} else {
+			memcpy(WL.buf + WL.len, j->line, n);
+			WL.len += n;
+			WL.sid[WL.n] = j->sid;
+			WL.end[WL.n++] = WL.len;
 		}
 		free(j->line);
-		if (j->sid && (W.max_bytes || W.max_files))
-			keep_session(j->sid);
 		return;
 	}
+	lines_flush();
 	if (j->kind == WJ_FLUSH)
-		return;		/* (lines are written as they come) */
+		return;		/* (the lines before it are written) */
 	int fd = openat(W.dirfd, j->name, O_WRONLY | O_CREAT | O_CLOEXEC |
 	    (j->append ? O_APPEND : O_TRUNC), 0644);
 	size_t n = j->b ? j->b->len : 0, w = 0;
@@ -273,7 +327,7 @@ writer_main(void *arg)
 	for (;;) {
 		struct wjob *j, *done = NULL;
 		struct obuf *freed[2] = { NULL, NULL }, *last[2] = { NULL, NULL };
-		unsigned nfreed = 0;
+		unsigned nfreed = 0, njobs = 0;
 		while (W.head == NULL && !W.stop) {
 			W.sleeping = true;
 			pthread_cond_wait(&W.cv_job, &W.mu);
@@ -299,13 +353,18 @@ writer_main(void *arg)
 			j->next = done;
 			done = j;
 			j = n;
+			njobs++;
 		}
+		lines_flush();
 		while (done) {
 			struct wjob *n = done->next;
 			free(done);
 			done = n;
 		}
 		pthread_mutex_lock(&W.mu);
+		W.jobs -= njobs;
+		if (W.buf_waiting && !nfreed)
+			pthread_cond_signal(&W.cv_buf);
 		if (nfreed) {
 			W.queued -= nfreed;
 			if (freed[0]) {
@@ -328,16 +387,16 @@ static void
 writer_push(struct wjob *j)
 {
 	pthread_mutex_lock(&W.mu);
-	if (j->b != NULL) {
-		while (W.queued >= WQ_MAX_QUEUED) {
-			W.buf_waiting = true;
-			if (W.sleeping)
-				pthread_cond_signal(&W.cv_job);
-			pthread_cond_wait(&W.cv_buf, &W.mu);
-		}
-		W.buf_waiting = false;
-		W.queued++;
+	while (W.jobs >= WQ_MAX_JOBS || (j->b != NULL && W.queued >= WQ_MAX_QUEUED)) {
+		W.buf_waiting = true;
+		if (W.sleeping)
+			pthread_cond_signal(&W.cv_job);
+		pthread_cond_wait(&W.cv_buf, &W.mu);
 	}
+	W.buf_waiting = false;
+	if (j->b != NULL)
+		W.queued++;
+	W.jobs++;
 	if (W.tail)
 		W.tail->next = j;
 	else

@@ -620,3 +620,13 @@ PY
 	[ "$(du -cb d/*.requests d/*.responses | tail -1 | cut -f1)" -le 20000 ]
 	[ "$(wc -l < d/sessions.jsonl)" -eq 600 ]
 }
+
+@test "reasmd -o: the sessions.jsonl lines waiting for the writer are bounded: 100,000 sessions closing at once hold no more memory than the same run without -o, and every line is written" {
+	"$B/tests/benchgen" idle many.pcap 100000 >/dev/null
+	/usr/bin/time -f "%M" -o rss.ev "$B/reasmd" -r many.pcap --events /dev/null 2>/dev/null
+	/usr/bin/time -f "%M" -o rss.o "$B/reasmd" -r many.pcap -o d --no-streams 2>/dev/null
+	[ "$(wc -l < d/sessions.jsonl)" -eq 100000 ]
+	echo "peak RSS: $(cat rss.ev) KB with --events, $(cat rss.o) KB with -o"
+	# the writer's queue: at most 4,096 jobs (lines under a KiB): 16 MiB is room to spare
+	[ "$(cat rss.o)" -le $(( $(cat rss.ev) + 16384 )) ]
+}
