@@ -1288,6 +1288,32 @@ roll_release(struct sinkd *D, struct pstate *S, bool all)
 	}
 }
 
+/* The heap's oldest frames (at most n) onto the rolling file now,
+ * whatever the watermarks say: the heap or the pool is full.  A batch a
+ * lock round: a stream whose ticks come far apart (a file's, one tick in
+ * a fifth of a second of a gigabit flow) filled the pool and then handed
+ * the writer one frame a wake-up, 18 times slower than per-session files. */
+static void
+roll_force(struct pstate *S, size_t n)
+{
+	while (n > 0 && S->nheap > 0) {
+		size_t room = q_room(S), k = 0;
+		struct job *head = NULL, **tail = &head;
+		if (room == 0) {
+			S->queue_full++;
+			job_free(S, heap_pop(S));
+			n--;
+			continue;
+		}
+		for (; k < room && k < n && S->nheap > 0; k++)
+			tail = roll_take(S, heap_pop(S), tail);
+		*tail = NULL;
+		S->forced_order += k;
+		n -= k;
+		q_push_list(S, head);
+	}
+}
+
 /* One frame onto the rolling file now (out of the heap's order). */
 static void
 roll_release_one(struct pstate *S, struct job *j)
@@ -1833,18 +1859,16 @@ po_packet(struct sinkd *D, unsigned input, const struct rec_packet *p)
 	if (ps)
 		ps->packets++;
 	if (S->nheap >= S->qmax) {
-		/* The heap is full: the oldest goes now, whatever the
-		 * watermarks say (order may suffer; nothing is lost). */
-		S->forced_order++;
-		roll_release_one(S, heap_pop(S));
+		/* The heap is full: its oldest go now, whatever the
+		 * watermarks say (a frame older than them, coming later,
+		 * is written at once and counted pcap_out_of_order). */
+		roll_force(S, ROLL_BATCH);
 	}
 	struct job *j;
-	/* No room in the pool: the heap gives back its oldest first (order
-	 * may suffer), then the frame is counted as pcap_queue_full. */
-	while ((j = frame_new(S, NULL, p->caplen)) == NULL && S->nheap > 0) {
-		S->forced_order++;
-		roll_release_one(S, heap_pop(S));
-	}
+	/* No room in the pool: the heap gives back its oldest first (as
+	 * above), then the frame is counted as pcap_queue_full. */
+	while ((j = frame_new(S, NULL, p->caplen)) == NULL && S->nheap > 0)
+		roll_force(S, ROLL_BATCH);
 	if (j == NULL) {
 		S->queue_full++;
 		if (ps)
@@ -1969,7 +1993,8 @@ po_summary(struct sinkd *D, FILE *f)
 		    "sessions' frames only)\n", S->not_in_session);
 	else
 		fprintf(f, "sinkd pcap: pcap_out_of_order %" PRIu64 " frames (older than frames already "
-		    "written: written at once)\n", S->out_of_order);
+		    "written: written at once); %" PRIu64 " released before their shard's tick (the "
+		    "heap or the pool full)\n", S->out_of_order, S->forced_order);
 	if (S->ret_max_bytes || S->ret_max_files) {
 		pthread_mutex_lock(&S->mu);
 		fprintf(f, "sinkd pcap: retention (max_total_bytes %" PRIu64 ", max_files %" PRIu64 "): %" PRIu64

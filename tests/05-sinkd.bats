@@ -376,6 +376,26 @@ g.paced('back.pcap', 3.0, 150000)
 	grep -Eq 'pcap_out_of_order [1-9][0-9]* frames' err
 }
 
+@test "pcap rolling file: a stream whose ticks come far apart goes to the writer in batches, not a frame a wake-up (the same file)" {
+	# one flow at line rate: a fifth of a second of capture, one tick; a
+	# 4 MiB pool fills long before it, and the frames must leave the heap
+	# early: they did one a lock round and a wake-up of the writer (about
+	# two voluntary context switches a frame, 10x the time of per-session
+	# files)
+	BENCHGEN_FLOWS=1 "$B/tests/benchgen" bulk one.pcap 64 >/dev/null
+	"$B/reasmd" -r one.pcap -w one.sth 2>/dev/null
+	n=$("$B/stethoscope-dump" one.sth | grep -c '^packet')
+	echo '{ io: { output: { pcap: { queue_bytes: 4194304 } } } }' > q.json
+	/usr/bin/time -f "%w" -o vcsw "$B/sinkd" pcap -c q.json -r one.sth --dir out 2>err
+	grep -q "$n frames: written $n, pcap_queue_full 0" err
+	grep -Eq 'pcap_out_of_order 0 frames .*; [1-9][0-9]* released before their shard.s tick' err
+	echo "$n frames, $(cat vcsw) voluntary context switches"
+	[ "$(cat vcsw)" -lt $(( n / 16 )) ]
+	# every frame, in the capture's order
+	[ "$(tshark -r out/*.pcapng -T fields -e frame.time_epoch 2>/dev/null | sort -c -n && echo sorted)" = sorted ]
+	[ "$(capinfos -c -M out/*.pcapng | awk '/Number of packets/ { print $NF }')" -eq "$n" ]
+}
+
 @test "pcap rolling file rotates at rotate_bytes and keeps every frame" {
 	require_cmd editcap
 	f="$TOP/tests/corpus/heplify-FAX-Call-t38-CA-TDM-SIP-FB-1.pcap"
