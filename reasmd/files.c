@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -28,6 +29,7 @@ TAILQ_HEAD(slotq, oslot);
 
 struct files {
 	int jsonl;			/* sessions.jsonl: a line a write (O_APPEND) */
+	unsigned max_fds;		/* stream files the writer keeps open */
 	struct oslot *slots;		/* max_open_files of them, on first use */
 	struct slotq used;		/* in use, least recently written first */
 	struct slotq free;
@@ -60,6 +62,15 @@ files_open(struct reasm *R, char *err, size_t errlen)
 			return -1;
 		}
 		R->files->jsonl = fd;
+		/* The writer keeps up to max_open_files stream files open, and
+		 * at most half the descriptors the process may have (the rest
+		 * stay for its sockets; past them an EMFILE closes the writer's
+		 * first).  Read now: the sandbox refuses getrlimit later. */
+		unsigned nf = R->out.max_open_files ? R->out.max_open_files : 1;
+		struct rlimit rl;
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur / 2 < nf)
+			nf = rl.rlim_cur / 2 > 4 ? (unsigned)(rl.rlim_cur / 2) : 4;
+		R->files->max_fds = nf;
 		if (R->conf != NULL && R->conf->voip_enabled) {
 			/* the voip analyser's calls.jsonl, opened now as well: the
 			 * file may be another's (the launcher made it) */
@@ -127,7 +138,9 @@ struct wjob {
 	struct wjob *next;
 	int kind;
 	bool append;
-	uint64_t sid;		/* WJ_LINE: the session whose files are now finished (0: none) */
+	uint64_t sid;		/* WJ_WRITE: the file's session; WJ_LINE: the session whose
+				 * files are now finished (0: none) */
+	int dir;		/* WJ_WRITE: the file's direction */
 	char name[48];
 	struct obuf *b;		/* WJ_WRITE (NULL: create an empty file) */
 	char *line;		/* WJ_LINE */
@@ -136,6 +149,20 @@ struct wjob {
 struct kfile {
 	char name[48];
 	uint64_t size;
+};
+
+/*
+ * The writer keeps the stream files it writes open, up to
+ * runtime.max_open_files (the least recently written closed first, and
+ * every file of a session once its sessions.jsonl line comes): an open
+ * and a close for each 32 KiB written were a tenth of bulk -o.  The
+ * writer's alone; a hash on (session, direction), an LRU list.
+ */
+struct wfd {
+	uint64_t sid;
+	int dir, fd;
+	int hnext;		/* the bucket's chain (-1: end) */
+	int prev, next;		/* the LRU list, most recent first; the free list on next */
 };
 
 struct writer {
@@ -158,6 +185,11 @@ struct writer {
 	uint64_t max_bytes, max_files, kept_bytes, ret_files, ret_bytes;
 	struct kfile *kept;
 	size_t kept_head, kept_n, kept_cap;
+	/* the open stream files (the writer's) */
+	struct wfd *fds;
+	int *fbucket;
+	unsigned nfds, maxfds, nbuckets;
+	int lru_head, lru_tail, free_fd;
 };
 
 static struct writer W = { .mu = PTHREAD_MUTEX_INITIALIZER,
@@ -282,11 +314,153 @@ lines_flush(void)
 	WL.len = WL.n = 0;
 }
 
+static unsigned
+fd_bucket(uint64_t sid, int dir)
+{
+	return (unsigned)((sid * 2 + (uint64_t)dir) * 0x9E3779B97F4A7C15ULL >> 40) & (W.nbuckets - 1);
+}
+
+static int *
+fd_link(uint64_t sid, int dir)
+{
+	int *l = &W.fbucket[fd_bucket(sid, dir)];
+
+	while (*l >= 0 && (W.fds[*l].sid != sid || W.fds[*l].dir != dir))
+		l = &W.fds[*l].hnext;
+	return l;
+}
+
+static void
+lru_out(int i)
+{
+	struct wfd *e = &W.fds[i];
+
+	if (e->prev >= 0)
+		W.fds[e->prev].next = e->next;
+	else
+		W.lru_head = e->next;
+	if (e->next >= 0)
+		W.fds[e->next].prev = e->prev;
+	else
+		W.lru_tail = e->prev;
+}
+
+static void
+lru_front(int i)
+{
+	struct wfd *e = &W.fds[i];
+
+	e->prev = -1;
+	e->next = W.lru_head;
+	if (W.lru_head >= 0)
+		W.fds[W.lru_head].prev = i;
+	else
+		W.lru_tail = i;
+	W.lru_head = i;
+}
+
+/* Closes the open file of (sid, dir), if any. */
+static void
+fd_close(uint64_t sid, int dir)
+{
+	int *l, i;
+
+	if (W.fds == NULL || *(l = fd_link(sid, dir)) < 0)
+		return;
+	i = *l;
+	*l = W.fds[i].hnext;
+	lru_out(i);
+	close(W.fds[i].fd);
+	W.fds[i].next = W.free_fd;
+	W.free_fd = i;
+	W.nfds--;
+}
+
+/* Closes the least recently written open file: false when none is. */
+static bool
+fd_close_oldest(void)
+{
+	if (W.lru_tail < 0)
+		return false;
+	fd_close(W.fds[W.lru_tail].sid, W.fds[W.lru_tail].dir);
+	return true;
+}
+
+/* The open file of a WJ_WRITE job (opened, or created, when not open);
+ * -1 with errno when it cannot be. */
+static int
+fd_get(const struct wjob *j)
+{
+	int *l = W.fds ? fd_link(j->sid, j->dir) : NULL, fd, i;
+
+	if (l != NULL && *l >= 0) {
+		i = *l;
+		lru_out(i);
+		lru_front(i);
+		return W.fds[i].fd;
+	}
+	for (;;) {
+		fd = openat(W.dirfd, j->name, O_WRONLY | O_CREAT | O_CLOEXEC | O_APPEND |
+		    (j->append ? 0 : O_TRUNC), 0644);
+		/* out of descriptors: the writer's go first */
+		if (fd >= 0 || (errno != EMFILE && errno != ENFILE) || !fd_close_oldest())
+			break;
+	}
+	if (fd < 0 || W.fds == NULL)
+		return fd;
+	if (W.nfds == W.maxfds)
+		fd_close_oldest();
+	i = W.free_fd;
+	W.free_fd = W.fds[i].next;
+	W.fds[i].sid = j->sid;
+	W.fds[i].dir = j->dir;
+	W.fds[i].fd = fd;
+	l = &W.fbucket[fd_bucket(j->sid, j->dir)];
+	W.fds[i].hnext = *l;
+	*l = i;
+	lru_front(i);
+	W.nfds++;
+	return fd;
+}
+
+static void
+fds_init(unsigned max)
+{
+	W.maxfds = max;
+	for (W.nbuckets = 16; W.nbuckets < 2 * max; W.nbuckets *= 2)
+		;
+	W.fds = xcalloc(max, sizeof(*W.fds));
+	W.fbucket = xmalloc(W.nbuckets * sizeof(*W.fbucket));
+	for (unsigned b = 0; b < W.nbuckets; b++)
+		W.fbucket[b] = -1;
+	for (unsigned i = 0; i < max; i++)
+		W.fds[i].next = i + 1 < max ? (int)i + 1 : -1;
+	W.free_fd = 0;
+	W.lru_head = W.lru_tail = -1;
+	W.nfds = 0;
+}
+
+static void
+fds_free(void)
+{
+	while (fd_close_oldest())
+		;
+	free(W.fds);
+	free(W.fbucket);
+	W.fds = NULL;
+	W.fbucket = NULL;
+}
+
 static void
 writer_do(struct wjob *j)
 {
 	if (j->kind == WJ_LINE) {
 		size_t n = strlen(j->line);
+		if (j->sid) {
+			/* the session's files are finished */
+			fd_close(j->sid, 0);
+			fd_close(j->sid, 1);
+		}
 		if (WL.len + n > sizeof(WL.buf) || WL.n == sizeof(WL.sid) / sizeof(WL.sid[0]))
 			lines_flush();
 		if (n > sizeof(WL.buf)) {
@@ -304,19 +478,19 @@ writer_do(struct wjob *j)
 	lines_flush();
 	if (j->kind == WJ_FLUSH)
 		return;		/* (the lines before it are written) */
-	int fd = openat(W.dirfd, j->name, O_WRONLY | O_CREAT | O_CLOEXEC |
-	    (j->append ? O_APPEND : O_TRUNC), 0644);
+	int fd = fd_get(j);
 	size_t n = j->b ? j->b->len : 0, w = 0;
 	if (fd < 0 || (n > 0 && (w = write_some(fd, j->b->data, n)) < n)) {
 		/* what was written stays; the rest is counted */
 		static struct log_rl rl;
+		int err = errno;
 		pthread_mutex_lock(&W.mu);
 		W.error_bytes += n - w;
 		pthread_mutex_unlock(&W.mu);
-		log_ratelimited(&rl, 3, 10000, LOG_WARNING, "%s/%s: %s", W.dir, j->name, strerror(errno));
+		log_ratelimited(&rl, 3, 10000, LOG_WARNING, "%s/%s: %s", W.dir, j->name, strerror(err));
+		if (fd >= 0)
+			fd_close(j->sid, j->dir);	/* (opened afresh next time) */
 	}
-	if (fd >= 0)
-		close(fd);
 }
 
 static void *
@@ -380,6 +554,7 @@ writer_main(void *arg)
 		}
 	}
 	pthread_mutex_unlock(&W.mu);
+	fds_free();
 	return NULL;
 }
 
@@ -465,6 +640,7 @@ writer_start(struct reasm *R)
 	W.jsonl = R->files->jsonl;
 	sth_strlcpy(W.dir, R->out.dir, sizeof(W.dir));
 	W.max_bufs = n;
+	fds_init(R->files->max_fds);
 	if (pthread_create(&W.th, NULL, writer_main, NULL) != 0)
 		fatalx("cannot start the output thread");
 	W.started = true;
@@ -504,6 +680,8 @@ slot_flush(struct reasm *R, struct oslot *o, bool keep)
 	j->kind = WJ_WRITE;
 	j->append = o->s->d[o->dir].written;
 	snprintf(j->name, sizeof(j->name), "%" PRIu64 ".%s", o->s->id, dir_names[o->dir]);
+	j->sid = o->s->id;
+	j->dir = o->dir;
 	j->b = o->b;
 	o->s->d[o->dir].written = true;
 	o->b = keep ? buf_get(false) : NULL;	/* (keep: the direction outgrew a small one) */
@@ -575,6 +753,8 @@ files_session_done(struct reasm *R, struct session *s)
 			struct wjob *j = xcalloc(1, sizeof(*j));
 			slots_init(R);
 			j->kind = WJ_WRITE;
+			j->sid = s->id;
+			j->dir = k;
 			snprintf(j->name, sizeof(j->name), "%" PRIu64 ".%s", s->id, dir_names[k]);
 			writer_push(j);
 			s->d[k].written = true;

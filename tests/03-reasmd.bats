@@ -310,6 +310,22 @@ pc.close()
 	[ "$(wc -l < many/sessions.jsonl)" -eq 300 ]
 	[ "$(cat many/*.requests | wc -c)" -eq $((300 * (100 + 101 + 102))) ]
 	[ "$(cat many/*.responses | wc -c)" -eq $((300 * (200 + 201 + 202))) ]
+	# the writer keeps files open, at most max_open_files of them: the
+	# descriptors while the 300 sessions are open (the capture held back
+	# before its closes), with 4 (the least) and with 16
+	size=$(stat -c %s many.pcap)
+	for m in 4 16; do
+		{ head -c $((size - 100000)) many.pcap; sleep 1.5; tail -c 100000 many.pcap; } |
+		    "$B/reasmd" -r - -o "held$m" --max-open-files $m 2>/dev/null &
+		sleep 1
+		pid=$(pgrep -n -f "reasmd -r - -o held$m")
+		ls "/proc/$pid/fd" | wc -l > "fds$m"
+		wait
+		[ "$(cat held$m/*.requests held$m/*.responses | wc -c)" -eq $((300 * (300 + 303 + 303))) ]
+	done
+	echo "descriptors: $(cat fds4) with 4 open files at most, $(cat fds16) with 16"
+	[ "$(cat fds16)" -le $(( $(cat fds4) + 12 )) ]
+	[ "$(cat fds16)" -gt "$(cat fds4)" ]
 }
 
 
