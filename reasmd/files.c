@@ -365,7 +365,7 @@ fd_close(uint64_t sid, int dir)
 {
 	int *l, i;
 
-	if (W.fds == NULL || *(l = fd_link(sid, dir)) < 0)
+	if (*(l = fd_link(sid, dir)) < 0)
 		return;
 	i = *l;
 	*l = W.fds[i].hnext;
@@ -391,9 +391,9 @@ fd_close_oldest(void)
 static int
 fd_get(const struct wjob *j)
 {
-	int *l = W.fds ? fd_link(j->sid, j->dir) : NULL, fd, i;
+	int *l = fd_link(j->sid, j->dir), fd, i;
 
-	if (l != NULL && *l >= 0) {
+	if (*l >= 0) {
 		i = *l;
 		lru_out(i);
 		lru_front(i);
@@ -406,7 +406,7 @@ fd_get(const struct wjob *j)
 		if (fd >= 0 || (errno != EMFILE && errno != ENFILE) || !fd_close_oldest())
 			break;
 	}
-	if (fd < 0 || W.fds == NULL)
+	if (fd < 0)
 		return fd;
 	if (W.nfds == W.maxfds)
 		fd_close_oldest();

@@ -1262,41 +1262,15 @@ roll_take(struct pstate *S, struct job *j, struct job **tail)
 	return tail;
 }
 
-/* Frames onto the rolling file, oldest first: those under the watermark
- * (all: every one), ROLL_BATCH at most a lock round.  A frame with no
- * room on the queue is counted pcap_queue_full and freed. */
-static void
-roll_release(struct sinkd *D, struct pstate *S, bool all)
+/* Frames onto the rolling file, oldest first: at most n, those at or
+ * under wm, ROLL_BATCH at most a lock round; returns how many went.  A
+ * frame with no room on the queue is counted pcap_queue_full and freed. */
+static size_t
+roll_out(struct pstate *S, size_t n, uint64_t wm)
 {
-	uint64_t wm = UINT64_MAX;
+	size_t out = 0;
 
-	for (unsigned k = 0; k < D->nin; k++)
-		if (S->wm_live[k] && S->wm[k] < wm)
-			wm = S->wm[k];
-	while (S->nheap > 0 && (all || S->heap[0]->ts_ns <= wm)) {
-		size_t room = q_room(S), n = 0;
-		struct job *head = NULL, **tail = &head;
-		if (room == 0) {
-			S->queue_full++;
-			job_free(S, heap_pop(S));
-			continue;
-		}
-		for (; n < room && n < ROLL_BATCH && S->nheap > 0 && (all || S->heap[0]->ts_ns <= wm); n++)
-			tail = roll_take(S, heap_pop(S), tail);
-		*tail = NULL;
-		q_push_list(S, head);
-	}
-}
-
-/* The heap's oldest frames (at most n) onto the rolling file now,
- * whatever the watermarks say: the heap or the pool is full.  A batch a
- * lock round: a stream whose ticks come far apart (a file's, one tick in
- * a fifth of a second of a gigabit flow) filled the pool and then handed
- * the writer one frame a wake-up, 18 times slower than per-session files. */
-static void
-roll_force(struct pstate *S, size_t n)
-{
-	while (n > 0 && S->nheap > 0) {
+	while (n > 0 && S->nheap > 0 && S->heap[0]->ts_ns <= wm) {
 		size_t room = q_room(S), k = 0;
 		struct job *head = NULL, **tail = &head;
 		if (room == 0) {
@@ -1305,13 +1279,37 @@ roll_force(struct pstate *S, size_t n)
 			n--;
 			continue;
 		}
-		for (; k < room && k < n && S->nheap > 0; k++)
+		for (; k < room && k < n && k < ROLL_BATCH && S->nheap > 0 && S->heap[0]->ts_ns <= wm; k++)
 			tail = roll_take(S, heap_pop(S), tail);
 		*tail = NULL;
-		S->forced_order += k;
 		n -= k;
+		out += k;
 		q_push_list(S, head);
 	}
+	return out;
+}
+
+/* The frames every shard's tick has passed (all: every one). */
+static void
+roll_release(struct sinkd *D, struct pstate *S, bool all)
+{
+	uint64_t wm = UINT64_MAX;
+
+	for (unsigned k = 0; !all && k < D->nin; k++)
+		if (S->wm_live[k] && S->wm[k] < wm)
+			wm = S->wm[k];
+	roll_out(S, SIZE_MAX, wm);
+}
+
+/* The heap's oldest ROLL_BATCH frames now, whatever the watermarks say:
+ * the heap or the pool is full.  A batch, not a frame: a stream whose
+ * ticks come far apart (a file's, one tick in a fifth of a second of a
+ * gigabit flow) filled the pool and then handed the writer one frame a
+ * lock round and a wake-up, 18 times slower than per-session files. */
+static void
+roll_force(struct pstate *S)
+{
+	S->forced_order += roll_out(S, ROLL_BATCH, UINT64_MAX);
 }
 
 /* One frame onto the rolling file now (out of the heap's order). */
@@ -1862,13 +1860,13 @@ po_packet(struct sinkd *D, unsigned input, const struct rec_packet *p)
 		/* The heap is full: its oldest go now, whatever the
 		 * watermarks say (a frame older than them, coming later,
 		 * is written at once and counted pcap_out_of_order). */
-		roll_force(S, ROLL_BATCH);
+		roll_force(S);
 	}
 	struct job *j;
 	/* No room in the pool: the heap gives back its oldest first (as
 	 * above), then the frame is counted as pcap_queue_full. */
 	while ((j = frame_new(S, NULL, p->caplen)) == NULL && S->nheap > 0)
-		roll_force(S, ROLL_BATCH);
+		roll_force(S);
 	if (j == NULL) {
 		S->queue_full++;
 		if (ps)
