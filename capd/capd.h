@@ -85,6 +85,7 @@ int source_start_file(struct capd *C, char *err, size_t errlen);
 int source_set_filter(struct capd *C, const char *filter, char *err, size_t errlen);
 void source_arm(struct capd *C);
 void source_resume(struct capd *C);
+uint64_t source_tick_lag_ns(const struct capd *C);
 void source_read_stats(struct capd *C);
 void source_final_drain(struct capd *C);
 int source_check_ifaces(struct capd *C);

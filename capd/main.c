@@ -99,9 +99,10 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 	(void)arg;
 	if (!C.file_mode) {
 		/* Live: also drain handles whose descriptors stay quiet until
-		 * a buffer block fills. */
+		 * a buffer block fills; then tick with the time no frame still
+		 * in the kernel can be older than (the tick is a watermark). */
 		source_resume(&C);
-		t = now_wall_ns();
+		t = now_wall_ns() - source_tick_lag_ns(&C);
 	} else if (C.speed > 0 && C.first_ts_ns != 0)
 		t = C.first_ts_ns + (uint64_t)((double)(now_mono_ns() - C.start_mono_ns) * C.speed);
 	else

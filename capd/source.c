@@ -69,6 +69,32 @@ live_cb(u_char *user, const struct pcap_pkthdr *h, const u_char *data)
 #define CAPD_BUFFER_DEFAULT (64LL << 20)
 #define CAPD_BUFFER_IMMEDIATE (256LL << 20)
 
+/*
+ * The capture timeout.  With TPACKET_V3 (every mode but immediate) the
+ * kernel hands over a block of frames when it is full or when this many
+ * ms have passed since it opened, so a frame can become readable up to
+ * that long after its timestamp.
+ */
+#define CAPD_TIMEOUT_MS 100
+
+/*
+ * How far behind the wall clock a live tick stays.  A tick is a
+ * watermark (no frame older than it follows: sinks close per-session
+ * files and merge shards by it), so it must not pass a frame still in a
+ * block the kernel has not handed over: the timeout, plus room for the
+ * retire timer's granularity (a jiffy) and for being scheduled late.
+ * Immediate mode hands each frame over at once: only that room.
+ */
+#define CAPD_TICK_ROOM_NS (20ULL * 1000000)
+
+uint64_t
+source_tick_lag_ns(const struct capd *C)
+{
+	if (C->speed < 0)
+		return CAPD_TICK_ROOM_NS;
+	return (uint64_t)CAPD_TIMEOUT_MS * 1000000 + CAPD_TICK_ROOM_NS;
+}
+
 int64_t
 capture_buffer_bytes(const struct capd *C)
 {
@@ -101,7 +127,7 @@ source_open_live(struct capd *C, const char *ifaces, char *err, size_t errlen)
 		}
 		pcap_set_snaplen(p, (int)C->c->snaplen);
 		pcap_set_promisc(p, C->c->promisc ? 1 : 0);
-		pcap_set_timeout(p, 100);
+		pcap_set_timeout(p, CAPD_TIMEOUT_MS);
 		pcap_set_buffer_size(p, (int)capture_buffer_bytes(C));
 		pcap_set_tstamp_precision(p, PCAP_TSTAMP_PRECISION_NANO);
 		if (C->speed < 0)	/* --immediate rides on a negative speed */
