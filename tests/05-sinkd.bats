@@ -237,7 +237,7 @@ hep_collector_stop() {
 			hep_collector_stop
 			grep -q "hep_too_large 0, hep_send_error 0, hep_buffer_full 0" "err.$tr.$name"
 			python3 "$TOP/tests/gen/hepcheck.py" "$f" "got.$tr.$name" --node 77 --auth s3cret \
-			    -d tcp.port==6060,sip -d tcp.port==5090,sip > "check.$tr.$name" ||
+			    --tshark-out "tshark.$name" -d tcp.port==6060,sip -d tcp.port==5090,sip > "check.$tr.$name" ||
 			    { cat "check.$tr.$name" "err.$tr.$name"; false; }
 			grep -q ' 0 differences' "check.$tr.$name"
 			grep -q '"how": "'$tr'"' "got.$tr.$name" || [ ! -s "got.$tr.$name" ]

@@ -9,6 +9,17 @@ TOP=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
 B=${STH_BUILD:-$TOP/build}
 FIX=$TOP/tests/fixtures
 
+# Debian's python3 for the test scripts: it has the packages deps.sh
+# installs (python3-jsonschema, python3-prometheus-client), and a version
+# manager's shim found first on PATH costs a process tree per start
+# (pyenv's: 0.45 s against 0.04 s, and the suites start python some
+# thousand times).
+if [ -x /usr/bin/python3 ] && [ "$(command -v python3)" != /usr/bin/python3 ] &&
+    [ -n "${BATS_RUN_TMPDIR:-}" ]; then
+	mkdir -p "$BATS_RUN_TMPDIR/bin" && ln -sf /usr/bin/python3 "$BATS_RUN_TMPDIR/bin/python3" &&
+	    export PATH="$BATS_RUN_TMPDIR/bin:$PATH"
+fi
+
 setup() {
 	T=$(mktemp -d "${BATS_TMPDIR:-/tmp}/sth-bats.XXXXXX")
 	cd "$T" || return 1

@@ -20,6 +20,7 @@ extra frame are each one line.  Exits 1 on any difference that does not
 start with a --known PREFIX.
 """
 import collections
+import concurrent.futures
 import glob
 import json
 import os
@@ -42,8 +43,23 @@ while rest:
 bad = []
 
 
-def tshark(path, args, opts=True):
-    return subprocess.run(["tshark", "-n", "-r", path] + (extra if opts else []) + args,
+def file_view(path):
+    """One tshark run on a call's file: every frame's (time, length), then
+    its RTP streams as tshark finds them in the file alone."""
+    return subprocess.run(["tshark", "-n", "-r", path, "-T", "fields", "-E", "separator=\t",
+                           "-e", "frame.time_epoch", "-e", "frame.cap_len", "-z", "rtp,streams"],
+                          capture_output=True, text=True, check=True).stdout
+
+
+# tshark's start costs most of this check's time: the files' runs go on
+# beside the capture's, as many at once as there are cores
+files = sorted(glob.glob(os.path.join(d, "*.pcap*")))
+pool = concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 2)
+views = {path: pool.submit(file_view, path) for path in files}
+
+
+def tshark(path, args):
+    return subprocess.run(["tshark", "-n", "-r", path] + extra + args,
                           capture_output=True, text=True, check=True).stdout
 
 
@@ -129,7 +145,6 @@ def expected(cid, c):
     return want + media[cid]
 
 
-files = sorted(glob.glob(os.path.join(d, "*.pcap*")))
 seen = {}
 for path in files:
     com = subprocess.run(["capinfos", "-k", path], capture_output=True, text=True).stdout
@@ -140,19 +155,19 @@ for path in files:
         bad.append("%s: no call summary in its comment" % os.path.basename(path))
         continue
     cid = summary["call_id"]
+    out = views[path].result()
+    stats = out.find("=====")
+    if stats < 0:
+        stats = len(out)
+    frame_lines, out = out[:stats].splitlines(), out[stats:]
     got = collections.Counter()
-    out = tshark(path, ["-T", "fields", "-E", "separator=\t", "-e", "frame.time_epoch",
-                        "-e", "frame.cap_len"], opts=False)
-    for line in out.splitlines():
+    for line in frame_lines:
         t, ln = line.split("\t")
         got[(t, ln)] += 1
     seen.setdefault(cid, collections.Counter())
     seen[cid] += got
     if "-part" in os.path.basename(path) or "__continued." in path:
         continue	# a part of a rotated call: its streams span the parts
-    # its RTP streams, as tshark finds them in the file alone
-    out = subprocess.run(["tshark", "-n", "-r", path, "-q", "-z", "rtp,streams"],
-                         capture_output=True, text=True, check=True).stdout
     theirs = {}
     for line in out.splitlines():
         # start end src sport dst dport ssrc payload(s, with spaces) pkts lost (x%) ...

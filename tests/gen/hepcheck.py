@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""hepcheck.py CAPTURE RECEIVED.jsonl [--node N] [--auth A] [--known PREFIX]... [tshark options...]
+"""hepcheck.py CAPTURE RECEIVED.jsonl [--node N] [--auth A] [--known PREFIX]... [--tshark-out FILE]
+              [tshark options...]
 
 Checks what hepserver.py received from sinkd hep (fed by reasmd --voip on
 CAPTURE) against tshark on CAPTURE: every SIP message tshark dissects
@@ -9,19 +10,24 @@ Call-ID and CSeq tshark's, its body as long as its Content-Length says);
 nothing else arrives as SIP.  Every RTCP report (type 5) is JSON with
 report blocks, correlated with a Call-ID of the capture.  Every packet
 carries the node id (and password) given.  Exits 1 on a difference that
-does not start with a --known PREFIX.
+does not start with a --known PREFIX.  --tshark-out FILE keeps tshark's
+view of CAPTURE in FILE and reads it from there when FILE exists (one
+tshark run for several checks of the same capture).
 """
 import collections
 import json
+import os
 import re
 import subprocess
 import sys
 
 cap, got_path, rest = sys.argv[1], sys.argv[2], sys.argv[3:]
-node, auth, known, extra = None, None, [], []
+node, auth, known, extra, keep = None, None, [], [], None
 while rest:
-    if rest[0] in ("--node", "--auth", "--known") and len(rest) > 1:
-        if rest[0] == "--node":
+    if rest[0] in ("--node", "--auth", "--known", "--tshark-out") and len(rest) > 1:
+        if rest[0] == "--tshark-out":
+            keep = rest[1]
+        elif rest[0] == "--node":
             node = int(rest[1])
         elif rest[0] == "--auth":
             auth = rest[1]
@@ -40,12 +46,18 @@ def split(v):
 
 # tshark's SIP messages: one row per frame; several messages in a frame
 # (TCP) are listed in order, joined by \x1f
-out = subprocess.run(["tshark", "-n", "-r", cap] + extra + [
-    "-Y", "sip", "-T", "fields", "-E", "separator=\t", "-E", "occurrence=a", "-E", "aggregator=\x1f",
-    "-e", "ip.src", "-e", "ipv6.src", "-e", "ip.dst", "-e", "ipv6.dst",
-    "-e", "udp.srcport", "-e", "udp.dstport", "-e", "tcp.srcport", "-e", "tcp.dstport",
-    "-e", "sip.Call-ID", "-e", "sip.CSeq", "-e", "sip.Request-Line", "-e", "sip.Status-Line"],
-    capture_output=True, text=True, check=True).stdout
+if keep and os.path.exists(keep):
+    out = open(keep).read()
+else:
+    out = subprocess.run(["tshark", "-n", "-r", cap] + extra + [
+        "-Y", "sip", "-T", "fields", "-E", "separator=\t", "-E", "occurrence=a", "-E", "aggregator=\x1f",
+        "-e", "ip.src", "-e", "ipv6.src", "-e", "ip.dst", "-e", "ipv6.dst",
+        "-e", "udp.srcport", "-e", "udp.dstport", "-e", "tcp.srcport", "-e", "tcp.dstport",
+        "-e", "sip.Call-ID", "-e", "sip.CSeq", "-e", "sip.Request-Line", "-e", "sip.Status-Line"],
+        capture_output=True, text=True, check=True).stdout
+    if keep:
+        with open(keep, "w") as k:
+            k.write(out)
 want = collections.Counter()
 callids = set()
 for line in out.splitlines():
