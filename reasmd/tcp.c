@@ -42,6 +42,7 @@
 
 #include "log.h"
 #include "siphash.h"
+#include "slab.h"
 #include "reasmd.h"
 #include "util.h"
 
@@ -117,6 +118,9 @@ struct tcp {
 	uint8_t local_family, local_ip[16];
 	struct sipkey key;		/* the buckets' hash key, random */
 	size_t chain_max;		/* the longest chain a lookup walked */
+	/* where sessions live: in a big table, on huge pages (a lookup
+	 * misses the cache, not the TLB too); bounded by max_sessions */
+	struct slab slab;
 };
 
 #define TCP_BUCKETS_START 1024
@@ -141,7 +145,8 @@ tcp_new(const struct conf *c)
 		nb <<= 1;
 	T->max_buckets = nb;
 	T->nbuckets = nb < TCP_BUCKETS_START ? nb : TCP_BUCKETS_START;
-	T->buckets = xcalloc(T->nbuckets, sizeof(*T->buckets));
+	T->buckets = xcalloc_huge(T->nbuckets, sizeof(*T->buckets));
+	slab_init(&T->slab, sizeof(struct session));
 	T->memcap = (uint64_t)c->memcap;
 	T->ooo_limit = (uint64_t)c->ooo_bytes_per_dir;
 	T->idle_ns = (uint64_t)(c->session_idle_sec * 1e9);
@@ -245,7 +250,7 @@ table_grow_step(struct tcp *T, size_t h)
 		T->nold = T->nbuckets;
 		T->old_next = 0;
 		T->nbuckets *= 2;
-		T->buckets = xcalloc(T->nbuckets, sizeof(*T->buckets));
+		T->buckets = xcalloc_huge(T->nbuckets, sizeof(*T->buckets));
 		/* this session's bucket too, before it goes in */
 		if (T->old[h & (T->nold - 1)] != NULL)
 			bucket_move(T, h & (T->nold - 1));
@@ -281,12 +286,26 @@ prefetch_bucket(struct tcp *T, int dlt, const uint8_t *pkt, uint32_t caplen)
 	return b;
 }
 
+/* b still points into a bucket array: a doubling's old array is freed
+ * once every bucket has moved, maybe between a frame's bucket asked for
+ * and its turn. */
+static bool
+bucket_live(const struct tcp *T, struct session **b)
+{
+	uintptr_t p = (uintptr_t)b;
+
+	return p - (uintptr_t)T->buckets < T->nbuckets * sizeof(*b) ||
+	    (T->old != NULL && p - (uintptr_t)T->old < T->nold * sizeof(*b));
+}
+
 void
 tcp_readahead(struct reasm *R, struct readahead *ra, int dlt, const uint8_t *pkt, uint32_t caplen)
 {
-	struct session **b = ra->bucket[(ra->i + READAHEAD / 2) % READAHEAD], *s;
+	unsigned half = (ra->i + READAHEAD / 2) % READAHEAD;
+	struct session **b = ra->bucket[half], *s;
 
-	if (b != NULL && (s = *b) != NULL)
+	/* the frame two on: its session's lines */
+	if (b != NULL && bucket_live(R->tcp, b) && (s = *b) != NULL)
 		for (size_t k = 0; k < sizeof(*s); k += 64)
 			__builtin_prefetch((const char *)s + k, 1);
 	ra->bucket[ra->i % READAHEAD] = pkt ? prefetch_bucket(R->tcp, dlt, pkt, caplen) : NULL;
@@ -420,7 +439,7 @@ static struct session *
 session_new(struct reasm *R, const struct decoded *d, size_t hash, bool src_is_client,
     bool guessed)
 {
-	struct session *s = xcalloc(1, sizeof(*s));
+	struct session *s = slab_zalloc(&R->tcp->slab);
 	size_t n = d->family == 6 ? 16 : 4;
 
 	s->id = sid_make(R->gen, R->shard, ++R->tcp->next_ctr);
@@ -1023,7 +1042,7 @@ session_free(struct reasm *R, struct session *s)
 	TAILQ_REMOVE(s->sticky ? &R->tcp->sticky : &R->tcp->tomb, s, lq);
 	R->tcp->nsessions--;
 	hold_flush(R, s);	/* (its close sent them: nothing is left) */
-	free(s);
+	slab_free(&R->tcp->slab, s);
 }
 
 /*
@@ -1363,6 +1382,7 @@ tcp_free(struct reasm *R)
 		session_free(R, s);
 	free(R->tcp->buckets);
 	free(R->tcp->old);
+	slab_release(&R->tcp->slab);
 	free(R->tcp);
 	R->tcp = NULL;
 }
