@@ -90,8 +90,9 @@ static const struct allow allows[] = {
 	{ "fsync", P_SINKS }, { "fdatasync", P_SINKS },
 	/* a per-call pcap file's summary, written into its header at the close */
 	{ "pwrite64", P_SINKS },
-	/* reasmd --shards: the dealer waits for its engines */
-	{ "wait4", P_DEALER }, { "waitid", P_DEALER },
+	/* reasmd --shards: the dealer waits for its engines, and passes a
+	 * stop signal on to those that read the file themselves */
+	{ "wait4", P_DEALER }, { "waitid", P_DEALER }, { "kill", P_DEALER },
 	/* The listener: a listening TCP socket pair per session. */
 	{ "bind", P_LISTENER }, { "listen", P_LISTENER },
 	/* The connector: outgoing TCP (socket below, connect above); it

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "conf.h"
@@ -49,9 +50,10 @@ usage(FILE *f)
 	    "              [-o DIR] [-w FILE|-] [--events FILE|-]\n"
 	    "Rebuilds the byte streams of every TCP connection in a capture.\n\n"
 	    "  -r FILE|-           read a pcap or pcapng file, or stdin\n"
-	    "      --shards N      -r: N engines in parallel, the frames dealt by address\n"
-	    "                      pair as capd does (default 1; -o and --events are\n"
-	    "                      shared, a line a write; not with -w)\n"
+	    "      --shards N      -r: N engines in parallel, each taking the frames of\n"
+	    "                      its address pairs as capd shards them (a file: each\n"
+	    "                      engine reads it; stdin: dealt to them) (default 1;\n"
+	    "                      -o and --events are shared, a line a write; not -w)\n"
 	    "      --from SOCK     read the packets capd hands to one shard (capd.sock)\n"
 	    "      --shard N/W     which shard this is, of how many (default 0/1)\n"
 	    "      --listen SOCK   serve the sink daemons on SOCK (RUN/reasmd.N.sock)\n"
@@ -289,7 +291,7 @@ main(int argc, char **argv)
 	struct daemon_opts o;
 	struct conf c;
 	const char *rfile = NULL, *odir = NULL, *wfile = NULL, *events = NULL, *maxopen = NULL;
-	bool append = false, no_streams = false;
+	bool append = false, no_streams = false, selfread = false;
 	const char *from = NULL, *listen_path = NULL, *ctl_path = NULL;
 	unsigned shard = 0, nshards = 1, nsinks = 0, gen = 0, engines = 1;
 	int engine_in = -1, engine_stats = -1;
@@ -425,7 +427,22 @@ main(int argc, char **argv)
 					close(fd);
 			}
 		}
+		/* a regular file: every engine reads it itself (shards.c) */
+		struct stat rst;
+		selfread = strcmp(rfile, "-") != 0 && fstat(fileno(in), &rst) == 0 && S_ISREG(rst.st_mode);
 		k = shards_fork(engines, &engine_in, &engine_stats, &deal);
+		if (k >= 0 && selfread) {
+			/* an open file of its own: the inherited one's offset is
+			 * every engine's */
+			pcapread_free(rd);
+			pcap_close(p);
+			if ((in = fopen(rfile, "rb")) == NULL)
+				fatal("%s", rfile);
+			p = pcap_fopen_offline_with_tstamp_precision(in, PCAP_TSTAMP_PRECISION_NANO, err);
+			if (p == NULL)
+				fatalx("%s: %s", rfile, err);
+			rd = pcapread_open(p, in, rfile);
+		}
 		if (k < 0) {
 			/* the dealer: reads the file, no packet parsed beyond the
 			 * addresses; dropped and sandboxed like the engines */
@@ -434,13 +451,17 @@ main(int argc, char **argv)
 			privdrop_root(&po, NULL, 0, "/run/stethoscope");
 			if (privdrop(&po, err, sizeof(err)) < 0)
 				fatalx("%s", err);
-			signal(SIGINT, on_signal);
-			signal(SIGTERM, on_signal);
+			if (selfread)
+				shards_forward_signals(deal);
+			else {
+				signal(SIGINT, on_signal);
+				signal(SIGTERM, on_signal);
+			}
 			signal(SIGPIPE, SIG_IGN);
 			if (sandbox_enter(SANDBOX_DEALER, err, sizeof(err)) < 0)
 				fatalx("%s", err);
 			opts_ready(&o);
-			st = shards_deal(deal, p, rd, &c, &reasmd_stop);
+			st = selfread ? shards_wait(deal) : shards_deal(deal, p, rd, &c, &reasmd_stop);
 			pcapread_free(rd);
 			pcap_close(p);
 			conf_free(&c);
@@ -527,7 +548,8 @@ main(int argc, char **argv)
 		reason = run_ring(&R, base, I, &o);
 	else if (engine_in >= 0) {
 		reasm_interface(&R, 0, pcap_datalink(p), pcap_snapshot(p), "file");
-		reason = shards_run(&R, engine_in, &reasmd_stop);
+		reason = selfread ? shards_read(&R, rd, pcap_datalink(p), nshards, &c, &reasmd_stop) :
+		    shards_run(&R, engine_in, &reasmd_stop);
 		fprintf(stderr, "reasmd: engine %u of %u:\n", shard, nshards);
 	} else {
 		reasm_interface(&R, 0, pcap_datalink(p), pcap_snapshot(p), "file");

@@ -245,8 +245,19 @@ int shards_fork(unsigned n, int *in, int *stats_fd, struct shard_deal **deal);
 struct pcap;
 int shards_deal(struct shard_deal *D, struct pcap *p, struct pcapread *rd, const struct conf *c,
     volatile sig_atomic_t *stop);
+/* The parent when every engine reads the file itself: waits for them and
+ * prints the totals.  Returns the exit status. */
+int shards_wait(struct shard_deal *D);
+/* The parent of engines that read the file: SIGINT and SIGTERM go on to
+ * them. */
+void shards_forward_signals(struct shard_deal *D);
 /* A child: the dealt frames, to their end.  Returns the close reason. */
 unsigned shards_run(struct reasm *R, int in, volatile sig_atomic_t *stop);
+/* A child that reads the file itself (rd, its own open file): the frames
+ * the dealer would give it, every other one a tick.  Returns the close
+ * reason. */
+unsigned shards_read(struct reasm *R, struct pcapread *rd, int dlt, unsigned nshards,
+    const struct conf *c, volatile sig_atomic_t *stop);
 /* A child, at its end: its counters to the parent. */
 void shards_report(unsigned shard, const struct reasm_stats *st, int stats_fd);
 /* Every counter of the table (common/counters.h) reasmd keeps. */

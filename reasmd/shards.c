@@ -15,11 +15,19 @@
  * a one-engine run and the output is the same (session ids aside).
  *
  * On the pipe: struct dealt, then caplen bytes; caplen DEALT_TICK is a
- * tick (ts only).  At its end each child writes its struct reasm_stats on
+ * tick (ts only).
+ *
+ * That is for a stream (stdin, a pipe).  A regular file is read by every
+ * engine itself, on an open file of its own (shards_read): each decodes
+ * every frame's addresses and keeps its own, the others only move its
+ * clock, as in the one engine.  Nothing is copied through a pipe and no
+ * dealer takes a core: on 64-byte frames the dealer's reading, copying
+ * and writing cost as much as an engine's work.  At its end each child writes its struct reasm_stats on
  * the stats pipe; the parent adds them up for the totals line.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <pcap/pcap.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,8 +163,6 @@ deal_put(struct shard_deal *D, unsigned k, uint64_t ts, const uint8_t *data, uin
 	D->have[k] += need;
 }
 
-static int shards_wait(struct shard_deal *D);
-
 int
 shards_deal(struct shard_deal *D, pcap_t *p, struct pcapread *rd, const struct conf *c,
     volatile sig_atomic_t *stop)
@@ -181,8 +187,32 @@ shards_deal(struct shard_deal *D, pcap_t *p, struct pcapread *rd, const struct c
 	return shards_wait(D);
 }
 
+/* The engines that read the file themselves stop when the parent is
+ * told to: it passes SIGINT and SIGTERM on. */
+static struct shard_deal *forward_to;
+
+static void
+forward_signal(int sig)
+{
+	int e = errno;
+
+	if (forward_to != NULL)
+		for (unsigned k = 0; k < forward_to->n; k++)
+			if (forward_to->pid[k] > 0)
+				kill(forward_to->pid[k], sig);
+	errno = e;
+}
+
+void
+shards_forward_signals(struct shard_deal *D)
+{
+	forward_to = D;
+	signal(SIGINT, forward_signal);
+	signal(SIGTERM, forward_signal);
+}
+
 /* Every engine's counters and end; the totals. */
-static int
+int
 shards_wait(struct shard_deal *D)
 {
 	struct reasm_stats sum;
@@ -247,6 +277,7 @@ shards_wait(struct shard_deal *D)
 	fprintf(stderr, "\n");
 	if (got != D->n)
 		status = 1;
+	forward_to = NULL;
 	free(D);
 	return status;
 }
@@ -326,6 +357,35 @@ shards_run(struct reasm *R, int in, volatile sig_atomic_t *stop)
 		log_warnx("engine %u: the dealer ended in the middle of a frame", R->shard);
 	free(buf);
 	close(in);
+	return *stop ? CLOSE_SHUTDOWN : CLOSE_EOF;
+}
+
+unsigned
+shards_read(struct reasm *R, struct pcapread *rd, int dlt, unsigned nshards, const struct conf *c,
+    volatile sig_atomic_t *stop)
+{
+	struct readahead ra = { { NULL }, 0 };
+	struct shard_frags frags;
+	const uint8_t *pkt;
+	uint32_t caplen, len;
+	uint64_t ts;
+
+	memset(&frags, 0, sizeof(frags));
+	while (!*stop && pcapread_next(rd, &ts, &pkt, &caplen, &len) > 0) {
+		if (decode_shard(dlt, pkt, caplen, nshards, c->voip_enabled, c->sip_ports.v,
+		    c->sip_ports.n, &frags) != R->shard) {
+			reasm_tick(R, ts);	/* another engine's: the clock only */
+			continue;
+		}
+		if (tcp_readahead_wanted(R)) {
+			const uint8_t *p = NULL;
+			uint32_t cl = 0;
+			if (pcapread_peek(rd, READAHEAD, &p, &cl) != 1)
+				p = NULL;
+			tcp_readahead(R, &ra, dlt, p, cl);
+		}
+		reasm_frame(R, dlt, ts, pkt, caplen, len);
+	}
 	return *stop ? CLOSE_SHUTDOWN : CLOSE_EOF;
 }
 

@@ -86,6 +86,10 @@ run_case() {
 			    { cat "$T/m$k.$f.err"; false; }
 			echo "$T/one/$f $T/m$k/$f $T/one.$f.err $T/m$k.$f.err" >> "$T/pairs"
 		done
+		# from a stream (stdin) the parent deals the frames: the same
+		"$B/reasmd" "${cfg[@]}" -r - -o "$T/d2/$f" --shards 2 < "$p" 2>"$T/d2.$f.err" ||
+		    { cat "$T/d2.$f.err"; false; }
+		echo "$T/one/$f $T/d2/$f $T/one.$f.err $T/d2.$f.err" >> "$T/pairs"
 		n=$((n + 1))
 	done
 	[ "$n" -ge "$min" ]
@@ -103,6 +107,26 @@ run_case() {
 	[[ "$output" == *"--shards: expected 1..256"* ]]
 	run "$B/reasmd" --from x.sock --shards 2
 	[ "$status" -eq 2 ]
+}
+
+@test "reasmd -r FILE --shards 2: SIGTERM to the parent stops the engines that read the file themselves; each closes its sessions (shutdown) and reports" {
+	"$B/tests/benchgen" idle big.pcap 400000 > /dev/null
+	rm -f ready
+	"$B/reasmd" -r big.pcap --shards 2 --ready-fd 3 3>ready 2>err &
+	pid=$!
+	wait_for grep -q ready ready
+	# both engines at work, then the signal to the parent alone
+	[ "$(pgrep -c -P $pid)" -eq 2 ]
+	kill -TERM $pid
+	st=0
+	WAIT_SECS=30 wait_for sh -c "! kill -0 $pid 2>/dev/null" || { kill -9 $pid; false; }
+	wait $pid || st=$?
+	[ "$st" -eq 0 ] || { cat err; false; }
+	grep -q "reasmd: 2 engines together: " err
+	grep -q "reasmd: engine 1 of 2:" err
+	# stopped before the end of the file: closed for the shutdown, not eof
+	[ "$(grep -c '^reasmd: closed: shutdown=[1-9][0-9]*$' err)" -eq 2 ] || { cat err; false; }
+	! grep -q 'closed: .*eof=' err
 }
 
 @test "every generated behaviour is byte-exact in other capture orders too (ACKs before their data)" {
