@@ -16,6 +16,10 @@
 # from the wire to a listener consumer (tests/bench/latency.py: a TCP
 # connection beside the load, a 64-byte message every 20 ms), with the
 # default profile and with --profile latency.
+# BENCH_CEIL_PIN=1: the receivers on the last CPU alone, trafgen (which
+# pins itself) on the first: each side one core, so "max" is the same
+# sender for every receiver and a receiver that loses there has a ceiling
+# below it.
 set -u
 B=$(cd "${1:-build}" && pwd)
 cd "$(dirname "$0")/../.."
@@ -72,11 +76,11 @@ run_tool() {
 	local P sent pps cap kd
 	rm -f "$tmp/tool.pcap"
 	if [ "$1" = tcpdump ]; then
-		ip netns exec "$NSB" tcpdump -Z root -B 65536 -i "$VB" -w "$tmp/tool.pcap" tcp 2> "$tmp/tool.err" &
+		ip netns exec "$NSB" "${RX[@]}" tcpdump -Z root -B 65536 -i "$VB" -w "$tmp/tool.pcap" tcp 2> "$tmp/tool.err" &
 		P=$!
 		for _ in $(seq 200); do grep -q "listening on" "$tmp/tool.err" && break; sleep 0.05; done
 	else
-		ip netns exec "$NSB" dumpcap -q -B 64 -i "$VB" -f tcp -w "$tmp/tool.pcap" 2> "$tmp/tool.err" &
+		ip netns exec "$NSB" "${RX[@]}" dumpcap -q -B 64 -i "$VB" -f tcp -w "$tmp/tool.pcap" 2> "$tmp/tool.err" &
 		P=$!
 		for _ in $(seq 200); do grep -q "Capturing on" "$tmp/tool.err" && break; sleep 0.05; done
 	fi

@@ -5,6 +5,12 @@
 # own) and, for the pair, NET (three octets: A is NET.1, B is NET.2).
 # Root only.
 
+# RX: what the receivers (the tap, tcpdump, dumpcap) run under: nothing,
+# or with BENCH_CEIL_PIN=1 the last CPU alone (trafgen pins itself to the
+# first): each side one core, the sender's top the same for every receiver
+RX=()
+[ "${BENCH_CEIL_PIN:-0}" = 1 ] && RX=(taskset -c "$(( $(nproc) - 1 ))")
+
 live_id=$(printf '%04x' $(( ($$ + RANDOM) % 65536 )))
 NSA=sth-a-$live_id NSB=sth-b-$live_id VA=sta$live_id VB=stb$live_id
 
@@ -36,7 +42,7 @@ live_mix() {
 # tap_up CONF LOG [PROFILE]: the launcher on B, until its daemons are
 # ready; TAP is its pid
 tap_up() {
-	ip netns exec "$NSB" "$RUN" -c "$1" ${3:+--profile "$3"} 2> "$2" &
+	ip netns exec "$NSB" "${RX[@]}" "$RUN" -c "$1" ${3:+--profile "$3"} 2> "$2" &
 	TAP=$!
 	for _ in $(seq 200); do grep -q "daemons are ready" "$2" && break; sleep 0.05; done
 }
