@@ -433,11 +433,16 @@ main(int argc, char **argv)
 		k = shards_fork(engines, &engine_in, &engine_stats, &deal);
 		if (k >= 0 && selfread) {
 			/* an open file of its own: the inherited one's offset is
-			 * every engine's */
+			 * every engine's; the same file (not one put at the path
+			 * since) */
+			struct stat again;
 			pcapread_free(rd);
 			pcap_close(p);
 			if ((in = fopen(rfile, "rb")) == NULL)
 				fatal("%s", rfile);
+			if (fstat(fileno(in), &again) < 0 || again.st_dev != rst.st_dev ||
+			    again.st_ino != rst.st_ino)
+				fatalx("%s: replaced while the engines started", rfile);
 			p = pcap_fopen_offline_with_tstamp_precision(in, PCAP_TSTAMP_PRECISION_NANO, err);
 			if (p == NULL)
 				fatalx("%s: %s", rfile, err);

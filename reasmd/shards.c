@@ -22,8 +22,10 @@
  * every frame's addresses and keeps its own, the others only move its
  * clock, as in the one engine.  Nothing is copied through a pipe and no
  * dealer takes a core: on 64-byte frames the dealer's reading, copying
- * and writing cost as much as an engine's work.  At its end each child writes its struct reasm_stats on
- * the stats pipe; the parent adds them up for the totals line.
+ * and writing cost as much as an engine's work.
+ *
+ * At its end each child writes its struct reasm_stats on the stats pipe;
+ * the parent adds them up for the totals line.
  */
 #include <errno.h>
 #include <fcntl.h>
