@@ -197,6 +197,21 @@ on_stop_signal(evutil_socket_t sig, short what, void *arg)
 	input_stop(arg);
 }
 
+/* The capture FILE (or "-", stdin), opened: its reader; exits on failure. */
+static struct pcapread *
+open_capture(const char *rfile, FILE **in, pcap_t **p)
+{
+	char err[PCAP_ERRBUF_SIZE];
+
+	*in = strcmp(rfile, "-") == 0 ? stdin : fopen(rfile, "rb");
+	if (*in == NULL)
+		fatal("%s", rfile);
+	*p = pcap_fopen_offline_with_tstamp_precision(*in, PCAP_TSTAMP_PRECISION_NANO, err);
+	if (*p == NULL)
+		fatalx("%s: %s", rfile, err);
+	return pcapread_open(*p, *in, rfile);
+}
+
 /* A capture file (or stdin) read to its end, or to a signal. */
 static unsigned
 run_file(struct reasm *R, struct pcapread *rd)
@@ -398,15 +413,8 @@ main(int argc, char **argv)
 		return 2;
 	}
 	/* Acquire: the input and the outputs, before any privilege drop. */
-	if (rfile != NULL) {
-		in = strcmp(rfile, "-") == 0 ? stdin : fopen(rfile, "rb");
-		if (in == NULL)
-			fatal("%s", rfile);
-		p = pcap_fopen_offline_with_tstamp_precision(in, PCAP_TSTAMP_PRECISION_NANO, err);
-		if (p == NULL)
-			fatalx("%s: %s", rfile, err);
-		rd = pcapread_open(p, in, rfile);
-	}
+	if (rfile != NULL)
+		rd = open_capture(rfile, &in, &p);
 	if (engines > 1) {
 		/* N engines: the shared outputs start empty here, each engine
 		 * adds its lines (a line a write) */
@@ -438,15 +446,10 @@ main(int argc, char **argv)
 			struct stat again;
 			pcapread_free(rd);
 			pcap_close(p);
-			if ((in = fopen(rfile, "rb")) == NULL)
-				fatal("%s", rfile);
+			rd = open_capture(rfile, &in, &p);
 			if (fstat(fileno(in), &again) < 0 || again.st_dev != rst.st_dev ||
 			    again.st_ino != rst.st_ino)
 				fatalx("%s: replaced while the engines started", rfile);
-			p = pcap_fopen_offline_with_tstamp_precision(in, PCAP_TSTAMP_PRECISION_NANO, err);
-			if (p == NULL)
-				fatalx("%s: %s", rfile, err);
-			rd = pcapread_open(p, in, rfile);
 		}
 		if (k < 0) {
 			/* the dealer: reads the file, no packet parsed beyond the
