@@ -212,28 +212,6 @@ open_capture(const char *rfile, FILE **in, pcap_t **p)
 	return pcapread_open(*p, *in, rfile);
 }
 
-/* A capture file (or stdin) read to its end, or to a signal. */
-static unsigned
-run_file(struct reasm *R, struct pcapread *rd)
-{
-	const uint8_t *pkt;
-	uint32_t caplen, len;
-	uint64_t ts;
-
-	struct readahead ra = { { NULL }, 0 };
-
-	while (!reasmd_stop && pcapread_next(rd, &ts, &pkt, &caplen, &len) > 0) {
-		if (tcp_readahead_wanted(R)) {
-			const uint8_t *p = NULL;
-			uint32_t c = 0;
-			if (pcapread_peek(rd, READAHEAD, &p, &c) != 1)
-				p = NULL;
-			tcp_readahead(R, &ra, R->out.linktype, p, c);
-		}
-		reasm_frame(R, R->out.linktype, ts, pkt, caplen, len);
-	}
-	return reasmd_stop ? CLOSE_SHUTDOWN : CLOSE_EOF;
-}
 
 /* capd's ring, to its end of stream or a signal; the sinks and ctld on
  * the same loop. */
@@ -562,7 +540,7 @@ main(int argc, char **argv)
 	} else {
 		reasm_interface(&R, 0, pcap_datalink(p), pcap_snapshot(p), "file");
 		opts_ready(&o);
-		reason = run_file(&R, rd);
+		reason = shards_read(&R, rd, pcap_datalink(p), 1, &c, &reasmd_stop);
 	}
 	reasmd_finish(&R, reason, wfile);
 	pcapread_free(rd);

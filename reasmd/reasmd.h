@@ -253,8 +253,9 @@ int shards_wait(struct shard_deal *D);
 void shards_forward_signals(struct shard_deal *D);
 /* A child: the dealt frames, to their end.  Returns the close reason. */
 unsigned shards_run(struct reasm *R, int in, volatile sig_atomic_t *stop);
-/* A child that reads the file itself (rd, its own open file): the frames
- * the dealer would give it, every other one a tick.  Returns the close
+/* A file (or stdin) read to its end or to *stop: with nshards > 1 an
+ * engine that reads it itself keeps the frames the dealer would give it,
+ * every other one a tick; with 1, every frame.  Returns the close
  * reason. */
 unsigned shards_read(struct reasm *R, struct pcapread *rd, int dlt, unsigned nshards,
     const struct conf *c, volatile sig_atomic_t *stop);

@@ -374,8 +374,8 @@ shards_read(struct reasm *R, struct pcapread *rd, int dlt, unsigned nshards, con
 
 	memset(&frags, 0, sizeof(frags));
 	while (!*stop && pcapread_next(rd, &ts, &pkt, &caplen, &len) > 0) {
-		if (decode_shard(dlt, pkt, caplen, nshards, c->voip_enabled, c->sip_ports.v,
-		    c->sip_ports.n, &frags) != R->shard) {
+		if (nshards > 1 && decode_shard(dlt, pkt, caplen, nshards, c->voip_enabled,
+		    c->sip_ports.v, c->sip_ports.n, &frags) != R->shard) {
 			reasm_tick(R, ts);	/* another engine's: the clock only */
 			continue;
 		}
