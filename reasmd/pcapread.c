@@ -38,6 +38,11 @@ struct pcapread {
 	size_t cap, have, off;
 	off_t buf_at;			/* the file offset of buf[0] */
 	bool eof;
+	/* pcapread_peek's place: the frame ra_n frames after the one at off
+	 * starts at ra_off (a reader that looks the same distance ahead
+	 * before every frame walks each frame's header once, not k times) */
+	size_t ra_off;
+	unsigned ra_n;
 };
 
 static uint32_t
@@ -121,26 +126,30 @@ to_libpcap(struct pcapread *r, off_t at)
 }
 
 int
-pcapread_peek(const struct pcapread *r, unsigned k, const uint8_t **data, uint32_t *caplen)
+pcapread_peek(struct pcapread *r, unsigned k, const uint8_t **data, uint32_t *caplen)
 {
-	size_t off = r->off;
+	uint32_t c;
 
-	if (!r->fast)
+	if (!r->fast || k == 0)
 		return 0;
+	if (r->ra_n > k - 1) {		/* nearer than before: from the start */
+		r->ra_off = r->off;
+		r->ra_n = 0;
+	}
 	for (;;) {
-		const uint8_t *h = r->buf + off;
-		uint32_t c;
-		if (r->have - off < 16)
+		const uint8_t *h = r->buf + r->ra_off;
+		if (r->have - r->ra_off < 16)
 			return 0;
 		c = rd32(h + 8, r->swapped);
-		if (c > r->limit || r->have - off < 16 + (size_t)c)
+		if (c > r->limit || r->have - r->ra_off < 16 + (size_t)c)
 			return 0;
-		if (--k == 0) {
+		if (r->ra_n == k - 1) {
 			*data = h + 16;
 			*caplen = c;
 			return 1;
 		}
-		off += 16 + (size_t)c;
+		r->ra_off += 16 + (size_t)c;
+		r->ra_n++;
 	}
 }
 
@@ -166,6 +175,10 @@ pcapread_next(struct pcapread *r, uint64_t *ts, const uint8_t **data, uint32_t *
 				*len = rd32(h + 12, r->swapped);
 				*data = h + 16;
 				r->off += 16 + (size_t)c;
+				if (r->ra_n > 0)
+					r->ra_n--;
+				else
+					r->ra_off = r->off;
 				return 1;
 			}
 		}
@@ -180,6 +193,7 @@ pcapread_next(struct pcapread *r, uint64_t *ts, const uint8_t **data, uint32_t *
 		memmove(r->buf, r->buf + r->off, r->have - r->off);
 		r->buf_at += (off_t)r->off;
 		r->have -= r->off;
+		r->ra_off -= r->off;
 		r->off = 0;
 		ssize_t n = read(r->fd, r->buf + r->have, r->cap - r->have);
 		if (n > 0)

@@ -229,8 +229,9 @@ struct pcapread *pcapread_open(struct pcap *p, FILE *in, const char *name);
 int pcapread_next(struct pcapread *r, uint64_t *ts, const uint8_t **data, uint32_t *caplen,
     uint32_t *len);
 /* The frame k after the one pcapread_next last gave (k >= 1), when it is
- * whole in the block already read: 1, else 0.  Nothing is consumed. */
-int pcapread_peek(const struct pcapread *r, unsigned k, const uint8_t **data, uint32_t *caplen);
+ * whole in the block already read: 1, else 0.  Nothing is consumed; asked
+ * with the same k before every frame, it reads one header a frame. */
+int pcapread_peek(struct pcapread *r, unsigned k, const uint8_t **data, uint32_t *caplen);
 void pcapread_free(struct pcapread *r);
 
 /* shards.c: reasmd -r FILE --shards N, N engines on one capture. */

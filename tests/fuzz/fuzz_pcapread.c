@@ -70,8 +70,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	rd = pcapread_open(pa, fa, "fuzz");
-	uint8_t *kept = NULL;		/* the frame pcapread_peek said comes next */
-	uint32_t kept_len = 0;
+	/* what pcapread_peek said frame k will be (its k - 1st frame looking
+	 * 1 ahead, its k - 3rd looking 3 ahead: the same distance frame after
+	 * frame walks on from where it was, a nearer one starts again) */
+	uint8_t *kept[8] = { NULL };
+	uint32_t kept_len[8] = { 0 };
 	for (unsigned k = 0; k < 100000; k++) {
 		uint64_t ta = 0, tb = 0;
 		const uint8_t *da = NULL, *db = NULL;
@@ -92,23 +95,29 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				    (unsigned long long)ta, (unsigned long long)tb, ca, cb, la, lb);
 			abort();
 		}
-		if (kept != NULL && (ca != kept_len || memcmp(da, kept, ca) != 0))
+		if (kept[k % 8] != NULL && (ca != kept_len[k % 8] || memcmp(da, kept[k % 8], ca) != 0))
 			abort();	/* the peek told another frame */
-		free(kept);
-		kept = NULL;
-		{
+		free(kept[k % 8]);
+		kept[k % 8] = NULL;
+		for (int dist = 3; dist >= 1; dist -= 2) {
 			const uint8_t *pd;
 			uint32_t pc;
-			if (pcapread_peek(rd, 4, &pd, &pc) == 1 && pc > 0)
+			/* 1 ahead on every fifth frame only: 3 ahead walks on the
+			 * other four */
+			if (dist == 1 && k % 5 != 0)
+				break;
+			if (pcapread_peek(rd, dist, &pd, &pc) != 1)
+				continue;
+			if (pc > 0)
 				fuzz_peek_sink ^= pd[pc - 1];	/* in bounds (ASan) */
-			if (pcapread_peek(rd, 1, &pd, &pc) == 1) {
-				kept = malloc(pc ? pc : 1);
-				memcpy(kept, pd, pc);
-				kept_len = pc;
-			}
+			free(kept[(k + dist) % 8]);
+			kept[(k + dist) % 8] = malloc(pc ? pc : 1);
+			memcpy(kept[(k + dist) % 8], pd, pc);
+			kept_len[(k + dist) % 8] = pc;
 		}
 	}
-	free(kept);
+	for (int i = 0; i < 8; i++)
+		free(kept[i]);
 	pcapread_free(rd);
 	pcap_close(pa);
 	pcap_close(pb);
