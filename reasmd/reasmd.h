@@ -97,6 +97,7 @@ struct session {
 	bool closing : 1;		/* RST or both FINs seen: waiting for the last bytes */
 	bool pending : 1;		/* on the pending list */
 	bool late_noted : 1;		/* the ack_before_data note went out */
+	bool moving : 1;		/* tcp.c: waiting in the batch of lru moves */
 	uint8_t local_side;
 	uint8_t closing_reason;		/* enum close_reason, while closing */
 	uint8_t an_state, an_idx;	/* analyser.c: undecided/on/off, which one */

@@ -77,6 +77,8 @@ rh(struct rdir *D)
 
 /* The session table and its timers (struct reasm holds a pointer). */
 TAILQ_HEAD(sessq, session);
+#define LRU_BATCH 32		/* lru moves made together */
+
 struct tcp {
 	uint64_t next_ctr;
 	/* The buckets grow with the sessions (load 1, doubling, up to
@@ -96,6 +98,13 @@ struct tcp {
 	 * lru_eps_ns late (session_idle_sec / 16, at most 1 s) */
 	struct sessq lru;
 	uint64_t lru_eps_ns;
+	/* The moves wait in a batch of LRU_BATCH, made together (the
+	 * neighbours of all of them asked for first, so their misses overlap
+	 * instead of coming one after the other), and before anything else
+	 * looks at or changes the list: its order is the same as if each had
+	 * moved at once. */
+	struct session *moves[LRU_BATCH];
+	unsigned nmoves;
 	/* A session's lru stamp is 32 bits: capture time in units of
 	 * 2^lru_shift ns (at most a quarter of lru_eps_ns), so it wraps after
 	 * 2^29 lru_eps_ns, far past any session that is still open; a
@@ -255,6 +264,25 @@ table_grow_step(struct tcp *T, size_t h)
 		if (T->old[h & (T->nold - 1)] != NULL)
 			bucket_move(T, h & (T->nold - 1));
 	}
+}
+
+/* The lru moves waiting in the batch, made. */
+static void
+lru_flush(struct tcp *T)
+{
+	for (unsigned k = 0; k < T->nmoves; k++) {
+		struct session *s = T->moves[k];
+		if (TAILQ_NEXT(s, lq) != NULL)
+			__builtin_prefetch(TAILQ_NEXT(s, lq), 1);
+		__builtin_prefetch(s->lq.tqe_prev, 1);
+	}
+	for (unsigned k = 0; k < T->nmoves; k++) {
+		struct session *s = T->moves[k];
+		TAILQ_REMOVE(&T->lru, s, lq);
+		TAILQ_INSERT_TAIL(&T->lru, s, lq);
+		s->moving = false;
+	}
+	T->nmoves = 0;
 }
 
 /* The newest session of the segment's 4-tuple, and its direction. */
@@ -483,6 +511,7 @@ session_new(struct reasm *R, const struct decoded *d, size_t hash, bool src_is_c
 		s->hnext = *head;
 		*head = s;
 	}
+	lru_flush(R->tcp);
 	TAILQ_INSERT_TAIL(&R->tcp->lru, s, lq);
 	s->lru = (uint32_t)(R->now_ns >> R->tcp->lru_shift);
 	R->tcp->nsessions++;
@@ -1074,6 +1103,8 @@ session_close(struct reasm *R, struct session *s, unsigned reason)
 	sess_close(R, s, reason);
 	session_state_free(R, s);
 	pend_unlink(R, s);
+	if (s->moving)
+		lru_flush(R->tcp);
 	TAILQ_REMOVE(&R->tcp->lru, s, lq);
 	s->closed = true;
 	s->closing = false;
@@ -1133,6 +1164,7 @@ tcp_expire(struct reasm *R)
 	 * session's last packet is less than lru_eps_ns after its move (or it
 	 * would have moved again): when the first is not idle, none behind it
 	 * has been idle for more than lru_eps_ns. */
+	lru_flush(R->tcp);
 	while ((s = TAILQ_FIRST(&R->tcp->lru)) && R->now_ns - s->last_ns >= R->tcp->idle_ns)
 		session_close(R, s, CLOSE_IDLE);
 	while ((s = TAILQ_FIRST(&R->tcp->tomb)) && R->now_ns - s->last_ns >= R->tcp->grace_ns)
@@ -1253,9 +1285,11 @@ tcp_segment(struct reasm *R, const struct decoded *d, const struct frame *fr, si
 		s->last_ns = ts_ns;
 	{
 		uint32_t now = (uint32_t)(R->now_ns >> R->tcp->lru_shift);
-		if ((uint32_t)(now - s->lru) >= R->tcp->lru_eps_units) {
-			TAILQ_REMOVE(&R->tcp->lru, s, lq);
-			TAILQ_INSERT_TAIL(&R->tcp->lru, s, lq);
+		if ((uint32_t)(now - s->lru) >= R->tcp->lru_eps_units && !s->moving) {
+			if (R->tcp->nmoves == LRU_BATCH)
+				lru_flush(R->tcp);
+			R->tcp->moves[R->tcp->nmoves++] = s;
+			s->moving = true;
 			s->lru = now;
 		}
 	}
@@ -1337,6 +1371,7 @@ tcp_close_all(struct reasm *R, unsigned reason)
 {
 	struct session *s;
 
+	lru_flush(R->tcp);
 	while ((s = TAILQ_FIRST(&R->tcp->lru)) != NULL)
 		session_close(R, s, reason);
 }
@@ -1346,6 +1381,7 @@ tcp_close_id(struct reasm *R, uint64_t id, unsigned reason)
 {
 	struct session *s;
 
+	lru_flush(R->tcp);
 	TAILQ_FOREACH(s, &R->tcp->lru, lq)
 		if (s->id == id && !s->closed) {
 			session_close(R, s, reason);
@@ -1361,6 +1397,7 @@ tcp_foreach_open(struct reasm *R, void (*fn)(struct reasm *, struct session *, v
 
 	if (R->tcp == NULL)
 		return;
+	lru_flush(R->tcp);
 	for (s = TAILQ_FIRST(&R->tcp->lru); s != NULL; s = nx) {
 		nx = TAILQ_NEXT(s, lq);
 		if (!s->closed)

@@ -849,6 +849,76 @@ reasm_idle_close_lazy_but_bounded(void)
 	idle_run(true, 10050000000ULL, 0, 10750000000ULL, 2);
 }
 
+/* The idle list's moves are made in batches (tcp.c's LRU_BATCH), yet its
+ * order is that of the segments: idle closes come in the order the
+ * sessions were last active, with a session opened mid-batch in its
+ * place, and one closed (RST) while its move waits does not come back. */
+#define ORDER_N 100
+static void
+reasm_idle_order_with_batched_moves(void)
+{
+	const uint32_t srv = 0x0A000002, cli = 0x0A000001;
+	uint16_t want[ORDER_N + 1], got[ORDER_N + 8];
+	uint64_t ids[ORDER_N + 8];
+	uint16_t ports[ORDER_N + 8];
+	int nw = 0, ng = 0, nids = 0, rst_k = 55, rst_at = 60;
+	uint16_t rst_port = (uint16_t)(20000 + (rst_k * 37) % ORDER_N);
+	uint64_t t0;
+	const struct wire_rec *rec;
+	char err[256];
+	struct recr *rr;
+
+	/* (gap_grace_ms 0: the RST closes at once, its move still waiting) */
+	start("{io:{input:{capture:{session_idle_sec:10}}},reasm:{gap_grace_ms:0}}");
+	t0 = now;
+	for (int k = 0; k < ORDER_N; k++)	/* opened in port order */
+		pkt4(cli, (uint16_t)(20000 + k), srv, 80, 100, 900, TH_ACK, "x", 1);
+	now = t0 + 2 * NSEC_PER_SEC;		/* every one due to move */
+	for (int k = 0; k < ORDER_N; k++) {
+		uint16_t p = (uint16_t)(20000 + (k * 37) % ORDER_N);
+		if (k == 50) {
+			pkt4(cli, 30000, srv, 80, 100, 900, TH_ACK, "n", 1);
+			want[nw++] = 30000;
+		}
+		if (k == rst_at)
+			pkt4(cli, rst_port, srv, 80, 102, 900, TH_RST | TH_ACK, NULL, 0);
+		pkt4(cli, p, srv, 80, 101, 900, TH_ACK, "y", 1);
+		if (p != rst_port)
+			want[nw++] = p;
+	}
+	reasm_tick(&R, now + 15 * NSEC_PER_SEC);
+	T_EQ_U(R.st.close_reason[CLOSE_IDLE], ORDER_N);
+	recw_close(R.out.w);
+	R.out.w = NULL;
+	reasm_free(&R);
+	conf_free(&C);
+	rewind(tmp);
+	rr = recr_open(dup(fileno(tmp)), 1, err, sizeof(err));
+	fclose(tmp);
+	while (rr && recr_next(rr, &rec, err, sizeof(err)) == 1) {
+		if (rec->type == REC_SESSION_OPEN && nids < ORDER_N + 8) {
+			const struct rec_session_open *o = (const void *)(rec + 1);
+			ids[nids] = o->session_id;
+			ports[nids++] = o->flow.client_port;
+		} else if (rec->type == REC_SESSION_CLOSE && ng < ORDER_N + 8) {
+			const struct rec_session_close *c = (const void *)(rec + 1);
+			if (c->reason != CLOSE_IDLE)
+				continue;
+			for (int k = 0; k < nids; k++)
+				if (ids[k] == c->session_id)
+					got[ng++] = ports[k];
+		}
+	}
+	recr_close(rr);
+	T_EQ_U(ng, nw);
+	int bad = 0;
+	for (int k = 0; k < nw && k < ng; k++)
+		if (got[k] != want[k])
+			bad++;
+	T_EQ_U(bad, 0);
+	now += 30 * NSEC_PER_SEC;
+}
+
 int
 main(void)
 {
@@ -869,6 +939,7 @@ main(void)
 	T_RUN(reasm_midstream_guesses_client);
 	T_RUN(reasm_idle_timeout_on_capture_time);
 	T_RUN(reasm_idle_close_lazy_but_bounded);
+	T_RUN(reasm_idle_order_with_batched_moves);
 	T_RUN(reasm_ooo_limit_forces_gap);
 	T_RUN(reasm_table_full_counted);
 	T_RUN(reasm_malformed_counted);
