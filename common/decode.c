@@ -20,6 +20,7 @@
 
 #include "decode.h"
 #include "siphash.h"
+#include "util.h"
 
 #define ETH_IPV4 0x0800
 #define ETH_IPV6 0x86DD
@@ -609,18 +610,6 @@ mix32(uint32_t h)
 	h *= 0x846ca68b;
 	h ^= h >> 16;
 	return h;
-}
-
-/* murmur3's 64-bit finaliser: every input bit moves every output bit */
-static inline uint64_t
-fmix64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	x ^= x >> 33;
-	return x;
 }
 
 /* The pair's hash, the same both ways.  Every frame a dealer or an engine

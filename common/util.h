@@ -59,6 +59,18 @@ uint64_t now_wall_ns(void);
  * ("2026-11-22T18:01:10.123Z") into buf (at least 32 bytes). */
 void fmt_iso8601(char *buf, size_t size, uint64_t ns);
 
+/* murmur3's 64-bit finaliser: every input bit moves every output bit */
+static inline uint64_t
+fmix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	x ^= x >> 33;
+	return x;
+}
+
 /* Parses an unsigned decimal integer in [min, max]. Returns 0 or -1. */
 int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 

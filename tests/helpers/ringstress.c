@@ -35,27 +35,16 @@ struct body {
 	uint64_t sum;
 };
 
-static uint64_t
-mix(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	x ^= x >> 33;
-	return x;
-}
-
 static size_t
 payload_len(uint64_t seq, size_t fixed)
 {
-	return fixed != (size_t)-1 ? fixed : (size_t)(mix(seq) % 1501);
+	return fixed != (size_t)-1 ? fixed : (size_t)(fmix64(seq) % 1501);
 }
 
 static void
 fill(uint8_t *p, size_t n, uint64_t seq)
 {
-	uint64_t x = mix(seq + 1);
+	uint64_t x = fmix64(seq + 1);
 
 	for (size_t k = 0; k < n; k++) {
 		if ((k & 7) == 0)
