@@ -318,16 +318,23 @@ struct tcp *tcp_new(const struct conf *c);
 bool tcp_segment(struct reasm *R, const struct decoded *d, const struct frame *fr, size_t nfr);
 void tcp_deadlines(struct reasm *R);	/* cheap: runs the deadlines due */
 /* Reading ahead in a big table (TCP_PREFETCH_MIN sessions or more; below,
- * it stays in the caches): a segment waits on two misses one after the
- * other, its bucket's, then its session's.  Before each frame, a reader
- * that can see the frame READAHEAD frames on (NULL: it cannot) hands it
- * to tcp_readahead, which asks the memory for that frame's bucket and for
- * the session of the frame half as far on, whose bucket it asked for
- * then. */
+ * it stays in the caches): a segment waits on misses one after the
+ * other, its bucket's, then its chain's first session's, then its own
+ * session's lines.  Before each frame, a reader that can see the frame
+ * READAHEAD frames on (NULL: it cannot) hands it to tcp_readahead, which
+ * keeps its key and asks the memory for its bucket; for the first line of
+ * the chain of the frame READAHEAD - 2 on; and for every line of the
+ * session of the frame two on, found in its chain. */
 #define TCP_PREFETCH_MIN 32768
-#define READAHEAD 4
+#define READAHEAD 6
+struct ra_slot {
+	void *bucket;			/* NULL: not a TCP segment */
+	uint8_t family;
+	uint16_t sport, dport;
+	uint8_t src[16], dst[16];
+};
 struct readahead {
-	void *bucket[READAHEAD];
+	struct ra_slot slot[READAHEAD];
 	unsigned i;
 };
 bool tcp_readahead_wanted(const struct reasm *R);

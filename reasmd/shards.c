@@ -310,7 +310,7 @@ dealt_peek(const uint8_t *buf, size_t off, size_t have, unsigned k, uint32_t *ca
 unsigned
 shards_run(struct reasm *R, int in, volatile sig_atomic_t *stop)
 {
-	struct readahead ra = { { NULL }, 0 };
+	struct readahead ra = { .i = 0 };
 	size_t cap = (size_t)1 << 20, have = 0, off = 0;
 	uint8_t *buf = xmalloc(cap);
 	bool eof = false;
@@ -366,7 +366,7 @@ unsigned
 shards_read(struct reasm *R, struct pcapread *rd, int dlt, unsigned nshards, const struct conf *c,
     volatile sig_atomic_t *stop)
 {
-	struct readahead ra = { { NULL }, 0 };
+	struct readahead ra = { .i = 0 };
 	struct shard_frags frags;
 	const uint8_t *pkt;
 	uint32_t caplen, len;

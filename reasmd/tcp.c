@@ -292,26 +292,41 @@ tcp_readahead_wanted(const struct reasm *R)
 	return R->tcp != NULL && R->tcp->nsessions >= TCP_PREFETCH_MIN;
 }
 
-/* The bucket of a frame to come, asked for; NULL when it is not TCP/IP. */
-static void *
-prefetch_bucket(struct tcp *T, int dlt, const uint8_t *pkt, uint32_t caplen)
+/* s is the session of this 4-tuple: its direction, or -1 */
+static int
+key_dir(const struct session *s, uint8_t fam, const uint8_t *src, uint16_t sp, const uint8_t *dst,
+    uint16_t dp)
 {
-	size_t off;
-	uint8_t proto;
-	uint16_t sp, dp;
-	int v;
-	struct session **b;
+	if (s->family != fam)
+		return -1;
+	if (same_ep(fam, s->cip, s->cport, src, sp) && same_ep(fam, s->sip, s->sport, dst, dp))
+		return DIR_REQUESTS;
+	if (same_ep(fam, s->sip, s->sport, src, sp) && same_ep(fam, s->cip, s->cport, dst, dp))
+		return DIR_RESPONSES;
+	return -1;
+}
 
+/* A frame to come: its key kept and its bucket asked for; the bucket is
+ * NULL when it is not TCP/IP. */
+static void
+prefetch_bucket(struct tcp *T, struct ra_slot *r, int dlt, const uint8_t *pkt, uint32_t caplen)
+{
+	size_t off, n;
+	uint8_t proto;
+	int v;
+
+	r->bucket = NULL;
 	v = decode_l3_offset(dlt, pkt, caplen, &off);
-	if (v < 0 || decode_l4_peek(pkt, caplen, off, v, &proto, &sp, &dp) < 0 || proto != 6 ||
-	    (sp == 0 && dp == 0))
-		return NULL;
-	if (v == 4)
-		b = chain_of(T, flow_hash(T, 4, pkt + off + 12, sp, pkt + off + 16, dp));
-	else
-		b = chain_of(T, flow_hash(T, 6, pkt + off + 8, sp, pkt + off + 24, dp));
-	__builtin_prefetch(b, 0);
-	return b;
+	if (v < 0 || decode_l4_peek(pkt, caplen, off, v, &proto, &r->sport, &r->dport) < 0 ||
+	    proto != 6 || (r->sport == 0 && r->dport == 0))
+		return;
+	/* (decode_l4_peek has seen the addresses whole) */
+	n = v == 4 ? 4 : 16;
+	r->family = (uint8_t)v;
+	memcpy(r->src, pkt + off + (v == 4 ? 12 : 8), n);
+	memcpy(r->dst, pkt + off + (v == 4 ? 16 : 24), n);
+	r->bucket = chain_of(T, flow_hash(T, r->family, r->src, r->sport, r->dst, r->dport));
+	__builtin_prefetch(r->bucket, 0);
 }
 
 /* b still points into a bucket array: a doubling's old array is freed
@@ -329,14 +344,34 @@ bucket_live(const struct tcp *T, struct session **b)
 void
 tcp_readahead(struct reasm *R, struct readahead *ra, int dlt, const uint8_t *pkt, uint32_t caplen)
 {
-	unsigned half = (ra->i + READAHEAD / 2) % READAHEAD;
-	struct session **b = ra->bucket[half], *s;
+	struct ra_slot *r;
+	struct session **b, *s;
 
-	/* the frame two on: its session's lines */
-	if (b != NULL && bucket_live(R->tcp, b) && (s = *b) != NULL)
-		for (size_t k = 0; k < sizeof(*s); k += 64)
-			__builtin_prefetch((const char *)s + k, 1);
-	ra->bucket[ra->i % READAHEAD] = pkt ? prefetch_bucket(R->tcp, dlt, pkt, caplen) : NULL;
+	/* The frame READAHEAD - 2 on: the first line of its chain's first
+	 * session (its bucket was asked for two frames ago). */
+	r = &ra->slot[(ra->i + READAHEAD - 2) % READAHEAD];
+	if ((b = r->bucket) != NULL && bucket_live(R->tcp, b) && (s = *b) != NULL)
+		__builtin_prefetch(s, 0);
+	/* The frame two on: its session, found in the chain (the sessions
+	 * read are in the table now; their first lines asked for two frames
+	 * ago, or not at all past the first), and all its lines asked for.
+	 * Only the one that matches: the chain's first session is another
+	 * flow's about as often as not in a full table. */
+	r = &ra->slot[(ra->i + 2) % READAHEAD];
+	if ((b = r->bucket) != NULL && bucket_live(R->tcp, b)) {
+		int walked = 0;
+		for (s = *b; s != NULL && walked < 4; s = s->hnext, walked++)
+			if (key_dir(s, r->family, r->src, r->sport, r->dst, r->dport) >= 0) {
+				for (size_t k = 0; k < sizeof(*s); k += 64)
+					__builtin_prefetch((const char *)s + k, 1);
+				break;
+			}
+	}
+	r = &ra->slot[ra->i % READAHEAD];
+	if (pkt != NULL)
+		prefetch_bucket(R->tcp, r, dlt, pkt, caplen);
+	else
+		r->bucket = NULL;
 	ra->i++;
 }
 
@@ -349,17 +384,10 @@ lookup(struct reasm *R, const struct decoded *d, size_t *hash, int *dir)
 
 	*hash = h;
 	for (s = *chain_of(R->tcp, h); s; s = s->hnext) {
+		int k = key_dir(s, d->family, d->src, d->sport, d->dst, d->dport);
 		walked++;
-		if (s->family != d->family)
-			continue;
-		if (same_ep(d->family, s->cip, s->cport, d->src, d->sport) &&
-		    same_ep(d->family, s->sip, s->sport, d->dst, d->dport)) {
-			*dir = DIR_REQUESTS;
-			break;
-		}
-		if (same_ep(d->family, s->sip, s->sport, d->src, d->sport) &&
-		    same_ep(d->family, s->cip, s->cport, d->dst, d->dport)) {
-			*dir = DIR_RESPONSES;
+		if (k >= 0) {
+			*dir = k;
 			break;
 		}
 	}
