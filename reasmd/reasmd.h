@@ -324,7 +324,8 @@ void tcp_deadlines(struct reasm *R);	/* cheap: runs the deadlines due */
  * READAHEAD frames on (NULL: it cannot) hands it to tcp_readahead, which
  * keeps its key and asks the memory for its bucket; for the first line of
  * the chain of the frame READAHEAD - 2 on; and for every line of the
- * session of the frame two on, found in its chain. */
+ * session of the frame two on: its chain's first when the key matches,
+ * else the second. */
 #define TCP_PREFETCH_MIN 32768
 #define READAHEAD 6
 struct ra_slot {

@@ -352,20 +352,20 @@ tcp_readahead(struct reasm *R, struct readahead *ra, int dlt, const uint8_t *pkt
 	r = &ra->slot[(ra->i + READAHEAD - 2) % READAHEAD];
 	if ((b = r->bucket) != NULL && bucket_live(R->tcp, b) && (s = *b) != NULL)
 		__builtin_prefetch(s, 0);
-	/* The frame two on: its session, found in the chain (the sessions
-	 * read are in the table now; their first lines asked for two frames
-	 * ago, or not at all past the first), and all its lines asked for.
-	 * Only the one that matches: the chain's first session is another
-	 * flow's about as often as not in a full table. */
+	/* The frame two on: all the lines of its chain's first session when
+	 * that is its own, else of the next one (most often its own; never
+	 * read here, only asked for: walking the chain would wait on each
+	 * session's first line, for nothing when the flow is new).  Asking
+	 * for the first one's lines blindly fetched another flow's session
+	 * about half the time in a full table. */
 	r = &ra->slot[(ra->i + 2) % READAHEAD];
-	if ((b = r->bucket) != NULL && bucket_live(R->tcp, b)) {
-		int walked = 0;
-		for (s = *b; s != NULL && walked < 4; s = s->hnext, walked++)
-			if (key_dir(s, r->family, r->src, r->sport, r->dst, r->dport) >= 0) {
-				for (size_t k = 0; k < sizeof(*s); k += 64)
-					__builtin_prefetch((const char *)s + k, 1);
-				break;
-			}
+	if ((b = r->bucket) != NULL && bucket_live(R->tcp, b) && (s = *b) != NULL) {
+		if (key_dir(s, r->family, r->src, r->sport, r->dst, r->dport) >= 0)
+			for (size_t k = 0; k < sizeof(*s); k += 64)
+				__builtin_prefetch((const char *)s + k, 1);
+		else if ((s = s->hnext) != NULL)
+			for (size_t k = 0; k < sizeof(*s); k += 64)
+				__builtin_prefetch((const char *)s + k, 1);
 	}
 	r = &ra->slot[ra->i % READAHEAD];
 	if (pkt != NULL)
