@@ -614,8 +614,8 @@ mix32(uint32_t h)
 
 /* The pair's hash, the same both ways.  Every frame a dealer or an engine
  * of --shards sees goes through it: an IPv4 pair is one 64-bit word
- * mixed once (FNV over its 8 bytes, a multiply each, cost more than the
- * rest of the frame's dealing). */
+ * mixed once (FNV over its 8 bytes, a multiply a byte, cost more than the
+ * rest of the frame's dealing), an IPv6 pair four words. */
 uint32_t
 decode_pair_hash(uint8_t family, const uint8_t *a, const uint8_t *b)
 {
