@@ -565,7 +565,7 @@ assert b and b[0]["body_bytes"] == 200000, b
 PY
 }
 
-@test "hash flooding: 100,000 flows crafted to collide under the unkeyed hash stay in short chains (keyed hash, random key)" {
+@test "hash flooding: 100,000 flows crafted to collide under the unkeyed hash stay in short chains (keyed hash, random key), every byte delivered (past 32,768 sessions: the readahead)" {
 	# flows whose unkeyed hash agrees on its low 10 bits: in a table of 2^18
 	# buckets hashed without a key, hundreds would share a chain
 	info=$("$B/tests/benchgen" collide col.pcap 100000 10)
@@ -573,7 +573,11 @@ PY
 	[ "$unkeyed" -ge 200 ]
 	echo '{ reasm: { max_sessions: 200000 } }' > c.json
 	"$B/reasmd" -c c.json -r col.pcap 2>err
-	grep -q "100000 sessions" err
+	payload=$(sed 's/.*payload_bytes=\([0-9]*\).*/\1/' <<< "$info")
+	grep -q "100000 sessions, $payload bytes delivered, 0 gaps" err
+	# the same with two engines, each reading ahead in its own table
+	"$B/reasmd" -c c.json -r col.pcap --shards 2 2>err2
+	grep -q "2 engines together: .* 100000 sessions, $payload bytes delivered, 0 gaps" err2
 	chain=$(sed -n 's/.*the longest hash chain a lookup walked: \([0-9]*\)/\1/p' err)
 	echo "unkeyed chain $unkeyed, ours $chain"
 	[ "$chain" -le 16 ]

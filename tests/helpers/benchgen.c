@@ -266,8 +266,9 @@ main(int argc, char **argv)
 		}
 		fclose(out);
 		free(load);
-		printf("flows=%u frames=%llu tries=%llu unkeyed_chain_max_2^18=%u\n", n,
-		    (unsigned long long)frames, (unsigned long long)tries, worst);
+		/* (a byte each way a flow) */
+		printf("flows=%u frames=%llu payload_bytes=%llu tries=%llu unkeyed_chain_max_2^18=%u\n", n,
+		    (unsigned long long)frames, 2ULL * n, (unsigned long long)tries, worst);
 		return 0;
 	}
 	if (strcmp(argv[1], "idle") == 0 || strcmp(argv[1], "lookup") == 0) {
