@@ -3,7 +3,7 @@
  *
  * A shard connects to capd.sock and says which shard it is (N of W); capd
  * answers with a fresh sealed ring.  Packets go to shard
- * hash(unordered address pair) % W, so both directions of a connection
+ * hash(unordered address pair) * W / 2^32, so both directions of a connection
  * and every fragment of a datagram meet in one shard; a tunnel's packets
  * by the pair inside (decode_shard).  A full ring drops
  * and counts (ring_full, packets and bytes, per shard) in drop mode, or
@@ -40,7 +40,7 @@ capd_ts_ns(const struct pcap_pkthdr *h)
 unsigned
 shard_of(struct capd *C, int dlt, const uint8_t *data, uint32_t caplen)
 {
-	return decode_shard(dlt, data, caplen, C->nshards, C->c->voip_enabled,
+	return decode_shard_quick(dlt, data, caplen, C->nshards, C->c->voip_enabled,
 	    C->c->sip_ports.v, C->c->sip_ports.n, C->frags);
 }
 

@@ -622,11 +622,8 @@ decode_pair_hash(uint8_t family, const uint8_t *a, const uint8_t *b)
 	const uint8_t *lo = a, *hi = b;
 	uint64_t x = family;
 
-	if (family != 6) {
-		uint32_t p = rd32(a), q = rd32(b);
-		return (uint32_t)fmix64(((uint64_t)(p < q ? p : q) << 32 | (p < q ? q : p)) ^
-		    (x << 56) ^ 0x9e3779b97f4a7c15ULL);
-	}
+	if (family != 6)
+		return decode_pair_hash4(rd32(a), rd32(b));
 	if (memcmp(a, b, 16) > 0) {
 		lo = b;
 		hi = a;
@@ -706,7 +703,7 @@ first_fragment_inner(const struct decoded *fr, struct decoded *in)
 static unsigned
 pair_shard(const struct decoded *d, unsigned nshards)
 {
-	return decode_pair_hash(d->family, d->src, d->dst) % nshards;
+	return decode_shard_pick(decode_pair_hash(d->family, d->src, d->dst), nshards);
 }
 
 /* A tunnel's fragmented datagram: its first fragment decides (by the
@@ -717,7 +714,7 @@ static unsigned
 fragment_shard(struct shard_frags *F, const struct decoded *d, unsigned nshards)
 {
 	uint32_t tag = decode_pair_hash(d->family, d->src, d->dst);
-	unsigned s = tag % nshards;
+	unsigned s = decode_shard_pick(tag, nshards);
 	struct decoded in;
 
 	tag = mix32(tag ^ d->frag_id ^ ((uint32_t)d->frag_proto << 24)) | 1;
@@ -750,7 +747,7 @@ decode_shard(int dlt, const uint8_t *data, uint32_t caplen, unsigned nshards, bo
 	v = decode_l3_offset(dlt, data, caplen, &off);
 	if (v == 4 && !voip && off + 20 <= caplen && data[off + 9] == 6)
 		/* plain IPv4 TCP, the bulk of it: by its pair, at once */
-		return decode_pair_hash(4, data + off + 12, data + off + 16) % nshards;
+		return decode_shard_pick(decode_pair_hash(4, data + off + 12, data + off + 16), nshards);
 	if (v > 0)
 		(void)decode_l4_peek(data, caplen, off, v, &proto, &sp, &dp);
 	if (voip) {
@@ -775,8 +772,8 @@ decode_shard(int dlt, const uint8_t *data, uint32_t caplen, unsigned nshards, bo
 			return d.is_fragment ? fragment_shard(F, &d, nshards) : pair_shard(&d, nshards);
 	}
 	if (v == 4 && off + 20 <= caplen)
-		return decode_pair_hash(4, data + off + 12, data + off + 16) % nshards;
+		return decode_shard_pick(decode_pair_hash(4, data + off + 12, data + off + 16), nshards);
 	if (v == 6 && off + 40 <= caplen)
-		return decode_pair_hash(6, data + off + 8, data + off + 24) % nshards;
+		return decode_shard_pick(decode_pair_hash(6, data + off + 8, data + off + 24), nshards);
 	return 0;
 }

@@ -183,7 +183,7 @@ shards_deal(struct shard_deal *D, pcap_t *p, struct pcapread *rd, const struct c
 			for (unsigned k = 0; k < D->n; k++)
 				deal_put(D, k, now, NULL, 0, 0);
 		}
-		deal_put(D, decode_shard(dlt, pkt, caplen, D->n, c->voip_enabled, c->sip_ports.v,
+		deal_put(D, decode_shard_quick(dlt, pkt, caplen, D->n, c->voip_enabled, c->sip_ports.v,
 		    c->sip_ports.n, &D->frags), ts, pkt, caplen, len);
 	}
 	return shards_wait(D);
@@ -371,15 +371,19 @@ shards_read(struct reasm *R, struct pcapread *rd, int dlt, unsigned nshards, con
 	const uint8_t *pkt;
 	uint32_t caplen, len;
 	uint64_t ts;
+	bool ahead = false;		/* tcp_readahead_wanted, asked every 1024 frames */
+	unsigned nfr = 0;
 
 	memset(&frags, 0, sizeof(frags));
 	while (!*stop && pcapread_next(rd, &ts, &pkt, &caplen, &len) > 0) {
-		if (nshards > 1 && decode_shard(dlt, pkt, caplen, nshards, c->voip_enabled,
+		if ((nfr++ & 1023) == 0)
+			ahead = tcp_readahead_wanted(R);
+		if (nshards > 1 && decode_shard_quick(dlt, pkt, caplen, nshards, c->voip_enabled,
 		    c->sip_ports.v, c->sip_ports.n, &frags) != R->shard) {
-			reasm_tick(R, ts);	/* another engine's: the clock only */
+			reasm_clock(R, ts);	/* another engine's: the clock only */
 			continue;
 		}
-		if (tcp_readahead_wanted(R)) {
+		if (ahead) {
 			const uint8_t *p = NULL;
 			uint32_t cl = 0;
 			if (pcapread_peek(rd, READAHEAD, &p, &cl) != 1)

@@ -40,6 +40,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* dealing to engines: tunnels and their fragments decoded too */
 		static struct shard_frags F;
 		fuzz_sink ^= (uint8_t)decode_shard(dlt, f, (uint32_t)(size - 1), 7, data[0] & 0x80, NULL, 0, &F);
+		/* the inline path deals as decode_shard does */
+		if (decode_shard_quick(dlt, f, (uint32_t)(size - 1), 7, data[0] & 0x80, NULL, 0, NULL) !=
+		    decode_shard(dlt, f, (uint32_t)(size - 1), 7, data[0] & 0x80, NULL, 0, NULL))
+			abort();
 	}
 	free(f);
 	return 0;

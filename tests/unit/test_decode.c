@@ -356,7 +356,7 @@ shard_by_inner_pair(void)
 	T_EQ_U(decode_shard(STH_DLT_RAW, tun, (uint32_t)(k + n), W, false, NULL, 0, F), s_in);
 	T_EQ_U(decode_shard(STH_DLT_RAW, bare, (uint32_t)n, W, false, NULL, 0, F), s_in);
 	/* the pair 10.0.0.1/10.0.0.2 and the outer pair deal apart here (W = 64) */
-	s_out = decode_pair_hash(4, tun + 12, tun + 16) % W;
+	s_out = decode_shard_pick(decode_pair_hash(4, tun + 12, tun + 16), W);
 	T_CHECK(s_out != s_in);
 
 	/* the tunnel datagram in two fragments: the first holds the inner
@@ -380,6 +380,65 @@ shard_by_inner_pair(void)
 	free(F);
 }
 
+/* decode_shard_quick (the inline path every --shards engine takes for
+ * every frame) deals as decode_shard does: Ethernet IPv4 TCP with its
+ * addresses varied, both ways, fragments, truncations, VLAN, other link
+ * types and protocols, VoIP on; and decode_shard_pick stays below n and
+ * spreads. */
+static void
+shard_quick_as_decode_shard(void)
+{
+	uint8_t f[256], v[256];
+	unsigned seen[7] = { 0 };
+	size_t n;
+
+	memset(f, 0, 14);
+	f[12] = 0x08;
+	n = 14 + ipv4_tcp(f + 14, "hello", 0, 0);
+	for (unsigned i = 0; i < 20000; i++) {
+		uint32_t r = (uint32_t)fmix64(i + 1);
+		unsigned W = 2 + i % 6;
+		bool voip = i % 11 == 0;
+		size_t len = n;
+		memcpy(v, f, n);
+		memcpy(v + 26, &r, 4);			/* source address */
+		v[33] = (uint8_t)(i >> 3);		/* destination's last byte */
+		if (i % 2)				/* the other direction */
+			for (int k = 0; k < 4; k++) {
+				uint8_t t = v[26 + k];
+				v[26 + k] = v[30 + k];
+				v[30 + k] = t;
+			}
+		if (i % 13 == 0)
+			v[23] = 17;			/* UDP */
+		if (i % 13 == 1) {			/* IP in IP: by the pair inside */
+			memmove(v + 34, v + 14, n - 14);
+			outer_ip(v + 14, 4, n - 14);
+			v[29] = (uint8_t)i;		/* outer source's last byte */
+			len += 20;
+		}
+		if (i % 17 == 0)
+			v[20] = 0x20;			/* a fragment (MF) */
+		if (i % 19 == 0) {			/* a VLAN tag */
+			memmove(v + 16, v + 12, len - 12);
+			v[12] = 0x81; v[13] = 0x00; v[14] = 0; v[15] = 5;
+			len += 4;
+		}
+		uint32_t cl = i % 23 == 0 ? (uint32_t)(i / 23 % 40) : (uint32_t)len;
+		unsigned s = decode_shard(STH_DLT_EN10MB, v, cl, W, voip, NULL, 0, NULL);
+		T_EQ_U(decode_shard_quick(STH_DLT_EN10MB, v, cl, W, voip, NULL, 0, NULL), s);
+		T_EQ_U(decode_shard_quick(STH_DLT_RAW, v + 14, cl > 14 ? cl - 14 : 0, W, voip, NULL, 0, NULL),
+		    decode_shard(STH_DLT_RAW, v + 14, cl > 14 ? cl - 14 : 0, W, voip, NULL, 0, NULL));
+		T_CHECK(s < W);
+		if (W == 7 && !voip && cl == len)	/* (a truncated frame: 0) */
+			seen[s]++;
+	}
+	for (unsigned k = 0; k < 7; k++)	/* ~415 each */
+		T_CHECK(seen[k] > 330 && seen[k] < 530);
+	T_EQ_U(decode_shard_pick(UINT32_MAX, 256), 255);
+	T_EQ_U(decode_shard_pick(0, 256), 0);
+}
+
 int
 main(void)
 {
@@ -392,5 +451,6 @@ main(void)
 	T_RUN(l4_peek_for_routing);
 	T_RUN(decode_tunnels);
 	T_RUN(shard_by_inner_pair);
+	T_RUN(shard_quick_as_decode_shard);
 	return T_DONE();
 }
