@@ -668,8 +668,24 @@ decode_flow_hash_keyed(const struct sipkey *k, uint8_t family, const uint8_t *a,
     const uint8_t *b, uint16_t pb)
 {
 	uint8_t buf[1 + 32 + 4];
-	size_t len = flow_key(buf, family, a, pa, b, pb);
+	size_t len;
 
+	if (family == 4) {
+		/* The 16 bytes lower address, higher, their ports (big-endian),
+		 * 4, three zeros: two words, hashed inline. */
+		uint32_t x = rd32(a), y = rd32(b);
+		if (x > y || (x == y && pa > pb)) {
+			uint32_t t = x;
+			uint16_t tp = pa;
+			x = y;
+			y = t;
+			pa = pb;
+			pb = tp;
+		}
+		return (uint32_t)siphash13_16(k, (uint64_t)__builtin_bswap32(x) | (uint64_t)__builtin_bswap32(y) << 32,
+		    (uint64_t)__builtin_bswap16(pa) | (uint64_t)__builtin_bswap16(pb) << 16 | (uint64_t)4 << 32);
+	}
+	len = flow_key(buf, family, a, pa, b, pb);
 	return (uint32_t)siphash13(k, buf, len);
 }
 

@@ -207,6 +207,30 @@ siphash_vectors_and_keyed_flow_hash(void)
 	T_EQ_U(decode_flow_hash_keyed(&k, 4, a, 1000, b, 80), decode_flow_hash_keyed(&k, 4, b, 80, a, 1000));
 	T_CHECK(decode_flow_hash_keyed(&k, 4, a, 1000, b, 80) != decode_flow_hash_keyed(&k2, 4, a, 1000, b, 80));
 	T_CHECK(decode_flow_hash_keyed(&k, 4, a, 1000, b, 80) != decode_flow_hash_keyed(&k, 4, a, 1001, b, 80));
+	/* siphash13_16 is siphash13 of its 16 bytes; an IPv4 flow's keyed
+	 * hash is siphash13 of (lower address, higher, their ports, 4, 0, 0,
+	 * 0), the order by address, then by port */
+	for (uint64_t i = 1; i < 4000; i++) {
+		uint8_t w[16], x[4], y[4];
+		uint64_t m0 = fmix64(i), m1 = fmix64(~i), r = fmix64(i * 3);
+		uint16_t px = (uint16_t)(r >> 32), py = (uint16_t)(i % 5 == 0 ? px + i % 3 : r >> 48);
+		struct sipkey kk = { fmix64(i + 7), fmix64(i + 9) };
+		for (int j = 0; j < 8; j++) {
+			w[j] = (uint8_t)(m0 >> (8 * j));
+			w[8 + j] = (uint8_t)(m1 >> (8 * j));
+		}
+		T_EQ_U(siphash13_16(&kk, m0, m1), siphash13(&kk, w, 16));
+		memcpy(x, &r, 4);
+		memcpy(y, i % 7 == 0 ? x : (const uint8_t *)&m0, 4);	/* equal addresses too */
+		const bool swap = memcmp(x, y, 4) > 0 || (memcmp(x, y, 4) == 0 && px > py);
+		memcpy(w, swap ? y : x, 4);
+		memcpy(w + 4, swap ? x : y, 4);
+		w[8] = (uint8_t)((swap ? py : px) >> 8); w[9] = (uint8_t)(swap ? py : px);
+		w[10] = (uint8_t)((swap ? px : py) >> 8); w[11] = (uint8_t)(swap ? px : py);
+		w[12] = 4; w[13] = w[14] = w[15] = 0;
+		T_EQ_U(decode_flow_hash_keyed(&kk, 4, x, px, y, py), (uint32_t)siphash13(&kk, w, 16));
+		T_EQ_U(decode_flow_hash_keyed(&kk, 4, y, py, x, px), (uint32_t)siphash13(&kk, w, 16));
+	}
 }
 
 /* capd's VoIP routing: the protocol of every fragment, the ports of the
