@@ -157,7 +157,7 @@ run:
 
 bench: 
 	@scripts/deps.sh bench
-	@$(MAKE) --no-print-directory all $(B)/tests/ringstress $(B)/tests/benchgen $(B)/tests/pcaploop
+	@$(MAKE) --no-print-directory all $(B)/tests/ringstress $(B)/tests/benchgen $(B)/tests/pcaploop $(B)/tests/pacer
 	@tests/bench/bench.sh $(B)
 
 # make soak [SOAK_SECONDS=3600]: the whole tap for an hour, every output on;
@@ -174,7 +174,7 @@ valgrind: tests-deps all
 
 bench-live:
 	@scripts/deps.sh bench
-	@$(MAKE) --no-print-directory all $(B)/tests/benchgen $(B)/tests/pcaploop
+	@$(MAKE) --no-print-directory all $(B)/tests/benchgen $(B)/tests/pcaploop $(B)/tests/pacer
 	@tests/bench/bench-live.sh $(B)
 	@tests/bench/bench-ceiling.sh $(B)
 

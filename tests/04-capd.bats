@@ -444,3 +444,39 @@ tick_order() {
 	[ "$(requests_equal one.bin out)" -eq 1 ]
 	[ "$(requests_equal two.bin out)" -eq 1 ]
 }
+
+@test "live: the bench's pacer sends exactly N frames of a capture at the rate asked (tcpdump counts them); bad arguments are refused" {
+	require_root
+	require_cmd tcpdump
+	run "$B/tests/pacer" lo x.pcap 10
+	[ "$status" -eq 2 ] && [[ "$output" == *"usage: pacer IFACE FILE N RATE"* ]]
+	run "$B/tests/pacer" lo x.pcap 10 0
+	[ "$status" -eq 2 ] && [[ "$output" == *"RATE: expected"* ]]
+	"$B/tests/benchgen" small mix.pcap 3000 > /dev/null
+	run "$B/tests/pacer" no-such-if0 mix.pcap 10 1000
+	[ "$status" -eq 1 ] && [[ "$output" == *"no such interface"* ]]
+	netns_up
+	in_b timeout 60 tcpdump -Z root -B 65536 -i "$VB" -w got.pcap tcp 2> tcpdump.err &
+	wait_for grep -q "listening on" tcpdump.err
+	# 20,000 frames at 40,000/s: half a second, the capture's frames round
+	# robin; at 20,000/s the rate holds too
+	t0=$(date +%s%N)
+	out=$(in_a "$B/tests/pacer" "$VA" mix.pcap 20000 40000)
+	t1=$(date +%s%N)
+	read -r sent pps <<< "$out"
+	[ "$sent" -eq 20000 ]
+	[ "$pps" -ge 38000 ] && [ "$pps" -le 42000 ]
+	[ $(( (t1 - t0) / 1000000 )) -ge 480 ]
+	out=$(in_a "$B/tests/pacer" "$VA" mix.pcap 5000 20000)
+	read -r sent pps <<< "$out"
+	[ "$sent" -eq 5000 ] && [ "$pps" -ge 19000 ] && [ "$pps" -le 21000 ]
+	sleep 0.5
+	pkill -INT -f "tcpdump -Z root -B 65536 -i $VB" || true
+	wait
+	n=$("$B/tests/pcaploop" got.pcap | sed 's/packets=\([0-9]*\).*/\1/')
+	[ "$n" -eq 25000 ]
+	# the capture's frames as they are, in its order (then round robin)
+	m=$("$B/tests/pcaploop" mix.pcap | sed 's/packets=\([0-9]*\).*/\1/')
+	[ "$(tshark -r got.pcap -c "$m" -T fields -e frame.len -e ip.src -e ip.dst -e tcp.seq_raw -e tcp.flags 2>/dev/null | md5sum)" = \
+	  "$(tshark -r mix.pcap -T fields -e frame.len -e ip.src -e ip.dst -e tcp.seq_raw -e tcp.flags 2>/dev/null | md5sum)" ]
+}

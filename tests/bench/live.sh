@@ -32,8 +32,8 @@ live_up() {
 	sleep 0.3
 }
 
-# live_mix: the frames trafgen sends, $tmp/mix.cfg: benchgen's 64-byte
-# frames of 256 TCP sessions as a trafgen config
+# live_mix: the frames sent, $tmp/mix.pcap: benchgen's 64-byte frames of
+# 256 TCP sessions (the pacer's), and as a trafgen config, $tmp/mix.cfg
 live_mix() {
 	"$B/tests/benchgen" small "$tmp/mix.pcap" 20000 > /dev/null &&
 	    python3 "$TOP/tests/bench/pcap2trafgen.py" "$tmp/mix.pcap" "$tmp/mix.cfg" > /dev/null
@@ -54,14 +54,22 @@ tap_down() {
 	kill -TERM "$TAP"; wait "$TAP"
 }
 
-# send RATE N: trafgen from A, N frames at RATE a second ("max": as fast as
-# it can on one core); prints "SENT PPS": the frames sent and the rate
-# reached over trafgen's own sending time (its start-up not counted; on 2
-# cores the receiver's work slows the sender at "max")
+# send RATE N: N frames from A at RATE a second, by tests/helpers/pacer
+# (bursts of up to 64 on a packet socket, on time to the frame: trafgen's
+# own pacing, a frame and a sleep at a time, stops near 350,000/s
+# whatever it is asked); "max": trafgen, as fast as it goes on one core
+# (its ring).  Prints "SENT PPS": the frames sent and the rate reached
+# over the sending time (start-up not counted; on 2 cores unpinned the
+# receiver's work slows the sender at "max").  Pinned (BENCH_CEIL_PIN=1),
+# the sender is on the first CPU, the receivers on the last.
 send() {
-	local r=()
-	[ "$1" = max ] || r=(-b "$1pps")
-	ip netns exec "$NSA" trafgen -i "$tmp/mix.cfg" -o "$VA" -n "$2" "${r[@]}" -P 1 2>&1 | tr -d '\r' |
+	if [ "$1" != max ]; then
+		local tx=()
+		[ "${BENCH_CEIL_PIN:-0}" = 1 ] && tx=(taskset -c 0)
+		ip netns exec "$NSA" "${tx[@]}" "$B/tests/pacer" "$VA" "$tmp/mix.pcap" "$2" "$1"
+		return
+	fi
+	ip netns exec "$NSA" trafgen -i "$tmp/mix.cfg" -o "$VA" -n "$2" -P 1 2>&1 | tr -d '\r' |
 	    awk '
 	    / packets outgoing/ { n = $1 }
 	    / sec, .* usec on CPU/ { t = $1 + $3 / 1e6 }
