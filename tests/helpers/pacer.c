@@ -111,7 +111,7 @@ main(int argc, char **argv)
 	struct sockaddr_ll to;
 	struct frame *fr = NULL;
 	uint8_t *buf = NULL;
-	uint64_t n, rate, sent = 0, t0, t1;
+	uint64_t n, rate, sent = 0, t0, t1, stuck = 0;
 	size_t nf, next = 0;
 	char *end;
 	int s, one = 1;
@@ -170,12 +170,25 @@ main(int argc, char **argv)
 			m[k].msg_hdr.msg_iovlen = 1;
 		}
 		r = sendmmsg(s, m, k, 0);
-		if (r < 0) {
-			if (errno == EINTR || errno == ENOBUFS || errno == EAGAIN)
+		if (r <= 0) {
+			/* the device busy: a moment, and again; two seconds
+			 * without a frame taken is an error, not a wait */
+			if (r == 0 || errno == EINTR || errno == ENOBUFS || errno == EAGAIN) {
+				struct timespec ts = { 0, 50000 };
+				if (stuck == 0)
+					stuck = now_ns();
+				else if (now_ns() - stuck > 2000000000u) {
+					fprintf(stderr, "pacer: %s takes no frame (2 s): %s\n", argv[1],
+					    r == 0 ? "none sent" : strerror(errno));
+					break;
+				}
+				nanosleep(&ts, NULL);
 				continue;
+			}
 			fprintf(stderr, "pacer: sendmmsg: %s\n", strerror(errno));
 			break;
 		}
+		stuck = 0;
 		sent += (uint64_t)r;
 		next = (next + (size_t)r) % nf;
 	}
