@@ -456,7 +456,9 @@ tick_order() {
 	run "$B/tests/pacer" no-such-if0 mix.pcap 10 1000
 	[ "$status" -eq 1 ] && [[ "$output" == *"no such interface"* ]]
 	netns_up
-	in_b timeout 60 tcpdump -Z root -B 65536 -i "$VB" -w got.pcap tcp 2> tcpdump.err &
+	# (immediate mode, written a frame at a time: a frame is in the file
+	# once captured, not in a kernel block its SIGINT would leave behind)
+	in_b timeout 60 tcpdump -Z root -B 65536 --immediate-mode -U -i "$VB" -w got.pcap tcp 2> tcpdump.err &
 	wait_for grep -q "listening on" tcpdump.err
 	# 20,000 frames at 40,000/s: half a second, the capture's frames round
 	# robin; at 20,000/s the rate holds too
@@ -470,11 +472,11 @@ tick_order() {
 	out=$(in_a "$B/tests/pacer" "$VA" mix.pcap 5000 20000)
 	read -r sent pps <<< "$out"
 	[ "$sent" -eq 5000 ] && [ "$pps" -ge 19000 ] && [ "$pps" -le 21000 ]
-	sleep 0.5
-	pkill -INT -f "tcpdump -Z root -B 65536 -i $VB" || true
+	got() { [ "$("$B/tests/pcaploop" got.pcap 2>/dev/null | sed 's/packets=\([0-9]*\).*/\1/')" = 25000 ]; }
+	wait_for got || { "$B/tests/pcaploop" got.pcap; false; }
+	pkill -INT -f "tcpdump -Z root -B 65536 --immediate-mode -U -i $VB" || true
 	wait
-	n=$("$B/tests/pcaploop" got.pcap | sed 's/packets=\([0-9]*\).*/\1/')
-	[ "$n" -eq 25000 ]
+	got
 	# the capture's frames as they are, in its order (then round robin)
 	m=$("$B/tests/pcaploop" mix.pcap | sed 's/packets=\([0-9]*\).*/\1/')
 	[ "$(tshark -r got.pcap -c "$m" -T fields -e frame.len -e ip.src -e ip.dst -e tcp.seq_raw -e tcp.flags 2>/dev/null | md5sum)" = \
