@@ -58,6 +58,10 @@ struct rhole {
 	bool synack_set;
 };
 
+/* A session's lines (a segment in a big table pays a miss for each it
+ * touches): what every segment reads or writes for its own direction comes
+ * first (base to c.packets, two lines), and the other direction's ACK
+ * state (acked, unacked_since) in the first of them. */
 struct rdir {
 	/* (bit-fields: a direction's flags and its base share 8 bytes) */
 	bool have_base : 1, fin_seen : 1, closed : 1, syn_seen : 1;
@@ -66,13 +70,13 @@ struct rdir {
 	bool written : 1;		/* -o: its file exists (append from now on) */
 	uint32_t base;			/* sequence number of stream offset 0 */
 	uint64_t next;			/* next stream offset expected */
-	uint64_t fin_off;
-	struct rhole *h;		/* never NULL: a shared empty one until needed */
-	struct wire_dir_counters c;
-	struct gaprec *gapv;		/* the first GAPS_KEPT gaps (sessions.jsonl),
-					 * then the last GAPS_KEPT (late copies) */
 	uint64_t acked;			/* offset the receiver has acknowledged */
 	uint64_t unacked_since;		/* capture time data went unacknowledged, 0: none */
+	struct rhole *h;		/* never NULL: a shared empty one until needed */
+	uint64_t fin_off;
+	struct gaprec *gapv;		/* the first GAPS_KEPT gaps (sessions.jsonl),
+					 * then the last GAPS_KEPT (late copies) */
+	struct wire_dir_counters c;
 };
 
 #define GAPS_KEPT 8
@@ -103,22 +107,26 @@ struct session {
 	uint8_t an_state, an_idx;	/* analyser.c: undecided/on/off, which one */
 	uint32_t lru;			/* tcp.c: when it last went to the back of lq (coarse) */
 	uint64_t id;
+	/* The second line: what a segment touches besides its directions. */
 	TAILQ_ENTRY(session) lq;	/* tcp.c: open (least recently active first)
 					 * or closed (tombstones, oldest first) */
-	TAILQ_ENTRY(session) pq;	/* tcp.c: sessions with a deadline */
-	TAILQ_ENTRY(session) hq;	/* tcp.c: the half-open list */
 	struct session *older;		/* the previous incarnation of this 4-tuple
 					 * (port reuse), while it lasts */
-	uint64_t closing_ns;		/* capture time closing began */
 	uint64_t deadline;		/* next capture time something is due; UINT64_MAX: none */
-	uint64_t first_ns, last_ns;
-	struct rdir d[2];		/* DIR_REQUESTS (client->server), DIR_RESPONSES */
+	uint64_t last_ns;
 	void *an_flow;			/* analyser.c: the analyser's state for it */
-	uint32_t slot[2];		/* files.c: its output slot's number + 1, 0: none */
-	uint64_t *sinkdrop;		/* fanout.c: sink_ring_full bytes [sink][dir]; NULL: none */
 	struct shold *held;		/* hold.c: its frames waiting, NULL: none */
+	uint32_t slot[2];		/* files.c: its output slot's number + 1, 0: none */
+	struct rdir d[2];		/* DIR_REQUESTS (client->server), DIR_RESPONSES */
+	/* Cold: what a segment does not touch as a rule. */
+	TAILQ_ENTRY(session) pq;	/* tcp.c: sessions with a deadline */
+	TAILQ_ENTRY(session) hq;	/* tcp.c: the half-open list */
+	uint64_t closing_ns;		/* capture time closing began */
+	uint64_t first_ns;
+	uint64_t *sinkdrop;		/* fanout.c: sink_ring_full bytes [sink][dir]; NULL: none */
 };
 _Static_assert(offsetof(struct session, id) + 8 <= 64, "a session's link and key in its first 64 bytes");
+_Static_assert(offsetof(struct session, d) == 128, "a session's directions from its third line");
 
 /* A captured frame as it came, or several (the fragments of a datagram). */
 struct frame {
@@ -315,6 +323,7 @@ void hold_segment(struct reasm *R, struct session *s, int dir, const struct fram
  * read.  Frames that wait for nothing more go out. */
 void hold_mark(struct reasm *R, struct session *s, int dir, uint64_t from, uint64_t to);
 void hold_flush(struct reasm *R, struct session *s);	/* s closes: all go */
+size_t hold_sessions(const struct reasm *R);	/* how many have a struct shold */
 /* The segment is handled: what still waits is copied (it was the
  * engine's frame until now). */
 void hold_settle(struct reasm *R);
@@ -335,11 +344,16 @@ void tcp_deadlines(struct reasm *R);	/* cheap: runs the deadlines due */
  * session's lines.  Before each frame, a reader that can see the frame
  * READAHEAD frames on (NULL: it cannot) hands it to tcp_readahead, which
  * keeps its key and asks the memory for its bucket; for the first line of
- * the chain of the frame READAHEAD - 2 on; and for every line of the
- * session of the frame two on: its chain's first when the key matches,
- * else the second. */
+ * the chain of the frame READAHEAD - READAHEAD_STEP on; and for the lines
+ * a segment touches (session_prefetch) of the session of the frame
+ * READAHEAD_STEP on: its chain's first when the key matches, else the
+ * second.  (Steps of 3, 4 and 6 frames were no faster than 2 on a million
+ * sessions: the misses in flight, not their latency, bound it.) */
 #define TCP_PREFETCH_MIN 32768
-#define READAHEAD 6
+#ifndef READAHEAD_STEP
+#define READAHEAD_STEP 2
+#endif
+#define READAHEAD (3 * READAHEAD_STEP)
 struct ra_slot {
 	void *bucket;			/* NULL: not a TCP segment */
 	uint8_t family;

@@ -292,6 +292,21 @@ tcp_readahead_wanted(const struct reasm *R)
 	return R->tcp != NULL && R->tcp->nsessions >= TCP_PREFETCH_MIN;
 }
 
+/* The lines of s a segment touches as a rule (reasmd.h puts them first):
+ * the key and flags, the lists and times, and of both directions what
+ * comes before c.gap_bytes (a segment's own counters, the other side's
+ * ACK state and stream_bytes).  Asked for, not read.  (A session is not
+ * aligned to a line: every line of the range is asked for.) */
+static inline void
+session_prefetch(const struct session *s)
+{
+	const char *p = (const char *)s, *end = (const char *)&s->d[1].c.gap_bytes;
+
+	for (; p < end; p += 64)
+		__builtin_prefetch(p, 1);
+	__builtin_prefetch(end - 1, 1);
+}
+
 /* s is the session of this 4-tuple: its direction, or -1 */
 static int
 key_dir(const struct session *s, uint8_t fam, const uint8_t *src, uint16_t sp, const uint8_t *dst,
@@ -347,25 +362,23 @@ tcp_readahead(struct reasm *R, struct readahead *ra, int dlt, const uint8_t *pkt
 	struct ra_slot *r;
 	struct session **b, *s;
 
-	/* The frame READAHEAD - 2 on: the first line of its chain's first
-	 * session (its bucket was asked for two frames ago). */
-	r = &ra->slot[(ra->i + READAHEAD - 2) % READAHEAD];
+	/* The frame READAHEAD - READAHEAD_STEP on: the first line of its
+	 * chain's first session (its bucket was asked for a step ago). */
+	r = &ra->slot[(ra->i + READAHEAD - READAHEAD_STEP) % READAHEAD];
 	if ((b = r->bucket) != NULL && bucket_live(R->tcp, b) && (s = *b) != NULL)
 		__builtin_prefetch(s, 0);
-	/* The frame two on: all the lines of its chain's first session when
+	/* The frame READAHEAD_STEP on: the lines of its chain's first session when
 	 * that is its own, else of the next one (most often its own; never
 	 * read here, only asked for: walking the chain would wait on each
 	 * session's first line, for nothing when the flow is new).  Asking
 	 * for the first one's lines blindly fetched another flow's session
 	 * about half the time in a full table. */
-	r = &ra->slot[(ra->i + 2) % READAHEAD];
+	r = &ra->slot[(ra->i + READAHEAD - 2 * READAHEAD_STEP) % READAHEAD];
 	if ((b = r->bucket) != NULL && bucket_live(R->tcp, b) && (s = *b) != NULL) {
 		if (key_dir(s, r->family, r->src, r->sport, r->dst, r->dport) >= 0)
-			for (size_t k = 0; k < sizeof(*s); k += 64)
-				__builtin_prefetch((const char *)s + k, 1);
+			session_prefetch(s);
 		else if ((s = s->hnext) != NULL)
-			for (size_t k = 0; k < sizeof(*s); k += 64)
-				__builtin_prefetch((const char *)s + k, 1);
+			session_prefetch(s);
 	}
 	r = &ra->slot[ra->i % READAHEAD];
 	if (pkt != NULL)
@@ -394,11 +407,10 @@ lookup(struct reasm *R, const struct decoded *d, size_t *hash, int *dir)
 	if (walked > R->tcp->chain_max)
 		R->tcp->chain_max = walked;
 	if (s != NULL) {
-		/* The segment touches most of the session's cache lines: ask
-		 * for them all at once (in a big table each is a miss, and
+		/* The segment touches several of the session's cache lines:
+		 * ask for them at once (in a big table each is a miss, and
 		 * asked one after the other they cost one miss each). */
-		for (size_t k = 128; k < sizeof(*s); k += 64)
-			__builtin_prefetch((const char *)s + k, 1);
+		session_prefetch(s);
 	}
 	return s;
 }
@@ -1404,6 +1416,31 @@ tcp_close_all(struct reasm *R, unsigned reason)
 		session_close(R, s, reason);
 }
 
+/* The tombstones of a table that goes as a whole: nothing to unlink them
+ * from (the buckets go too), only their own memory to give back. */
+static void
+tomb_teardown(struct reasm *R, struct sessq *q)
+{
+	struct session *s, *nx;
+
+#ifndef SLAB_PLAIN
+	/* The slab's chunks go whole (slab_release): with no held frames
+	 * there is nothing to visit, where a million tombstones in the order
+	 * they closed (all over memory after a busy run) were a million
+	 * misses one after the other. */
+	if (hold_sessions(R) == 0) {
+		TAILQ_INIT(q);
+		return;
+	}
+#endif
+	for (s = TAILQ_FIRST(q); s != NULL; s = nx) {
+		nx = TAILQ_NEXT(s, lq);
+		hold_flush(R, s);
+		slab_free(&R->tcp->slab, s);
+	}
+	TAILQ_INIT(q);
+}
+
 int
 tcp_close_id(struct reasm *R, uint64_t id, unsigned reason)
 {
@@ -1436,15 +1473,11 @@ tcp_foreach_open(struct reasm *R, void (*fn)(struct reasm *, struct session *, v
 void
 tcp_free(struct reasm *R)
 {
-	struct session *s;
-
 	if (R->tcp == NULL)
 		return;
 	tcp_close_all(R, CLOSE_SHUTDOWN);
-	while ((s = TAILQ_FIRST(&R->tcp->tomb)) != NULL)
-		session_free(R, s);
-	while ((s = TAILQ_FIRST(&R->tcp->sticky)) != NULL)
-		session_free(R, s);
+	tomb_teardown(R, &R->tcp->tomb);
+	tomb_teardown(R, &R->tcp->sticky);
 	free(R->tcp->buckets);
 	free(R->tcp->old);
 	slab_release(&R->tcp->slab);
