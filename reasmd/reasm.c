@@ -59,10 +59,8 @@ reasm_init(struct reasm *R, const struct conf *c, unsigned gen, unsigned shard,
 }
 
 void
-reasm_tick(struct reasm *R, uint64_t ts_ns)
+reasm_due(struct reasm *R)
 {
-	if (ts_ns > R->now_ns)
-		R->now_ns = ts_ns;
 	if (R->now_ns >= R->tcp_due)
 		tcp_deadlines(R);
 	if (R->now_ns - R->last_tick_ns < TICK_NS)

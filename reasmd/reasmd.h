@@ -219,19 +219,17 @@ int reasm_init(struct reasm *R, const struct conf *c, unsigned gen, unsigned sha
 /* One captured frame of the given link type (DLT). */
 void reasm_frame(struct reasm *R, int dlt, uint64_t ts_ns, const uint8_t *frame,
     uint32_t caplen, uint32_t origlen);
-/* Capture time moved (a tick): runs the timers. */
-void reasm_tick(struct reasm *R, uint64_t ts_ns);
-/* reasm_tick where nothing is due is the clock moving: inline, for the
- * frames of a file that another --shards engine takes (every other one). */
+/* Capture time moved (a tick, or every frame): runs the timers that are
+ * due.  Inline, since on most frames nothing is (the clock moves); the
+ * work, when some is due, out of line (reasm_due). */
+void reasm_due(struct reasm *R);
 static inline void
-reasm_clock(struct reasm *R, uint64_t ts_ns)
+reasm_tick(struct reasm *R, uint64_t ts_ns)
 {
-	uint64_t now = ts_ns > R->now_ns ? ts_ns : R->now_ns;
-
-	if (now < R->tcp_due && now - R->last_tick_ns < REASM_TICK_NS)
-		R->now_ns = now;
-	else
-		reasm_tick(R, ts_ns);
+	if (ts_ns > R->now_ns)
+		R->now_ns = ts_ns;
+	if (R->now_ns >= R->tcp_due || R->now_ns - R->last_tick_ns >= REASM_TICK_NS)
+		reasm_due(R);
 }
 /* Closes every session with `reason` (eof, shutdown). */
 void reasm_close_all(struct reasm *R, unsigned reason);

@@ -380,7 +380,7 @@ shards_read(struct reasm *R, struct pcapread *rd, int dlt, unsigned nshards, con
 			ahead = tcp_readahead_wanted(R);
 		if (nshards > 1 && decode_shard_quick(dlt, pkt, caplen, nshards, c->voip_enabled,
 		    c->sip_ports.v, c->sip_ports.n, &frags) != R->shard) {
-			reasm_clock(R, ts);	/* another engine's: the clock only */
+			reasm_tick(R, ts);	/* another engine's: the clock (and what is due) */
 			continue;
 		}
 		if (ahead) {
