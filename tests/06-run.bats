@@ -389,7 +389,7 @@ s.close()'
 	[ "$(grep '"event":"rtp_stream_summary"' events.jsonl | grep '"call_id":"12013223@200.57.7.195"' | grep -c '"packets":\(548\|891\),')" -eq 2 ]
 }
 
-@test "the rolling pcap file of a run with two shards: every frame once, in timestamp order (frames in order wait in a run, the others in a heap), in both capture orders" {
+@test "the rolling pcap file of a run with two shards: every frame once, in timestamp order (frames in order wait in a run, the others in a heap), in both capture orders and on every public capture" {
 	require_cmd editcap tshark
 	# 200,000 frames of 256 flows, and the same with the servers' frames
 	# stamped 1 ms late in the file's order (timestamps go back within a
@@ -411,6 +411,23 @@ s.close()'
 		python3 "$TOP/tests/gen/sinkcheck.py" frames $f.pcap pcap.$f/*
 		tshark -r pcap.$f/* -T fields -e frame.time_epoch > ts.txt 2>/dev/null
 		python3 "$TOP/tests/gen/sinkcheck.py" sorted ts.txt
+	done
+	# and the public captures (other stacks and taps, link types, pcapng,
+	# IP in IP, fragments, UDP): each frame once, in order, across shards
+	for f in "$TOP"/tests/corpus/*.pcap*; do
+		name=$(basename "$f")
+		cat > tap.json <<-EOF
+		{ io: { input: { capture: { file: "$f" } },
+		        output: { pcap: { enabled: true, dir: "$T/pc.$name" } } },
+		  control: { listen_port: 0 },
+		  runtime: { workers: 2, run_dir: "$T/run.$name" } }
+		EOF
+		run timeout --foreground 60 "$RUN" -c tap.json
+		[ "$status" -eq 0 ] || { echo "$name: $output"; false; }
+		[[ "$output" == *"pcap_out_of_order 0 frames"* ]] || { echo "$name: $output"; false; }
+		python3 "$TOP/tests/gen/sinkcheck.py" frames "$f" "$T/pc.$name"/* || { echo "$name"; false; }
+		tshark -r "$T/pc.$name"/* -T fields -e frame.time_epoch > ts.txt 2>/dev/null
+		python3 "$TOP/tests/gen/sinkcheck.py" sorted ts.txt || { echo "$name"; false; }
 	done
 }
 
