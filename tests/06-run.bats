@@ -396,38 +396,31 @@ s.close()'
 	# tick: the heap's frames even in one shard)
 	"$B/tests/benchgen" small plain.pcap 200000 > /dev/null
 	BENCHGEN_LATE_SERVER_US=1000 "$B/tests/benchgen" small late.pcap 200000 > /dev/null
-	for f in plain late; do
+	# the whole tap with two shards on capture $1 (its files under $T/$2):
+	# its rolling file holds each frame of $1 once, in timestamp order
+	two_shards_rolling() {
 		cat > tap.json <<-EOF
-		{ io: { input: { capture: { file: "$T/$f.pcap" } },
-		        output: { pcap: { enabled: true, dir: "$T/pcap.$f" } } },
+		{ io: { input: { capture: { file: "$1" } },
+		        output: { pcap: { enabled: true, dir: "$T/pcap.$2" } } },
 		  control: { listen_port: 0 },
-		  runtime: { workers: 2, run_dir: "$T/run.$f" } }
+		  runtime: { workers: 2, run_dir: "$T/run.$2" } }
 		EOF
 		run timeout --foreground 120 "$RUN" -c tap.json
-		[ "$status" -eq 0 ]
+		[ "$status" -eq 0 ] || { echo "$2: $output"; return 1; }
+		[[ "$output" == *"pcap_out_of_order 0 frames"* ]] || { echo "$2: $output"; return 1; }
+		python3 "$TOP/tests/gen/sinkcheck.py" frames "$1" "$T/pcap.$2"/* || { echo "$2"; return 1; }
+		tshark -r "$T/pcap.$2"/* -T fields -e frame.time_epoch > ts.txt 2>/dev/null
+		python3 "$TOP/tests/gen/sinkcheck.py" sorted ts.txt || { echo "$2"; return 1; }
+	}
+	for f in plain late; do
+		two_shards_rolling "$T/$f.pcap" $f
 		n=$("$B/tests/pcaploop" $f.pcap | sed 's/packets=\([0-9]*\).*/\1/')
 		[[ "$output" == *"sinkd pcap: $n frames: written $n, pcap_queue_full 0"* ]]
-		[[ "$output" == *"pcap_out_of_order 0 frames"* ]]
-		python3 "$TOP/tests/gen/sinkcheck.py" frames $f.pcap pcap.$f/*
-		tshark -r pcap.$f/* -T fields -e frame.time_epoch > ts.txt 2>/dev/null
-		python3 "$TOP/tests/gen/sinkcheck.py" sorted ts.txt
 	done
 	# and the public captures (other stacks and taps, link types, pcapng,
 	# IP in IP, fragments, UDP): each frame once, in order, across shards
 	for f in "$TOP"/tests/corpus/*.pcap*; do
-		name=$(basename "$f")
-		cat > tap.json <<-EOF
-		{ io: { input: { capture: { file: "$f" } },
-		        output: { pcap: { enabled: true, dir: "$T/pc.$name" } } },
-		  control: { listen_port: 0 },
-		  runtime: { workers: 2, run_dir: "$T/run.$name" } }
-		EOF
-		run timeout --foreground 60 "$RUN" -c tap.json
-		[ "$status" -eq 0 ] || { echo "$name: $output"; false; }
-		[[ "$output" == *"pcap_out_of_order 0 frames"* ]] || { echo "$name: $output"; false; }
-		python3 "$TOP/tests/gen/sinkcheck.py" frames "$f" "$T/pc.$name"/* || { echo "$name"; false; }
-		tshark -r "$T/pc.$name"/* -T fields -e frame.time_epoch > ts.txt 2>/dev/null
-		python3 "$TOP/tests/gen/sinkcheck.py" sorted ts.txt || { echo "$name"; false; }
+		two_shards_rolling "$f" "$(basename "$f")"
 	done
 }
 
