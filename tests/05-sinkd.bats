@@ -484,6 +484,10 @@ g.paced('back.pcap', 3.0, 150000)
 	A=$!
 	timeout 60 socat -u "TCP:127.0.0.1:$rq" - > first.req &
 	Q=$!
+	# the first consumer of the responses is socat: the staller below
+	# connects once it is in (they raced, and the staller, first, got the
+	# start-up buffer in one CI run)
+	WAIT_SECS=30 wait_for $CHECK event ev.listener listener_connected first=True direction=responses > /dev/null
 	# a consumer that reads nothing until the session is over
 	timeout 60 python3 -c '
 import socket, sys, os, time
