@@ -867,6 +867,8 @@ PY
 	rs=$(field "$ports" '["responses_port"]')
 	timeout 60 socat -u "TCP:127.0.0.1:$rs" - > good.resp &
 	G=$!
+	# (socat first: the first consumer has the start-up buffer)
+	WAIT_SECS=30 wait_for $CHECK event ev.listener listener_connected first=True direction=responses > /dev/null
 	# 100 that never read (small receive buffers), held until the session is over
 	timeout 60 python3 -c '
 import socket, sys, os, time
