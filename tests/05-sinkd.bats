@@ -235,7 +235,8 @@ hep_collector_stop() {
 			"$B/reasmd" -c hep.json -r "$f" --voip -w - 2>/dev/null |
 			    "$B/sinkd" hep -c hep.json -r - --port "$HEP_PORT" --transport "$tr" 2>"err.$tr.$name"
 			hep_collector_stop
-			grep -q "hep_too_large 0, hep_send_error 0, hep_buffer_full 0" "err.$tr.$name"
+			grep -q "hep_too_large 0, hep_send_error 0, hep_buffer_full 0" "err.$tr.$name" ||
+			    { echo "$tr $name:"; cat "err.$tr.$name" hs.out; false; }
 			python3 "$TOP/tests/gen/hepcheck.py" "$f" "got.$tr.$name" --node 77 --auth s3cret \
 			    --tshark-out "tshark.$name" -d tcp.port==6060,sip -d tcp.port==5090,sip > "check.$tr.$name" ||
 			    { cat "check.$tr.$name" "err.$tr.$name"; false; }
