@@ -61,7 +61,6 @@ struct hold {
 	struct heldq all, borrowed;
 	struct held *pool;		/* free entries (linked by s) */
 	size_t npool;
-	size_t nsess;			/* sessions with a struct shold */
 	uint64_t bytes, max;
 	uint64_t frames, full, timeout, peak;
 };
@@ -199,7 +198,6 @@ hold_segment(struct reasm *R, struct session *s, int dir, const struct frame *fr
 	if (s->held == NULL) {
 		s->held = xcalloc(1, sizeof(*s->held));
 		TAILQ_INIT(&s->held->q);
-		H->nsess++;
 	}
 	for (size_t k = 0; k < nfr; k++) {
 		struct held probe = { .plen = plen, .seq = seq, .dir = (uint8_t)dir };
@@ -268,13 +266,6 @@ hold_flush(struct reasm *R, struct session *s)
 		held_out(R, TAILQ_FIRST(&s->held->q));
 	free(s->held);
 	s->held = NULL;
-	R->hold->nsess--;
-}
-
-size_t
-hold_sessions(const struct reasm *R)
-{
-	return R->hold != NULL ? R->hold->nsess : 0;
 }
 
 void

@@ -321,7 +321,6 @@ void hold_segment(struct reasm *R, struct session *s, int dir, const struct fram
  * read.  Frames that wait for nothing more go out. */
 void hold_mark(struct reasm *R, struct session *s, int dir, uint64_t from, uint64_t to);
 void hold_flush(struct reasm *R, struct session *s);	/* s closes: all go */
-size_t hold_sessions(const struct reasm *R);	/* how many have a struct shold */
 /* The segment is handled: what still waits is copied (it was the
  * engine's frame until now). */
 void hold_settle(struct reasm *R);
