@@ -161,6 +161,9 @@ struct pstate {
 	bool abandon;
 	bool wait_when_full;		/* a record stream (-r): wait, lose nothing */
 	pthread_cond_t cv_space;
+	pthread_cond_t cv_stopped;	/* writer_stopped became true */
+	bool stop_queued;		/* a J_STOP is on the queue */
+	bool stuck;			/* abandoned, and the writer did not stop in time */
 	/* done notifications (writer -> loop) */
 	int donefd[2];
 	struct event *ev_done;
@@ -631,8 +634,10 @@ notify_done(struct pstate *S, struct pfile *f)
 	pthread_mutex_lock(&S->mu);
 	if (f != NULL) {
 		SLIST_INSERT_HEAD(&S->done, f, done);
-	} else
+	} else {
 		S->writer_stopped = true;
+		pthread_cond_broadcast(&S->cv_stopped);
+	}
 	pthread_mutex_unlock(&S->mu);
 	if (write(S->donefd[1], &c, 1) < 0 && errno != EAGAIN)
 		log_warn("pcap: notifying the loop");
@@ -1539,6 +1544,7 @@ po_start(struct sinkd *D)
 	pthread_mutex_init(&S->mu, NULL);
 	pthread_cond_init(&S->cv, NULL);
 	pthread_cond_init(&S->cv_space, NULL);
+	pthread_cond_init(&S->cv_stopped, NULL);
 	S->wait_when_full = D->stream_input;
 	if (pthread_create(&S->th, NULL, writer_main, S) != 0)
 		fatal("pthread_create");
@@ -1999,16 +2005,60 @@ po_drain(struct sinkd *D)
 		S->roll = NULL;
 	}
 	q_push(S, job_new(J_STOP, NULL, 0));
+	S->stop_queued = true;
 }
 
+/* How long the drain deadline waits, after telling the writer to give up,
+ * for it to stop: it counts the frames it still has as shutdown_timeout
+ * and closes its files, which is quick unless a write does not return (a
+ * hung file system). */
+#define ABANDON_WAIT_MS 2000
+
+/*
+ * The drain deadline (or an end without a drain): the writer counts what
+ * it still has as shutdown_timeout and stops, and this waits for it, a
+ * bounded while: the summary and the books that follow are then whole, and
+ * nothing the writer uses is freed under it (po_free freed the sessions'
+ * files while it still wrote them).  A writer that does not stop in time
+ * is left alone, and said so.
+ */
 static void
 po_abandon(struct sinkd *D)
 {
 	struct pstate *S = D->fs;
+	struct timespec due;
+	bool stopped;
 
 	pthread_mutex_lock(&S->mu);
 	S->abandon = true;
+	if (!S->stop_queued && S->th_started)
+		q_append(S, job_new(J_STOP, NULL, 0));
+	S->stop_queued = true;
 	pthread_mutex_unlock(&S->mu);
+	if (!S->th_started)
+		return;
+	clock_gettime(CLOCK_REALTIME, &due);
+	due.tv_sec += ABANDON_WAIT_MS / 1000;
+	due.tv_nsec += (ABANDON_WAIT_MS % 1000) * 1000000L;
+	if (due.tv_nsec >= 1000000000L) {
+		due.tv_sec++;
+		due.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&S->mu);
+	while (!S->writer_stopped && pthread_cond_timedwait(&S->cv_stopped, &S->mu, &due) != ETIMEDOUT)
+		;
+	stopped = S->writer_stopped;
+	pthread_mutex_unlock(&S->mu);
+	if (stopped) {
+		pthread_join(S->th, NULL);
+		S->th_started = false;
+		S->stopped = true;
+	} else {
+		S->stuck = true;
+		log_warnx("pcap: the writer thread has not stopped %d ms after being told to give up "
+		    "(a write that does not return?): the frames it still holds are not in the counts",
+		    ABANDON_WAIT_MS);
+	}
 }
 
 static void
@@ -2101,6 +2151,24 @@ po_free(struct sinkd *D)
 {
 	struct pstate *S = D->fs;
 
+	/* The writer first: it may still use any file. */
+	if (S->th_started && !S->stopped && !S->stuck)
+		po_abandon(D);
+	if (S->th_started && !S->stuck) {
+		pthread_join(S->th, NULL);
+		S->th_started = false;
+	}
+	if (S->stuck)
+		return;		/* (it still runs: nothing it may touch is freed; the process ends) */
+	/* Finished files the loop has not taken yet: a session's is its
+	 * session's to free (below), the others are freed here. */
+	for (struct pfile *f = SLIST_FIRST(&S->done), *nx; f; f = nx) {
+		struct ssn *s = f->session_id != 0 ? sinkd_find(D, f->session_id) : NULL;
+		nx = SLIST_NEXT(f, done);
+		if (s == NULL || s->fam == NULL || ((struct pssn *)s->fam)->pf != f)
+			pfile_free(f);
+	}
+	SLIST_INIT(&S->done);
 	for (struct ssn *s = TAILQ_FIRST(&D->ssns); s; s = TAILQ_NEXT(s, q)) {
 		struct pssn *ps = s->fam;
 		if (ps != NULL) {
@@ -2108,13 +2176,6 @@ po_free(struct sinkd *D)
 			free(ps);
 			s->fam = NULL;
 		}
-	}
-	if (S->th_started) {
-		if (!S->stopped) {
-			po_abandon(D);
-			q_push(S, job_new(J_STOP, NULL, 0));
-		}
-		pthread_join(S->th, NULL);
 	}
 	while (held_n(S) > 0)
 		job_free(S, held_pop(S));
@@ -2144,11 +2205,6 @@ po_free(struct sinkd *D)
 			call_free(c);
 		}
 	free(S->cb);
-	for (struct pfile *f = SLIST_FIRST(&S->done), *nx; f; f = nx) {
-		nx = SLIST_NEXT(f, done);
-		if (f->session_id == 0)
-			pfile_free(f);
-	}
 	if (S->ev_done)
 		event_free(S->ev_done);
 	if (S->donefd[0] >= 0) {

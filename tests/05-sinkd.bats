@@ -356,6 +356,30 @@ PY
 	[ "$(tshark -r "out.many/$(ls out.many | tail -1)" 2>/dev/null | wc -l)" -ge 3 ]
 }
 
+@test "pcap: a drain deadline that passes while the writer is busy: it gives up and is waited for; every frame written or counted as shutdown_timeout, every file whole, no crash" {
+	# 10,000 sessions a file each and a 1 ms drain deadline: the writer
+	# still has frames and closes queued when it passes.  (It used to free
+	# the sessions' files while the writer still wrote them: a crash, or
+	# renames to garbage names, and the frames it still had uncounted.)
+	echo '{ io: { output: { pcap: { queue_bytes: 1048576 } } }, runtime: { max_open_files: 64, drain_timeout_ms: 1 } }' > dt.json
+	"$B/tests/benchgen" idle few.pcap 10000 >/dev/null
+	"$B/reasmd" -r few.pcap -w few.sth 2>/dev/null
+	run "$B/sinkd" pcap -c dt.json -r few.sth --dir out --per-session
+	echo "$output" | grep -E "drain|frames:|WARN|ERROR" | head -5
+	[ "$status" -eq 0 ]
+	! echo "$output" | grep -q "renaming\|Sanitizer"
+	line=$(echo "$output" | grep "sinkd pcap: [0-9]* frames:")
+	frames=$(echo "$line" | sed 's/.*pcap: \([0-9]*\) frames.*/\1/')
+	sum=$(echo "$line" | sed 's/.*written \([0-9]*\), pcap_queue_full \([0-9]*\), pcap_write_error \([0-9]*\), shutdown_timeout \([0-9]*\);.*/\1 + \2 + \3 + \4/')
+	[ "$frames" -gt 0 ]
+	[ "$(( sum ))" -eq "$frames" ]
+	# every file there is whole and named for its end
+	[ "$(ls out | grep -vc '__eof\.pcapng$')" -eq 0 ]
+	for f in $(ls out | head -3) $(ls out | tail -3); do
+		[ "$(tshark -r "out/$f" 2>/dev/null | wc -l)" -ge 1 ]
+	done
+}
+
 @test "pcap rolling file: timestamps that go backwards (a merged capture) are written at once and counted" {
 	require_cmd editcap
 	python3 -c "
