@@ -49,7 +49,19 @@ NATS_LIBS := $(shell pkg-config --libs libnats 2>/dev/null)
 ifneq ($(NATS_LIBS),)
 CPPFLAGS += -DHAVE_NATS
 endif
-ALL_CFLAGS = $(WARN) $(CFLAGS) $(SANFLAGS) -MMD -MP
+# Link-time optimisation of the daemons (gcc; not in a sanitizer build;
+# LTO=0 turns it off): a frame's path crosses files (decode, the session
+# hub, the fan-out, the analysers), and inlining across them took a tenth
+# of reasmd's CPU on 64-byte frames.  The objects carry both forms
+# (-ffat-lto-objects): the daemons link the optimised one, the tests and
+# tools the plain code, so their links stay quick.
+LTO ?= 1
+CC_IS_GCC := $(shell $(CC) --version 2>/dev/null | grep -q 'Free Software Foundation' && echo 1)
+ifeq ($(LTO)$(CC_IS_GCC)$(SANITIZER),11)
+LTO_CFLAGS := -flto=auto -ffat-lto-objects
+LTO_LDFLAGS := -flto=auto
+endif
+ALL_CFLAGS = $(WARN) $(CFLAGS) $(LTO_CFLAGS) $(SANFLAGS) -MMD -MP
 LDLIBS += $(PKG_LIBS) $(SECCOMP_LIBS) $(NATS_LIBS) -lm -lpthread
 ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
 
@@ -63,7 +75,7 @@ define daemon
 $(1)_SRC := $$(wildcard $(1)/*.c)
 $(1)_LIBOBJ := $$(patsubst %.c,$(B)/obj/%.o,$$(filter-out $(1)/main.c,$$($(1)_SRC)))
 $(B)/$(1): $(B)/obj/$(1)/main.o $$($(1)_LIBOBJ) $(LIBCOMMON)
-	$$(CC) $$(ALL_LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+	$$(CC) $$(ALL_LDFLAGS) $$(LTO_LDFLAGS) $$(CFLAGS) -o $$@ $$^ $$(LDLIBS)
 endef
 DAEMONS := capd reasmd sinkd ctld
 $(foreach d,$(DAEMONS),$(eval $(call daemon,$(d))))
