@@ -988,8 +988,12 @@ session_settle(struct reasm *R, struct session *s)
 
 	if (s->closed)
 		return;
-	expire_dir(R, s, 0);
-	expire_dir(R, s, 1);
+	/* (a direction without state of its own has no hole to expire: most
+	 * of them, and a call each was 4% of the engine on small frames) */
+	if (s->d[0].h != &nohole)
+		expire_dir(R, s, 0);
+	if (s->d[1].h != &nohole)
+		expire_dir(R, s, 1);
 	if (s->closing && (closing_done(s) || R->now_ns >= s->closing_ns + R->tcp->gap_grace_ns)) {
 		session_close(R, s, s->closing_reason);
 		return;
