@@ -102,6 +102,15 @@ struct decoded {
  */
 enum decode_res decode_frame(int dlt, const uint8_t *pkt, size_t caplen,
     struct decoded *d);
+/* The same without decode_frame's path for the common frame (Ethernet,
+ * IPv4 without options, TCP): what tests and the fuzz target compare it
+ * with. */
+enum decode_res decode_frame_full(int dlt, const uint8_t *pkt, size_t caplen,
+    struct decoded *d);
+/* Two decodings agree: the same result and, when DEC_OK, the same fields
+ * (those the result says are set). */
+bool decode_same(enum decode_res ra, const struct decoded *a, enum decode_res rb,
+    const struct decoded *b);
 
 /* Decodes from an IP header (e.g. a reassembled datagram). */
 enum decode_res decode_ip(const uint8_t *ip, size_t len, struct decoded *d);

@@ -27,6 +27,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	f = malloc(size - 1 ? size - 1 : 1);
 	memcpy(f, data + 1, size - 1);
 	int dlt = dlts[data[0] % (sizeof(dlts) / sizeof(dlts[0]))];
+	{
+		/* the common frame's own path decodes as the general one */
+		struct decoded g;
+		enum decode_res rf = decode_frame(dlt, f, size - 1, &d);
+		if (!decode_same(rf, &d, decode_frame_full(dlt, f, size - 1, &g), &g))
+			abort();
+	}
 	if (decode_frame(dlt, f, size - 1, &d) == DEC_OK) {
 		/* Touch every byte the decoder says is payload. */
 		uint8_t sum = 0;

@@ -404,6 +404,48 @@ shard_by_inner_pair(void)
 	free(F);
 }
 
+/* decode_frame's path for the common frame decodes as the general one:
+ * the frame as it is, and variants of its TCP header (options: MSS,
+ * window scale, SACK-permitted, timestamps, a bad length), its IP total
+ * length (0 for TSO, short, beyond the capture) and its flags. */
+static void
+frame_as_full(const uint8_t *v, uint32_t cl, unsigned i)
+{
+	/* MSS, NOP, window scale, SACK-permitted, timestamps, end: 24 bytes */
+	static const uint8_t opts[24] = { 2, 4, 5, 180, 1, 3, 3, 7, 4, 2, 8, 10, 0, 0, 0, 9, 0, 0, 0, 4, 0, 0, 0, 0 };
+	uint8_t w[256 + sizeof(opts)];
+	struct decoded a, b;
+	enum decode_res ra, rb;
+	uint32_t wl = cl + (uint32_t)sizeof(opts);
+
+	memcpy(w, v, cl);
+	ra = decode_frame(STH_DLT_EN10MB, w, cl, &a);
+	rb = decode_frame_full(STH_DLT_EN10MB, w, cl, &b);
+	T_CHECK(decode_same(ra, &a, rb, &b));
+	if (cl < 54 || w[14] != 0x45)
+		return;
+	/* the options after the 20-byte TCP header, the data offset 11
+	 * words (or 15: payload read as options; or 4: too short) */
+	memcpy(w, v, 54);
+	memcpy(w + 54, opts, sizeof(opts));
+	memcpy(w + 54 + sizeof(opts), v + 54, cl - 54);
+	w[14 + 20 + 12] = (uint8_t)((i % 3 == 0 ? 15 : i % 3 == 1 ? 4 : 11) << 4);
+	w[16] = (uint8_t)((wl - 14) >> 8);
+	w[17] = (uint8_t)(wl - 14);
+	if (i % 5 == 0)
+		w[16] = w[17] = 0;		/* TSO: the capture's length */
+	if (i % 7 == 0)
+		w[17] = (uint8_t)(w[17] + 40);	/* beyond the capture */
+	if (i % 11 == 0)
+		w[17] = 19;			/* shorter than its header */
+	w[14 + 6] = i % 9 == 0 ? 0x40 : 0;	/* DF */
+	ra = decode_frame(STH_DLT_EN10MB, w, wl, &a);
+	rb = decode_frame_full(STH_DLT_EN10MB, w, wl, &b);
+	T_CHECK(decode_same(ra, &a, rb, &b));
+	if (i % 3 == 2 && i % 11 != 0 && w[23] == 6 && w[20] == 0 && ra == DEC_OK)
+		T_CHECK(a.has_ts && a.tsval == 9 && a.tsecr == 4 && a.mss == 1460 && a.wscale == 7 && a.sack_ok);
+}
+
 /* decode_shard_quick (the inline path every --shards engine takes for
  * every frame) deals as decode_shard does: Ethernet IPv4 TCP with its
  * addresses varied, both ways, fragments, truncations, VLAN, other link
@@ -450,6 +492,7 @@ shard_quick_as_decode_shard(void)
 		}
 		uint32_t cl = i % 23 == 0 ? (uint32_t)(i / 23 % 40) : (uint32_t)len;
 		unsigned s = decode_shard(STH_DLT_EN10MB, v, cl, W, voip, NULL, 0, NULL);
+		frame_as_full(v, cl, i);
 		T_EQ_U(decode_shard_quick(STH_DLT_EN10MB, v, cl, W, voip, NULL, 0, NULL), s);
 		T_EQ_U(decode_shard_quick(STH_DLT_RAW, v + 14, cl > 14 ? cl - 14 : 0, W, voip, NULL, 0, NULL),
 		    decode_shard(STH_DLT_RAW, v + 14, cl > 14 ? cl - 14 : 0, W, voip, NULL, 0, NULL));
