@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 #include <sys/socket.h>
 
 /* macOS has SO_NOSIGPIPE instead; daemons ignore SIGPIPE as well. */
@@ -54,6 +55,10 @@ void onewrite_close(struct onewrite *w);
 /* Monotonic and wall clocks in nanoseconds. */
 uint64_t now_mono_ns(void);
 uint64_t now_wall_ns(void);
+/* t plus ms milliseconds; the wall clock's now plus ms (a deadline for
+ * pthread_cond_timedwait, whose clock is the wall clock). */
+struct timespec timespec_plus_ms(struct timespec t, long ms);
+struct timespec wall_in_ms(long ms);
 
 /* Formats a nanosecond UTC time as ISO-8601 with milliseconds
  * ("2026-11-22T18:01:10.123Z") into buf (at least 32 bytes). */

@@ -576,15 +576,8 @@ mono_ms(void)
 static void
 wait_ms(struct nstate *S, long ms)
 {
-	struct timespec ts;
+	struct timespec ts = wall_in_ms(ms);
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
 	pthread_cond_timedwait(&S->cv, &S->mu, &ts);
 }
 

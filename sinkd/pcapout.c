@@ -882,12 +882,7 @@ writer_main(void *arg)
 				pthread_cond_wait(&S->cv, &S->mu);
 				continue;
 			}
-			struct timespec due = flushed;
-			due.tv_nsec += FLUSH_MS * 1000000L;
-			if (due.tv_nsec >= 1000000000L) {
-				due.tv_sec++;
-				due.tv_nsec -= 1000000000L;
-			}
+			struct timespec due = timespec_plus_ms(flushed, FLUSH_MS);
 			if (pthread_cond_timedwait(&S->cv, &S->mu, &due) == ETIMEDOUT &&
 			    S->qhead == NULL) {
 				pthread_mutex_unlock(&S->mu);
@@ -2037,13 +2032,7 @@ po_abandon(struct sinkd *D)
 	pthread_mutex_unlock(&S->mu);
 	if (!S->th_started)
 		return;
-	clock_gettime(CLOCK_REALTIME, &due);
-	due.tv_sec += ABANDON_WAIT_MS / 1000;
-	due.tv_nsec += (ABANDON_WAIT_MS % 1000) * 1000000L;
-	if (due.tv_nsec >= 1000000000L) {
-		due.tv_sec++;
-		due.tv_nsec -= 1000000000L;
-	}
+	due = wall_in_ms(ABANDON_WAIT_MS);
 	pthread_mutex_lock(&S->mu);
 	while (!S->writer_stopped && pthread_cond_timedwait(&S->cv_stopped, &S->mu, &due) != ETIMEDOUT)
 		;
