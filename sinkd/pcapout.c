@@ -211,6 +211,7 @@ struct pstate {
 	uint64_t packets, queue_full, write_errors, not_in_session, shutdown_dropped,
 	    files, forced_order, out_of_order, interrupted;
 	_Atomic uint64_t w_written, w_errors, w_abandoned;
+	_Atomic uint64_t w_jobs;	/* jobs the writer did: its progress */
 };
 
 /* What a session keeps in the loop. */
@@ -904,6 +905,7 @@ writer_main(void *arg)
 
 		while ((j = batch) != NULL) {
 			batch = j->next;
+			atomic_fetch_add_explicit(&S->w_jobs, 1, memory_order_relaxed);
 			switch (j->kind) {
 			case J_PKT:
 				if (abandon) {
@@ -2004,9 +2006,10 @@ po_drain(struct sinkd *D)
 }
 
 /* How long the drain deadline waits, after telling the writer to give up,
- * for it to stop: it counts the frames it still has as shutdown_timeout
- * and closes its files, which is quick unless a write does not return (a
- * hung file system). */
+ * for it to stop or at least to do another job: it counts the frames
+ * it still has as shutdown_timeout and closes its files, quick unless a
+ * write does not return (a hung file system).  A writer that still moves
+ * (thousands of files to close on a slow machine) is waited for. */
 #define ABANDON_WAIT_MS 2000
 
 /*
@@ -2032,10 +2035,15 @@ po_abandon(struct sinkd *D)
 	pthread_mutex_unlock(&S->mu);
 	if (!S->th_started)
 		return;
-	due = wall_in_ms(ABANDON_WAIT_MS);
 	pthread_mutex_lock(&S->mu);
-	while (!S->writer_stopped && pthread_cond_timedwait(&S->cv_stopped, &S->mu, &due) != ETIMEDOUT)
-		;
+	for (;;) {
+		uint64_t seen = atomic_load(&S->w_jobs);
+		due = wall_in_ms(ABANDON_WAIT_MS);
+		while (!S->writer_stopped && pthread_cond_timedwait(&S->cv_stopped, &S->mu, &due) != ETIMEDOUT)
+			;
+		if (S->writer_stopped || atomic_load(&S->w_jobs) == seen)
+			break;
+	}
 	stopped = S->writer_stopped;
 	pthread_mutex_unlock(&S->mu);
 	if (stopped) {
@@ -2044,7 +2052,7 @@ po_abandon(struct sinkd *D)
 		S->stopped = true;
 	} else {
 		S->stuck = true;
-		log_warnx("pcap: the writer thread has not stopped %d ms after being told to give up "
+		log_warnx("pcap: the writer thread, told to give up, has not moved for %d ms "
 		    "(a write that does not return?): the frames it still holds are not in the counts",
 		    ABANDON_WAIT_MS);
 	}
