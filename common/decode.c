@@ -415,6 +415,22 @@ decode_l4_or_tunnel(const uint8_t *p, size_t len, struct decoded *d, int depth)
 	return r;
 }
 
+/* An IPv4 header's fields (p, its total length tot, caplen captured);
+ * returns the bytes of the datagram captured. */
+static inline size_t
+ipv4_fields(const uint8_t *p, size_t tot, size_t caplen, struct decoded *d)
+{
+	d->family = 4;
+	memset(d->src, 0, 16);
+	memset(d->dst, 0, 16);
+	memcpy(d->src, p + 12, 4);
+	memcpy(d->dst, p + 16, 4);
+	d->proto = p[9];
+	d->ip_len = tot;
+	d->missing = tot > caplen ? (uint32_t)(tot - caplen) : 0;
+	return tot > caplen ? caplen : tot;
+}
+
 static enum decode_res
 decode_ipv4(const uint8_t *p, size_t caplen, struct decoded *d, int depth)
 {
@@ -435,16 +451,7 @@ decode_ipv4(const uint8_t *p, size_t caplen, struct decoded *d, int depth)
 		tot = caplen;		/* TSO: the length was left for the NIC */
 	if (tot < hl)
 		return DEC_BAD_IP_LEN;
-	d->family = 4;
-	memset(d->src, 0, 16);
-	memset(d->dst, 0, 16);
-	memcpy(d->src, p + 12, 4);
-	memcpy(d->dst, p + 16, 4);
-	d->proto = p[9];
-	d->ip_len = tot;
-	d->missing = tot > caplen ? (uint32_t)(tot - caplen) : 0;
-	if (tot > caplen)
-		tot = caplen;
+	tot = ipv4_fields(p, tot, caplen, d);
 	fo = rd16(p + 6);
 	d->is_fragment = (fo & 0x3FFF) != 0;	/* MF or an offset */
 	if (d->is_fragment) {
@@ -590,16 +597,7 @@ decode_frame(int dlt, const uint8_t *pkt, size_t caplen, struct decoded *d)
 			tot = cap;	/* TSO */
 		if (tot >= 20) {
 			d->l3_off = 14;
-			d->family = 4;
-			memset(d->src, 0, 16);
-			memset(d->dst, 0, 16);
-			memcpy(d->src, p + 12, 4);
-			memcpy(d->dst, p + 16, 4);
-			d->proto = 6;
-			d->ip_len = tot;
-			d->missing = tot > cap ? (uint32_t)(tot - cap) : 0;
-			if (tot > cap)
-				tot = cap;
+			tot = ipv4_fields(p, tot, cap, d);
 			d->is_fragment = false;
 			return decode_l4(p + 20, tot - 20, d);
 		}
