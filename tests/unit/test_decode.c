@@ -1,6 +1,8 @@
 /* test_decode.c — frames built byte by byte, every link type and the
  * truncation cases. */
 #include <arpa/inet.h>
+#include <dirent.h>
+#include <pcap/pcap.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -446,6 +448,56 @@ frame_as_full(const uint8_t *v, uint32_t cl, unsigned i)
 		T_CHECK(a.has_ts && a.tsval == 9 && a.tsecr == 4 && a.mss == 1460 && a.wscale == 7 && a.sack_ok);
 }
 
+/* The same on real traffic: every frame of every public capture
+ * (tests/corpus: other stacks and taps, VLAN, SLL, IP in IP, GRE, IPv6,
+ * fragments, pcapng), decoded both ways, each frame as the engine gets it
+ * from libpcap.  Run from the top of the tree (tests/run.sh is). */
+static void
+corpus_frames_as_full(void)
+{
+	DIR *dir = opendir("tests/corpus");
+	struct dirent *e;
+	unsigned long frames = 0, fast = 0, files = 0, named = 0;
+
+	T_CHECK(dir != NULL);
+	if (dir == NULL)
+		return;
+	while ((e = readdir(dir)) != NULL) {
+		char path[512], err[PCAP_ERRBUF_SIZE];
+		struct pcap_pkthdr *h;
+		const u_char *pkt;
+		pcap_t *pc;
+		if (strstr(e->d_name, ".pcap") == NULL)
+			continue;
+		snprintf(path, sizeof(path), "tests/corpus/%s", e->d_name);
+		named++;
+		if ((pc = pcap_open_offline(path, err)) == NULL) {
+			printf("#   %s: %s\n", path, err);
+			continue;
+		}
+		files++;
+		int dlt = pcap_datalink(pc);
+		while (pcap_next_ex(pc, &h, &pkt) == 1) {
+			struct decoded a, b;
+			enum decode_res ra = decode_frame(dlt, pkt, h->caplen, &a);
+			enum decode_res rb = decode_frame_full(dlt, pkt, h->caplen, &b);
+			if (!decode_same(ra, &a, rb, &b))
+				printf("#   %s: frame %lu decodes differently\n", e->d_name, frames);
+			T_CHECK(decode_same(ra, &a, rb, &b));
+			frames++;
+			fast += dlt == STH_DLT_EN10MB && h->caplen >= 34 && pkt[12] == 8 && pkt[13] == 0 &&
+			    pkt[14] == 0x45 && pkt[23] == 6;
+		}
+		pcap_close(pc);
+	}
+	closedir(dir);
+	printf("# %lu frames of %lu public captures, %lu of them on the common frame's path\n",
+	    frames, files, fast);
+	T_EQ_U(files, named);		/* every one read */
+	T_CHECK(files >= 12);
+	T_CHECK(fast > 1000 && frames > fast);
+}
+
 /* decode_shard_quick (the inline path every --shards engine takes for
  * every frame) deals as decode_shard does: Ethernet IPv4 TCP with its
  * addresses varied, both ways, fragments, truncations, VLAN, other link
@@ -519,5 +571,6 @@ main(void)
 	T_RUN(decode_tunnels);
 	T_RUN(shard_by_inner_pair);
 	T_RUN(shard_quick_as_decode_shard);
+	T_RUN(corpus_frames_as_full);
 	return T_DONE();
 }
