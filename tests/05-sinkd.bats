@@ -357,26 +357,37 @@ PY
 }
 
 @test "pcap: a drain deadline that passes while the writer is busy: it gives up and is waited for; every frame written or counted as shutdown_timeout, every file whole, no crash" {
-	# 10,000 sessions a file each and a 1 ms drain deadline: the writer
-	# still has frames and closes queued when it passes.  (It used to free
-	# the sessions' files while the writer still wrote them: a crash, or
+	# 10,000 sessions and a 1 ms drain deadline: the writer still has
+	# frames and closes queued when it passes.  (It used to free the
+	# sessions' files while the writer still wrote them: a crash, or
 	# renames to garbage names, and the frames it still had uncounted.)
-	echo '{ io: { output: { pcap: { queue_bytes: 1048576 } } }, runtime: { max_open_files: 64, drain_timeout_ms: 1 } }' > dt.json
+	# A file a session with a small queue, the same with the defaults a
+	# user gets, and the rolling file with the defaults.
 	"$B/tests/benchgen" idle few.pcap 10000 >/dev/null
 	"$B/reasmd" -r few.pcap -w few.sth 2>/dev/null
-	run "$B/sinkd" pcap -c dt.json -r few.sth --dir out --per-session
-	echo "$output" | grep -E "drain|frames:|WARN|ERROR" | head -5
-	[ "$status" -eq 0 ]
-	! echo "$output" | grep -q "renaming\|Sanitizer"
-	line=$(echo "$output" | grep "sinkd pcap: [0-9]* frames:")
-	frames=$(echo "$line" | sed 's/.*pcap: \([0-9]*\) frames.*/\1/')
-	sum=$(echo "$line" | sed 's/.*written \([0-9]*\), pcap_queue_full \([0-9]*\), pcap_write_error \([0-9]*\), shutdown_timeout \([0-9]*\);.*/\1 + \2 + \3 + \4/')
-	[ "$frames" -gt 0 ]
-	[ "$(( sum ))" -eq "$frames" ]
-	# every file there is whole and named for its end
-	[ "$(ls out | grep -vc '__eof\.pcapng$')" -eq 0 ]
-	for f in $(ls out | head -3) $(ls out | tail -3); do
-		[ "$(tshark -r "out/$f" 2>/dev/null | wc -l)" -ge 1 ]
+	for c in small default rolling; do
+		case $c in
+		small) echo '{ io: { output: { pcap: { queue_bytes: 1048576 } } }, runtime: { max_open_files: 64, drain_timeout_ms: 1 } }' ;;
+		*) echo '{ runtime: { drain_timeout_ms: 1 } }' ;;
+		esac > dt.json
+		per=--per-session
+		[ $c = rolling ] && per=
+		run "$B/sinkd" pcap -c dt.json -r few.sth --dir "out.$c" $per
+		echo "$c: $(echo "$output" | grep -E "drain|frames:|WARN|ERROR" | head -5)"
+		[ "$status" -eq 0 ]
+		! echo "$output" | grep -q "renaming\|Sanitizer"
+		line=$(echo "$output" | grep "sinkd pcap: [0-9]* frames:")
+		frames=$(echo "$line" | sed 's/.*pcap: \([0-9]*\) frames.*/\1/')
+		sum=$(echo "$line" | sed 's/.*written \([0-9]*\), pcap_queue_full \([0-9]*\), pcap_write_error \([0-9]*\), shutdown_timeout \([0-9]*\);.*/\1 + \2 + \3 + \4/')
+		[ "$frames" -gt 0 ]
+		[ "$(( sum ))" -eq "$frames" ]
+		# every file there is whole (and a session's named for its end)
+		if [ $c != rolling ]; then
+			[ "$(ls "out.$c" | grep -vc '__eof\.pcapng$')" -eq 0 ]
+		fi
+		for f in $(ls "out.$c" | head -3) $(ls "out.$c" | tail -3); do
+			[ "$(tshark -r "out.$c/$f" 2>/dev/null | wc -l)" -ge 1 ]
+		done
 	done
 }
 
