@@ -215,8 +215,8 @@ hep_collector() {
 	wait_for grep -q listening hs.out
 }
 
+# (on SIGTERM the collector first takes what is already in its sockets)
 hep_collector_stop() {
-	sleep 0.3
 	kill "$HEP_PID" 2>/dev/null || true
 	wait "$HEP_PID" 2>/dev/null || true
 }

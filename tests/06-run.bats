@@ -378,7 +378,7 @@ s.close()'
 	EOF
 	run timeout --foreground 60 "$RUN" -c tap.json
 	sleep 0.3
-	kill $H; wait $H || true
+	kill $H; wait $H || true	# the collector takes what is there first
 	[ "$status" -eq 0 ] || { echo "status $status"; echo "$output" | tail -40; cat hs.out; false; }
 	python3 "$TOP/tests/gen/hepcheck.py" "$TOP/tests/corpus/heplify-rtp_rtcp_sip_ipv4_udp.pcap" hep.jsonl
 	[ "$(ls calls | grep -c '__confirmed\.pcapng$')" -eq 1 ]

@@ -343,7 +343,7 @@ sub() {
 	WAIT_SECS=10 wait_for grep -q "restarting sinkd nats" run.log || { cat run.log; false; }
 	rc=0
 	wait $L || rc=$?
-	kill "$HEP_PID" 2>/dev/null || true
+	kill "$HEP_PID" 2>/dev/null || true; wait "$HEP_PID" 2>/dev/null || true
 	[ "$rc" -eq 0 ] || { cat run.log; false; }
 	# the collector got more after the hep sink came back
 	[ "$(wc -l < hep.got)" -gt "$h1" ]
@@ -404,7 +404,7 @@ sub() {
 	kill -TERM "$(supervisor_of $L)"
 	rc=0
 	wait $L || rc=$?
-	kill "$HEP_PID" 2>/dev/null || true
+	kill "$HEP_PID" 2>/dev/null || true; wait "$HEP_PID" 2>/dev/null || true
 	[ "$rc" -eq 0 ] || { cat run.log; false; }
 	# the collector: more after the restart, the last call whole
 	[ "$(wc -l < hep.got)" -gt "$h1" ]
