@@ -31,7 +31,7 @@
 #include "sandbox.h"
 #include "util.h"
 
-enum { OPT_SPEED = OPT_DAEMON_BASE, OPT_NO_PROMISC, OPT_IMMEDIATE, OPT_SHARDS, OPT_CTL };
+enum { OPT_SPEED = OPT_DAEMON_BASE, OPT_NO_PROMISC, OPT_IMMEDIATE, OPT_TIMEOUT, OPT_SHARDS, OPT_CTL };
 
 static void
 usage(FILE *f)
@@ -51,6 +51,9 @@ usage(FILE *f)
 	    "                      default 65536 (64 MiB), 262144 with --immediate\n"
 	    "      --no-promisc    do not put the interface in promiscuous mode\n"
 	    "      --immediate     deliver packets at once (low latency, more wake-ups)\n"
+	    "      --timeout MS    the kernel hands over a block of packets at most MS ms\n"
+	    "                      after its first: the latency at a low rate (1..1000,\n"
+	    "                      default 100, not with --immediate; timeout_ms)\n"
 	    "  -w FILE|-           also write the packets as pcap (like tcpdump -w)\n"
 	    "  -Z USER             user to run as after opening the capture (runtime.capture_user)\n"
 	    "      --shards W      number of reasmd shards (runtime.workers)\n"
@@ -183,6 +186,7 @@ main(int argc, char **argv)
 		{ "speed", required_argument, NULL, OPT_SPEED },
 		{ "no-promisc", no_argument, NULL, OPT_NO_PROMISC },
 		{ "immediate", no_argument, NULL, OPT_IMMEDIATE },
+		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ "shards", required_argument, NULL, OPT_SHARDS },
 		{ "ctl", required_argument, NULL, OPT_CTL },
 		{ NULL, 0, NULL, 0 },
@@ -229,6 +233,7 @@ main(int argc, char **argv)
 		}
 		case OPT_NO_PROMISC: opts_override(&o, "io.input.capture.promisc", "false"); break;
 		case OPT_IMMEDIATE: immediate = true; break;
+		case OPT_TIMEOUT: opts_override(&o, "io.input.capture.timeout_ms", optarg); break;
 		case OPT_SHARDS: opts_override(&o, "runtime.workers", optarg); break;
 		case OPT_CTL: ctl_path = optarg; break;
 		case 'h': usage(stdout); return 0;
@@ -279,9 +284,13 @@ main(int argc, char **argv)
 		filter = conf_capture_filter(&c);
 		if (source_set_filter(&C, filter, err, sizeof(err)) < 0)
 			fatalx("%s", err);
+		if (immediate)
+			snprintf(pathbuf, sizeof(pathbuf), ", immediate mode");
+		else
+			snprintf(pathbuf, sizeof(pathbuf), ", blocks handed over within %lld ms",
+			    (long long)c.capture_timeout_ms);
 		log_info("capturing on %s with filter \"%s\", capture buffer %lld MiB per interface%s%s", c.iface, filter,
-		    (long long)(capture_buffer_bytes(&C) >> 20), c.scapy_bufsize > 0 ? "" : " (default)",
-		    immediate ? ", immediate mode" : "");
+		    (long long)(capture_buffer_bytes(&C) >> 20), c.scapy_bufsize > 0 ? "" : " (default)", pathbuf);
 		free(filter);
 		if (immediate)
 			C.speed = 0;

@@ -70,12 +70,19 @@ live_cb(u_char *user, const struct pcap_pkthdr *h, const u_char *data)
 #define CAPD_BUFFER_IMMEDIATE (256LL << 20)
 
 /*
- * The capture timeout.  With TPACKET_V3 (every mode but immediate) the
- * kernel hands over a block of frames when it is full or when this many
- * ms have passed since it opened, so a frame can become readable up to
- * that long after its timestamp.
+ * The capture timeout (io.input.capture.timeout_ms, 100 ms by default).
+ * With TPACKET_V3 (every mode but immediate) the kernel hands over a block
+ * of frames when it is full or when this many ms have passed since it
+ * opened, so a frame can become readable up to that long after its
+ * timestamp: at a low rate, the latency.  A shorter one costs next to
+ * nothing while nothing comes (the kernel's timer hands over no empty
+ * block).
  */
-#define CAPD_TIMEOUT_MS 100
+static int64_t
+capture_timeout_ms(const struct capd *C)
+{
+	return C->c->capture_timeout_ms > 0 ? C->c->capture_timeout_ms : 100;
+}
 
 /*
  * How far behind the wall clock a live tick stays.  A tick is a
@@ -92,7 +99,7 @@ source_tick_lag_ns(const struct capd *C)
 {
 	if (C->speed < 0)
 		return CAPD_TICK_ROOM_NS;
-	return (uint64_t)CAPD_TIMEOUT_MS * 1000000 + CAPD_TICK_ROOM_NS;
+	return (uint64_t)capture_timeout_ms(C) * 1000000 + CAPD_TICK_ROOM_NS;
 }
 
 int64_t
@@ -127,7 +134,7 @@ source_open_live(struct capd *C, const char *ifaces, char *err, size_t errlen)
 		}
 		pcap_set_snaplen(p, (int)C->c->snaplen);
 		pcap_set_promisc(p, C->c->promisc ? 1 : 0);
-		pcap_set_timeout(p, CAPD_TIMEOUT_MS);
+		pcap_set_timeout(p, (int)capture_timeout_ms(C));
 		pcap_set_buffer_size(p, (int)capture_buffer_bytes(C));
 		pcap_set_tstamp_precision(p, PCAP_TSTAMP_PRECISION_NANO);
 		if (C->speed < 0)	/* --immediate rides on a negative speed */
@@ -388,14 +395,15 @@ source_arm(struct capd *C)
 
 /*
  * Live, at a stop or a restart: the kernel hands a buffer block to capd
- * when the block fills or when its timeout (100 ms) passes, so what it
+ * when the block fills or when its timeout (timeout_ms) passes, so what it
  * captured just before the signal may sit in a block nobody can read yet
- * (a short transfer then a SIGTERM: all of it).  The loop runs on for
- * FINAL_DRAIN_MS, reading as blocks come and waiting for ring space as
- * usual; a second signal ends it at once.  What the kernel says it kept
- * for capd and capd never read is counted as capture_unread.
+ * (a short transfer then a SIGTERM: all of it).  The loop runs on for the
+ * timeout and FINAL_DRAIN_ROOM_MS more (250 ms by default), reading as
+ * blocks come and waiting for ring space as usual; a second signal ends it
+ * at once.  What the kernel says it kept for capd and capd never read is
+ * counted as capture_unread.
  */
-#define FINAL_DRAIN_MS 250
+#define FINAL_DRAIN_ROOM_MS 150
 
 static void
 on_drain_end(evutil_socket_t fd, short what, void *arg)
@@ -413,7 +421,8 @@ on_drain_end(evutil_socket_t fd, short what, void *arg)
 void
 source_final_drain(struct capd *C)
 {
-	struct timeval tv = { 0, FINAL_DRAIN_MS * 1000 };
+	int64_t ms = capture_timeout_ms(C) + FINAL_DRAIN_ROOM_MS;
+	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
 	struct event *ev;
 
 	if (C->file_mode || C->exit_code == CAPD_EXIT_IFACE_LOST)

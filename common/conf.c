@@ -63,6 +63,7 @@ static const struct ckey conf_schema[] = {
 	{ "io.input.capture.snaplen", CT_INT, O(snaplen), NULL, 262144, 64, 262144, NULL, "bytes", RL_RESTART },
 	{ "io.input.capture.promisc", CT_BOOL, O(promisc), NULL, 1, 0, 0, NULL, NULL, RL_CAPD },
 	{ "io.input.capture.immediate", CT_BOOL, O(immediate), NULL, 0, 0, 0, NULL, NULL, RL_CAPD },
+	{ "io.input.capture.timeout_ms", CT_INT, O(capture_timeout_ms), NULL, 100, 1, 1000, NULL, "ms", RL_CAPD },
 	/* io.output.remote-host */
 	{ "io.output.remote-host.enabled", CT_BOOL, O(conn_enabled), NULL, 0, 0, 0, NULL, NULL, RL_SINK },
 	{ "io.output.remote-host.host", CT_STR, O(conn_host), "127.0.0.1", 0, 0, 0, NULL, NULL, RL_SINK },

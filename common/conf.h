@@ -49,6 +49,7 @@ struct conf {
 	int64_t scapy_bufsize, snaplen;
 	bool promisc;
 	bool immediate;			/* io.input.capture.immediate */
+	int64_t capture_timeout_ms;	/* io.input.capture.timeout_ms */
 	/* io.output.remote-host (the connector) */
 	bool conn_enabled;
 	char *conn_host;
