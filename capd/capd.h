@@ -36,6 +36,7 @@ struct source {
 	uint64_t kernel_drops, if_drops, received;
 	uint64_t read;			/* packets capd read from this handle */
 	uint64_t unread;		/* captured by the kernel, unread at the stop */
+	uint64_t ring_bytes;		/* the kernel's ring as mapped, 0 = not known */
 };
 
 struct capd {
@@ -86,6 +87,7 @@ int source_set_filter(struct capd *C, const char *filter, char *err, size_t errl
 void source_arm(struct capd *C);
 void source_resume(struct capd *C);
 uint64_t source_tick_lag_ns(const struct capd *C);
+uint64_t source_ring_bytes(const struct capd *C);
 void source_read_stats(struct capd *C);
 void source_final_drain(struct capd *C);
 int source_check_ifaces(struct capd *C);

@@ -291,6 +291,14 @@ main(int argc, char **argv)
 			    (long long)c.capture_timeout_ms);
 		log_info("capturing on %s with filter \"%s\", capture buffer %lld MiB per interface%s%s", c.iface, filter,
 		    (long long)(capture_buffer_bytes(&C) >> 20), c.scapy_bufsize > 0 ? "" : " (default)", pathbuf);
+		/* what the kernel's ring really takes, where it is more */
+		if (source_ring_bytes(&C) > (uint64_t)capture_buffer_bytes(&C) + (capture_buffer_bytes(&C) >> 2))
+			log_warnx("the kernel's capture ring takes %llu MiB per interface for the %lld MiB asked:%s "
+			    "lower scapy_bufsize (capd -B) bounds it", (unsigned long long)(source_ring_bytes(&C) >> 20),
+			    (long long)(capture_buffer_bytes(&C) >> 20),
+			    immediate ? " immediate mode keeps a fixed slot a packet (64 KiB with segmentation "
+			    "offload) in whole blocks; io.input.capture.timeout_ms gives low latency with packed "
+			    "blocks instead;" : "");
 		free(filter);
 		if (immediate)
 			C.speed = 0;

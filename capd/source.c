@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "capd.h"
@@ -110,6 +111,53 @@ capture_buffer_bytes(const struct capd *C)
 	return C->speed < 0 ? CAPD_BUFFER_IMMEDIATE : CAPD_BUFFER_DEFAULT;
 }
 
+/*
+ * The bytes of the kernel's capture ring behind a live handle, as mapped
+ * (Linux: the handle's socket in /proc/self/maps), 0 where not known.
+ * What it takes can be well over the buffer asked for: in immediate mode
+ * (TPACKET_V2) libpcap makes each slot big enough for the largest frame
+ * (64 KiB and its header with segmentation offload) and each kernel block
+ * a power of two pages, one such slot to a 128 KiB block, twice the buffer.
+ */
+static uint64_t
+ring_bytes_of(pcap_t *p)
+{
+	uint64_t total = 0;
+#ifdef __linux__
+	char want[64], line[512];
+	struct stat st;
+	FILE *f;
+	int fd = pcap_get_selectable_fd(p);
+
+	if (fd < 0 || fstat(fd, &st) < 0 || (f = fopen("/proc/self/maps", "r")) == NULL)
+		return 0;
+	snprintf(want, sizeof(want), "socket:[%llu]", (unsigned long long)st.st_ino);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		unsigned long long lo, hi;
+		size_t n = strcspn(line, "\n");
+		line[n] = '\0';
+		if (n >= strlen(want) && strcmp(line + n - strlen(want), want) == 0 &&
+		    sscanf(line, "%llx-%llx", &lo, &hi) == 2 && hi > lo)
+			total += hi - lo;
+	}
+	fclose(f);
+#else
+	(void)p;
+#endif
+	return total;
+}
+
+uint64_t
+source_ring_bytes(const struct capd *C)
+{
+	uint64_t most = 0;
+
+	for (int k = 0; k < C->nsrc; k++)
+		if (C->src[k].ring_bytes > most)
+			most = C->src[k].ring_bytes;
+	return most;
+}
+
 int
 source_open_live(struct capd *C, const char *ifaces, char *err, size_t errlen)
 {
@@ -166,6 +214,7 @@ source_open_live(struct capd *C, const char *ifaces, char *err, size_t errlen)
 		s->ifid = C->nsrc;
 		s->dlt = pcap_datalink(p);
 		s->snaplen = pcap_snapshot(p);
+		s->ring_bytes = ring_bytes_of(p);
 		sth_strlcpy(s->name, name, sizeof(s->name));
 		C->nsrc++;
 	}
