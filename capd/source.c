@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -124,7 +125,7 @@ ring_bytes_of(pcap_t *p)
 {
 	uint64_t total = 0;
 #ifdef __linux__
-	char want[64], line[512];
+	char want[64], line[PATH_MAX + 256];
 	struct stat st;
 	FILE *f;
 	int fd = pcap_get_selectable_fd(p);
