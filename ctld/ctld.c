@@ -431,6 +431,26 @@ reconfigure(struct json_object *live)
 	}
 }
 
+/* A daemon's line as json_tokener_parse reads it (up to its NUL), with one
+ * tokener kept for them all: a line a session's event or more, and a new
+ * tokener each was its allocations and a locale made and freed. */
+static struct json_object *
+parse_line(const char *line)
+{
+	static struct json_tokener *tok;
+	struct json_object *o;
+
+	if (tok == NULL && (tok = json_tokener_new()) == NULL)
+		return json_tokener_parse(line);
+	json_tokener_reset(tok);
+	o = json_tokener_parse_ex(tok, line, -1);
+	if (json_tokener_get_error(tok) != json_tokener_success) {
+		json_object_put(o);
+		o = NULL;
+	}
+	return o;
+}
+
 void
 ctld_event(struct ctld *D, struct dconn *d, const char *line, size_t len)
 {
@@ -439,7 +459,7 @@ ctld_event(struct ctld *D, struct dconn *d, const char *line, size_t len)
 	uint64_t id = 0;
 
 	(void)D;
-	o = json_tokener_parse(line);
+	o = parse_line(line);
 	if (o == NULL || !json_object_is_type(o, json_type_object)) {
 		G->bad_daemon_lines++;
 		json_object_put(o);
