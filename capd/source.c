@@ -471,8 +471,7 @@ on_drain_end(evutil_socket_t fd, short what, void *arg)
 void
 source_final_drain(struct capd *C)
 {
-	int64_t ms = capture_timeout_ms(C) + FINAL_DRAIN_ROOM_MS;
-	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
+	struct timeval tv = timeval_of_ms(capture_timeout_ms(C) + FINAL_DRAIN_ROOM_MS);
 	struct event *ev;
 
 	if (C->file_mode || C->exit_code == CAPD_EXIT_IFACE_LOST)

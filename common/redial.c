@@ -2,11 +2,12 @@
  * redial.c — reconnecting with back-off (redial.h).
  */
 #include "redial.h"
+#include "util.h"
 
 static void
 schedule(struct redial *r, unsigned ms)
 {
-	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
+	struct timeval tv = timeval_of_ms(ms);
 
 	evtimer_add(r->ev, &tv);
 }

@@ -109,6 +109,14 @@ wall_in_ms(long ms)
 	return timespec_plus_ms(t, ms);
 }
 
+struct timeval
+timeval_of_ms(int64_t ms)
+{
+	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
+
+	return tv;
+}
+
 void
 fmt_iso8601(char *buf, size_t size, uint64_t ns)
 {

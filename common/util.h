@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/time.h>
 #include <time.h>
 #include <sys/socket.h>
 
@@ -59,6 +60,8 @@ uint64_t now_wall_ns(void);
  * pthread_cond_timedwait, whose clock is the wall clock). */
 struct timespec timespec_plus_ms(struct timespec t, long ms);
 struct timespec wall_in_ms(long ms);
+/* ms milliseconds as a timeval (libevent's timers) */
+struct timeval timeval_of_ms(int64_t ms);
 
 /* Formats a nanosecond UTC time as ISO-8601 with milliseconds
  * ("2026-11-22T18:01:10.123Z") into buf (at least 32 bytes). */

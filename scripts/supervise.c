@@ -617,8 +617,7 @@ begin_stop(const char *why)
 		for (unsigned i = 0; i < nkids; i++)
 			if (kids[i].kind == K_REASMD && kids[i].running)
 				kill(kids[i].pid, SIGTERM);
-	tv.tv_sec = (time_t)(C.drain_timeout_eff_ms / 1000) + 1;
-	tv.tv_usec = (suseconds_t)(C.drain_timeout_eff_ms % 1000) * 1000;
+	tv = timeval_of_ms(C.drain_timeout_eff_ms + 1000);
 	ev_deadline = evtimer_new(base, on_deadline, NULL);
 	evtimer_add(ev_deadline, &tv);
 	if (all_done())
@@ -766,8 +765,7 @@ child_died(struct child *k, int st)
 		k->state = "waiting";
 		snprintf(k->last_error, sizeof(k->last_error), "the capture interface is gone");
 		report();
-		tv.tv_sec = iface_backoff_ms / 1000;
-		tv.tv_usec = (iface_backoff_ms % 1000) * 1000;
+		tv = timeval_of_ms(iface_backoff_ms);
 		iface_backoff_ms = iface_backoff_ms * 2 > 8000 ? 8000 : iface_backoff_ms * 2;
 		if (k->ev_restart == NULL)
 			k->ev_restart = evtimer_new(base, on_restart, k);
@@ -822,7 +820,7 @@ child_died(struct child *k, int st)
 	k->restarts++;
 	snprintf(k->last_error, sizeof(k->last_error), "%s", how);
 	report();
-	struct timeval tv = { k->backoff_ms / 1000, (k->backoff_ms % 1000) * 1000 };
+	struct timeval tv = timeval_of_ms(k->backoff_ms);
 	log_warnx("%s %s; restarting it in %u ms", k->name, how, k->backoff_ms);
 	k->backoff_ms = k->backoff_ms * 2 > 8000 ? 8000 : k->backoff_ms * 2;
 	if (k->ev_restart == NULL)

@@ -474,8 +474,7 @@ sinkd_start_drain(struct sinkd *D)
 	 * stop): nothing more will come for them. */
 	for (unsigned k = 0; k < D->nin; k++)
 		sinkd_input_lost(D, k);
-	tv.tv_sec = (time_t)(D->c->drain_timeout_eff_ms / 1000);
-	tv.tv_usec = (suseconds_t)(D->c->drain_timeout_eff_ms % 1000) * 1000;
+	tv = timeval_of_ms(D->c->drain_timeout_eff_ms);
 	D->ev_drain_deadline = evtimer_new(D->base, drain_deadline, D);
 	evtimer_add(D->ev_drain_deadline, &tv);
 	if (D->fam->drain)
