@@ -194,7 +194,7 @@ main(int argc, char **argv)
 	struct daemon_opts o;
 	struct conf c;
 	const char *wpath = NULL, *filter_arg = NULL, *ctl_path = NULL;
-	char err[512], bufsize[32], pathbuf[512];
+	char err[512], bufsize[32], pathbuf[512], mode[64];
 	bool immediate = false;
 	int ch;
 
@@ -285,12 +285,11 @@ main(int argc, char **argv)
 		if (source_set_filter(&C, filter, err, sizeof(err)) < 0)
 			fatalx("%s", err);
 		if (immediate)
-			snprintf(pathbuf, sizeof(pathbuf), ", immediate mode");
+			snprintf(mode, sizeof(mode), "immediate mode");
 		else
-			snprintf(pathbuf, sizeof(pathbuf), ", blocks handed over within %lld ms",
-			    (long long)c.capture_timeout_ms);
-		log_info("capturing on %s with filter \"%s\", capture buffer %lld MiB per interface%s%s", c.iface, filter,
-		    (long long)(capture_buffer_bytes(&C) >> 20), c.scapy_bufsize > 0 ? "" : " (default)", pathbuf);
+			snprintf(mode, sizeof(mode), "blocks handed over within %lld ms", (long long)c.capture_timeout_ms);
+		log_info("capturing on %s with filter \"%s\", capture buffer %lld MiB per interface%s, %s", c.iface, filter,
+		    (long long)(capture_buffer_bytes(&C) >> 20), c.scapy_bufsize > 0 ? "" : " (default)", mode);
 		/* what the kernel's ring really takes, where it is more */
 		if (source_ring_bytes(&C) > (uint64_t)capture_buffer_bytes(&C) + (capture_buffer_bytes(&C) >> 2))
 			log_warnx("the kernel's capture ring takes %llu MiB per interface for the %lld MiB asked:%s "

@@ -83,7 +83,7 @@ live_cb(u_char *user, const struct pcap_pkthdr *h, const u_char *data)
 static int64_t
 capture_timeout_ms(const struct capd *C)
 {
-	return C->c->capture_timeout_ms > 0 ? C->c->capture_timeout_ms : 100;
+	return C->c->capture_timeout_ms;	/* 1..1000, the schema's range */
 }
 
 /*
