@@ -616,13 +616,13 @@ PY
 	[ "$(grep -c '"event":"tcp_open"' events.jsonl)" -eq 1 ]
 }
 
-@test "live: the capture interface deleted mid-run: capd exits 3, the launcher waits for it (interface_down, not a death, health says so), and captures again once it is back (interface_up); the run stops with 0" {
+@test "live: the capture interface deleted mid-run: capd exits 3, the launcher waits for it (interface_down, not a death, health says so), and captures again once it is back (interface_up); the run stops with 0 (a 10 ms capture timeout from the file, both capds)" {
 	require_root
 	require_cmd socat curl
 	netns_up
 	base=$(port_base)
 	cat > tap.json <<-EOF
-	{ io: { input: { capture: { iface: "$VA", bpf-filter: "tcp port 5000 or tcp port 5001" } },
+	{ io: { input: { capture: { iface: "$VA", bpf-filter: "tcp port 5000 or tcp port 5001", timeout_ms: 10 } },
 	        output: { files: { enabled: true, dir: "$T/out" } } },
 	  control: { listen_port: $((base + 150)), metrics_port: $((base + 151)) },
 	  runtime: { workers: 1, run_dir: "$T/run" } }
@@ -657,6 +657,8 @@ PY
 	cmp two.bin.recv two.bin
 	[ "$(requests_equal one.bin out)" -eq 1 ]
 	[ "$(requests_equal two.bin out)" -eq 1 ]
+	# the key from the file reached capd, and the one started again
+	[ "$(grep -c "capturing on $VA .*blocks handed over within 10 ms" run.log)" -ge 2 ] || { grep "capturing on" run.log; false; }
 }
 
 @test "stethoscope-run --profile memory: RUN/config.json carries it, every daemon's rings are 4 MiB (not 64); a key given still wins" {
